@@ -1,0 +1,96 @@
+"""Session PCM: every clip becomes mono int16 at one sample rate, through the ffmpeg that pip installs."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+
+import numpy as np
+
+from rustpunt.engines.base import EngineAudio
+from rustpunt.errors import RustpuntError, SynthesisError
+
+SAMPLE_RATE = 44_100
+"""Every session is mixed and exported at 44.1 kHz mono, what podcast platforms and phones expect."""
+
+SILENCE_THRESHOLD = 0.01
+"""Samples quieter than 1 % of full scale (-40 dBFS) count as silence when a clip is trimmed."""
+
+FADE_MS = 8
+"""A clip's edges fade in and out over this many milliseconds, so joins never click."""
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary shipped by imageio-ffmpeg: never a system ffmpeg, never ffprobe."""
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except Exception as error:  # the package raises RuntimeError and others when the binary is gone
+        raise RustpuntError(
+            f"ffmpeg is not available ({error}); reinstall rustpunt with `pip install --force-reinstall imageio-ffmpeg`"
+        ) from None
+
+
+def ms_to_samples(ms: int, rate: int = SAMPLE_RATE) -> int:
+    """Whole samples for a duration in milliseconds, rounded once so lengths never drift."""
+    return (ms * rate + 500) // 1000
+
+
+def samples_to_ms(samples: int, rate: int = SAMPLE_RATE) -> int:
+    return (samples * 1000 + rate // 2) // rate
+
+
+def to_session_pcm(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
+    """Decode an engine's audio, change its tempo (pitch kept) and resample: one ffmpeg run."""
+    if audio.codec == "s16le":
+        if not audio.sample_rate:
+            raise SynthesisError("raw PCM from an engine needs a sample rate")
+        source = ["-f", "s16le", "-ar", str(audio.sample_rate), "-ac", "1"]
+    else:
+        source = ["-f", audio.codec]
+    filters = [f"atempo={tempo:.4f}"] if abs(tempo - 1.0) > 1e-4 else []
+    filters.append(f"aresample={SAMPLE_RATE}")
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
+        *source, "-i", "pipe:0",
+        "-af", ",".join(filters),
+        "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1",
+    ]  # fmt: skip
+    result = subprocess.run(command, input=audio.data, capture_output=True)
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SynthesisError(f"ffmpeg could not decode the engine's audio: {detail[-1] if detail else 'no detail'}")
+    samples = np.frombuffer(result.stdout, dtype="<i2")
+    if samples.size == 0:
+        raise SynthesisError("the engine returned no audio")
+    return samples
+
+
+def trim_silence(samples: np.ndarray, threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
+    """Cut a clip's own leading and trailing silence, so a pause is exactly what the plan asked."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold * 32767)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[loud[0] : loud[-1] + 1]
+
+
+def fade_edges(samples: np.ndarray, fade_ms: int = FADE_MS) -> np.ndarray:
+    """A short linear fade in and out: joins between speech and silence never click."""
+    length = min(ms_to_samples(fade_ms), samples.size // 2)
+    if length == 0:
+        return samples.copy()
+    out = samples.astype(np.float32)
+    ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+    out[:length] *= ramp
+    out[-length:] *= ramp[::-1]
+    return np.round(out).astype("<i2")
+
+
+def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
+    """Engine audio to a finished clip: session rate and tempo, own silence trimmed, edges faded."""
+    clip = trim_silence(to_session_pcm(audio, tempo))
+    if clip.size == 0:
+        raise SynthesisError("the engine returned only silence")
+    return fade_edges(clip)
