@@ -19,10 +19,11 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+        prefix=f".{destination.name}.pid{os.getpid()}.", suffix=".part", dir=destination.parent
     )
     os.close(handle)
     temporary = Path(name)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield temporary
         os.replace(temporary, destination)
@@ -38,3 +39,46 @@ def write_bytes_atomic(destination: Path, data: bytes) -> None:
 
 def write_text_atomic(destination: Path, text: str) -> None:
     write_bytes_atomic(destination, text.encode("utf-8"))
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Remove temporary files left by a build that was killed; returns how many.
+
+    A temporary name carries the writer's process id, so files of a build still running are kept.
+    """
+    removed = 0
+    for leftover in Path(folder).glob(".*.part"):
+        pid = _writer_pid(leftover.name)
+        if pid is not None and _alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
+
+
+def _writer_pid(name: str) -> int | None:
+    marker = name.rsplit(".pid", 1)
+    if len(marker) != 2:
+        return None
+    digits = marker[1].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()

@@ -1,0 +1,3 @@
+from rustpunt.cli import main
+
+main()

@@ -1,0 +1,183 @@
+"""Build or check many scripts: every good script is built even when others are bad.
+
+Scripts are built in parallel processes (the espeak library keeps global state, so threads
+would not do); each failure becomes one line in the report and never stops the others.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from rustpunt.errors import RustpuntError, ScriptError, VoiceError
+from rustpunt.export import check_encoder
+from rustpunt.files import remove_stale_parts
+from rustpunt.script import load_script
+from rustpunt.session import BuildOptions, BuildResult, build_script, chosen_voice, voices_for
+
+log = logging.getLogger(__name__)
+
+SCRIPT_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Job:
+    script: Path
+    output_dir: Path
+    """Where this script's outputs go: a script in a subfolder keeps that subfolder under output."""
+
+
+def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(script, folder relative to its input) for files given and YAML files found under folders.
+
+    Folders named voices/ hold voice profiles, not scripts, and hidden folders are skipped.
+    """
+    found: list[tuple[Path, Path]] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                relative = candidate.relative_to(path)
+                if (
+                    candidate.suffix in SCRIPT_SUFFIXES
+                    and candidate.is_file()
+                    and not any(part.startswith(".") or part == "voices" for part in relative.parts[:-1])
+                    and not candidate.name.startswith(".")
+                ):
+                    found.append((candidate, relative.parent))
+        else:
+            found.append((path, Path()))
+    return list(dict.fromkeys(found))
+
+
+def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
+    return [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    script: Path
+    error: ScriptError | None
+
+
+def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
+    """Validate scripts and their voice names without any audio work."""
+    registries: dict[Path, Any] = {}
+    options = BuildOptions(output_dir=Path(), cache=None, voices_dirs=tuple(voices_dirs))  # type: ignore[arg-type]
+    results = []
+    for script_path, _ in find_scripts(paths):
+        try:
+            script = load_script(script_path)
+            folder = script_path.parent
+            if folder not in registries:
+                registries[folder] = voices_for(script_path, options)
+            chosen_voice(script, registries[folder], None)
+            results.append(CheckResult(script_path, None))
+        except ScriptError as error:
+            results.append(CheckResult(script_path, error))
+        except VoiceError as error:
+            results.append(CheckResult(script_path, ScriptError(script_path, None, str(error))))
+    return results
+
+
+def _build_one(job: Job, options: BuildOptions) -> BuildResult:
+    """Build one job and turn any failure into a failed result, so the batch goes on."""
+    try:
+        return build_script(job.script, replace(options, output_dir=job.output_dir))
+    except RustpuntError as error:
+        return BuildResult(job.script, "failed", error=str(error))
+    except Exception as error:  # an unexpected bug must not stop the other scripts either
+        log.debug("unexpected failure building %s", job.script, exc_info=True)
+        return BuildResult(job.script, "failed", error=f"{job.script}: internal error: {error!r} (please report this)")
+
+
+def _init_worker(request_slots: Any) -> None:
+    """Share one limit on concurrent Google requests across all worker processes."""
+    from rustpunt.engines import google
+
+    google.REQUEST_SLOTS = request_slots
+
+
+def build_all(
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    *,
+    workers: int | None = None,
+    on_done: Callable[[BuildResult], None] | None = None,
+) -> list[BuildResult]:
+    """Build every job, in parallel processes when workers > 1; results in the order of jobs."""
+    for folder in dict.fromkeys(job.output_dir for job in jobs):
+        check_encoder(folder)  # a codec or folder problem shows before any synthesis
+        remove_stale_parts(folder)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    results: dict[int, BuildResult] = {}
+    if workers == 1:
+        for index, job in enumerate(jobs):
+            results[index] = _build_one(job, options)
+            if on_done:
+                on_done(results[index])
+        return [results[i] for i in range(len(jobs))]
+    from rustpunt.engines import google
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    slots = context.BoundedSemaphore(google.MAX_CONCURRENT_REQUESTS)
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
+    ) as pool:
+        futures = {pool.submit(_build_one, job, options): index for index, job in enumerate(jobs)}
+        for future in concurrent.futures.as_completed(futures):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception as error:  # a worker that died (killed, out of memory)
+                results[index] = BuildResult(jobs[index].script, "failed", error=f"{jobs[index].script}: worker died: {error}")
+            if on_done:
+                on_done(results[index])
+    return [results[i] for i in range(len(jobs))]
+
+
+@dataclass(frozen=True)
+class Report:
+    results: list[BuildResult]
+    wall_seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def audio_minutes(self) -> float:
+        return sum(r.duration_ms for r in self.results if r.status != "failed") / 60_000
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "built": self.count("built"),
+            "up_to_date": self.count("up to date"),
+            "failed": self.count("failed"),
+            "audio_minutes": round(self.audio_minutes, 2),
+            "wall_seconds": round(self.wall_seconds, 2),
+            "scripts": [
+                {
+                    "script": str(r.script),
+                    "status": r.status,
+                    "mp3": str(r.mp3) if r.mp3 else None,
+                    "duration_ms": r.duration_ms,
+                    "voice": r.voice,
+                    "fallback_reason": r.fallback_reason,
+                    "synthesized": r.synthesized,
+                    "error": r.error,
+                }
+                for r in self.results
+            ],
+        }
+
+
+def timed_build(jobs: Sequence[Job], options: BuildOptions, **kwargs: Any) -> Report:
+    started = time.perf_counter()
+    results = build_all(jobs, options, **kwargs)
+    return Report(results, time.perf_counter() - started)

@@ -1,0 +1,140 @@
+"""A content-addressed cache of finished clips, so a sentence is spoken by an engine only once.
+
+The key covers the engine, its version and every setting that changes the sound, the tempo, the
+clip pipeline and the exact text. Each entry carries a checksum: a damaged entry is discarded and
+spoken again, never mixed into audio. Entries are written to a temporary file and renamed, so
+several processes can fill the cache at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from rustpunt.audio import FADE_MS, SAMPLE_RATE, SILENCE_THRESHOLD
+from rustpunt.files import write_bytes_atomic
+
+CACHE_ENV = "RUSTPUNT_CACHE"
+MAGIC = b"RUSTPUNT-CLIP-1\n"
+PIPELINE = {"rate": SAMPLE_RATE, "threshold": SILENCE_THRESHOLD, "fade_ms": FADE_MS, "format": "s16le"}
+"""How a clip is made after the engine: a change here must miss the old entries."""
+
+
+def default_cache_dir() -> Path:
+    """--cache-dir, else $RUSTPUNT_CACHE, else the platform's user cache folder."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rustpunt"))
+
+
+def clip_key(identity: Mapping[str, Any], tempo: float, text: str) -> str:
+    document = {"engine": dict(identity), "tempo": round(tempo, 4), "pipeline": PIPELINE, "text": text}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    path: Path
+    size: int
+    last_used: float
+    text: str
+    engine: str
+
+
+class ClipCache:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.clips = self.root / "clips"
+
+    def _path(self, key: str) -> Path:
+        return self.clips / key[:2] / f"{key}.clip"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The clip for a key, or None when absent or damaged (a damaged entry is removed)."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        samples = _decode(data)
+        if samples is None:
+            path.unlink(missing_ok=True)
+            return None
+        try:
+            os.utime(path)  # "last used", for `rustpunt cache --older-than`
+        except OSError:
+            pass
+        return samples
+
+    def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> None:
+        payload = np.ascontiguousarray(samples, dtype="<i2").tobytes()
+        header = {
+            "samples": samples.size,
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "text": text,
+            "engine": engine,
+        }
+        encoded = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n" + payload
+        write_bytes_atomic(self._path(key), encoded)
+
+    def entries(self) -> Iterator[CacheEntry]:
+        for path in sorted(self.clips.glob("*/*.clip")):
+            try:
+                stat = path.stat()
+                with path.open("rb") as handle:
+                    head = handle.read(len(MAGIC) + 4096)
+            except OSError:
+                continue
+            header = _header(head)
+            yield CacheEntry(
+                path,
+                stat.st_size,
+                stat.st_mtime,
+                str(header.get("text", "?")) if header else "(damaged)",
+                str(header.get("engine", "?")) if header else "?",
+            )
+
+    def clear(self, older_than_days: float | None = None) -> tuple[int, int]:
+        """Remove all entries, or those unused for that many days; returns (entries, bytes) removed."""
+        cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
+        removed = freed = 0
+        for entry in list(self.entries()):
+            if cutoff is None or entry.last_used < cutoff:
+                entry.path.unlink(missing_ok=True)
+                removed += 1
+                freed += entry.size
+        for leftover in self.clips.glob("*/.*.part"):  # from a process killed mid-write
+            leftover.unlink(missing_ok=True)
+        return removed, freed
+
+
+def _header(data: bytes) -> dict[str, Any] | None:
+    if not data.startswith(MAGIC):
+        return None
+    end = data.find(b"\n", len(MAGIC))
+    if end < 0:
+        return None
+    try:
+        header = json.loads(data[len(MAGIC) : end])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _decode(data: bytes) -> np.ndarray | None:
+    header = _header(data)
+    if header is None:
+        return None
+    payload = data[data.find(b"\n", len(MAGIC)) + 1 :]
+    if len(payload) != 2 * header.get("samples", -1) or hashlib.sha256(payload).hexdigest() != header.get("sha256"):
+        return None
+    return np.frombuffer(payload, dtype="<i2")

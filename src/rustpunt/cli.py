@@ -1,0 +1,317 @@
+"""The command line: parses options, calls the library, turns its errors into one line each.
+
+Exit codes:
+  0  everything asked for was done
+  1  a script is invalid, a build failed, or another error (one line on stderr says which)
+  2  the command line itself is wrong (unknown option, missing argument)
+  130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rustpunt import __version__
+from rustpunt.errors import RustpuntError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+EXIT_CODES = """\b
+Exit codes:
+  0    done
+  1    an invalid script, a failed build, or another error (one line on stderr)
+  2    wrong command line (unknown option, missing argument)
+  130  interrupted"""
+
+
+def _emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _voices_dirs_option(function: Any) -> Any:
+    return click.option(
+        "--voices-dir",
+        "voices_dirs",
+        multiple=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help="A folder of extra voice profiles (YAML); may be given more than once.",
+    )(function)
+
+
+def _json_option(function: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON document for programs.")(function)
+
+
+@click.group(context_settings=CONTEXT, epilog=EXIT_CODES)
+@click.version_option(__version__, "-V", "--version", prog_name="rustpunt")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
+    """Turn Dutch exercise scripts (YAML) into guided-audio MP3s, with a pause after each step
+    timed to what the step asks.
+
+    \b
+    Example:
+      rustpunt build scripts/ -o output/
+      rustpunt plan scripts/ademhaling.yaml
+    """
+    context.obj = {"debug": debug}
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("output"), show_default=True, help="Folder for the MP3s and their sidecars.")
+@click.option("--voice", help="Voice profile for every script, overriding the scripts' `voice:`.")
+@click.option("--strict", is_flag=True, help="Fail instead of falling back when a voice cannot be reached.")
+@click.option("--force", is_flag=True, help="Rebuild even the scripts whose outputs are up to date.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Scripts built at once. [default: the number of CPUs]")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]")
+@_voices_dirs_option
+@click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
+@click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
+@_json_option
+def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
+          jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
+          album: str, as_json: bool) -> None:  # fmt: skip
+    """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
+
+    PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
+    subfolder keeps that subfolder under the output folder. Scripts whose outputs are up to date
+    are skipped; a bad script is reported and the others are still built.
+
+    When Google's voice cannot be reached, each session is spoken entirely by the voice's fallback
+    (nl-espeak, offline), and the console, the tags and NAME.json say so.
+
+    \b
+    Example:
+      rustpunt build                          # scripts/ into output/
+      rustpunt build scripts/ademhaling.yaml --voice nl-espeak -o ~/Music
+      rustpunt build scripts/ --jobs 4 --json > report.json
+    """
+    from rustpunt.batch import jobs_for, timed_build
+    from rustpunt.cache import ClipCache
+    from rustpunt.session import BuildOptions
+    from rustpunt.voices import VoiceRegistry
+
+    paths = paths or (Path("scripts"),)
+    for path in paths:
+        if not path.exists():
+            raise RustpuntError(f"{path}: no such file or folder; give script files or folders of scripts")
+    if voice:
+        VoiceRegistry(voices_dirs).get(voice)  # an unknown --voice fails before any work
+    job_list = jobs_for(paths, output_dir)
+    if not job_list:
+        raise RustpuntError(f"no scripts (*.yaml, *.yml) found in {', '.join(map(str, paths))}")
+    options = BuildOptions(
+        output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
+        strict=strict, force=force, artist=artist, album=album,
+    )  # fmt: skip
+    with click.progressbar(length=len(job_list), label="Building", file=sys.stderr,
+                           show_pos=True, item_show_func=lambda r: r.script.name if r else None) as bar:  # fmt: skip
+        report = timed_build(job_list, options, workers=jobs, on_done=lambda result: bar.update(1, result))
+    if as_json:
+        _emit_json(report.document())
+    else:
+        _print_report(report)
+    if report.count("failed"):
+        sys.exit(1)
+
+
+def _print_report(report: Any) -> None:
+    width = shutil.get_terminal_size((80, 20)).columns
+    for result in report.results:
+        if result.status == "failed":
+            click.echo(_fit(f"failed  {result.error}", width), err=True)
+        elif result.status == "built":
+            minutes, seconds = divmod(result.duration_ms // 1000, 60)
+            click.echo(_fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width))
+    fallbacks = [r for r in report.results if r.fallback_reason]
+    if fallbacks:
+        reason = fallbacks[0].fallback_reason
+        click.echo(
+            _fit(f"Note: {len(fallbacks)} script(s) spoken by {fallbacks[0].voice} instead: {reason}", width * 3)
+            + "\n      Use --strict to fail instead of falling back.",
+            err=True,
+        )
+    click.echo(
+        f"{report.count('built')} built, {report.count('up to date')} up to date, "
+        f"{report.count('failed')} failed; {report.audio_minutes:.1f} min of audio in {report.wall_seconds:.1f} s"
+    )
+
+
+def _fit(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 10)] + "…"
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@_voices_dirs_option
+@_json_option
+def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """Validate scripts without making audio: each problem as FILE:LINE: message.
+
+    Fast enough for a pre-commit hook over hundreds of scripts.
+
+    \b
+    Example:
+      rustpunt check scripts/
+    """
+    from rustpunt.batch import check_scripts
+
+    results = check_scripts(paths, voices_dirs)
+    problems = [r.error for r in results if r.error is not None]
+    if as_json:
+        _emit_json({
+            "checked": len(results),
+            "problems": [{"file": str(e.path), "line": e.line, "message": e.reason} for e in problems],
+        })  # fmt: skip
+    else:
+        for error in problems:
+            click.echo(str(error), err=True)
+        click.echo(f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems))
+    if problems or not results:
+        sys.exit(1)
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_json_option
+def plan(script: Path, as_json: bool) -> None:
+    """Show the timeline of a script: each step, its pause, and the rule that set the pause.
+
+    Nothing is synthesised: this is what a build will do.
+
+    \b
+    Example:
+      rustpunt plan scripts/spierontspanning.yaml
+    """
+    from rustpunt.plan import Pause, plan as make_plan, timeline_document
+    from rustpunt.script import load_script
+
+    timeline = make_plan(load_script(script))
+    if as_json:
+        _emit_json(timeline_document(timeline))
+        return
+    width = shutil.get_terminal_size((100, 20)).columns
+    click.echo(f"{timeline.script.title}  ({script})")
+    for item in timeline.items:
+        if isinstance(item, Pause):
+            click.echo(_fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width))
+        else:
+            label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
+            click.echo(_fit(f"{label}  {item.text}", width))
+    click.echo(f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses")
+
+
+@cli.command(epilog=EXIT_CODES)
+@_voices_dirs_option
+@click.option("--no-check", is_flag=True, help="Do not try whether each voice can speak right now.")
+@_json_option
+def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None:
+    """List the voice profiles, their engine, and whether each can speak right now.
+
+    \b
+    Example:
+      rustpunt voices --voices-dir my-voices/
+    """
+    from rustpunt.speak import engine_for
+    from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+
+    registry = VoiceRegistry(voices_dirs)
+    rows = []
+    for name in registry.names():
+        profile = registry.get(name)
+        status: str | None = None
+        if not no_check:
+            try:
+                problem = engine_for(profile).check()
+            except RustpuntError as error:
+                problem = str(error)
+            status = "ready" if problem is None else f"unavailable: {problem}"
+        rows.append({
+            "name": name, "engine": profile.engine, "tempo": profile.tempo, "fallback": profile.fallback,
+            "default": name == DEFAULT_VOICE, "description": profile.description, "status": status,
+            "path": str(profile.path),
+        })  # fmt: skip
+    if as_json:
+        _emit_json(rows)
+        return
+    width = shutil.get_terminal_size((100, 20)).columns
+    for row in rows:
+        mark = "*" if row["default"] else " "
+        click.echo(_fit(f"{mark} {row['name']:<12} {row['engine']:<7} {row['status'] or ''}", width))
+        click.echo(_fit(f"    {row['description']}", width))
+    click.echo("* the default voice")
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]")
+@click.option("--clear", is_flag=True, help="Remove entries (all, or with --older-than).")
+@click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
+              help="With --clear: only entries unused for this many days.")
+@_json_option
+def cache(cache_dir: Path | None, clear: bool, older_than: float | None, as_json: bool) -> None:
+    """Show the clip cache (size, entries) or clear it.
+
+    \b
+    Example:
+      rustpunt cache
+      rustpunt cache --clear --older-than 30
+    """
+    from rustpunt.cache import ClipCache
+
+    if older_than is not None and not clear:
+        raise click.UsageError("--older-than goes with --clear")
+    clips = ClipCache(cache_dir)
+    if clear:
+        removed, freed = clips.clear(older_than)
+        document: dict[str, Any] = {"folder": str(clips.root), "removed": removed, "freed_bytes": freed}
+        message = f"removed {removed} entries ({freed / 1e6:.1f} MB) from {clips.root}"
+    else:
+        entries = list(clips.entries())
+        size = sum(e.size for e in entries)
+        document = {"folder": str(clips.root), "entries": len(entries), "bytes": size}
+        message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
+    if as_json:
+        _emit_json(document)
+    else:
+        click.echo(message)
+
+
+def main() -> None:
+    """Entry point: one line on stderr for every expected error, a traceback only with --debug."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(prog_name="rustpunt", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except RustpuntError as error:
+        if debug:
+            raise
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except OSError as error:
+        if debug:
+            raise
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,399 @@
+"""The finished files: the MP3 (one streaming ffmpeg encode, ID3 tags and chapters by mutagen) and
+its sidecars (WebVTT captions, JSON), each written to a temporary file and renamed into place.
+
+Choices made here, each checked against what players read (see PITFALLS.md, "ID3 chapters"):
+
+- The tag is saved as ID3v2.3, not v2.4: ffmpeg (and every player built on it) drops a v2.4 CHAP
+  whose title sub-frame is 128 bytes or more, which a 60-character Dutch step already reaches.
+- CHAP frames are written in time order. mutagen orders frames by size, and ffmpeg lists chapters
+  in file order, so `_ChronologicalID3` writes the chapters last, sorted by start time, and
+  `write_mp3` reads the saved tag back to make sure.
+- A CTOC frame (top level, ordered) lists every chapter: players such as Overcast need it, and
+  ffmpeg's own metadata route never writes one.
+- ffmpeg writes no tag of its own (`-id3v2_version 0 -write_id3v1 0`) but does write the
+  Xing/LAME header: players learn the exact duration and trim the encoder delay and padding, so
+  the decoded audio lines up with the input to the sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mutagen.id3 import (
+    CHAP,
+    COMM,
+    CTOC,
+    ID3,
+    TALB,
+    TCON,
+    TDRC,
+    TIT2,
+    TLEN,
+    TPE1,
+    TXXX,
+    CTOCFlags,
+    Encoding,
+    ID3Tags,
+)
+
+from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, samples_to_ms
+from rustpunt.errors import ExportError, RustpuntError
+from rustpunt.files import atomic_path, write_text_atomic
+
+MP3_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+"""The constant bitrates MPEG-1 Layer III allows at 44.1 kHz (ffmpeg silently clamps others)."""
+
+ID3_VERSION = 3
+"""ID3v2.3: the version whose chapters ffmpeg-based players read whatever the title length."""
+
+GENRE = "Speech"
+COMMENT_LANGUAGE = "dut"  # ISO 639-2 (bibliographic) code for Dutch, as ID3 asks
+TOC_ID = "toc"
+_MAX_ID3_MS = 0xFFFF_FFFE  # CHAP times are 32-bit; 0xFFFFFFFF means "not set"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter of the MP3: a step of the script, from its first word to the next step."""
+
+    start_ms: int
+    end_ms: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One WebVTT caption."""
+
+    start_ms: int
+    end_ms: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the MP3's tag says about the session."""
+
+    title: str
+    artist: str
+    album: str
+    voice: str  # the voice profile actually used, e.g. "nl-espeak"
+    engine: str  # e.g. "espeak 1.52"
+    comment: str | None = None  # the script's description, a note when the fallback voice spoke
+    year: str | None = None
+
+
+def chapter_id(index: int) -> str:
+    """The element id of the `index`-th chapter in time order: chp0, chp1, ..."""
+    return f"chp{index}"
+
+
+# --------------------------------------------------------------------------- pre-flight
+
+
+def check_encoder(output_dir: Path) -> None:
+    """Before any synthesis: ffmpeg runs, encodes MP3 with our settings, and `output_dir` is writable.
+
+    A failure found only after all the speech is synthesised wastes the run, so the build calls
+    this first. Raises ExportError with one line that says what to do.
+    """
+    try:
+        executable = ffmpeg_exe()
+    except RustpuntError as error:
+        raise ExportError(str(error)) from None
+
+    # A real encode of 50 ms of silence with exactly the options write_mp3 uses, to stdout.
+    silence = np.zeros(SAMPLE_RATE // 20, dtype="<i2").tobytes()
+    command = [*_encoder_command(executable, 64), "-f", "mp3", "pipe:1"]
+    try:
+        result = subprocess.run(
+            command, input=silence, capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ExportError(
+            f"ffmpeg ({executable}) cannot run: {error}; "
+            "reinstall it with `pip install --force-reinstall imageio-ffmpeg`"
+        ) from None
+    if result.returncode != 0 or not result.stdout:
+        detail = _last_line(result.stderr) or f"exit status {result.returncode}"
+        hint = "this ffmpeg has no libmp3lame; " if b"libmp3lame" in result.stderr else ""
+        raise ExportError(
+            f"ffmpeg cannot encode MP3 ({detail}); {hint}"
+            "reinstall it with `pip install --force-reinstall imageio-ffmpeg`"
+        )
+
+    output_dir = Path(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".rustpunt-probe.pid{os.getpid()}.", suffix=".part", dir=output_dir
+        )
+        try:
+            os.write(handle, b"rustpunt")
+        finally:
+            os.close(handle)
+            os.unlink(name)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ExportError(
+            f"{output_dir}: cannot write the output folder ({reason}); "
+            "choose another output folder or fix its permissions"
+        ) from None
+
+
+# --------------------------------------------------------------------------- MP3
+
+
+def write_mp3(
+    destination: Path,
+    chunks: Iterable[np.ndarray],
+    metadata: Metadata,
+    chapters: Sequence[Chapter],
+    *,
+    bitrate_kbps: int = 64,
+) -> None:
+    """Encode int16 mono 44.1 kHz `chunks` into a tagged, chaptered CBR MP3 at `destination`.
+
+    The chunks are consumed lazily and streamed into one ffmpeg process, so a session is never
+    held in memory at once. Nothing appears at `destination` unless encoding and tagging both
+    succeed; an exception from `chunks` propagates unchanged, and ffmpeg is always reaped.
+    Raises ExportError when ffmpeg fails (with its last line of error output).
+    """
+    destination = Path(destination)
+    if bitrate_kbps not in MP3_BITRATES_KBPS:
+        allowed = ", ".join(str(rate) for rate in MP3_BITRATES_KBPS)
+        raise ExportError(
+            f"{destination}: {bitrate_kbps!r} kbit/s is not an MP3 bitrate at 44.1 kHz; "
+            f"choose one of {allowed}"
+        )
+    ordered = _chronological(chapters)
+    with atomic_path(destination) as temporary:
+        samples = _encode(temporary, chunks, bitrate_kbps, destination)
+        _write_tags(temporary, metadata, ordered, samples_to_ms(samples))
+        _check_chapter_order(temporary, len(ordered), destination)
+
+
+def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
+    """ffmpeg reading raw session PCM on stdin and encoding constant-bitrate mono MP3, no tags."""
+    return [
+        executable, "-hide_banner", "-nostats", "-loglevel", "error",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-map_metadata", "-1",
+        "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-ar", str(SAMPLE_RATE), "-ac", "1",
+        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1",
+    ]  # fmt: skip
+
+
+def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, shown: Path) -> int:
+    """Stream `chunks` through one ffmpeg into `temporary`; return how many samples went in."""
+    command = [*_encoder_command(ffmpeg_exe(), bitrate_kbps), "-f", "mp3", "-y", str(temporary)]
+    total = 0
+    with tempfile.TemporaryFile() as errors:  # a file, not a PIPE: ffmpeg can never block on it
+        try:
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+            )
+        except OSError as error:
+            raise ExportError(f"{shown}: ffmpeg cannot run ({error})") from None
+        assert process.stdin is not None
+        try:
+            ffmpeg_gone = False
+            iterator = iter(chunks)
+            try:
+                for chunk in iterator:
+                    data = _pcm(chunk)
+                    total += data.size
+                    try:
+                        process.stdin.write(data.data.cast("B"))
+                    except BrokenPipeError:
+                        ffmpeg_gone = True  # ffmpeg stopped reading: stop synthesising too
+                        break
+            finally:
+                if ffmpeg_gone:
+                    close = getattr(iterator, "close", None)
+                    if close is not None:
+                        close()
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                ffmpeg_gone = True
+            returncode = process.wait()
+        except BaseException:
+            # The chunks raised (a synthesis error, KeyboardInterrupt, ...): never leave ffmpeg behind.
+            _kill(process)
+            raise
+        if returncode != 0 or ffmpeg_gone:
+            errors.seek(0)
+            detail = _last_line(errors.read()) or f"exit status {returncode}"
+            raise ExportError(f"{shown}: ffmpeg could not encode the MP3: {detail}")
+    if total == 0:
+        raise ExportError(f"{shown}: the session has no audio to encode")
+    return total
+
+
+def _pcm(chunk: np.ndarray) -> np.ndarray:
+    """A chunk as contiguous little-endian int16 (no copy when it already is one)."""
+    chunk = np.asarray(chunk)
+    if chunk.ndim != 1 or chunk.dtype.kind != "i" or chunk.dtype.itemsize != 2:
+        raise ValueError(
+            f"audio chunks must be one-dimensional int16 arrays (mono), got {chunk.dtype} "
+            f"with shape {chunk.shape}"
+        )
+    return np.ascontiguousarray(chunk, dtype="<i2")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        process.kill()
+    with contextlib.suppress(OSError, ValueError):
+        if process.stdin is not None:
+            process.stdin.close()
+    process.wait()
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else ""
+
+
+def _chronological(chapters: Sequence[Chapter]) -> list[Chapter]:
+    for chapter in chapters:
+        if not 0 <= chapter.start_ms <= chapter.end_ms <= _MAX_ID3_MS:
+            raise ValueError(
+                f"chapter {chapter.title!r} has impossible times "
+                f"{chapter.start_ms} ms to {chapter.end_ms} ms"
+            )
+    return sorted(chapters, key=lambda chapter: (chapter.start_ms, chapter.end_ms))  # stable
+
+
+class _ChronologicalID3(ID3):
+    """mutagen's ID3, except that CHAP frames are written last and in time order.
+
+    mutagen (`ID3Tags._write`, 1.47 and 1.48) sorts frames by a short priority list, then by their
+    encoded size, then by key: chapters come out ordered by the length of their titles, and
+    ffmpeg, like most players, lists chapters in file order. Everything else keeps mutagen's own
+    layout; each CHAP is serialised by mutagen too, as a one-frame tag.
+    """
+
+    def _write(self, config: Any) -> bytes:
+        chapters = self.getall("CHAP")
+        self.delall("CHAP")
+        try:
+            data = bytes(super()._write(config))
+        finally:
+            for frame in chapters:
+                self.add(frame)
+        chapters.sort(key=lambda frame: (frame.start_time, frame.end_time))  # stable
+        for frame in chapters:
+            single = ID3Tags()
+            single.add(frame)
+            data += bytes(single._write(config))
+        return data
+
+
+def _write_tags(path: Path, metadata: Metadata, chapters: list[Chapter], length_ms: int) -> None:
+    text = Encoding.UTF16  # ID3v2.3 knows Latin-1 and UTF-16 only
+    tags = _ChronologicalID3()
+    tags.add(TIT2(encoding=text, text=[metadata.title]))
+    tags.add(TPE1(encoding=text, text=[metadata.artist]))
+    tags.add(TALB(encoding=text, text=[metadata.album]))
+    tags.add(TCON(encoding=text, text=[GENRE]))
+    if metadata.year:
+        tags.add(TDRC(encoding=text, text=[metadata.year]))  # becomes TYER (+TDAT) for v2.3
+    if metadata.comment:
+        tags.add(COMM(encoding=text, lang=COMMENT_LANGUAGE, desc="", text=[metadata.comment]))
+    tags.add(TXXX(encoding=text, desc="voice", text=[metadata.voice]))
+    tags.add(TXXX(encoding=text, desc="engine", text=[metadata.engine]))
+    tags.add(TLEN(encoding=Encoding.LATIN1, text=[str(length_ms)]))
+    if chapters:
+        ids = [chapter_id(index) for index in range(len(chapters))]
+        tags.add(
+            CTOC(
+                element_id=TOC_ID,
+                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+                child_element_ids=ids,
+                sub_frames=[TIT2(encoding=text, text=[metadata.title])],
+            )
+        )
+        for element_id, chapter in zip(ids, chapters):
+            tags.add(
+                CHAP(
+                    element_id=element_id,
+                    start_time=chapter.start_ms,
+                    end_time=chapter.end_ms,
+                    sub_frames=[TIT2(encoding=text, text=[chapter.title])],
+                )
+            )
+    tags.update_to_v23()
+    tags.save(path, v1=0, v2_version=ID3_VERSION)
+
+
+def _check_chapter_order(path: Path, count: int, shown: Path) -> None:
+    """Read the saved tag back: the CHAP frames must sit in the file in time order."""
+    tags = ID3(path)  # loads frames in file order, and keeps that order
+    in_file = [key for key in tags.keys() if key.startswith("CHAP:")]  # noqa: SIM118
+    expected = [f"CHAP:{chapter_id(index)}" for index in range(count)]
+    if in_file != expected:
+        raise ExportError(
+            f"{shown}: the chapters were written out of order ({', '.join(in_file)}); "
+            "this mutagen version orders frames differently, report it to the rustpunt developers"
+        )
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def write_vtt(destination: Path, cues: Sequence[Cue]) -> None:
+    """WebVTT captions, one cue per spoken step, written atomically."""
+    blocks = ["WEBVTT"]
+    for cue in cues:
+        if not 0 <= cue.start_ms < cue.end_ms:
+            raise ValueError(
+                f"cue {cue.text!r} has impossible times {cue.start_ms} ms to {cue.end_ms} ms"
+            )
+        timing = f"{_vtt_time(cue.start_ms)} --> {_vtt_time(cue.end_ms)}"
+        payload = _vtt_text(cue.text)
+        blocks.append(f"{timing}\n{payload}" if payload else timing)
+    write_text_atomic(Path(destination), "\n\n".join(blocks) + "\n")
+
+
+def _vtt_time(ms: int) -> str:
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _vtt_text(text: str) -> str:
+    """Cue text as WebVTT wants it: escaped, and without blank lines (one would end the cue)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    lines = [line.strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def write_json(destination: Path, document: Mapping[str, Any]) -> None:
+    """A JSON sidecar: UTF-8, indented by two, non-ASCII kept as is, a final newline; atomic."""
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    write_text_atomic(Path(destination), text + "\n")
+
+
+__all__ = [
+    "Chapter",
+    "Cue",
+    "Metadata",
+    "chapter_id",
+    "check_encoder",
+    "write_json",
+    "write_mp3",
+    "write_vtt",
+]

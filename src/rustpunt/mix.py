@@ -1,0 +1,87 @@
+"""Place clips and pauses on one timeline of whole samples, and render it chunk by chunk.
+
+A session is mostly silence: it is produced in order, a chunk at a time, so a 60-minute session
+never sits in memory as one buffer, and rendering stays linear in its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from rustpunt.audio import SAMPLE_RATE, ms_to_samples, samples_to_ms
+from rustpunt.plan import Item, Pause, Speech, Timeline
+
+CHUNK_SAMPLES = SAMPLE_RATE * 5
+"""Five seconds a chunk: big enough that the encoder pipe is efficient, small enough for memory."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    item: Item
+    start: int
+    """First sample of the item."""
+    end: int
+    """One past its last sample."""
+
+    @property
+    def start_ms(self) -> int:
+        return samples_to_ms(self.start)
+
+    @property
+    def end_ms(self) -> int:
+        return samples_to_ms(self.end)
+
+
+@dataclass(frozen=True)
+class Mix:
+    placements: tuple[Placement, ...]
+    clips: Mapping[str, np.ndarray]
+    total_samples: int
+
+    @property
+    def duration_ms(self) -> int:
+        return samples_to_ms(self.total_samples)
+
+
+def place(timeline: Timeline, clips: Mapping[str, np.ndarray]) -> Mix:
+    """Every item gets its exact sample span: a clip its own length, a pause its whole samples."""
+    placements = []
+    position = 0
+    for item in timeline.items:
+        length = clips[item.text].size if isinstance(item, Speech) else ms_to_samples(item.ms)
+        placements.append(Placement(item, position, position + length))
+        position += length
+    return Mix(tuple(placements), clips, position)
+
+
+def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
+    """Yield the session as int16 chunks, in order; silence is zeros, never stored as a whole."""
+    buffer = np.zeros(chunk_samples, dtype="<i2")
+    filled = 0
+    for placement in mix.placements:
+        if isinstance(placement.item, Pause):
+            remaining = placement.end - placement.start
+            while remaining:
+                take = min(remaining, chunk_samples - filled)
+                buffer[filled : filled + take] = 0
+                filled += take
+                remaining -= take
+                if filled == chunk_samples:
+                    yield buffer.copy()
+                    filled = 0
+            continue
+        clip = mix.clips[placement.item.text]
+        offset = 0
+        while offset < clip.size:
+            take = min(clip.size - offset, chunk_samples - filled)
+            buffer[filled : filled + take] = clip[offset : offset + take]
+            filled += take
+            offset += take
+            if filled == chunk_samples:
+                yield buffer.copy()
+                filled = 0
+    if filled:
+        yield buffer[:filled].copy()

@@ -1,0 +1,96 @@
+"""Plan a session: the ordered speech and pauses of a script, decided before any audio exists.
+
+Every pause records the rule that set its length, so `rustpunt plan` can show why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from rustpunt.script import Script
+from rustpunt.timing import infer_pause
+
+DEFAULT_PAUSE_MS = 5_000
+"""After a plain instruction ("Sluit je ogen"): time to do it and settle, without waiting idle."""
+
+DEFAULT_CYCLE_MS = 10_000
+"""One calm breathing cycle: about six breaths a minute, the pace most guided breathing uses."""
+
+LEAD_IN_MS = 700
+"""Silence before the first word: players and Bluetooth headsets swallow the first half second."""
+
+AFTER_INTRO_MS = 2_000
+"""After the intro, a moment to settle before the first step."""
+
+TAIL_MS = 2_000
+"""After the outro, so the session ends in quiet instead of being cut off."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    text: str
+    part: str
+    """"intro", "step" or "outro"."""
+    step: int | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Pause:
+    ms: int
+    rule: str
+    """"explicit", "seconds", "minutes", "repeat", "default", or a fixed part of every session."""
+    reason: str
+    step: int | None = None
+
+
+Item = Union[Speech, Pause]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    script: Script
+    items: tuple[Item, ...]
+
+    def speeches(self) -> list[Speech]:
+        return [item for item in self.items if isinstance(item, Speech)]
+
+    def pause_ms(self) -> int:
+        return sum(item.ms for item in self.items if isinstance(item, Pause))
+
+
+def plan(script: Script) -> Timeline:
+    default_ms = script.pause_ms if script.pause_ms is not None else DEFAULT_PAUSE_MS
+    cycle_ms = script.cycle_ms or DEFAULT_CYCLE_MS
+    items: list[Item] = [Pause(LEAD_IN_MS, "lead-in", "quiet before the first word")]
+    if script.intro:
+        items.append(Speech(script.intro, "intro"))
+        items.append(Pause(AFTER_INTRO_MS, "after-intro", "a moment to settle after the intro"))
+    for step in script.steps:
+        items.append(Speech(step.text, "step", step.number, step.line))
+        if step.pause_ms is not None:
+            items.append(Pause(step.pause_ms, "explicit", f"`pause:` in the script (line {step.line})", step.number))
+        else:
+            decision = infer_pause(step.text, default_ms=default_ms, cycle_ms=cycle_ms)
+            items.append(Pause(decision.ms, decision.rule, decision.reason, step.number))
+    if script.outro:
+        items.append(Speech(script.outro, "outro"))
+    items.append(Pause(TAIL_MS, "tail", "quiet after the last words"))
+    return Timeline(script, tuple(items))
+
+
+def timeline_document(timeline: Timeline) -> dict[str, Any]:
+    """The plan as plain data, for `rustpunt plan --json`."""
+    script = timeline.script
+    return {
+        "script": str(script.path),
+        "title": script.title,
+        "items": [
+            {"type": "speech", "part": item.part, "step": item.step, "text": item.text}
+            if isinstance(item, Speech)
+            else {"type": "pause", "step": item.step, "ms": item.ms, "rule": item.rule, "reason": item.reason}
+            for item in timeline.items
+        ],
+        "pause_ms": timeline.pause_ms(),
+    }

@@ -1,0 +1,295 @@
+"""Load and validate an exercise script: YAML in, a frozen Script that remembers file and line out.
+
+YAML is read with the safe loader only, so a tag that tries to build a Python object is an error,
+and every problem becomes a ScriptError naming the file, the line and what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pytimeparse import parse as parse_duration
+
+from rustpunt.errors import ScriptError
+
+MAX_PAUSE_MS = 60 * 60 * 1000
+"""A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
+
+MIN_CYCLE_MS, MAX_CYCLE_MS = 2_000, 60_000
+"""One breathing cycle: faster than 2 s or slower than a minute is not a breath."""
+
+TOP_LEVEL_KEYS = ("title", "steps", "voice", "intro", "outro", "pause", "cycle", "description")
+STEP_KEYS = ("text", "pause")
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    """1-based, as a person counts the steps."""
+    text: str
+    pause_ms: int | None
+    """The explicit pause after this step, or None to infer it from the text."""
+    line: int
+
+
+@dataclass(frozen=True)
+class Script:
+    path: Path
+    title: str
+    steps: tuple[Step, ...]
+    voice: str | None = None
+    voice_line: int | None = None
+    intro: str | None = None
+    outro: str | None = None
+    pause_ms: int | None = None
+    """The script's default pause after a step with no cue."""
+    cycle_ms: int | None = None
+    """How long one breathing cycle takes, for "N keer"."""
+    description: str | None = None
+    digest: str = ""
+    """SHA-256 of the file's bytes: the script's identity for incremental builds."""
+
+
+class _Mapping(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of the mapping and of each key."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class _Sequence(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers the line of the sequence and of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml when present), with mappings and sequences that keep their lines."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    mapping = _Mapping()
+    mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        key_line = key_node.start_mark.line + 1
+        try:
+            duplicate = key in mapping
+        except TypeError:
+            raise _Problem(key_line, "a key must be a plain word, not a list or mapping") from None
+        if duplicate:
+            raise _Problem(key_line, f"key {key!r} appears twice; keep one")
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = key_line
+    return mapping
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Sequence:
+    sequence = _Sequence(loader.construct_object(child, deep=True) for child in node.value)
+    sequence.line = node.start_mark.line + 1
+    sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return sequence
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+class _Problem(Exception):
+    """A validation problem at a line; load_script turns it into a ScriptError with the path."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def load_script(path: Path | str) -> Script:
+    """Read and validate one script; raises ScriptError naming the file and line of the problem."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ScriptError(path, None, "is a folder, not a script file") from None
+    except OSError as error:
+        raise ScriptError(path, None, f"cannot be read: {error.strerror or error}") from None
+    try:
+        return parse_script(data, path)
+    except _Problem as problem:
+        raise ScriptError(path, problem.line, problem.message) from None
+
+
+def parse_script(data: bytes, path: Path) -> Script:
+    text = _decode(data)
+    document = _parse_yaml(text)
+    if not isinstance(document, _Mapping):
+        line = getattr(document, "line", 1)
+        raise _Problem(line, "a script is a mapping with `title:` and `steps:` at the top level")
+    for key in document:
+        if key not in TOP_LEVEL_KEYS:
+            raise _Problem(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
+    for required in ("title", "steps"):
+        if required not in document:
+            raise _Problem(document.line, f"missing `{required}:`; a script needs a title and steps")
+
+    def line_of(key: str) -> int:
+        return document.key_lines.get(key, document.line)
+
+    return Script(
+        path=path,
+        title=_text(document["title"], line_of("title"), "title"),
+        steps=_steps(document["steps"], line_of("steps")),
+        voice=_optional_text(document, "voice", line_of),
+        voice_line=document.key_lines.get("voice"),
+        intro=_optional_text(document, "intro", line_of),
+        outro=_optional_text(document, "outro", line_of),
+        pause_ms=(
+            parse_pause(document["pause"], line_of("pause"), "pause")
+            if document.get("pause") is not None
+            else None
+        ),
+        cycle_ms=_cycle(document["cycle"], line_of("cycle")) if document.get("cycle") is not None else None,
+        description=_optional_text(document, "description", line_of),
+        digest=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise _Problem(None, "the file is empty; a script needs `title:` and `steps:`")
+    if b"\x00" in data:
+        raise _Problem(None, "this is a binary file, not a YAML script")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise _Problem(line, "the file is not UTF-8 text; save it as UTF-8") from None
+
+
+def _parse_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        what = error.problem or error.context or "unreadable YAML"
+        if "could not determine a constructor" in str(error):
+            tag = (error.problem or "").split("'")[1:2] or ["?"]
+            shown = tag[0].replace("tag:yaml.org,2002:", "!!")
+            what = f"the tag {shown} is not allowed; scripts hold only text, numbers, lists and mappings"
+        raise _Problem(line, f"YAML error: {what}") from None
+    except yaml.YAMLError as error:
+        raise _Problem(None, f"YAML error: {error}") from None
+    except RecursionError:
+        raise _Problem(None, "YAML is nested too deeply to be a script") from None
+
+
+def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
+    if not isinstance(key, str):
+        return f"unexpected key {key!r} at the {where}; keys are words like {', '.join(known)}"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
+    return f"unknown key `{key}` at the {where}; {hint}"
+
+
+def _text(value: Any, line: int, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or isinstance(value, float):
+        kind = _kind(value)
+        raise _Problem(line, f"`{what}` must be text, not {kind}")
+    text = " ".join(str(value).split())
+    if not text:
+        raise _Problem(line, f"`{what}` is empty; write the text to speak")
+    return text
+
+
+def _optional_text(document: _Mapping, key: str, line_of: Any) -> str | None:
+    value = document.get(key)
+    return None if value is None else _text(value, line_of(key), key)
+
+
+def _steps(value: Any, line: int) -> tuple[Step, ...]:
+    if not isinstance(value, _Sequence):
+        raise _Problem(line, f"`steps` must be a list of steps (lines starting with `- `), not {_kind(value)}")
+    if not value:
+        raise _Problem(line, "`steps` is empty; a script needs at least one step")
+    steps = []
+    for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
+        where = f"step {number}"
+        if isinstance(item, _Mapping):
+            for key in item:
+                if key not in STEP_KEYS:
+                    raise _Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
+            if "text" not in item:
+                raise _Problem(item.line, f"{where} has no `text:`; write what to say")
+            text = _text(item["text"], item.key_lines["text"], f"{where} text")
+            pause = item.get("pause")
+            pause_ms = None if pause is None else parse_pause(pause, item.key_lines["pause"], f"{where} pause")
+            steps.append(Step(number, text, pause_ms, item_line))
+        elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
+            steps.append(Step(number, _text(item, item_line, where), None, item_line))
+        else:
+            raise _Problem(item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}")
+    return tuple(steps)
+
+
+_NUMBER = re.compile(r"^\s*\d+(?:[.,]\d+)?\s*$")
+
+
+def parse_pause(value: Any, line: int, what: str = "pause") -> int:
+    """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds."""
+    if isinstance(value, bool):
+        seconds: float | None = None
+    elif isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and _NUMBER.match(value):
+        seconds = float(value.replace(",", "."))
+    elif isinstance(value, str):
+        cleaned = value.strip()
+        negative = cleaned.startswith("-")
+        parsed = parse_duration(cleaned.lstrip("-").strip())
+        seconds = None if parsed is None else (-float(parsed) if negative else float(parsed))
+    else:
+        seconds = None
+    if seconds is None or math.isnan(seconds):
+        raise _Problem(
+            line,
+            f"`{what}` {value!r} is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\"",
+        )
+    if seconds < 0:
+        raise _Problem(line, f"`{what}` {value!r} is negative; a pause is zero or longer")
+    if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
+        raise _Problem(line, f"`{what}` {value!r} is over an hour; is the unit right?")
+    return round(seconds * 1000)
+
+
+def _cycle(value: Any, line: int) -> int:
+    ms = parse_pause(value, line, "cycle")
+    if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
+        raise _Problem(line, f"`cycle` {value!r} is not a breathing cycle; use 2 to 60 seconds")
+    return ms
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

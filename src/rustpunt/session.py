@@ -1,0 +1,235 @@
+"""Build one script into its MP3 and sidecars: load, plan, speak, mix, export.
+
+A script whose outputs are up to date (same script bytes, voice profile, tool version and output
+settings, recorded as `build_key` in the JSON sidecar) is not built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rustpunt import __version__
+from rustpunt.cache import PIPELINE, ClipCache
+from rustpunt.errors import RustpuntError, ScriptError, VoiceError
+from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
+from rustpunt.mix import Mix, Placement, place, render
+from rustpunt.plan import Pause, Speech, Timeline, plan
+from rustpunt.script import Script, load_script
+from rustpunt.speak import SpokenSession, speak
+from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+
+log = logging.getLogger(__name__)
+
+BITRATE_KBPS = 64
+"""Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output_dir: Path
+    cache: ClipCache
+    voices_dirs: tuple[Path, ...] = ()
+    voice: str | None = None
+    """--voice: overrides the script's voice."""
+    strict: bool = False
+    force: bool = False
+    artist: str = "rustpunt"
+    album: str = "rustpunt"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    script: Path
+    status: str
+    """"built", "up to date" or "failed"."""
+    mp3: Path | None = None
+    duration_ms: int = 0
+    voice: str | None = None
+    fallback_reason: str | None = None
+    synthesized: int = 0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def voices_for(script_path: Path, options: BuildOptions) -> VoiceRegistry:
+    """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
+    beside = script_path.parent / "voices"
+    extra = ([beside] if beside.is_dir() else []) + list(options.voices_dirs)
+    return VoiceRegistry(extra)
+
+
+def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:
+    """--voice wins over the script's `voice:`, which wins over the default; unknown names fail."""
+    if override:
+        registry.get(override)
+        return override
+    if script.voice:
+        try:
+            registry.get(script.voice)
+        except VoiceError as error:
+            raise ScriptError(script.path, script.voice_line, str(error)) from None
+        return script.voice
+    return DEFAULT_VOICE
+
+
+def output_paths(script_path: Path, output_dir: Path) -> dict[str, Path]:
+    stem = script_path.stem
+    return {suffix: output_dir / f"{stem}.{suffix}" for suffix in ("mp3", "vtt", "json")}
+
+
+def build_key(script: Script, registry: VoiceRegistry, voice: str, options: BuildOptions) -> str:
+    document = {
+        "tool": __version__,
+        "script": script.digest,
+        "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
+        "pipeline": PIPELINE,
+        "bitrate": BITRATE_KBPS,
+        "tags": [options.artist, options.album],
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def recorded_build(json_path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def build_script(
+    script_path: Path, options: BuildOptions, on_clip: Callable[[], None] | None = None
+) -> BuildResult:
+    """Build one script; RustpuntErrors propagate for the batch to report."""
+    script = load_script(script_path)
+    registry = voices_for(script_path, options)
+    voice = chosen_voice(script, registry, options.voice)
+    timeline = plan(script)
+    paths = output_paths(script_path, options.output_dir)
+    key = build_key(script, registry, voice, options)
+    previous = recorded_build(paths["json"])
+    if (
+        not options.force
+        and previous is not None
+        and previous.get("build_key") == key
+        and paths["mp3"].is_file()
+        and paths["vtt"].is_file()
+        and not (previous.get("voice", {}).get("fallback_reason") and voice_reachable_now(registry, voice))
+    ):
+        return BuildResult(
+            script_path, "up to date", paths["mp3"], int(previous.get("duration_ms", 0)),
+            previous.get("voice", {}).get("used"),
+        )  # fmt: skip
+
+    texts = [speech.text for speech in timeline.speeches()]
+    spoken = speak(texts, registry, voice, options.cache, strict=options.strict, on_clip=on_clip)
+    if spoken.fallback_reason:
+        log.warning("%s: spoken by %s because %s", script_path, spoken.profile.name, spoken.fallback_reason)
+    mix = place(timeline, spoken.clips)
+    metadata = Metadata(
+        title=script.title,
+        artist=options.artist,
+        album=options.album,
+        voice=spoken.profile.name,
+        engine=_engine_label(spoken),
+        comment=_comment(script, spoken, voice),
+    )
+    write_mp3(paths["mp3"], render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
+    write_vtt(paths["vtt"], cues(mix))
+    write_json(paths["json"], sidecar(timeline, mix, spoken, voice, key))  # last: it marks the build done
+    return BuildResult(
+        script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
+        spoken.fallback_reason, spoken.synthesized,
+    )  # fmt: skip
+
+
+_reachable: dict[str, bool] = {}
+
+
+def voice_reachable_now(registry: VoiceRegistry, voice: str) -> bool:
+    """Whether a voice that once failed can speak now, asked once per process."""
+    if voice not in _reachable:
+        from rustpunt.speak import engine_for
+
+        try:
+            _reachable[voice] = engine_for(registry.get(voice)).check() is None
+        except RustpuntError:
+            _reachable[voice] = False
+    return _reachable[voice]
+
+
+def _engine_label(spoken: SpokenSession) -> str:
+    return f"{spoken.identity.get('engine', spoken.profile.engine)} {spoken.identity.get('version', '')}".strip()
+
+
+def _comment(script: Script, spoken: SpokenSession, requested: str) -> str | None:
+    parts = [script.description] if script.description else []
+    if spoken.fallback_reason:
+        parts.append(f"Spoken by {spoken.profile.name} because {requested} could not be reached.")
+    return " ".join(parts) or None
+
+
+def _speech_spans(mix: Mix) -> list[Placement]:
+    return [p for p in mix.placements if isinstance(p.item, Speech)]
+
+
+def chapters(mix: Mix) -> list[Chapter]:
+    """One chapter per step, from its first word to the next step's: skipping lands on a step.
+
+    The first chapter starts at 0 (it holds the intro) and the last runs to the end (the outro),
+    so the chapters cover the whole file, as players expect.
+    """
+    steps = [p for p in _speech_spans(mix) if p.item.part == "step"]  # type: ignore[union-attr]
+    result = []
+    for index, placement in enumerate(steps):
+        start = 0 if index == 0 else placement.start_ms
+        end = steps[index + 1].start_ms if index + 1 < len(steps) else mix.duration_ms
+        result.append(Chapter(start, end, placement.item.text))  # type: ignore[union-attr]
+    return result
+
+
+def cues(mix: Mix) -> list[Cue]:
+    return [Cue(p.start_ms, p.end_ms, p.item.text) for p in _speech_spans(mix)]  # type: ignore[union-attr]
+
+
+def sidecar(timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str, key: str) -> dict[str, Any]:
+    """What was built and how: the voice actually used, and where every step and pause lies."""
+    parts: dict[str, Any] = {}
+    steps: list[dict[str, Any]] = []
+    for placement in mix.placements:
+        item = placement.item
+        if isinstance(item, Speech):
+            entry = {"text": item.text, "start_ms": placement.start_ms, "end_ms": placement.end_ms}
+            if item.part == "step":
+                steps.append({"step": item.step, "line": item.line, **entry, "speech_end_ms": placement.end_ms})
+            else:
+                parts[item.part] = entry
+        elif isinstance(item, Pause) and item.step is not None:
+            step = steps[-1]
+            step["end_ms"] = placement.end_ms
+            step["pause"] = {
+                "ms": item.ms, "rule": item.rule, "reason": item.reason,
+                "start_ms": placement.start_ms, "end_ms": placement.end_ms,
+            }  # fmt: skip
+    return {
+        "rustpunt": __version__,
+        "script": str(timeline.script.path),
+        "title": timeline.script.title,
+        "build_key": key,
+        "duration_ms": mix.duration_ms,
+        "voice": {
+            "requested": requested,
+            "used": spoken.profile.name,
+            "engine": dict(spoken.identity),
+            "tempo": spoken.profile.tempo,
+            "fallback_reason": spoken.fallback_reason,
+        },
+        **parts,
+        "steps": steps,
+        "clips": {"total": len(spoken.clips), "synthesized": spoken.synthesized},
+    }
