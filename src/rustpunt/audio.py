@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 
 import numpy as np
@@ -94,3 +95,19 @@ def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     if clip.size == 0:
         raise SynthesisError("the engine returned only silence")
     return fade_edges(clip)
+
+
+def measure_loudness(samples: np.ndarray) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) of session PCM, by ffmpeg's ebur128."""
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-af", "ebur128=peak=true", "-f", "null", "-",
+    ]  # fmt: skip
+    result = subprocess.run(command, input=np.ascontiguousarray(samples, "<i2").tobytes(), capture_output=True)
+    summary = result.stderr.decode("utf-8", "replace").rsplit("Summary:", 1)[-1]
+    integrated = re.search(r"I:\s*(-?[\d.]+|-inf) LUFS", summary)
+    peak = re.search(r"Peak:\s*(-?[\d.]+|-inf) dBFS", summary)
+    if result.returncode != 0 or not integrated or not peak:
+        raise SynthesisError("ffmpeg could not measure the loudness of the speech")
+    return float(integrated.group(1)), float(peak.group(1))

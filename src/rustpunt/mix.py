@@ -11,8 +11,15 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from rustpunt.audio import SAMPLE_RATE, ms_to_samples, samples_to_ms
+from rustpunt.audio import SAMPLE_RATE, measure_loudness, ms_to_samples, samples_to_ms
 from rustpunt.plan import Item, Pause, Speech, Timeline
+
+TARGET_LUFS = -19.0
+"""Integrated loudness of a finished session. The file is mono: played on both ears it sounds like
+-16 LUFS stereo, the podcast norm (Apple, AES TD1008 give -19 LUFS for mono)."""
+
+TRUE_PEAK_DBTP = -1.5
+"""Peaks stay below -1 dBTP after MP3 encoding, which can add a few tenths of a dB."""
 
 CHUNK_SAMPLES = SAMPLE_RATE * 5
 """Five seconds a chunk: big enough that the encoder pipe is efficient, small enough for memory."""
@@ -46,8 +53,29 @@ class Mix:
         return samples_to_ms(self.total_samples)
 
 
-def place(timeline: Timeline, clips: Mapping[str, np.ndarray]) -> Mix:
+def speech_gain(clips: Mapping[str, np.ndarray]) -> float:
+    """One gain for the whole session, decided from its speech (silence is gated out anyway).
+
+    The clips themselves are left as they are relative to each other: normalising each sentence
+    on its own would make the level jump between sentences.
+    """
+    speech = np.concatenate(list(clips.values())) if clips else np.zeros(0, "<i2")
+    if speech.size < SAMPLE_RATE // 2:
+        return 1.0  # too little speech to measure integrated loudness
+    lufs, true_peak = measure_loudness(speech)
+    if lufs < -70:
+        return 1.0
+    gain_db = min(TARGET_LUFS - lufs, TRUE_PEAK_DBTP - true_peak)
+    return float(10 ** (gain_db / 20))
+
+
+def place(timeline: Timeline, clips: Mapping[str, np.ndarray], *, normalize: bool = True) -> Mix:
     """Every item gets its exact sample span: a clip its own length, a pause its whole samples."""
+    gain = speech_gain(clips) if normalize else 1.0
+    if gain != 1.0:
+        clips = {
+            text: np.clip(np.round(clip * gain), -32768, 32767).astype("<i2") for text, clip in clips.items()
+        }
     placements = []
     position = 0
     for item in timeline.items:

@@ -128,8 +128,6 @@ def build_script(
 
     texts = [speech.text for speech in timeline.speeches()]
     spoken = speak(texts, registry, voice, options.cache, strict=options.strict, on_clip=on_clip)
-    if spoken.fallback_reason:
-        log.warning("%s: spoken by %s because %s", script_path, spoken.profile.name, spoken.fallback_reason)
     mix = place(timeline, spoken.clips)
     metadata = Metadata(
         title=script.title,
