@@ -131,7 +131,7 @@ def _print_report(report: Any) -> None:
     width = shutil.get_terminal_size((80, 20)).columns
     for result in report.results:
         if result.status == "failed":
-            click.echo(_fit(f"failed  {result.error}", width), err=True)
+            click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
         elif result.status == "built":
             minutes, seconds = divmod(result.duration_ms // 1000, 60)
             click.echo(_fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width))
@@ -139,8 +139,8 @@ def _print_report(report: Any) -> None:
     if fallbacks:
         reason = fallbacks[0].fallback_reason
         click.echo(
-            _fit(f"Note: {len(fallbacks)} script(s) spoken by {fallbacks[0].voice} instead: {reason}", width * 3)
-            + "\n      Use --strict to fail instead of falling back.",
+            f"Note: {len(fallbacks)} script(s) spoken by {fallbacks[0].voice} instead of the voice asked for:"
+            f" {reason}\n      Use --strict to fail instead of falling back.",
             err=True,
         )
     click.echo(

@@ -151,7 +151,7 @@ def parse_script(data: bytes, path: Path) -> Script:
         path=path,
         title=_text(document["title"], line_of("title"), "title"),
         steps=_steps(document["steps"], line_of("steps")),
-        voice=_optional_text(document, "voice", line_of),
+        voice=_voice(document.get("voice"), line_of("voice")),
         voice_line=document.key_lines.get("voice"),
         intro=_optional_text(document, "intro", line_of),
         outro=_optional_text(document, "outro", line_of),
@@ -217,6 +217,14 @@ def _text(value: Any, line: int, what: str) -> str:
 def _optional_text(document: _Mapping, key: str, line_of: Any) -> str | None:
     value = document.get(key)
     return None if value is None else _text(value, line_of(key), key)
+
+
+def _voice(value: Any, line: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _Problem(line, f"`voice` must name a voice profile, such as nl-google or nl-espeak, not {_kind(value)}")
+    return value.strip()
 
 
 def _steps(value: Any, line: int) -> tuple[Step, ...]:

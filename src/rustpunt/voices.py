@@ -51,8 +51,11 @@ def builtin_voices_dir() -> Path:
 def load_profile(path: Path) -> VoiceProfile:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as error:
+        line = error.problem_mark.line + 1 if error.problem_mark else 0
+        raise VoiceError(f"{path}:{line}: voice profile is not valid YAML: {error.problem}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise VoiceError(f"{path}: cannot read voice profile: {error}") from None
+        raise VoiceError(f"{path}: cannot read voice profile: {' '.join(str(error).split())}") from None
     if not isinstance(document, dict):
         raise VoiceError(f"{path}: a voice profile is a mapping with at least `engine:`")
     unknown = sorted(set(document) - set(PROFILE_KEYS))

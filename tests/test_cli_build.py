@@ -1,0 +1,257 @@
+"""`rustpunt build` end to end: real scripts, real speech, real MP3s measured with the ffmpeg pip brings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from mutagen.id3 import ID3
+
+import audiotools
+from conftest import EXAMPLES, REPO, run_cli, write_script
+
+pytestmark = pytest.mark.slow
+
+SMALL = """\
+title: Kort moment
+intro: Welkom bij dit korte moment.
+steps:
+  - Ga rustig zitten.
+  - text: Houd dit vijf seconden vast.
+  - text: Laat los.
+    pause: 2.5
+  - text: Adem uit.
+    pause: "1.2s"
+outro: Dat was het.
+"""
+
+FAST_GOOGLE = """\
+description: "nl-google for tests, with no waiting between retries"
+engine: gtts
+settings: {lang: nl, timeout: 2, retries: 1, backoff: 0.01}
+tempo: 0.88
+fallback: nl-espeak
+"""
+
+
+def planned_silences(script: Path) -> list[int]:
+    """The silences the plan asks for, from `rustpunt plan --json` (independent of the build);
+    pauses that follow each other (a last step's pause and the tail) make one silence."""
+    result = run_cli("plan", script, "--json")
+    assert result.returncode == 0, result.stderr
+    silences: list[int] = []
+    previous = None
+    for item in json.loads(result.stdout)["items"]:
+        if item["type"] == "pause":
+            if previous == "pause":
+                silences[-1] += item["ms"]
+            else:
+                silences.append(item["ms"])
+        previous = item["type"]
+    return silences
+
+
+def assert_pauses_measured(mp3: Path, script: Path) -> None:
+    """Every planned pause of a second or more is found as real silence in the MP3, in order,
+    within 50 ms of the plan; no other long silence is there."""
+    planned = [ms for ms in planned_silences(script) if ms >= 1000]
+    measured = audiotools.silences(mp3, noise_db=-50, min_ms=900)
+    assert len(measured) == len(planned), (planned, measured)
+    for ms, (start, end) in zip(planned, measured):
+        assert abs((end - start) - ms) <= 50, (ms, start, end)
+
+
+def chapter_titles(mp3: Path) -> list[str]:
+    return [title for _, _, title in audiotools.chapters(mp3)]
+
+
+@pytest.mark.skipif(not EXAMPLES, reason="no example scripts")
+def test_examples_build_offline_with_the_fallback_voice(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    result = run_cli("build", REPO / "scripts", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "nl-espeak" in result.stderr and "--strict" in result.stderr  # the console says so
+    assert len(EXAMPLES) == 4
+    for script in EXAMPLES:
+        mp3 = out / f"{script.stem}.mp3"
+        sidecar = json.loads((out / f"{script.stem}.json").read_text(encoding="utf-8"))
+        assert sidecar["voice"]["requested"] == "nl-google"
+        assert sidecar["voice"]["used"] == "nl-espeak"
+        assert "Google" in sidecar["voice"]["fallback_reason"]
+        tags = ID3(mp3)
+        assert tags["TXXX:voice"].text == ["nl-espeak"]
+        assert tags["TIT2"].text == [sidecar["title"]]
+        assert chapter_titles(mp3) == [step["text"] for step in sidecar["steps"]]
+        starts = [start for start, _, _ in audiotools.chapters(mp3)]
+        assert starts == sorted(starts)
+        assert (out / f"{script.stem}.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
+        assert abs(audiotools.duration_ms(mp3) - sidecar["duration_ms"]) <= 5
+        assert_pauses_measured(mp3, script)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{s.stem}.{ext}" for s in EXAMPLES for ext in ("mp3", "json", "vtt")
+    )  # nothing half-written left behind
+
+
+def test_inferred_pauses_last_at_least_what_the_step_asks(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "cues.yaml", """\
+title: Signalen
+cycle: 4
+steps:
+  - Houd dit vijf seconden vast.
+  - Herhaal dit drie keer.
+  - Blijf hier een minuut.
+  - Span je vuisten aan, twaalf seconden lang.
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert run_cli("build", script, "-o", out, "--voice", "nl-espeak").returncode == 0
+    sidecar = json.loads((out / "cues.json").read_text(encoding="utf-8"))
+    silences = audiotools.silences(out / "cues.mp3", min_ms=900)
+    asked = [5_000, 3 * 4_000, 60_000, 12_000]
+    for step, at_least in zip(sidecar["steps"], asked):
+        speech_end = step["speech_end_ms"]
+        after = [(s, e) for s, e in silences if abs(s - speech_end) <= 50]
+        assert after, (step, silences)
+        start, end = after[0]
+        assert end - start >= at_least, (step["text"], end - start)
+
+
+def test_explicit_pauses_to_the_millisecond(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "exact.yaml", """\
+title: Exact
+steps:
+  - {text: Eén., pause: 0.333}
+  - {text: Twee., pause: 1.7}
+  - {text: Drie., pause: "4s"}
+  - {text: Vier., pause: 0}
+  - Vijf.
+""")  # fmt: skip
+    out = tmp_path / "out"
+    assert run_cli("build", script, "-o", out, "--voice", "nl-espeak").returncode == 0
+    assert_pauses_measured(out / "exact.mp3", script)
+    sidecar = json.loads((out / "exact.json").read_text(encoding="utf-8"))
+    steps = sidecar["steps"]
+    assert [s["pause"]["ms"] for s in steps[:4]] == [333, 1700, 4000, 0]
+    assert steps[3]["end_ms"] == steps[4]["start_ms"]  # a zero pause: the next step follows at once
+    measured = audiotools.silences(out / "exact.mp3", min_ms=250)
+    short = [e - s for s, e in measured if abs(s - steps[0]["speech_end_ms"]) <= 50]
+    assert short and abs(short[0] - 333) <= 50
+
+
+def test_google_voice_through_the_fake_and_the_cache(tmp_path: Path, fake_google) -> None:
+    script = write_script(tmp_path / "scripts", "kort.yaml", SMALL)
+    out = tmp_path / "out"
+    result = run_cli("build", script, "-o", out)
+    assert result.returncode == 0, result.stderr
+    sidecar = json.loads((out / "kort.json").read_text(encoding="utf-8"))
+    assert sidecar["voice"] | {"engine": None} == {
+        "requested": "nl-google", "used": "nl-google", "engine": None, "tempo": 0.88, "fallback_reason": None,
+    }  # fmt: skip
+    assert ID3(out / "kort.mp3")["TXXX:voice"].text == ["nl-google"]
+    texts = ["Welkom bij dit korte moment.", "Ga rustig zitten.", "Houd dit vijf seconden vast.",
+             "Laat los.", "Adem uit.", "Dat was het."]  # fmt: skip
+    asked = [text.rstrip(".") for text in fake_google.texts]  # gTTS drops the final full stop
+    assert sorted(asked) == sorted(text.rstrip(".") for text in texts)  # each sentence asked once
+
+    again = run_cli("build", script, "-o", out)
+    assert "0 built, 1 up to date" in again.stdout
+    forced = run_cli("build", script, "-o", out, "--force")
+    assert "1 built" in forced.stdout
+    assert fake_google.count == len(texts)  # rebuilt from the cache: Google not asked again
+
+    script.write_text(SMALL.replace("Laat los.", "Laat nu langzaam los."), encoding="utf-8")
+    edited = run_cli("build", script, "-o", out, "--json")
+    report = json.loads(edited.stdout)
+    assert report["built"] == 1 and report["scripts"][0]["synthesized"] == 1
+    assert [t.rstrip(".") for t in fake_google.texts[len(texts):]] == ["Laat nu langzaam los"]  # only the edited sentence
+
+
+def test_google_failing_midway_gives_one_voice_for_the_whole_session(tmp_path: Path, fake_google) -> None:
+    voices = tmp_path / "voices"
+    write_script(voices, "nl-google.yaml", FAST_GOOGLE)
+    script = write_script(tmp_path, "kort.yaml", SMALL)
+    fake_google.mode = "429"
+    fake_google.fail_first(2, mode="ok")  # two sentences succeed, then Google refuses
+    out = tmp_path / "out"
+    result = run_cli("build", script, "-o", out, "--voices-dir", voices)
+    assert result.returncode == 0, result.stderr
+    assert "429" in result.stderr and "nl-espeak" in result.stderr
+    sidecar = json.loads((out / "kort.json").read_text(encoding="utf-8"))
+    assert sidecar["voice"]["used"] == "nl-espeak"
+    assert sidecar["clips"]["synthesized"] == sidecar["clips"]["total"]  # every clip spoken by espeak
+    assert "429" in sidecar["voice"]["fallback_reason"]
+    tags = ID3(out / "kort.mp3")
+    assert tags["TXXX:voice"].text == ["nl-espeak"]
+    assert "could not be reached" in tags["COMM::dut"].text[0]
+
+
+def test_strict_refuses_the_fallback_and_writes_nothing(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "kort.yaml", SMALL)
+    out = tmp_path / "out"
+    result = run_cli("build", script, "-o", out, "--strict")
+    assert result.returncode == 1
+    assert "--strict" in result.stderr and "Traceback" not in result.stderr
+    assert not list(out.glob("*"))
+
+
+def test_a_bad_script_does_not_stop_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "scripts"
+    write_script(folder, "a-goed.yaml", SMALL)
+    bad = write_script(folder, "b-kapot.yaml", "title: Kapot\nsteps:\n  - text: Adem.\n    pause: -3\n")
+    write_script(folder, "c-goed.yaml", SMALL.replace("Kort moment", "Nog een"))
+    write_script(folder, "d-stem.yaml", "title: t\nvoice: nl-robot\nsteps: [a]\n")
+    out = tmp_path / "out"
+    result = run_cli("build", folder, "-o", out, "--jobs", "2")
+    assert result.returncode == 1
+    assert f"{bad}:4: `step 1 pause` -3 is negative" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "d-stem.yaml:2: unknown voice 'nl-robot'" in result.stderr
+    assert "2 built, 0 up to date, 2 failed" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a-goed.json", "a-goed.mp3", "a-goed.vtt", "c-goed.json", "c-goed.mp3", "c-goed.vtt",
+    ]  # fmt: skip
+
+
+def test_unknown_voices_are_clear_errors(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "v.yaml", "title: t\nvoice: nl-robot\nsteps: [a]\n")
+    result = run_cli("build", script, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    assert f"{script}:2: unknown voice 'nl-robot'; known voices: nl-espeak, nl-google" in result.stderr
+    result = run_cli("build", script, "-o", tmp_path / "out", "--voice", "robot")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: unknown voice 'robot'; known voices: nl-espeak, nl-google"
+
+
+def test_a_voices_folder_beside_the_scripts_adds_profiles(tmp_path: Path) -> None:
+    write_script(tmp_path / "voices", "nl-snel.yaml", "engine: espeak\nsettings: {voice: nl, rate: 220}\n")
+    script = write_script(tmp_path, "s.yaml", "title: t\nvoice: nl-snel\nsteps: [Adem in.]\n")
+    result = run_cli("build", script, "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out" / "s.json").read_text())["voice"]["engine"]["rate"] == 220
+
+
+def test_runs_with_nothing_but_python_and_the_venv_on_path(tmp_path: Path) -> None:
+    """A user's laptop has no system ffmpeg, ffprobe or espeak-ng: only what pip installed."""
+    script = write_script(tmp_path, "kort.yaml", SMALL)
+    env = {"PATH": os.path.dirname(sys.executable), "RUSTPUNT_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path), "https_proxy": os.environ["https_proxy"]}  # fmt: skip
+    result = run_cli("build", script, "-o", tmp_path / "out", env=env)
+    assert result.returncode == 0, result.stderr
+    assert audiotools.duration_ms(tmp_path / "out" / "kort.mp3") > 10_000
+
+
+def test_a_damaged_cache_entry_is_spoken_again(tmp_path: Path, hermetic: Path) -> None:
+    script = write_script(tmp_path, "kort.yaml", SMALL)
+    out = tmp_path / "out"
+    assert run_cli("build", script, "-o", out, "--voice", "nl-espeak").returncode == 0
+    entries = sorted(hermetic.glob("clips/*/*.clip"))
+    assert len(entries) == 6
+    entries[0].write_bytes(entries[0].read_bytes()[:-100])  # truncated
+    entries[1].write_bytes(b"garbage")
+    report = json.loads(run_cli("build", script, "-o", out, "--voice", "nl-espeak", "--force", "--json").stdout)
+    assert report["scripts"][0]["synthesized"] == 2
+    listing = json.loads(run_cli("cache", "--json").stdout)
+    assert listing["entries"] == 6

@@ -1,0 +1,132 @@
+"""The script loader: the format's contract, and a clear FILE:LINE error for every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_script
+from rustpunt.errors import ScriptError
+from rustpunt.script import load_script
+
+GOOD = """\
+title: Ademhaling
+description: Een korte oefening.
+voice: nl-espeak
+intro: Welkom.
+outro: Tot de volgende keer.
+pause: 4
+cycle: 8
+steps:
+  - Adem rustig in door je neus.
+  - text: Houd dit vijf seconden vast.
+  - text: Laat los.
+    pause: "1m30s"
+  - text: Adem uit.
+    pause: 2.5
+"""
+
+
+def test_a_good_script_loads_with_lines_and_milliseconds(tmp_path: Path) -> None:
+    script = load_script(write_script(tmp_path, "a.yaml", GOOD))
+    assert script.title == "Ademhaling"
+    assert script.voice == "nl-espeak" and script.voice_line == 3
+    assert (script.pause_ms, script.cycle_ms) == (4000, 8000)
+    assert [s.text for s in script.steps] == [
+        "Adem rustig in door je neus.", "Houd dit vijf seconden vast.", "Laat los.", "Adem uit.",
+    ]  # fmt: skip
+    assert [s.pause_ms for s in script.steps] == [None, None, 90_000, 2500]
+    assert [s.line for s in script.steps] == [9, 10, 11, 13]
+    assert [s.number for s in script.steps] == [1, 2, 3, 4]
+    assert len(script.digest) == 64
+
+
+@pytest.mark.parametrize(
+    ("value", "ms"),
+    [("0", 0), ("6", 6000), ("2.5", 2500), ('"6s"', 6000), ('"90s"', 90_000), ('"1m"', 60_000),
+     ('"1m30s"', 90_000), ('"2,5"', 2500), ("3600", 3_600_000), ('"1h"', 3_600_000), ("0.001", 1)],
+)  # fmt: skip
+def test_pause_values(tmp_path: Path, value: str, ms: int) -> None:
+    script = load_script(write_script(tmp_path, "p.yaml", f"title: t\nsteps:\n  - text: a\n    pause: {value}\n"))
+    assert script.steps[0].pause_ms == ms
+
+
+BAD = [
+    # (name, content, line, words the message must hold)
+    ("empty", "", None, "empty"),
+    ("blank", "\n\n   \n", None, "empty"),
+    ("binary", "\x00\x01\x02PNG", None, "binary"),
+    ("list at top", "- a\n- b\n", 1, "mapping"),
+    ("plain text", "hallo daar\n", 1, "mapping"),
+    ("no title", "steps:\n  - a\n", 1, "missing `title:`"),
+    ("no steps", "title: t\n", 1, "missing `steps:`"),
+    ("steps empty", "title: t\nsteps: []\n", 2, "at least one step"),
+    ("steps not a list", "title: t\nsteps: hallo\n", 2, "must be a list"),
+    ("title a list", "title: [a, b]\nsteps: [a]\n", 1, "`title` must be text"),
+    ("title empty", "title: ''\nsteps: [a]\n", 1, "empty"),
+    ("typo key", "title: t\nstpes:\n  - a\n", 2, "did you mean `steps`"),
+    ("typo step key", "title: t\nsteps:\n  - txet: a\n", 3, "did you mean `text`"),
+    ("step without text", "title: t\nsteps:\n  - pause: 3\n", 3, "no `text:`"),
+    ("step a list", "title: t\nsteps:\n  - a\n  - [b, c]\n", 4, "step 2 must be text"),
+    ("step null", "title: t\nsteps:\n  - a\n  -\n", 4, "step 2"),
+    ("negative pause", "title: t\nsteps:\n  - text: a\n    pause: -3\n", 4, "negative"),
+    ("negative pause string", "title: t\nsteps:\n  - text: a\n    pause: '-5s'\n", 4, "negative"),
+    ("absurd pause", "title: t\nsteps:\n  - text: a\n    pause: 3601\n", 4, "over an hour"),
+    ("absurd pause string", "title: t\nsteps:\n  - text: a\n    pause: 2h\n", 4, "over an hour"),
+    ("unreadable pause", "title: t\nsteps:\n  - text: a\n    pause: soms\n", 4, "not a duration"),
+    ("bool pause", "title: t\nsteps:\n  - text: a\n    pause: yes\n", 4, "not a duration"),
+    ("nan pause", "title: t\nsteps:\n  - text: a\n    pause: .nan\n", 4, "not a duration"),
+    ("inf pause", "title: t\nsteps:\n  - text: a\n    pause: .inf\n", 4, "over an hour"),
+    ("bad default pause", "title: t\npause: -1\nsteps: [a]\n", 2, "negative"),
+    ("bad cycle", "title: t\ncycle: 0.5\nsteps: [a]\n", 2, "breathing cycle"),
+    ("voice a number", "title: t\nvoice: 5\nsteps: [a]\n", 2, "`voice`"),
+    ("duplicate key", "title: t\ntitle: u\nsteps: [a]\n", 2, "appears twice"),
+    ("yaml syntax", "title: t\nsteps:\n  - a\n - b\n", 4, "YAML error"),
+    ("unclosed quote", 'title: "t\nsteps: [a]\n', 3, "YAML error"),
+    ("tab indent", "title: t\nsteps:\n\t- a\n", 3, "YAML error"),
+    ("python object", "title: !!python/object/apply:os.system [echo hi]\nsteps: [a]\n", 1, "!!python/object/apply:os.system"),
+    ("python name", "title: t\nsteps: [!!python/name:os.system a]\n", 2, "not allowed"),
+    ("custom tag", "title: !env HOME\nsteps: [a]\n", 1, "!env"),
+    ("recursive alias", "title: t\nsteps: &s [*s]\n", 2, "recursive"),
+    ("key a list", "title: t\n[a]: b\nsteps: [a]\n", 2, "key"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "content", "line", "words"), BAD, ids=[b[0] for b in BAD])
+def test_bad_scripts_name_file_and_line(tmp_path: Path, name: str, content: str, line: int | None, words: str) -> None:
+    path = write_script(tmp_path, "bad.yaml", content)
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    error = caught.value
+    assert error.line == line, str(error)
+    assert words in str(error)
+    where = f"{path}:{line}: " if line else f"{path}: "
+    assert str(error).startswith(where)
+    assert "\n" not in str(error)
+
+
+def test_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("title: t\nsteps:\n  - Knie\u00ebn\n".encode("latin-1"))
+    with pytest.raises(ScriptError, match=r"latin1.yaml:3: .*UTF-8"):
+        load_script(path)
+
+
+def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes("\ufefftitle: Knieën\nsteps: [één]\n".encode())
+    assert load_script(path).title == "Knieën"
+
+
+def test_missing_file_and_folder(tmp_path: Path) -> None:
+    with pytest.raises(ScriptError, match="cannot be read"):
+        load_script(tmp_path / "nope.yaml")
+    with pytest.raises(ScriptError, match="folder"):
+        load_script(tmp_path)
+
+
+def test_whitespace_in_texts_is_folded(tmp_path: Path) -> None:
+    script = load_script(write_script(tmp_path, "w.yaml", "title: '  a   b '\nsteps:\n  - |\n    lang\n    verhaal\n"))
+    assert script.title == "a b"
+    assert script.steps[0].text == "lang verhaal"
