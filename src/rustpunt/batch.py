@@ -19,7 +19,7 @@ from rustpunt.errors import RustpuntError, ScriptError, VoiceError
 from rustpunt.export import check_encoder
 from rustpunt.files import remove_stale_parts
 from rustpunt.script import load_script
-from rustpunt.session import BuildOptions, BuildResult, build_script, chosen_voice, voices_for
+from rustpunt.session import BuildOptions, BuildResult, build_script, chosen_voice, prepare, voices_for
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,26 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
     return results
 
 
-def _build_one(job: Job, options: BuildOptions) -> BuildResult:
-    """Build one job and turn any failure into a failed result, so the batch goes on."""
+def _guarded(action: Callable[[Path, BuildOptions], BuildResult | None], job: Job, options: BuildOptions) -> BuildResult | None:
+    """Run one job's step and turn any failure into a failed result, so the batch goes on."""
     try:
-        return build_script(job.script, replace(options, output_dir=job.output_dir))
+        return action(job.script, replace(options, output_dir=job.output_dir))
     except RustpuntError as error:
         return BuildResult(job.script, "failed", error=str(error))
     except Exception as error:  # an unexpected bug must not stop the other scripts either
         log.debug("unexpected failure building %s", job.script, exc_info=True)
         return BuildResult(job.script, "failed", error=f"{job.script}: internal error: {error!r} (please report this)")
+
+
+def _build_one(job: Job, options: BuildOptions) -> BuildResult:
+    result = _guarded(build_script, job, options)
+    assert result is not None
+    return result
+
+
+def _current(job: Job, options: BuildOptions) -> BuildResult | None:
+    """The result of a job that needs no building (up to date, or invalid), else None."""
+    return _guarded(lambda script, opts: prepare(script, opts).up_to_date, job, options)
 
 
 def _init_worker(request_slots: Any) -> None:
@@ -115,11 +126,20 @@ def build_all(
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_encoder(folder)  # a codec or folder problem shows before any synthesis
         remove_stale_parts(folder)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     results: dict[int, BuildResult] = {}
+    todo: list[int] = []
+    for index, job in enumerate(jobs):  # no-op checks here: no process is started for them
+        current = _current(job, options)
+        if current is None:
+            todo.append(index)
+            continue
+        results[index] = current
+        if on_done:
+            on_done(current)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     if workers == 1:
-        for index, job in enumerate(jobs):
-            results[index] = _build_one(job, options)
+        for index in todo:
+            results[index] = _build_one(jobs[index], options)
             if on_done:
                 on_done(results[index])
         return [results[i] for i in range(len(jobs))]
@@ -130,7 +150,7 @@ def build_all(
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
     ) as pool:
-        futures = {pool.submit(_build_one, job, options): index for index, job in enumerate(jobs)}
+        futures = {pool.submit(_build_one, jobs[index], options): index for index in todo}
         for future in concurrent.futures.as_completed(futures):
             index = futures[future]
             try:

@@ -137,16 +137,19 @@ def _print_report(report: Any) -> None:
             click.echo(_fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width))
     fallbacks = [r for r in report.results if r.fallback_reason]
     if fallbacks:
-        reason = fallbacks[0].fallback_reason
         click.echo(
-            f"Note: {len(fallbacks)} script(s) spoken by {fallbacks[0].voice} instead of the voice asked for:"
-            f" {reason}\n      Use --strict to fail instead of falling back.",
+            f"Note: {len(fallbacks)} script(s) spoken entirely by {fallbacks[0].voice}, because"
+            f" {fallbacks[0].fallback_reason}\n      Use --strict to fail instead of falling back.",
             err=True,
         )
-    click.echo(
-        f"{report.count('built')} built, {report.count('up to date')} up to date, "
-        f"{report.count('failed')} failed; {report.audio_minutes:.1f} min of audio in {report.wall_seconds:.1f} s"
-    )
+    header = ("built", "up to date", "failed", "audio", "wall time")
+    values = (
+        str(report.count("built")), str(report.count("up to date")), str(report.count("failed")),
+        f"{report.audio_minutes:.1f} min", f"{report.wall_seconds:.1f} s",
+    )  # fmt: skip
+    widths = [max(len(h), len(v)) for h, v in zip(header, values)]
+    click.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    click.echo("  ".join(v.rjust(w) for v, w in zip(values, widths)))
 
 
 def _fit(line: str, width: int) -> str:
@@ -257,16 +260,20 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None
 @cli.command(epilog=EXIT_CODES)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]")
+@click.option("--list", "list_entries", is_flag=True, help="List every entry: its size, engine and text.")
 @click.option("--clear", is_flag=True, help="Remove entries (all, or with --older-than).")
 @click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
               help="With --clear: only entries unused for this many days.")
 @_json_option
-def cache(cache_dir: Path | None, clear: bool, older_than: float | None, as_json: bool) -> None:
+def cache(cache_dir: Path | None, list_entries: bool, clear: bool, older_than: float | None, as_json: bool) -> None:
     """Show the clip cache (size, entries) or clear it.
+
+    Every spoken sentence is kept here, keyed on the engine, its version, the voice settings and
+    the exact text, so a rebuild asks the engine only for sentences that changed.
 
     \b
     Example:
-      rustpunt cache
+      rustpunt cache --list
       rustpunt cache --clear --older-than 30
     """
     from rustpunt.cache import ClipCache
@@ -283,10 +290,32 @@ def cache(cache_dir: Path | None, clear: bool, older_than: float | None, as_json
         size = sum(e.size for e in entries)
         document = {"folder": str(clips.root), "entries": len(entries), "bytes": size}
         message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
+        if list_entries:
+            document["list"] = [
+                {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used} for e in entries
+            ]
+            width = shutil.get_terminal_size((100, 20)).columns
+            lines = [_fit(f"{e.size / 1e3:8.0f} kB  {e.engine:<7} {e.text}", width) for e in entries]
+            message = "\n".join([*lines, message])
     if as_json:
         _emit_json(document)
     else:
         click.echo(message)
+
+
+@cli.command(epilog=EXIT_CODES)
+def schema() -> None:
+    """Print the JSON Schema of the script format, for completion and checks in your editor.
+
+    \b
+    Example:
+      rustpunt schema > rustpunt-script.schema.json
+    and as the first line of a script (path relative to the script):
+      # yaml-language-server: $schema=./rustpunt-script.schema.json
+    """
+    from rustpunt.schema import script_schema
+
+    _emit_json(script_schema())
 
 
 def main() -> None:

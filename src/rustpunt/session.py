@@ -6,9 +6,9 @@ settings, recorded as `build_key` in the JSON sidecar) is not built again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,8 +22,6 @@ from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
 from rustpunt.speak import SpokenSession, speak
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
-
-log = logging.getLogger(__name__)
 
 BITRATE_KBPS = 64
 """Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
@@ -60,7 +58,13 @@ def voices_for(script_path: Path, options: BuildOptions) -> VoiceRegistry:
     """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
     beside = script_path.parent / "voices"
     extra = ([beside] if beside.is_dir() else []) + list(options.voices_dirs)
-    return VoiceRegistry(extra)
+    return _registry(tuple(extra))
+
+
+@functools.lru_cache(maxsize=64)
+def _registry(folders: tuple[Path, ...]) -> VoiceRegistry:
+    """Profiles are read once per folder set and process: hundreds of scripts share a handful."""
+    return VoiceRegistry(folders)
 
 
 def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:
@@ -102,32 +106,54 @@ def recorded_build(json_path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def build_script(
-    script_path: Path, options: BuildOptions, on_clip: Callable[[], None] | None = None
-) -> BuildResult:
-    """Build one script; RustpuntErrors propagate for the batch to report."""
+@dataclass(frozen=True)
+class Prepared:
+    """A script read, voiced and planned, with where its outputs go: all that needs no audio."""
+
+    script: Script
+    registry: VoiceRegistry
+    voice: str
+    timeline: Timeline
+    paths: dict[str, Path]
+    key: str
+    up_to_date: BuildResult | None
+    """The result to report when nothing needs building, else None."""
+
+
+def prepare(script_path: Path, options: BuildOptions) -> Prepared:
+    """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op rebuild."""
     script = load_script(script_path)
     registry = voices_for(script_path, options)
     voice = chosen_voice(script, registry, options.voice)
     timeline = plan(script)
     paths = output_paths(script_path, options.output_dir)
     key = build_key(script, registry, voice, options)
-    previous = recorded_build(paths["json"])
+    previous = recorded_build(paths["json"]) if not options.force else None
+    current = None
     if (
-        not options.force
-        and previous is not None
+        previous is not None
         and previous.get("build_key") == key
         and paths["mp3"].is_file()
         and paths["vtt"].is_file()
         and not (previous.get("voice", {}).get("fallback_reason") and voice_reachable_now(registry, voice))
     ):
-        return BuildResult(
+        current = BuildResult(
             script_path, "up to date", paths["mp3"], int(previous.get("duration_ms", 0)),
             previous.get("voice", {}).get("used"),
         )  # fmt: skip
+    return Prepared(script, registry, voice, timeline, paths, key, current)
 
+
+def build_script(
+    script_path: Path, options: BuildOptions, on_clip: Callable[[], None] | None = None
+) -> BuildResult:
+    """Build one script unless it is up to date; RustpuntErrors propagate for the batch to report."""
+    prepared = prepare(script_path, options)
+    if prepared.up_to_date is not None:
+        return prepared.up_to_date
+    script, timeline, paths = prepared.script, prepared.timeline, prepared.paths
     texts = [speech.text for speech in timeline.speeches()]
-    spoken = speak(texts, registry, voice, options.cache, strict=options.strict, on_clip=on_clip)
+    spoken = speak(texts, prepared.registry, prepared.voice, options.cache, strict=options.strict, on_clip=on_clip)
     mix = place(timeline, spoken.clips)
     metadata = Metadata(
         title=script.title,
@@ -135,11 +161,11 @@ def build_script(
         album=options.album,
         voice=spoken.profile.name,
         engine=_engine_label(spoken),
-        comment=_comment(script, spoken, voice),
+        comment=_comment(script, spoken, prepared.voice),
     )
     write_mp3(paths["mp3"], render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
     write_vtt(paths["vtt"], cues(mix))
-    write_json(paths["json"], sidecar(timeline, mix, spoken, voice, key))  # last: it marks the build done
+    write_json(paths["json"], sidecar(timeline, mix, spoken, prepared.voice, prepared.key))  # last: marks it done
     return BuildResult(
         script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
         spoken.fallback_reason, spoken.synthesized,
