@@ -76,6 +76,17 @@ class _Sequence(list):  # type: ignore[type-arg]
 class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The safe loader (libyaml when present), with mappings and sequences that keep their lines."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's constructors fail in odd ways on odd values (`!!int ''`, a 5,000-digit number):
+        every such failure becomes a problem at the value's line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (_Problem, yaml.YAMLError, RecursionError):
+            raise
+        except (ValueError, TypeError, IndexError, AttributeError, OverflowError, KeyError):
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise _Problem(node.start_mark.line + 1, f"YAML error: this {tag} value cannot be read") from None
+
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
     loader.flatten_mapping(node)
@@ -205,6 +216,8 @@ def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
 
 
 def _text(value: Any, line: int, what: str) -> str:
+    if isinstance(value, int) and abs(value) > 10**15:
+        raise _Problem(line, f"`{what}` must be text, not a very large number")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)) or isinstance(value, float):
         kind = _kind(value)
         raise _Problem(line, f"`{what}` must be text, not {kind}")
@@ -252,40 +265,58 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-_NUMBER = re.compile(r"^\s*\d+(?:[.,]\d+)?\s*$")
+_NUMBER = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,9})?", re.ASCII)
 
 
 def parse_pause(value: Any, line: int, what: str = "pause") -> int:
     """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds."""
-    if isinstance(value, bool):
-        seconds: float | None = None
-    elif isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and _NUMBER.match(value):
-        seconds = float(value.replace(",", "."))
-    elif isinstance(value, str):
-        cleaned = value.strip()
-        negative = cleaned.startswith("-")
-        parsed = parse_duration(cleaned.lstrip("-").strip())
-        seconds = None if parsed is None else (-float(parsed) if negative else float(parsed))
-    else:
-        seconds = None
+    seconds = _seconds(value)
+    value = _shown(value)
     if seconds is None or math.isnan(seconds):
         raise _Problem(
             line,
-            f"`{what}` {value!r} is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\"",
+            f"`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\"",
         )
     if seconds < 0:
-        raise _Problem(line, f"`{what}` {value!r} is negative; a pause is zero or longer")
+        raise _Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
     if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise _Problem(line, f"`{what}` {value!r} is over an hour; is the unit right?")
+        raise _Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
     return round(seconds * 1000)
+
+
+def _shown(value: Any) -> str:
+    """A value as the script wrote it, short enough for a one-line message."""
+    if isinstance(value, int) and abs(value) > 10**12:
+        return "(a very large number)"
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _seconds(value: Any) -> float | None:
+    """A number of seconds from a YAML number or a duration string; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return math.inf if abs(value) > MAX_PAUSE_MS else float(value)
+    if isinstance(value, float):
+        return value
+    if not isinstance(value, str):
+        return None
+    cleaned = value.strip()
+    if _NUMBER.fullmatch(cleaned):
+        return float(cleaned.replace(",", "."))
+    negative = cleaned.startswith("-")
+    parsed = parse_duration(cleaned.lstrip("-").strip())
+    if parsed is None:
+        return None
+    seconds = math.inf if abs(parsed) > MAX_PAUSE_MS else float(parsed)
+    return -seconds if negative else seconds
 
 
 def _cycle(value: Any, line: int) -> int:
     ms = parse_pause(value, line, "cycle")
     if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
-        raise _Problem(line, f"`cycle` {value!r} is not a breathing cycle; use 2 to 60 seconds")
+        raise _Problem(line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds")
     return ms
 
 
