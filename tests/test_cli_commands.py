@@ -1,0 +1,158 @@
+"""The commands other than a full build: help that teaches, check, plan, voices, cache, schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import EXAMPLES, run_cli, write_script
+from rustpunt.cli import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+def test_the_commands_are_the_documented_ones() -> None:
+    assert COMMANDS == ["build", "cache", "check", "plan", "schema", "voices"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_teaches_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "-h"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "Exit codes:" in result.output
+    assert f"rustpunt {command}" in result.output
+
+
+def test_top_level_help_and_version() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0 and "Exit codes:" in result.stdout
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("rustpunt, version ")
+
+
+def test_a_wrong_command_line_exits_2() -> None:
+    result = run_cli("build", "--jobs", "0")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--jobs" in result.stderr
+
+
+def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("build", tmp_path / "nope")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {tmp_path / 'nope'}: no such file or folder; give script files or folders of scripts"
+    result = run_cli("build", tmp_path)
+    assert result.returncode == 1 and "no scripts" in result.stderr
+
+
+def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> None:
+    good = write_script(tmp_path, "goed.yaml", "title: t\nsteps: [Adem in.]\n")
+    typo = write_script(tmp_path, "typo.yaml", "title: t\nstpes: [a]\n")
+    voice = write_script(tmp_path, "stem.yaml", "title: t\nvoice: robot\nsteps: [a]\n")
+    evil = write_script(tmp_path, "evil.yaml", "title: !!python/object/apply:os.system [touch /tmp/pwned]\nsteps: [a]\n")
+    (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
+    result = run_cli("check", tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert f"{typo}:2: unknown key `stpes` at the top level; did you mean `steps`?" in lines
+    assert f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google" in lines
+    assert f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings" in lines
+    assert f"{tmp_path / 'binary.yaml'}: this is a binary file, not a YAML script" in lines
+    assert lines[-1] == "5 script(s) checked, 4 with problems"
+    assert "Traceback" not in result.stderr
+    assert run_cli("check", good).returncode == 0
+    report = json.loads(run_cli("check", tmp_path, "--json").stdout)
+    assert report["checked"] == 5
+    assert {"file": str(typo), "line": 2, "message": "unknown key `stpes` at the top level; did you mean `steps`?"} in report["problems"]
+
+
+@pytest.mark.skipif(not EXAMPLES, reason="no example scripts")
+def test_the_examples_are_valid() -> None:
+    result = run_cli("check", *EXAMPLES)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(EXAMPLES)} script(s) checked, 0 with problems" in result.stdout
+
+
+def test_plan_shows_each_pause_and_its_rule(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "p.yaml", """\
+title: Plan
+cycle: 6
+steps:
+  - Houd dit vijf seconden vast.
+  - Herhaal dit vier keer.
+  - {text: Laat los., pause: 3}
+  - Sluit je ogen.
+""")  # fmt: skip
+    result = run_cli("plan", script)
+    assert result.returncode == 0
+    text = result.stdout
+    assert "step  1  Houd dit vijf seconden vast." in text
+    assert "[seconds]" in text and "[repeat]" in text and "[explicit]" in text and "[default]" in text
+    document = json.loads(run_cli("plan", script, "--json").stdout)
+    pauses = {item["step"]: item for item in document["items"] if item["type"] == "pause" and item["step"]}
+    assert pauses[1]["ms"] >= 5000 and pauses[1]["rule"] == "seconds"
+    assert pauses[2] == pauses[2] | {"ms": 24_000, "rule": "repeat"}
+    assert pauses[3] == pauses[3] | {"ms": 3000, "rule": "explicit"}
+    assert pauses[4]["rule"] == "default"
+
+
+def test_plan_of_a_bad_script_is_one_line(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "p.yaml", "title: t\nsteps:\n  - text: a\n    pause: soms\n")
+    result = run_cli("plan", script)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {script}:4: `step 1 pause` 'soms' is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\""
+    ]
+
+
+def test_voices_say_whether_each_can_speak_now(fake_google) -> None:
+    rows = {row["name"]: row for row in json.loads(run_cli("voices", "--json").stdout)}
+    assert rows["nl-espeak"]["status"] == "ready"
+    assert rows["nl-google"]["status"] == "ready" and rows["nl-google"]["default"]
+    assert rows["nl-google"]["fallback"] == "nl-espeak"
+    fake_google.mode = "429"
+    rows = {row["name"]: row for row in json.loads(run_cli("voices", "--json").stdout)}
+    assert rows["nl-google"]["status"].startswith("unavailable:") and "429" in rows["nl-google"]["status"]
+
+
+def test_voices_offline() -> None:
+    result = run_cli("voices")
+    assert result.returncode == 0
+    assert "* nl-google" in result.stdout and "unavailable" in result.stdout
+    assert "  nl-espeak    espeak  ready" in result.stdout
+
+
+def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:
+    write_script(tmp_path, "nl-espeak.yaml", "description: mine\nengine: espeak\nsettings: {rate: 200}\n")
+    rows = {r["name"]: r for r in json.loads(run_cli("voices", "--voices-dir", tmp_path, "--json", "--no-check").stdout)}
+    assert rows["nl-espeak"]["description"] == "mine"
+    write_script(tmp_path, "kapot.yaml", "engine: [\n")
+    result = run_cli("voices", "--voices-dir", tmp_path)
+    assert result.returncode == 1 and "kapot.yaml:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schema_is_json() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["required"] == ["title", "steps"]
+
+
+def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
+    script = write_script(tmp_path, "c.yaml", "title: t\nsteps: [Adem in., Adem uit.]\n")
+    assert run_cli("build", script, "-o", tmp_path / "out", "--voice", "nl-espeak").returncode == 0
+    shown = json.loads(run_cli("cache", "--json", "--list").stdout)
+    assert shown["folder"] == str(hermetic) and shown["entries"] == 2
+    assert sorted(e["text"] for e in shown["list"]) == ["Adem in.", "Adem uit."]
+    old = sorted(hermetic.glob("clips/*/*.clip"))[0]
+    long_ago = time.time() - 40 * 86_400
+    os.utime(old, (long_ago, long_ago))
+    cleared = json.loads(run_cli("cache", "--clear", "--older-than", "30", "--json").stdout)
+    assert cleared["removed"] == 1 and not old.exists()
+    assert json.loads(run_cli("cache", "--clear", "--json").stdout)["removed"] == 1
+    assert run_cli("cache", "--older-than", "3").returncode == 2
+    other = tmp_path / "elders"
+    assert json.loads(run_cli("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(other)
