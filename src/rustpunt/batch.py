@@ -126,6 +126,7 @@ def build_all(
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_encoder(folder)  # a codec or folder problem shows before any synthesis
         remove_stale_parts(folder)
+    remove_stale_parts(options.cache.clips, "*/.*.part")
     results: dict[int, BuildResult] = {}
     todo: list[int] = []
     for index, job in enumerate(jobs):  # no-op checks here: no process is started for them

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from rustpunt.audio import FADE_MS, SAMPLE_RATE, SILENCE_THRESHOLD
-from rustpunt.files import write_bytes_atomic
+from rustpunt.files import remove_stale_parts, write_bytes_atomic
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
@@ -112,8 +112,7 @@ class ClipCache:
                 entry.path.unlink(missing_ok=True)
                 removed += 1
                 freed += entry.size
-        for leftover in self.clips.glob("*/.*.part"):  # from a process killed mid-write
-            leftover.unlink(missing_ok=True)
+        remove_stale_parts(self.clips, "*/.*.part")  # left by a process killed mid-write
         return removed, freed
 
 

@@ -8,26 +8,34 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+try:
+    import fcntl
+except ImportError:  # Windows: stale temporary files are recognised by their writer's process id
+    fcntl = None  # type: ignore[assignment]
+
 
 @contextlib.contextmanager
 def atomic_path(destination: Path) -> Iterator[Path]:
     """Yield a temporary path beside `destination`; rename it into place only if the block succeeds.
 
     The temporary file lives in the same folder so the rename is atomic; its name starts with a dot
-    and ends in `.part`, so a killed build leaves nothing that looks like a finished output.
+    and ends in `.part`, so a killed build leaves nothing that looks like a finished output. While
+    it is written, this process holds a lock on it: a file nobody holds is a leftover.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(
         prefix=f".{destination.name}.pid{os.getpid()}.", suffix=".part", dir=destination.parent
     )
-    os.close(handle)
     temporary = Path(name)
-    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
     try:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         yield temporary
         os.replace(temporary, destination)
     finally:
+        os.close(handle)
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
 
@@ -41,20 +49,37 @@ def write_text_atomic(destination: Path, text: str) -> None:
     write_bytes_atomic(destination, text.encode("utf-8"))
 
 
-def remove_stale_parts(folder: Path) -> int:
+def remove_stale_parts(folder: Path, pattern: str = ".*.part") -> int:
     """Remove temporary files left by a build that was killed; returns how many.
 
-    A temporary name carries the writer's process id, so files of a build still running are kept.
+    A file still locked by its writer belongs to a build that is running and is kept. Without
+    file locks (Windows), a file whose writer's process is still alive is kept.
     """
     removed = 0
-    for leftover in Path(folder).glob(".*.part"):
-        pid = _writer_pid(leftover.name)
-        if pid is not None and _alive(pid):
+    for leftover in Path(folder).glob(pattern):
+        if not _abandoned(leftover):
             continue
         with contextlib.suppress(OSError):
             leftover.unlink()
             removed += 1
     return removed
+
+
+def _abandoned(path: Path) -> bool:
+    if fcntl is None:
+        pid = _writer_pid(path.name)
+        return pid is None or not _alive(pid)
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # its writer still holds it
+    finally:
+        os.close(handle)
+    return True
 
 
 def _writer_pid(name: str) -> int | None:

@@ -1,0 +1,81 @@
+"""A build killed at any moment (kill -9) leaves nothing half-written, and the next build finishes
+the job, redoing only what was unfinished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import audiotools
+from conftest import write_script
+from rustpunt.cache import ClipCache
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """\
+title: Sessie {n}
+intro: Welkom bij sessie nummer {n}. Neem de tijd om rustig te gaan zitten.
+steps:
+  - Adem rustig in door je neus, en voel hoe je buik omhoog komt. Dit is stap een van sessie {n}.
+  - text: Adem langzaam uit door je mond, nog iets langer dan je inademing.
+    pause: 40
+  - Houd dit vijf seconden vast, en laat dan los. Dit hoort bij sessie {n}.
+  - text: Voel hoe je schouders zwaar en warm worden, en hoe je hele lichaam ontspant.
+    pause: "1m"
+outro: Dat was sessie {n}. Open langzaam je ogen.
+"""
+
+
+def assert_nothing_half_written(out: Path, cache: Path) -> None:
+    """Every visible output is whole, and every cache entry reads back intact."""
+    for mp3 in out.glob("*.mp3"):
+        sidecar = out / f"{mp3.stem}.json"
+        decoded_ms = audiotools.duration_ms(mp3)  # raises on a truncated or broken file
+        if sidecar.exists():
+            assert abs(decoded_ms - json.loads(sidecar.read_text())["duration_ms"]) <= 5
+    for vtt in out.glob("*.vtt"):
+        assert vtt.read_text(encoding="utf-8").startswith("WEBVTT")
+    for sidecar in out.glob("*.json"):
+        json.loads(sidecar.read_text(encoding="utf-8"))  # complete JSON
+        assert (out / f"{sidecar.stem}.mp3").exists()  # the sidecar is written last
+    clips = ClipCache(cache)
+    for entry in clips.entries():
+        assert entry.text != "(damaged)", entry.path
+        key = entry.path.stem
+        assert clips.get(key) is not None, entry.path
+
+
+@pytest.mark.parametrize("delay", [0.6, 1.0, 1.5, 2.2])
+def test_kill_minus_nine_mid_build(tmp_path: Path, hermetic: Path, delay: float) -> None:
+    folder = tmp_path / "scripts"
+    for n in range(1, 7):
+        write_script(folder, f"sessie-{n}.yaml", SCRIPT.format(n=n))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rustpunt", "build", str(folder), "-o", str(out),
+               "--voice", "nl-espeak", "--jobs", "2", "--json"]  # fmt: skip
+    build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(delay)
+    os.killpg(build.pid, signal.SIGKILL)  # the build and every process it started, at once
+    build.communicate()
+    time.sleep(0.2)  # let an orphaned ffmpeg notice its closed input
+    assert_nothing_half_written(out, hermetic)
+    finished_before = {p.stem for p in out.glob("*.json")}
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    statuses = {Path(s["script"]).stem: s["status"] for s in report["scripts"]}
+    assert {stem for stem, status in statuses.items() if status == "up to date"} == finished_before
+    assert report["built"] + report["up_to_date"] == 6
+    assert_nothing_half_written(out, hermetic)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"sessie-{n}.{ext}" for n in range(1, 7) for ext in ("json", "mp3", "vtt")
+    )  # and no temporary file is left behind
+    assert not list(hermetic.glob("clips/*/.*.part"))
