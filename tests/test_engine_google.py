@@ -17,7 +17,7 @@ from rustpunt.engines import create_engine
 from rustpunt.engines import google
 from rustpunt.engines.base import EngineAudio
 from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
-from rustpunt.engines.google import GoogleEngine
+from rustpunt.engines.google import GoogleEngine, split_for_google
 
 TEXT = "Adem rustig in."
 
@@ -79,22 +79,33 @@ def test_built_through_the_registry(fake_google):
     assert fake_google.count == 1
 
 
-def test_long_text_is_split_by_gtts_and_joined(fake_google, caplog):
+def test_long_text_is_split_between_sentences_and_joined(fake_google, caplog):
     first = "Ga rustig zitten, met je voeten plat op de grond en je handen ontspannen op je bovenbenen."
     text = first + " Sluit nu je ogen en adem drie keer diep in en uit."
     assert len(text) > 100
     engine, _ = make_engine()
     with caplog.at_level(logging.WARNING, logger="rustpunt.engines.google"):
         audio = engine.synthesize(text)
-    # gTTS splits a text over 100 characters at every comma and full stop, and drops them
+    # cut between the sentences, with every comma kept (gTTS alone would cut at every comma
+    # and full stop and drop them, and Google would not pause where the commas were)
     parts = fake_google.texts
-    assert parts == [
-        "Ga rustig zitten",
-        "met je voeten plat op de grond en je handen ontspannen op je bovenbenen",
-        "Sluit nu je ogen en adem drie keer diep in en uit.",
-    ]
+    assert parts == [first, "Sluit nu je ogen en adem drie keer diep in en uit."]
     assert abs(duration_ms(audio) - sum(expected_ms(part) for part in parts)) < 300
     assert not caplog.records
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("Kort.", ["Kort."]),
+        ("Een. Twee! Drie? Vier…", ["Een. Twee! Drie? Vier…"]),
+        ("A" * 60 + ". " + "B" * 60 + ".", ["A" * 60 + ".", "B" * 60 + "."]),
+        ("Adem in, " * 15, ["Adem in, " * 10 + "Adem in,", "Adem in, " * 3 + "Adem in,"]),
+        ("x" * 150, ["x" * 150]),  # nothing to cut at: gTTS cuts it at a space, with a warning
+    ],
+)
+def test_split_for_google(text, pieces):
+    assert split_for_google(text) == [piece.strip() for piece in pieces]
 
 
 def test_long_text_without_punctuation_warns_about_the_cut(fake_google, caplog):
@@ -198,11 +209,11 @@ def test_empty_answer_once_then_audio(fake_google):
 def test_a_missing_part_of_a_long_text_is_caught(fake_google):
     text = "Ga rustig zitten, met je voeten plat op de grond en je handen ontspannen. " * 2
     fake_google.mode = "empty"
-    fake_google.fail_first(3, "ok")  # gTTS sends 4 parts: the last one comes back without audio
+    fake_google.fail_first(1, "ok")  # two parts, one a sentence: the last comes back without audio
     engine, _ = make_engine(retries=0)
     with pytest.raises(VoiceUnavailable, match="no audio"):
         engine.synthesize(text)
-    assert fake_google.count == 4
+    assert fake_google.count == 2
 
 
 def test_refused_connection_is_unavailable_at_once(fake_google):

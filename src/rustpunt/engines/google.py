@@ -27,7 +27,6 @@ import gtts
 from gtts import gTTS, gTTSError
 import requests
 from gtts.lang import tts_langs
-from gtts.tokenizer import Tokenizer, tokenizer_cases
 
 from rustpunt.engines.base import EngineAudio
 from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
@@ -53,7 +52,7 @@ CHECK_TIMEOUT = 3.0
 """check() gives Google this many seconds for one tiny synthesis."""
 
 GOOGLE_MAX_CHARS = 100
-"""The endpoint takes at most this many characters; gTTS splits longer texts itself."""
+"""The endpoint takes at most this many characters; longer texts go as several requests."""
 
 FALLBACK_HINT = "or use --voice nl-espeak"
 """How every 'Google is unavailable' message ends: the offline way out."""
@@ -64,15 +63,34 @@ semaphore shared by its worker processes (rustpunt.batch does). MIN_REQUEST_INTE
 _pace_lock = threading.Lock()
 _last_request_start = float("-inf")
 
-# gTTS's own default tokenizer: the points where it can split a long text without cutting a sentence.
-_gtts_tokenize = Tokenizer(
-    [
-        tokenizer_cases.tone_marks,
-        tokenizer_cases.period_comma,
-        tokenizer_cases.colon,
-        tokenizer_cases.other_punctuation,
-    ]
-).run
+_SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
+"""A sentence with the marks that close it."""
+_CLAUSE = re.compile(r"[^,;:]+(?:[,;:]+|$)")
+"""A clause with the comma, semicolon or colon that closes it."""
+
+
+def split_for_google(text: str, limit: int = GOOGLE_MAX_CHARS) -> list[str]:
+    """Cut a long text into pieces Google accepts: between sentences, else between clauses.
+
+    gTTS's own tokenizer cuts a long text at every comma and full stop and drops the marks, so
+    Google reads it as a string of fragments with no pauses where the commas were. Here every mark
+    stays, and neighbouring sentences or clauses share a request while they fit in `limit`.
+    """
+    units: list[str] = []
+    for sentence in (match.strip() for match in _SENTENCE.findall(text)):
+        if not sentence:
+            continue
+        if len(sentence) <= limit:
+            units.append(sentence)
+        else:
+            units.extend(clause.strip() for clause in _CLAUSE.findall(sentence) if clause.strip())
+    pieces: list[str] = []
+    for unit in units:
+        if pieces and len(pieces[-1]) + 1 + len(unit) <= limit:
+            pieces[-1] = f"{pieces[-1]} {unit}"
+        else:
+            pieces.append(unit)
+    return pieces
 
 _TLD = re.compile(r"[a-z]{2,3}(\.[a-z]{2,3})?")
 _RETRYABLE_STATUS = {408, 429}
@@ -189,7 +207,10 @@ class GoogleEngine:
     def _try_once(self, text: str) -> bytes:
         """One synthesis of the whole text (every part gTTS splits it into); raises _Failure."""
         try:
-            tts = gTTS(text, lang=self.lang, tld=self.tld, slow=self.slow, lang_check=False, timeout=self.timeout)
+            tts = gTTS(
+                text, lang=self.lang, tld=self.tld, slow=self.slow, lang_check=False, timeout=self.timeout,
+                tokenizer_func=split_for_google,
+            )  # fmt: skip
             parts = len(tts.get_bodies())
         except AssertionError:  # gTTS asserts when nothing speakable is left after cleaning
             parts = 0
@@ -253,12 +274,7 @@ class GoogleEngine:
         """gTTS cuts a stretch of more than 100 characters without punctuation at a space."""
         if len(text) <= GOOGLE_MAX_CHARS:
             return
-        try:
-            pieces = _gtts_tokenize(text)
-        except Exception:  # the warning is a courtesy; a tokenizer surprise must not stop speech
-            pieces = [text]
-        for piece in pieces:
-            piece = piece.strip()
+        for piece in split_for_google(text):
             if len(piece) > GOOGLE_MAX_CHARS:
                 log.warning(
                     "Google speaks at most %d characters at a time and %r has no punctuation to split "
