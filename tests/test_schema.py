@@ -9,8 +9,10 @@ them, the editor does not):
   * whether `voice:` names a profile that exists (checked by `rustpunt check`, not by the format);
   * the range of a duration *string*: "90m", "2h", "4000" or a cycle of "1s" match the pattern,
     but the loader refuses them as over an hour / not a breathing cycle (numbers are range-checked);
-  * a float with no fraction where text is expected (`title: 5.0`): JSON Schema counts 5.0 as an
-    integer, the loader refuses a float;
+  * a float with no fraction where text is expected (`title: 5.0`, `- 00.0`): JSON Schema counts
+    5.0 as an integer, the loader refuses a float;
+  * a huge integer where text is expected (`title: 10000000000000000`): the loader refuses it as
+    "a very large number", the schema has no bound for it;
   * .nan as a pause: JSON has no NaN, and minimum/maximum do not reject it;
   * rounding at the cycle bounds (1.9996 s rounds to 2000 ms, which the loader allows);
   * keys that are not strings (`1: x`): JSON keys are always strings;
@@ -22,9 +24,10 @@ them, the editor does not):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -35,7 +38,14 @@ from jsonschema import Draft202012Validator
 from rustpunt.errors import ScriptError
 from rustpunt.plan import DEFAULT_CYCLE_MS, DEFAULT_PAUSE_MS
 from rustpunt.schema import script_schema
-from rustpunt.script import MAX_CYCLE_MS, MAX_PAUSE_MS, MIN_CYCLE_MS, STEP_KEYS, TOP_LEVEL_KEYS, load_script
+from rustpunt.script import (
+    MAX_CYCLE_MS,
+    MAX_PAUSE_MS,
+    MIN_CYCLE_MS,
+    STEP_KEYS,
+    TOP_LEVEL_KEYS,
+    load_script,
+)
 from rustpunt.voices import DEFAULT_VOICE
 
 SCHEMA = script_schema()
@@ -46,6 +56,7 @@ HEAD = "title: Ontspannen schouders\n"
 STEPS = "steps:\n  - Sluit je ogen.\n"
 
 # (id, YAML text, valid?) -- the expected verdict is checked against both the schema and the loader.
+# fmt: off
 HAND_WRITTEN: list[tuple[str, str, bool]] = [
     # valid
     ("minimal", HEAD + STEPS, True),
@@ -137,6 +148,7 @@ steps:
     ("document a string", "Ademhaling\n", False),
     ("document only a comment", "# nog leeg\n", False),
 ]
+# fmt: on
 
 
 def _example_scripts() -> list[Any]:
@@ -146,14 +158,16 @@ def _example_scripts() -> list[Any]:
     ]
 
 
-TABLE = [pytest.param(text, valid, id=name) for name, text, valid in HAND_WRITTEN] + _example_scripts()
+TABLE = [
+    pytest.param(text, valid, id=name) for name, text, valid in HAND_WRITTEN
+] + _example_scripts()
 
 
 def schema_accepts(text: str) -> bool:
     """What an editor would say: parse the YAML as plain data and validate it against the schema."""
     try:
         instance = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # PyYAML fails in many ways (`!!int abc` is a ValueError): all mean invalid
         return False
     return VALIDATOR.is_valid(instance)
 
@@ -235,14 +249,19 @@ def test_every_property_has_a_description_for_the_editor() -> None:
 def test_the_schemas_own_examples_and_defaults_are_valid(tmp_path: Path) -> None:
     for example in SCHEMA["examples"]:
         assert VALIDATOR.is_valid(example)
-        assert loader_accepts(yaml.safe_dump(example, allow_unicode=True), tmp_path / "example.yaml")
+        assert loader_accepts(
+            yaml.safe_dump(example, allow_unicode=True), tmp_path / "example.yaml"
+        )
     for where, sub in _properties(SCHEMA):
         for value in [*sub.get("examples", []), *([sub["default"]] if "default" in sub else [])]:
             if where.startswith("/properties/") and where.count("/") == 2:
                 name = where.rsplit("/", 1)[1]
                 document = {"title": "t", "steps": ["a"], name: value}
                 assert VALIDATOR.is_valid(document), (where, value)
-                assert loader_accepts(yaml.safe_dump(document), tmp_path / "value.yaml"), (where, value)
+                assert loader_accepts(yaml.safe_dump(document), tmp_path / "value.yaml"), (
+                    where,
+                    value,
+                )
 
 
 DURATION = SCHEMA["$defs"]["pause"]["pattern"]
@@ -254,11 +273,17 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("duration") / "duration.yaml"
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(value=st.from_regex(DURATION, fullmatch=True))
-def test_every_duration_string_the_schema_allows_is_one_the_loader_reads(scratch: Path, value: str) -> None:
-    """The schema may be stricter than pytimeparse, never looser: only the range may still be refused."""
-    scratch.write_text(f"title: t\nsteps:\n  - text: a\n    pause: {json.dumps(value)}\n", encoding="utf-8")
+def test_every_duration_string_the_schema_allows_is_one_the_loader_reads(
+    scratch: Path, value: str
+) -> None:
+    """The schema may be stricter than pytimeparse, never looser: only the range may be refused."""
+    scratch.write_text(
+        f"title: t\nsteps:\n  - text: a\n    pause: {json.dumps(value)}\n", encoding="utf-8"
+    )
     try:
         load_script(scratch)
     except ScriptError as error:

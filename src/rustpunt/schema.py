@@ -1,4 +1,4 @@
-"""The JSON Schema of the script format, for editors: completion, hover help and validation as you type.
+"""The JSON Schema of the script format, for editors: completion, hover help, validation as you type.
 
 The schema ships inside the package (schema.json beside this module). It describes what
 rustpunt.script accepts, so an editor flags most mistakes before `rustpunt check` does; a few rules
