@@ -49,6 +49,15 @@ def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1 and "no scripts" in result.stderr
 
 
+def test_two_scripts_with_one_output_name_are_refused(tmp_path: Path) -> None:
+    first = write_script(tmp_path / "a", "adem.yaml", "title: t\nsteps: [a]\n")
+    second = write_script(tmp_path / "b", "adem.yaml", "title: t\nsteps: [a]\n")
+    result = run_cli("build", first, second, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    assert f"{first} and {second} would both be built into {tmp_path / 'out' / 'adem.mp3'}" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> None:
     good = write_script(tmp_path, "goed.yaml", "title: t\nsteps: [Adem in.]\n")
     typo = write_script(tmp_path, "typo.yaml", "title: t\nstpes: [a]\n")

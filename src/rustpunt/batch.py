@@ -57,7 +57,18 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
 
 
 def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
-    return [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
+    """One job per script; two scripts that would write the same MP3 are an error up front."""
+    jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
+    claimed: dict[Path, Path] = {}
+    for job in jobs:
+        target = job.output_dir / f"{job.script.stem}.mp3"
+        if target in claimed:
+            raise RustpuntError(
+                f"{claimed[target]} and {job.script} would both be built into {target}; "
+                "rename one, or build them into different folders with -o"
+            )
+        claimed[target] = job.script
+    return jobs
 
 
 @dataclass(frozen=True)
