@@ -31,6 +31,7 @@ Modes:
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import re
@@ -41,8 +42,8 @@ import threading
 import time
 import urllib.parse
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def expected_duration_ms(text: str) -> int:
     return tone_ms_for(text) + 2 * PAD_MS
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tone_mp3(tone_ms: int) -> bytes:
     """A real MP3: PAD_MS silence, a 300 Hz sine of `tone_ms`, PAD_MS silence; mono 24 kHz."""
     from rustpunt.audio import ffmpeg_exe
@@ -105,20 +106,28 @@ def tone_mp3(tone_ms: int) -> bytes:
 
 def _batchexecute_body(line: str) -> bytes:
     """The framing Google wraps around a batchexecute answer: an XSSI guard, then sized chunks."""
-    tail = '[["e",4,null,null,{}]]'.format(len(line) + 60)
-    return f")]}}'\n\n{len(line)}\n{line}\n{len(tail)}\n{tail}\n".encode("utf-8")
+    tail = f'[["e",4,null,null,{len(line) + 60}]]'
+    return f")]}}'\n\n{len(line)}\n{line}\n{len(tail)}\n{tail}\n".encode()
 
 
 def audio_answer(audio: bytes) -> bytes:
     """A 200 body that gTTS 2.5 decodes to `audio` (regex `jQ1olc","\\[\\\\"(.*)\\\\"]`)."""
     payload = json.dumps([base64.b64encode(audio).decode("ascii")])
-    envelope = [["wrb.fr", "jQ1olc", payload, None, None, None, "generic"], ["di", 38], ["af.httprm", 37, "-1", 11]]
+    envelope = [
+        ["wrb.fr", "jQ1olc", payload, None, None, None, "generic"],
+        ["di", 38],
+        ["af.httprm", 37, "-1", 11],
+    ]
     return _batchexecute_body(json.dumps(envelope, separators=(",", ":")))
 
 
 def null_audio_answer() -> bytes:
     """A 200 body whose jQ1olc line has no audio: gTTS raises gTTSError with the 200 response."""
-    envelope = [["wrb.fr", "jQ1olc", None, None, None, [3], "generic"], ["di", 12], ["af.httprm", 11, "-1", 7]]
+    envelope = [
+        ["wrb.fr", "jQ1olc", None, None, None, [3], "generic"],
+        ["di", 12],
+        ["af.httprm", 11, "-1", 7],
+    ]
     return _batchexecute_body(json.dumps(envelope, separators=(",", ":")))
 
 
@@ -243,7 +252,9 @@ class FakeGoogle:
         listener.settimeout(0.05)
         self._listener = listener
         self.port = listener.getsockname()[1]
-        self._acceptor = threading.Thread(target=self._accept_loop, name="fakegoogle-accept", daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="fakegoogle-accept", daemon=True
+        )
         self._acceptor.start()
         return self
 
@@ -258,10 +269,9 @@ class FakeGoogle:
             still_open = list(self._open)
             handlers = list(self._handlers)
         for sock in still_open:
-            try:  # the plain socket call: SSLSocket.shutdown would race with the handler's reads
+            # the plain socket call: SSLSocket.shutdown would race with the handler's reads
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
         deadline = time.monotonic() + IO_TIMEOUT + 1
         for handler in handlers:
             handler.join(max(0.0, deadline - time.monotonic()))
@@ -283,7 +293,9 @@ class FakeGoogle:
                 continue
             except OSError:
                 break
-            handler = threading.Thread(target=self._serve, args=(conn,), name="fakegoogle-conn", daemon=True)
+            handler = threading.Thread(
+                target=self._serve, args=(conn,), name="fakegoogle-conn", daemon=True
+            )
             with self._lock:
                 self._handlers.append(handler)
             handler.start()
@@ -323,7 +335,9 @@ class FakeGoogle:
         request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = request_line.split()
         if len(parts) != 3 or parts[0] != "CONNECT":
-            conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             return
         host, _, port_text = parts[1].rpartition(":")
         mode = self._next_mode()
@@ -331,7 +345,9 @@ class FakeGoogle:
         with self._lock:
             self._requests.append(seen)
         if not _HOST.fullmatch(host) or port_text != "443":
-            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             return
         if mode == "refuse":
             return
@@ -348,7 +364,7 @@ class FakeGoogle:
         if head is None:
             return
         lines = head.decode("latin-1").split("\r\n")
-        method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+        method, path, _ = [*lines[0].split(" ", 2), "", ""][:3]
         headers = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
@@ -369,7 +385,9 @@ class FakeGoogle:
         finally:
             seen.answered = time.monotonic()
 
-    def _respond_in_mode(self, tls: ssl.SSLSocket, seen: SeenRequest, mode: str, method: str, path: str) -> None:
+    def _respond_in_mode(
+        self, tls: ssl.SSLSocket, seen: SeenRequest, mode: str, method: str, path: str
+    ) -> None:
         if method != "POST" or not path.startswith("/_/TranslateWebserverUi/data/batchexecute"):
             _respond(tls, 404, b"Not Found")
         elif mode == "hang":
@@ -394,7 +412,9 @@ class FakeGoogle:
 _REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
-def _respond(sock: socket.socket, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+def _respond(
+    sock: socket.socket, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
     fields = {
         "Content-Type": "application/json; charset=utf-8" if status == 200 else "text/plain",
         "Content-Length": str(len(body)),

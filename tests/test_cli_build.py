@@ -166,10 +166,14 @@ def test_google_voice_through_the_fake_and_the_cache(tmp_path: Path, fake_google
     edited = run_cli("build", script, "-o", out, "--json")
     report = json.loads(edited.stdout)
     assert report["built"] == 1 and report["scripts"][0]["synthesized"] == 1
-    assert [t.rstrip(".") for t in fake_google.texts[len(texts):]] == ["Laat nu langzaam los"]  # only the edited sentence
+    assert [t.rstrip(".") for t in fake_google.texts[len(texts) :]] == [
+        "Laat nu langzaam los"
+    ]  # only the edited sentence
 
 
-def test_google_failing_midway_gives_one_voice_for_the_whole_session(tmp_path: Path, fake_google) -> None:
+def test_google_failing_midway_gives_one_voice_for_the_whole_session(
+    tmp_path: Path, fake_google
+) -> None:
     voices = tmp_path / "voices"
     write_script(voices, "nl-google.yaml", FAST_GOOGLE)
     script = write_script(tmp_path, "kort.yaml", SMALL)
@@ -181,7 +185,9 @@ def test_google_failing_midway_gives_one_voice_for_the_whole_session(tmp_path: P
     assert "429" in result.stderr and "nl-espeak" in result.stderr
     sidecar = json.loads((out / "kort.json").read_text(encoding="utf-8"))
     assert sidecar["voice"]["used"] == "nl-espeak"
-    assert sidecar["clips"]["synthesized"] == sidecar["clips"]["total"]  # every clip spoken by espeak
+    assert (
+        sidecar["clips"]["synthesized"] == sidecar["clips"]["total"]
+    )  # every clip spoken by espeak
     assert "429" in sidecar["voice"]["fallback_reason"]
     tags = ID3(out / "kort.mp3")
     assert tags["TXXX:voice"].text == ["nl-espeak"]
@@ -200,7 +206,9 @@ def test_strict_refuses_the_fallback_and_writes_nothing(tmp_path: Path) -> None:
 def test_a_bad_script_does_not_stop_the_others(tmp_path: Path) -> None:
     folder = tmp_path / "scripts"
     write_script(folder, "a-goed.yaml", SMALL)
-    bad = write_script(folder, "b-kapot.yaml", "title: Kapot\nsteps:\n  - text: Adem.\n    pause: -3\n")
+    bad = write_script(
+        folder, "b-kapot.yaml", "title: Kapot\nsteps:\n  - text: Adem.\n    pause: -3\n"
+    )
     write_script(folder, "c-goed.yaml", SMALL.replace("Kort moment", "Nog een"))
     write_script(folder, "d-stem.yaml", "title: t\nvoice: nl-robot\nsteps: [a]\n")
     out = tmp_path / "out"
@@ -223,14 +231,20 @@ def test_unknown_voices_are_clear_errors(tmp_path: Path) -> None:
     script = write_script(tmp_path, "v.yaml", "title: t\nvoice: nl-robot\nsteps: [a]\n")
     result = run_cli("build", script, "-o", tmp_path / "out")
     assert result.returncode == 1
-    assert f"{script}:2: unknown voice 'nl-robot'; known voices: nl-espeak, nl-google" in result.stderr
+    assert (
+        f"{script}:2: unknown voice 'nl-robot'; known voices: nl-espeak, nl-google" in result.stderr
+    )
     result = run_cli("build", script, "-o", tmp_path / "out", "--voice", "robot")
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: unknown voice 'robot'; known voices: nl-espeak, nl-google"
+    assert (
+        result.stderr.strip() == "Error: unknown voice 'robot'; known voices: nl-espeak, nl-google"
+    )
 
 
 def test_a_voices_folder_beside_the_scripts_adds_profiles(tmp_path: Path) -> None:
-    write_script(tmp_path / "voices", "nl-snel.yaml", "engine: espeak\nsettings: {voice: nl, rate: 220}\n")
+    write_script(
+        tmp_path / "voices", "nl-snel.yaml", "engine: espeak\nsettings: {voice: nl, rate: 220}\n"
+    )
     script = write_script(tmp_path, "s.yaml", "title: t\nvoice: nl-snel\nsteps: [Adem in.]\n")
     result = run_cli("build", script, "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
@@ -255,7 +269,9 @@ def test_a_damaged_cache_entry_is_spoken_again(tmp_path: Path, hermetic: Path) -
     assert len(entries) == 6
     entries[0].write_bytes(entries[0].read_bytes()[:-100])  # truncated
     entries[1].write_bytes(b"garbage")
-    report = json.loads(run_cli("build", script, "-o", out, "--voice", "nl-espeak", "--force", "--json").stdout)
+    report = json.loads(
+        run_cli("build", script, "-o", out, "--voice", "nl-espeak", "--force", "--json").stdout
+    )
     assert report["scripts"][0]["synthesized"] == 2
     listing = json.loads(run_cli("cache", "--json").stdout)
     assert listing["entries"] == 6

@@ -44,7 +44,10 @@ def test_a_wrong_command_line_exits_2() -> None:
 def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("build", tmp_path / "nope")
     assert result.returncode == 1
-    assert result.stderr.strip() == f"Error: {tmp_path / 'nope'}: no such file or folder; give script files or folders of scripts"
+    assert (
+        result.stderr.strip()
+        == f"Error: {tmp_path / 'nope'}: no such file or folder; give script files or folders of scripts"
+    )
     result = run_cli("build", tmp_path)
     assert result.returncode == 1 and "no scripts" in result.stderr
 
@@ -54,7 +57,10 @@ def test_two_scripts_with_one_output_name_are_refused(tmp_path: Path) -> None:
     second = write_script(tmp_path / "b", "adem.yaml", "title: t\nsteps: [a]\n")
     result = run_cli("build", first, second, "-o", tmp_path / "out")
     assert result.returncode == 1
-    assert f"{first} and {second} would both be built into {tmp_path / 'out' / 'adem.mp3'}" in result.stderr
+    assert (
+        f"{first} and {second} would both be built into {tmp_path / 'out' / 'adem.mp3'}"
+        in result.stderr
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -62,21 +68,32 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
     good = write_script(tmp_path, "goed.yaml", "title: t\nsteps: [Adem in.]\n")
     typo = write_script(tmp_path, "typo.yaml", "title: t\nstpes: [a]\n")
     voice = write_script(tmp_path, "stem.yaml", "title: t\nvoice: robot\nsteps: [a]\n")
-    evil = write_script(tmp_path, "evil.yaml", "title: !!python/object/apply:os.system [touch /tmp/pwned]\nsteps: [a]\n")
+    evil = write_script(
+        tmp_path,
+        "evil.yaml",
+        "title: !!python/object/apply:os.system [touch /tmp/pwned]\nsteps: [a]\n",
+    )
     (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
     result = run_cli("check", tmp_path)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert f"{typo}:2: unknown key `stpes` at the top level; did you mean `steps`?" in lines
     assert f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google" in lines
-    assert f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings" in lines
+    assert (
+        f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings"
+        in lines
+    )
     assert f"{tmp_path / 'binary.yaml'}: this is a binary file, not a YAML script" in lines
     assert lines[-1] == "5 script(s) checked, 4 with problems"
     assert "Traceback" not in result.stderr
     assert run_cli("check", good).returncode == 0
     report = json.loads(run_cli("check", tmp_path, "--json").stdout)
     assert report["checked"] == 5
-    assert {"file": str(typo), "line": 2, "message": "unknown key `stpes` at the top level; did you mean `steps`?"} in report["problems"]
+    assert {
+        "file": str(typo),
+        "line": 2,
+        "message": "unknown key `stpes` at the top level; did you mean `steps`?",
+    } in report["problems"]
 
 
 @pytest.mark.skipif(not EXAMPLES, reason="no example scripts")
@@ -100,9 +117,13 @@ steps:
     assert result.returncode == 0
     text = result.stdout
     assert "step  1  Houd dit vijf seconden vast." in text
-    assert "[seconds]" in text and "[repeat]" in text and "[explicit]" in text and "[default]" in text
+    assert (
+        "[seconds]" in text and "[repeat]" in text and "[explicit]" in text and "[default]" in text
+    )
     document = json.loads(run_cli("plan", script, "--json").stdout)
-    pauses = {item["step"]: item for item in document["items"] if item["type"] == "pause" and item["step"]}
+    pauses = {
+        item["step"]: item for item in document["items"] if item["type"] == "pause" and item["step"]
+    }
     assert pauses[1]["ms"] >= 5000 and pauses[1]["rule"] == "seconds"
     assert pauses[2] == pauses[2] | {"ms": 24_000, "rule": "repeat"}
     assert pauses[3] == pauses[3] | {"ms": 3000, "rule": "explicit"}
@@ -114,7 +135,7 @@ def test_plan_of_a_bad_script_is_one_line(tmp_path: Path) -> None:
     result = run_cli("plan", script)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"Error: {script}:4: `step 1 pause` 'soms' is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\""
+        f'Error: {script}:4: `step 1 pause` \'soms\' is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"'
     ]
 
 
@@ -125,7 +146,10 @@ def test_voices_say_whether_each_can_speak_now(fake_google) -> None:
     assert rows["nl-google"]["fallback"] == "nl-espeak"
     fake_google.mode = "429"
     rows = {row["name"]: row for row in json.loads(run_cli("voices", "--json").stdout)}
-    assert rows["nl-google"]["status"].startswith("unavailable:") and "429" in rows["nl-google"]["status"]
+    assert (
+        rows["nl-google"]["status"].startswith("unavailable:")
+        and "429" in rows["nl-google"]["status"]
+    )
 
 
 def test_voices_offline() -> None:
@@ -136,12 +160,23 @@ def test_voices_offline() -> None:
 
 
 def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:
-    write_script(tmp_path, "nl-espeak.yaml", "description: mine\nengine: espeak\nsettings: {rate: 200}\n")
-    rows = {r["name"]: r for r in json.loads(run_cli("voices", "--voices-dir", tmp_path, "--json", "--no-check").stdout)}
+    write_script(
+        tmp_path, "nl-espeak.yaml", "description: mine\nengine: espeak\nsettings: {rate: 200}\n"
+    )
+    rows = {
+        r["name"]: r
+        for r in json.loads(
+            run_cli("voices", "--voices-dir", tmp_path, "--json", "--no-check").stdout
+        )
+    }
     assert rows["nl-espeak"]["description"] == "mine"
     write_script(tmp_path, "kapot.yaml", "engine: [\n")
     result = run_cli("voices", "--voices-dir", tmp_path)
-    assert result.returncode == 1 and "kapot.yaml:" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 1
+        and "kapot.yaml:" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_schema_is_json() -> None:
@@ -164,4 +199,6 @@ def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
     assert json.loads(run_cli("cache", "--clear", "--json").stdout)["removed"] == 1
     assert run_cli("cache", "--older-than", "3").returncode == 2
     other = tmp_path / "elders"
-    assert json.loads(run_cli("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(other)
+    assert json.loads(run_cli("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(
+        other
+    )

@@ -13,11 +13,10 @@ import time
 import pytest
 
 from rustpunt.audio import SAMPLE_RATE, samples_to_ms, to_session_pcm
-from rustpunt.engines import create_engine
-from rustpunt.engines import google
+from rustpunt.engines import create_engine, google
 from rustpunt.engines.base import EngineAudio
-from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
 from rustpunt.engines.google import GoogleEngine, split_for_google
+from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
 
 TEXT = "Adem rustig in."
 
@@ -80,7 +79,9 @@ def test_built_through_the_registry(fake_google):
 
 
 def test_long_text_is_split_between_sentences_and_joined(fake_google, caplog):
-    first = "Ga rustig zitten, met je voeten plat op de grond en je handen ontspannen op je bovenbenen."
+    first = (
+        "Ga rustig zitten, met je voeten plat op de grond en je handen ontspannen op je bovenbenen."
+    )
     text = first + " Sluit nu je ogen en adem drie keer diep in en uit."
     assert len(text) > 100
     engine, _ = make_engine()
@@ -289,7 +290,9 @@ def test_at_most_two_requests_at_a_time(fake_google):
     assert len(failures) == 4 and all(isinstance(error, VoiceUnavailable) for error in failures)
     seen = fake_google.requests
     assert len(seen) == 4
-    most = max(sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen)
+    most = max(
+        sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen
+    )
     assert most == google.MAX_CONCURRENT_REQUESTS == 2
 
 
@@ -300,7 +303,13 @@ def test_identity_covers_what_changes_the_sound():
     import gtts
 
     base = GoogleEngine().identity()
-    assert base == {"engine": "gtts", "version": gtts.__version__, "lang": "nl", "tld": "com", "slow": False}
+    assert base == {
+        "engine": "gtts",
+        "version": gtts.__version__,
+        "lang": "nl",
+        "tld": "com",
+        "slow": False,
+    }
     assert GoogleEngine(lang="en").identity() != base
     assert GoogleEngine(tld="nl").identity() != base
     assert GoogleEngine(slow=True).identity() != base
@@ -316,7 +325,14 @@ def test_unknown_setting_is_a_voice_error():
 
 @pytest.mark.parametrize(
     "settings",
-    [{"lang": "xx"}, {"tld": "http://x"}, {"slow": "yes"}, {"timeout": 0}, {"retries": -1}, {"backoff": "1"}],
+    [
+        {"lang": "xx"},
+        {"tld": "http://x"},
+        {"slow": "yes"},
+        {"timeout": 0},
+        {"retries": -1},
+        {"backoff": "1"},
+    ],
 )
 def test_bad_settings_are_voice_errors(settings):
     with pytest.raises(VoiceError):

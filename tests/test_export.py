@@ -105,7 +105,7 @@ def session_chapters() -> list[Chapter]:
     spoken, _, total = session_layout()
     titles = [LONG_TITLE, "Adem in", "Laat los en ontspan je schouders", "Tot slot: rek je uit"]
     starts = [start for start, _ in spoken]
-    ends = starts[1:] + [total]
+    ends = [*starts[1:], total]
     return [Chapter(s, e, t) for s, e, t in zip(starts, ends, titles)]
 
 

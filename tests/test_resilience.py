@@ -60,7 +60,9 @@ def test_kill_minus_nine_mid_build(tmp_path: Path, hermetic: Path, delay: float)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "rustpunt", "build", str(folder), "-o", str(out),
                "--voice", "nl-espeak", "--jobs", "2", "--json"]  # fmt: skip
-    build = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    build = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     time.sleep(delay)
     os.killpg(build.pid, signal.SIGKILL)  # the build and every process it started, at once
     build.communicate()

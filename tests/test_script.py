@@ -48,7 +48,9 @@ def test_a_good_script_loads_with_lines_and_milliseconds(tmp_path: Path) -> None
      ('"1m30s"', 90_000), ('"2,5"', 2500), ("3600", 3_600_000), ('"1h"', 3_600_000), ("0.001", 1)],
 )  # fmt: skip
 def test_pause_values(tmp_path: Path, value: str, ms: int) -> None:
-    script = load_script(write_script(tmp_path, "p.yaml", f"title: t\nsteps:\n  - text: a\n    pause: {value}\n"))
+    script = load_script(
+        write_script(tmp_path, "p.yaml", f"title: t\nsteps:\n  - text: a\n    pause: {value}\n")
+    )
     assert script.steps[0].pause_ms == ms
 
 
@@ -94,7 +96,9 @@ BAD = [
 
 
 @pytest.mark.parametrize(("name", "content", "line", "words"), BAD, ids=[b[0] for b in BAD])
-def test_bad_scripts_name_file_and_line(tmp_path: Path, name: str, content: str, line: int | None, words: str) -> None:
+def test_bad_scripts_name_file_and_line(
+    tmp_path: Path, name: str, content: str, line: int | None, words: str
+) -> None:
     path = write_script(tmp_path, "bad.yaml", content)
     with pytest.raises(ScriptError) as caught:
         load_script(path)
@@ -127,6 +131,10 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 
 
 def test_whitespace_in_texts_is_folded(tmp_path: Path) -> None:
-    script = load_script(write_script(tmp_path, "w.yaml", "title: '  a   b '\nsteps:\n  - |\n    lang\n    verhaal\n"))
+    script = load_script(
+        write_script(
+            tmp_path, "w.yaml", "title: '  a   b '\nsteps:\n  - |\n    lang\n    verhaal\n"
+        )
+    )
     assert script.title == "a b"
     assert script.steps[0].text == "lang verhaal"

@@ -62,7 +62,9 @@ def to_session_pcm(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     result = subprocess.run(command, input=audio.data, capture_output=True)
     if result.returncode != 0:
         detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SynthesisError(f"ffmpeg could not decode the engine's audio: {detail[-1] if detail else 'no detail'}")
+        raise SynthesisError(
+            f"ffmpeg could not decode the engine's audio: {detail[-1] if detail else 'no detail'}"
+        )
     samples = np.frombuffer(result.stdout, dtype="<i2")
     if samples.size == 0:
         raise SynthesisError("the engine returned no audio")
@@ -104,7 +106,9 @@ def measure_loudness(samples: np.ndarray) -> tuple[float, float]:
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
         "-af", "ebur128=peak=true", "-f", "null", "-",
     ]  # fmt: skip
-    result = subprocess.run(command, input=np.ascontiguousarray(samples, "<i2").tobytes(), capture_output=True)
+    result = subprocess.run(
+        command, input=np.ascontiguousarray(samples, "<i2").tobytes(), capture_output=True
+    )
     summary = result.stderr.decode("utf-8", "replace").rsplit("Summary:", 1)[-1]
     integrated = re.search(r"I:\s*(-?[\d.]+|-inf) LUFS", summary)
     peak = re.search(r"Peak:\s*(-?[\d.]+|-inf) dBFS", summary)

@@ -11,15 +11,23 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from rustpunt.errors import RustpuntError, ScriptError, VoiceError
 from rustpunt.export import check_encoder
 from rustpunt.files import remove_stale_parts
 from rustpunt.script import load_script
-from rustpunt.session import BuildOptions, BuildResult, build_script, chosen_voice, prepare, voices_for
+from rustpunt.session import (
+    BuildOptions,
+    BuildResult,
+    build_script,
+    chosen_voice,
+    prepare,
+    voices_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,9 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
                 if (
                     candidate.suffix in SCRIPT_SUFFIXES
                     and candidate.is_file()
-                    and not any(part.startswith(".") or part == "voices" for part in relative.parts[:-1])
+                    and not any(
+                        part.startswith(".") or part == "voices" for part in relative.parts[:-1]
+                    )
                     and not candidate.name.startswith(".")
                 ):
                     found.append((candidate, relative.parent))
@@ -97,7 +107,9 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
     return results
 
 
-def _guarded(action: Callable[[Path, BuildOptions], BuildResult | None], job: Job, options: BuildOptions) -> BuildResult | None:
+def _guarded(
+    action: Callable[[Path, BuildOptions], BuildResult | None], job: Job, options: BuildOptions
+) -> BuildResult | None:
     """Run one job's step and turn any failure into a failed result, so the batch goes on."""
     try:
         return action(job.script, replace(options, output_dir=job.output_dir))
@@ -105,7 +117,11 @@ def _guarded(action: Callable[[Path, BuildOptions], BuildResult | None], job: Jo
         return BuildResult(job.script, "failed", error=str(error))
     except Exception as error:  # an unexpected bug must not stop the other scripts either
         log.debug("unexpected failure building %s", job.script, exc_info=True)
-        return BuildResult(job.script, "failed", error=f"{job.script}: internal error: {error!r} (please report this)")
+        return BuildResult(
+            job.script,
+            "failed",
+            error=f"{job.script}: internal error: {error!r} (please report this)",
+        )
 
 
 def _build_one(job: Job, options: BuildOptions) -> BuildResult:
@@ -157,7 +173,9 @@ def build_all(
         return [results[i] for i in range(len(jobs))]
     from rustpunt.engines import google
 
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    context = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     slots = context.BoundedSemaphore(google.MAX_CONCURRENT_REQUESTS)
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
@@ -168,7 +186,11 @@ def build_all(
             try:
                 results[index] = future.result()
             except Exception as error:  # a worker that died (killed, out of memory)
-                results[index] = BuildResult(jobs[index].script, "failed", error=f"{jobs[index].script}: worker died: {error}")
+                results[index] = BuildResult(
+                    jobs[index].script,
+                    "failed",
+                    error=f"{jobs[index].script}: worker died: {error}",
+                )
             if on_done:
                 on_done(results[index])
     return [results[i] for i in range(len(jobs))]

@@ -8,13 +8,15 @@ several processes can fill the cache at once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +25,12 @@ from rustpunt.files import remove_stale_parts, write_bytes_atomic
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
-PIPELINE = {"rate": SAMPLE_RATE, "threshold": SILENCE_THRESHOLD, "fade_ms": FADE_MS, "format": "s16le"}
+PIPELINE = {
+    "rate": SAMPLE_RATE,
+    "threshold": SILENCE_THRESHOLD,
+    "fade_ms": FADE_MS,
+    "format": "s16le",
+}
 """How a clip is made after the engine: a change here must miss the old entries."""
 
 
@@ -37,8 +44,15 @@ def default_cache_dir() -> Path:
 
 
 def clip_key(identity: Mapping[str, Any], tempo: float, text: str) -> str:
-    document = {"engine": dict(identity), "tempo": round(tempo, 4), "pipeline": PIPELINE, "text": text}
-    return hashlib.sha256(json.dumps(document, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    document = {
+        "engine": dict(identity),
+        "tempo": round(tempo, 4),
+        "pipeline": PIPELINE,
+        "text": text,
+    }
+    return hashlib.sha256(
+        json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -69,10 +83,8 @@ class ClipCache:
         if samples is None:
             path.unlink(missing_ok=True)
             return None
-        try:
-            os.utime(path)  # "last used", for `rustpunt cache --older-than`
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            os.utime(path)  # "last used", for `rustpunt cache --clear --older-than`
         return samples
 
     def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> None:
@@ -134,6 +146,8 @@ def _decode(data: bytes) -> np.ndarray | None:
     if header is None:
         return None
     payload = data[data.find(b"\n", len(MAGIC)) + 1 :]
-    if len(payload) != 2 * header.get("samples", -1) or hashlib.sha256(payload).hexdigest() != header.get("sha256"):
+    if len(payload) != 2 * header.get("samples", -1) or hashlib.sha256(
+        payload
+    ).hexdigest() != header.get("sha256"):
         return None
     return np.frombuffer(payload, dtype="<i2")

@@ -45,7 +45,9 @@ def _voices_dirs_option(function: Any) -> Any:
 
 
 def _json_option(function: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="Print a JSON document for programs.")(function)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print a JSON document for programs."
+    )(function)
 
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES)
@@ -62,20 +64,41 @@ def cli(context: click.Context, debug: bool) -> None:
       rustpunt plan scripts/ademhaling.yaml
     """
     context.obj = {"debug": debug}
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
 
 
 @cli.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("output"), show_default=True, help="Folder for the MP3s and their sidecars.")
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("output"),
+    show_default=True,
+    help="Folder for the MP3s and their sidecars.",
+)
 @click.option("--voice", help="Voice profile for every script, overriding the scripts' `voice:`.")
-@click.option("--strict", is_flag=True, help="Fail instead of falling back when a voice cannot be reached.")
-@click.option("--force", is_flag=True, help="Rebuild even the scripts whose outputs are up to date.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Scripts built at once. [default: the number of CPUs]")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]")
+@click.option(
+    "--strict", is_flag=True, help="Fail instead of falling back when a voice cannot be reached."
+)
+@click.option(
+    "--force", is_flag=True, help="Rebuild even the scripts whose outputs are up to date."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Scripts built at once. [default: the number of CPUs]",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
+)
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
@@ -106,7 +129,9 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     paths = paths or (Path("scripts"),)
     for path in paths:
         if not path.exists():
-            raise RustpuntError(f"{path}: no such file or folder; give script files or folders of scripts")
+            raise RustpuntError(
+                f"{path}: no such file or folder; give script files or folders of scripts"
+            )
     if voice:
         VoiceRegistry(voices_dirs).get(voice)  # an unknown --voice fails before any work
     job_list = jobs_for(paths, output_dir)
@@ -118,7 +143,9 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     )  # fmt: skip
     with click.progressbar(length=len(job_list), label="Building", file=sys.stderr,
                            show_pos=True, item_show_func=lambda r: r.script.name if r else None) as bar:  # fmt: skip
-        report = timed_build(job_list, options, workers=jobs, on_done=lambda result: bar.update(1, result))
+        report = timed_build(
+            job_list, options, workers=jobs, on_done=lambda result: bar.update(1, result)
+        )
     if as_json:
         _emit_json(report.document())
     else:
@@ -134,7 +161,9 @@ def _print_report(report: Any) -> None:
             click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
         elif result.status == "built":
             minutes, seconds = divmod(result.duration_ms // 1000, 60)
-            click.echo(_fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width))
+            click.echo(
+                _fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width)
+            )
     fallbacks = [r for r in report.results if r.fallback_reason]
     if fallbacks:
         click.echo(
@@ -181,7 +210,9 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     else:
         for error in problems:
             click.echo(str(error), err=True)
-        click.echo(f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems))
+        click.echo(
+            f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems)
+        )
     if problems or not results:
         sys.exit(1)
 
@@ -198,7 +229,8 @@ def plan(script: Path, as_json: bool) -> None:
     Example:
       rustpunt plan scripts/spierontspanning.yaml
     """
-    from rustpunt.plan import Pause, plan as make_plan, timeline_document
+    from rustpunt.plan import Pause, timeline_document
+    from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
 
     timeline = make_plan(load_script(script))
@@ -209,11 +241,15 @@ def plan(script: Path, as_json: bool) -> None:
     click.echo(f"{timeline.script.title}  ({script})")
     for item in timeline.items:
         if isinstance(item, Pause):
-            click.echo(_fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width))
+            click.echo(
+                _fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width)
+            )
         else:
             label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
             click.echo(_fit(f"{label}  {item.text}", width))
-    click.echo(f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses")
+    click.echo(
+        f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses"
+    )
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -252,20 +288,33 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None
     width = shutil.get_terminal_size((100, 20)).columns
     for row in rows:
         mark = "*" if row["default"] else " "
-        click.echo(_fit(f"{mark} {row['name']:<12} {row['engine']:<7} {row['status'] or ''}", width))
+        click.echo(
+            _fit(f"{mark} {row['name']:<12} {row['engine']:<7} {row['status'] or ''}", width)
+        )
         click.echo(_fit(f"    {row['description']}", width))
     click.echo("* the default voice")
 
 
 @cli.command(epilog=EXIT_CODES)
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]")
-@click.option("--list", "list_entries", is_flag=True, help="List every entry: its size, engine and text.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
+)
+@click.option(
+    "--list", "list_entries", is_flag=True, help="List every entry: its size, engine and text."
+)
 @click.option("--clear", is_flag=True, help="Remove entries (all, or with --older-than).")
-@click.option("--older-than", type=click.FloatRange(min=0), metavar="DAYS",
-              help="With --clear: only entries unused for this many days.")
+@click.option(
+    "--older-than",
+    type=click.FloatRange(min=0),
+    metavar="DAYS",
+    help="With --clear: only entries unused for this many days.",
+)
 @_json_option
-def cache(cache_dir: Path | None, list_entries: bool, clear: bool, older_than: float | None, as_json: bool) -> None:
+def cache(
+    cache_dir: Path | None, list_entries: bool, clear: bool, older_than: float | None, as_json: bool
+) -> None:
     """Show the clip cache (size, entries) or clear it.
 
     Every spoken sentence is kept here, keyed on the engine, its version, the voice settings and
@@ -283,7 +332,11 @@ def cache(cache_dir: Path | None, list_entries: bool, clear: bool, older_than: f
     clips = ClipCache(cache_dir)
     if clear:
         removed, freed = clips.clear(older_than)
-        document: dict[str, Any] = {"folder": str(clips.root), "removed": removed, "freed_bytes": freed}
+        document: dict[str, Any] = {
+            "folder": str(clips.root),
+            "removed": removed,
+            "freed_bytes": freed,
+        }
         message = f"removed {removed} entries ({freed / 1e6:.1f} MB) from {clips.root}"
     else:
         entries = list(clips.entries())
@@ -292,10 +345,13 @@ def cache(cache_dir: Path | None, list_entries: bool, clear: bool, older_than: f
         message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
         if list_entries:
             document["list"] = [
-                {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used} for e in entries
+                {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}
+                for e in entries
             ]
             width = shutil.get_terminal_size((100, 20)).columns
-            lines = [_fit(f"{e.size / 1e3:8.0f} kB  {e.engine:<7} {e.text}", width) for e in entries]
+            lines = [
+                _fit(f"{e.size / 1e3:8.0f} kB  {e.engine:<7} {e.text}", width) for e in entries
+            ]
             message = "\n".join([*lines, message])
     if as_json:
         _emit_json(document)

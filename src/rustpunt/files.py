@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 try:
     import fcntl
@@ -31,7 +31,9 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     try:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+        os.chmod(
+            temporary, 0o666 & ~_UMASK
+        )  # mkstemp makes 0600; outputs get the usual permissions
         yield temporary
         os.replace(temporary, destination)
     finally:

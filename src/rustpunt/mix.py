@@ -6,8 +6,8 @@ never sits in memory as one buffer, and rendering stays linear in its length.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -74,7 +74,8 @@ def place(timeline: Timeline, clips: Mapping[str, np.ndarray], *, normalize: boo
     gain = speech_gain(clips) if normalize else 1.0
     if gain != 1.0:
         clips = {
-            text: np.clip(np.round(clip * gain), -32768, 32767).astype("<i2") for text, clip in clips.items()
+            text: np.clip(np.round(clip * gain), -32768, 32767).astype("<i2")
+            for text, clip in clips.items()
         }
     placements = []
     position = 0

@@ -6,7 +6,7 @@ Every pause records the rule that set its length, so `rustpunt plan` can show wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from rustpunt.script import Script
 from rustpunt.timing import infer_pause
@@ -45,7 +45,7 @@ class Pause:
     step: int | None = None
 
 
-Item = Union[Speech, Pause]
+Item = Speech | Pause
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,14 @@ def plan(script: Script) -> Timeline:
     for step in script.steps:
         items.append(Speech(step.text, "step", step.number, step.line))
         if step.pause_ms is not None:
-            items.append(Pause(step.pause_ms, "explicit", f"`pause:` in the script (line {step.line})", step.number))
+            items.append(
+                Pause(
+                    step.pause_ms,
+                    "explicit",
+                    f"`pause:` in the script (line {step.line})",
+                    step.number,
+                )
+            )
         else:
             decision = infer_pause(step.text, default_ms=default_ms, cycle_ms=cycle_ms)
             items.append(Pause(decision.ms, decision.rule, decision.reason, step.number))
@@ -89,7 +96,13 @@ def timeline_document(timeline: Timeline) -> dict[str, Any]:
         "items": [
             {"type": "speech", "part": item.part, "step": item.step, "text": item.text}
             if isinstance(item, Speech)
-            else {"type": "pause", "step": item.step, "ms": item.ms, "rule": item.rule, "reason": item.reason}
+            else {
+                "type": "pause",
+                "step": item.step,
+                "ms": item.ms,
+                "rule": item.rule,
+                "reason": item.reason,
+            }
             for item in timeline.items
         ],
         "pause_ms": timeline.pause_ms(),

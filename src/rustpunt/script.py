@@ -85,7 +85,9 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
             raise
         except (ValueError, TypeError, IndexError, AttributeError, OverflowError, KeyError):
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            raise _Problem(node.start_mark.line + 1, f"YAML error: this {tag} value cannot be read") from None
+            raise _Problem(
+                node.start_mark.line + 1, f"YAML error: this {tag} value cannot be read"
+            ) from None
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
@@ -153,7 +155,9 @@ def parse_script(data: bytes, path: Path) -> Script:
             raise _Problem(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
     for required in ("title", "steps"):
         if required not in document:
-            raise _Problem(document.line, f"missing `{required}:`; a script needs a title and steps")
+            raise _Problem(
+                document.line, f"missing `{required}:`; a script needs a title and steps"
+            )
 
     def line_of(key: str) -> int:
         return document.key_lines.get(key, document.line)
@@ -171,7 +175,9 @@ def parse_script(data: bytes, path: Path) -> Script:
             if document.get("pause") is not None
             else None
         ),
-        cycle_ms=_cycle(document["cycle"], line_of("cycle")) if document.get("cycle") is not None else None,
+        cycle_ms=_cycle(document["cycle"], line_of("cycle"))
+        if document.get("cycle") is not None
+        else None,
         description=_optional_text(document, "description", line_of),
         digest=hashlib.sha256(data).hexdigest(),
     )
@@ -191,7 +197,7 @@ def _decode(data: bytes) -> str:
 
 def _parse_yaml(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a subclass of the safe loader
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -218,7 +224,11 @@ def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
 def _text(value: Any, line: int, what: str) -> str:
     if isinstance(value, int) and abs(value) > 10**15:
         raise _Problem(line, f"`{what}` must be text, not a very large number")
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)) or isinstance(value, float):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (str, int, float))
+        or isinstance(value, float)
+    ):
         kind = _kind(value)
         raise _Problem(line, f"`{what}` must be text, not {kind}")
     text = " ".join(str(value).split())
@@ -236,13 +246,18 @@ def _voice(value: Any, line: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _Problem(line, f"`voice` must name a voice profile, such as nl-google or nl-espeak, not {_kind(value)}")
+        raise _Problem(
+            line,
+            f"`voice` must name a voice profile, such as nl-google or nl-espeak, not {_kind(value)}",
+        )
     return value.strip()
 
 
 def _steps(value: Any, line: int) -> tuple[Step, ...]:
     if not isinstance(value, _Sequence):
-        raise _Problem(line, f"`steps` must be a list of steps (lines starting with `- `), not {_kind(value)}")
+        raise _Problem(
+            line, f"`steps` must be a list of steps (lines starting with `- `), not {_kind(value)}"
+        )
     if not value:
         raise _Problem(line, "`steps` is empty; a script needs at least one step")
     steps = []
@@ -256,12 +271,18 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                 raise _Problem(item.line, f"{where} has no `text:`; write what to say")
             text = _text(item["text"], item.key_lines["text"], f"{where} text")
             pause = item.get("pause")
-            pause_ms = None if pause is None else parse_pause(pause, item.key_lines["pause"], f"{where} pause")
+            pause_ms = (
+                None
+                if pause is None
+                else parse_pause(pause, item.key_lines["pause"], f"{where} pause")
+            )
             steps.append(Step(number, text, pause_ms, item_line))
         elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
             steps.append(Step(number, _text(item, item_line, where), None, item_line))
         else:
-            raise _Problem(item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}")
+            raise _Problem(
+                item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}"
+            )
     return tuple(steps)
 
 
@@ -275,7 +296,7 @@ def parse_pause(value: Any, line: int, what: str = "pause") -> int:
     if seconds is None or math.isnan(seconds):
         raise _Problem(
             line,
-            f"`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like \"90s\", \"1m30s\"",
+            f'`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"',
         )
     if seconds < 0:
         raise _Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
@@ -316,7 +337,9 @@ def _seconds(value: Any) -> float | None:
 def _cycle(value: Any, line: int) -> int:
     ms = parse_pause(value, line, "cycle")
     if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
-        raise _Problem(line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds")
+        raise _Problem(
+            line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds"
+        )
     return ms
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
@@ -135,7 +136,10 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
         and previous.get("build_key") == key
         and paths["mp3"].is_file()
         and paths["vtt"].is_file()
-        and not (previous.get("voice", {}).get("fallback_reason") and voice_reachable_now(registry, voice))
+        and not (
+            previous.get("voice", {}).get("fallback_reason")
+            and voice_reachable_now(registry, voice)
+        )
     ):
         current = BuildResult(
             script_path, "up to date", paths["mp3"], int(previous.get("duration_ms", 0)),
@@ -153,7 +157,14 @@ def build_script(
         return prepared.up_to_date
     script, timeline, paths = prepared.script, prepared.timeline, prepared.paths
     texts = [speech.text for speech in timeline.speeches()]
-    spoken = speak(texts, prepared.registry, prepared.voice, options.cache, strict=options.strict, on_clip=on_clip)
+    spoken = speak(
+        texts,
+        prepared.registry,
+        prepared.voice,
+        options.cache,
+        strict=options.strict,
+        on_clip=on_clip,
+    )
     mix = place(timeline, spoken.clips)
     metadata = Metadata(
         title=script.title,
@@ -165,7 +176,9 @@ def build_script(
     )
     write_mp3(paths["mp3"], render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
     write_vtt(paths["vtt"], cues(mix))
-    write_json(paths["json"], sidecar(timeline, mix, spoken, prepared.voice, prepared.key))  # last: marks it done
+    write_json(
+        paths["json"], sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
+    )  # last: marks it done
     return BuildResult(
         script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
         spoken.fallback_reason, spoken.synthesized,
@@ -221,7 +234,9 @@ def cues(mix: Mix) -> list[Cue]:
     return [Cue(p.start_ms, p.end_ms, p.item.text) for p in _speech_spans(mix)]  # type: ignore[union-attr]
 
 
-def sidecar(timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str, key: str) -> dict[str, Any]:
+def sidecar(
+    timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str, key: str
+) -> dict[str, Any]:
     """What was built and how: the voice actually used, and where every step and pause lies."""
     parts: dict[str, Any] = {}
     steps: list[dict[str, Any]] = []
@@ -230,7 +245,14 @@ def sidecar(timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str,
         if isinstance(item, Speech):
             entry = {"text": item.text, "start_ms": placement.start_ms, "end_ms": placement.end_ms}
             if item.part == "step":
-                steps.append({"step": item.step, "line": item.line, **entry, "speech_end_ms": placement.end_ms})
+                steps.append(
+                    {
+                        "step": item.step,
+                        "line": item.line,
+                        **entry,
+                        "speech_end_ms": placement.end_ms,
+                    }
+                )
             else:
                 parts[item.part] = entry
         elif isinstance(item, Pause) and item.step is not None:

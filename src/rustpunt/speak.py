@@ -7,8 +7,9 @@ spoken again by its fallback, and the session records which voice it used and wh
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,18 +65,29 @@ def speak(
         except VoiceUnavailable as error:
             _unreachable[profile.name] = str(error)
             if strict:
-                raise VoiceUnavailable(f"voice {profile.name} cannot speak: {error} (--strict forbids a fallback)") from None
+                raise VoiceUnavailable(
+                    f"voice {profile.name} cannot speak: {error} (--strict forbids a fallback)"
+                ) from None
             reasons.append(f"{profile.name}: {error}")
             log.info("voice %s cannot speak (%s)", profile.name, error)
             continue
         if reasons:
-            return SpokenSession(session.profile, session.identity, session.clips, session.synthesized, "; ".join(reasons))
+            return SpokenSession(
+                session.profile,
+                session.identity,
+                session.clips,
+                session.synthesized,
+                "; ".join(reasons),
+            )
         return session
     raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
 
 
 def _speak_with(
-    profile: VoiceProfile, texts: Sequence[str], cache: ClipCache, on_clip: Callable[[], None] | None
+    profile: VoiceProfile,
+    texts: Sequence[str],
+    cache: ClipCache,
+    on_clip: Callable[[], None] | None,
 ) -> SpokenSession:
     engine = engine_for(profile)
     identity = engine.identity()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -53,14 +54,20 @@ def load_profile(path: Path) -> VoiceProfile:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else 0
-        raise VoiceError(f"{path}:{line}: voice profile is not valid YAML: {error.problem}") from None
+        raise VoiceError(
+            f"{path}:{line}: voice profile is not valid YAML: {error.problem}"
+        ) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise VoiceError(f"{path}: cannot read voice profile: {' '.join(str(error).split())}") from None
+        raise VoiceError(
+            f"{path}: cannot read voice profile: {' '.join(str(error).split())}"
+        ) from None
     if not isinstance(document, dict):
         raise VoiceError(f"{path}: a voice profile is a mapping with at least `engine:`")
     unknown = sorted(set(document) - set(PROFILE_KEYS))
     if unknown:
-        raise VoiceError(f"{path}: unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}")
+        raise VoiceError(
+            f"{path}: unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}"
+        )
     engine = document.get("engine")
     settings = document.get("settings") or {}
     tempo = document.get("tempo", 1.0)
@@ -69,7 +76,11 @@ def load_profile(path: Path) -> VoiceProfile:
         raise VoiceError(f"{path}: `engine:` must name a speech engine, such as gtts or espeak")
     if not isinstance(settings, dict):
         raise VoiceError(f"{path}: `settings:` must be a mapping of engine settings")
-    if isinstance(tempo, bool) or not isinstance(tempo, (int, float)) or not MIN_TEMPO <= tempo <= MAX_TEMPO:
+    if (
+        isinstance(tempo, bool)
+        or not isinstance(tempo, (int, float))
+        or not MIN_TEMPO <= tempo <= MAX_TEMPO
+    ):
         raise VoiceError(f"{path}: `tempo:` must be a number from {MIN_TEMPO} to {MAX_TEMPO}")
     if fallback is not None and not isinstance(fallback, str):
         raise VoiceError(f"{path}: `fallback:` must name another voice profile")
@@ -100,7 +111,9 @@ class VoiceRegistry:
         try:
             return self.profiles[name]
         except KeyError:
-            raise VoiceError(f"unknown voice {name!r}; known voices: {', '.join(self.names())}") from None
+            raise VoiceError(
+                f"unknown voice {name!r}; known voices: {', '.join(self.names())}"
+            ) from None
 
     def chain(self, name: str) -> list[VoiceProfile]:
         """The profile and its fallbacks in order, each once (a loop in fallbacks stops there)."""

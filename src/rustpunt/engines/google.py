@@ -21,11 +21,12 @@ import threading
 import time
 import urllib.request
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import gtts
-from gtts import gTTS, gTTSError
 import requests
+from gtts import gTTS, gTTSError
 from gtts.lang import tts_langs
 
 from rustpunt.engines.base import EngineAudio
@@ -92,6 +93,7 @@ def split_for_google(text: str, limit: int = GOOGLE_MAX_CHARS) -> list[str]:
             pieces.append(unit)
     return pieces
 
+
 _TLD = re.compile(r"[a-z]{2,3}(\.[a-z]{2,3})?")
 _RETRYABLE_STATUS = {408, 429}
 
@@ -109,7 +111,9 @@ def _wait_for_turn() -> None:
 class _Failure(Exception):
     """One failed try, classified: `kind` says whether another try can help."""
 
-    def __init__(self, kind: str, detail: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self, kind: str, detail: str, status: int | None = None, retry_after: float | None = None
+    ):
         super().__init__(detail)
         self.kind = kind  # "rate", "server", "noaudio", "timeout", "status", "connect"
         self.detail = detail
@@ -141,17 +145,27 @@ class GoogleEngine:
             names = ", ".join(repr(name) for name in sorted(unknown))
             raise VoiceError(f"unknown setting {names} for engine gtts; known settings: {known}")
         if not isinstance(lang, str) or lang not in tts_langs():
-            raise VoiceError(f"gtts does not speak language {lang!r}; use a code such as 'nl' (see `gtts-cli --all`)")
+            raise VoiceError(
+                f"gtts does not speak language {lang!r}; use a code such as 'nl' (see `gtts-cli --all`)"
+            )
         if not isinstance(tld, str) or not _TLD.fullmatch(tld):
-            raise VoiceError(f"gtts setting tld must be a Google domain ending such as 'com' or 'nl', not {tld!r}")
+            raise VoiceError(
+                f"gtts setting tld must be a Google domain ending such as 'com' or 'nl', not {tld!r}"
+            )
         if not isinstance(slow, bool):
             raise VoiceError(f"gtts setting slow must be true or false, not {slow!r}")
         if not _is_number(timeout) or timeout <= 0:
-            raise VoiceError(f"gtts setting timeout must be a positive number of seconds, not {timeout!r}")
+            raise VoiceError(
+                f"gtts setting timeout must be a positive number of seconds, not {timeout!r}"
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise VoiceError(f"gtts setting retries must be a whole number, 0 or more, not {retries!r}")
+            raise VoiceError(
+                f"gtts setting retries must be a whole number, 0 or more, not {retries!r}"
+            )
         if not _is_number(backoff) or backoff < 0:
-            raise VoiceError(f"gtts setting backoff must be a number of seconds, 0 or more, not {backoff!r}")
+            raise VoiceError(
+                f"gtts setting backoff must be a number of seconds, 0 or more, not {backoff!r}"
+            )
         self.lang = lang
         self.tld = tld
         self.slow = slow
@@ -163,7 +177,13 @@ class GoogleEngine:
         """Waits between tries; tests replace it so they never wait for real."""
 
     def identity(self) -> Mapping[str, Any]:
-        return {"engine": "gtts", "version": gtts.__version__, "lang": self.lang, "tld": self.tld, "slow": self.slow}
+        return {
+            "engine": "gtts",
+            "version": gtts.__version__,
+            "lang": self.lang,
+            "tld": self.tld,
+            "slow": self.slow,
+        }
 
     def synthesize(self, text: str) -> EngineAudio:
         if not isinstance(text, str) or not text.strip():
@@ -186,14 +206,24 @@ class GoogleEngine:
                 delay = self.backoff * 2**attempt
                 if failure.retry_after is not None:
                     delay = max(delay, failure.retry_after)
-                log.info("Google speech failed (%s); try %d of %d in %.1f s", failure.detail, attempt + 2, tries, delay)
+                log.info(
+                    "Google speech failed (%s); try %d of %d in %.1f s",
+                    failure.detail,
+                    attempt + 2,
+                    tries,
+                    delay,
+                )
                 self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def check(self) -> str | None:
         """One tiny real synthesis with a short timeout and no retries: None if Google speaks."""
         probe = GoogleEngine(
-            lang=self.lang, tld=self.tld, slow=self.slow, timeout=min(self.timeout, CHECK_TIMEOUT), retries=0
+            lang=self.lang,
+            tld=self.tld,
+            slow=self.slow,
+            timeout=min(self.timeout, CHECK_TIMEOUT),
+            retries=0,
         )
         probe._sleep = self._sleep
         try:
@@ -215,7 +245,9 @@ class GoogleEngine:
         except AssertionError:  # gTTS asserts when nothing speakable is left after cleaning
             parts = 0
         except Exception as error:
-            raise SynthesisError(f"gTTS could not prepare {_short(text)}: {_one_line(error)}") from None
+            raise SynthesisError(
+                f"gTTS could not prepare {_short(text)}: {_one_line(error)}"
+            ) from None
         if parts == 0:
             raise SynthesisError(f"nothing to speak in {_short(text)} (only punctuation or spaces)")
 
@@ -235,7 +267,9 @@ class GoogleEngine:
                     except StopIteration:
                         break
                     if not _looks_like_mp3(chunk):
-                        raise _Failure("noaudio", "Google answered with something that is not MP3 audio")
+                        raise _Failure(
+                            "noaudio", "Google answered with something that is not MP3 audio"
+                        )
                     buffer.write(chunk)
                     chunks += 1
             except _Failure:
@@ -253,7 +287,9 @@ class GoogleEngine:
     def _give_up_message(self, failure: _Failure, tries: int) -> str:
         after = f"after {tries} {'try' if tries == 1 else 'tries'}"
         if failure.kind == "rate":
-            return f"Google keeps refusing ({failure.detail}) {after}; wait a while, {FALLBACK_HINT}"
+            return (
+                f"Google keeps refusing ({failure.detail}) {after}; wait a while, {FALLBACK_HINT}"
+            )
         if failure.kind == "server":
             return f"Google's speech service keeps failing ({failure.detail}) {after}; try again later, {FALLBACK_HINT}"
         if failure.kind == "noaudio":
@@ -300,7 +336,10 @@ def _classify(error: gTTSError, tld: str) -> _Failure:
             return _Failure("server", f"HTTP {status}, server error", status, retry_after)
         if status in _RETRYABLE_STATUS:
             return _Failure("timeout", f"HTTP {status}, request timeout", status, retry_after)
-        cause = {403: "bad token or upstream API change", 404: "unknown address or unsupported tld"}.get(status, reason)
+        cause = {
+            403: "bad token or upstream API change",
+            404: "unknown address or unsupported tld",
+        }.get(status, reason)
         return _Failure("status", f"HTTP {status}, {cause}", status)
 
     cause = error.__context__  # gTTS raises gTTSError inside `except RequestException`
@@ -315,7 +354,11 @@ def _classify(error: gTTSError, tld: str) -> _Failure:
         if "refused" in text.lower() or "Failed to establish" in text:
             return _Failure("connect", f"the proxy {proxy} refuses connections")
         return _Failure("connect", f"the proxy {proxy} failed: {_one_line(cause, 80)}")
-    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+    if (
+        "NameResolutionError" in text
+        or "Name or service not known" in text
+        or "getaddrinfo" in text
+    ):
         return _Failure("connect", f"DNS lookup of translate.google.{tld} failed: no network?")
     if "refused" in text.lower():
         return _Failure("connect", f"connection refused{via}")
