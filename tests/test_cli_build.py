@@ -91,6 +91,9 @@ def test_examples_build_offline_with_the_fallback_voice(tmp_path: Path) -> None:
         assert (out / f"{script.stem}.vtt").read_text(encoding="utf-8").startswith("WEBVTT")
         assert abs(audiotools.duration_ms(mp3) - sidecar["duration_ms"]) <= 5
         assert_pauses_measured(mp3, script)
+        lufs, true_peak = audiotools.loudness(mp3)
+        assert true_peak <= -1.0, (mp3, true_peak)  # podcast platforms' ceiling
+        assert -23.0 <= lufs <= -18.5, (mp3, lufs)  # one calm level, whatever the voice
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{s.stem}.{ext}" for s in EXAMPLES for ext in ("mp3", "json", "vtt")
     )  # nothing half-written left behind

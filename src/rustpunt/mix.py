@@ -6,12 +6,14 @@ never sits in memory as one buffer, and rendering stays linear in its length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from rustpunt.audio import SAMPLE_RATE, measure_loudness, ms_to_samples, samples_to_ms
+from rustpunt.audio import SAMPLE_RATE, ms_to_samples, samples_to_ms
+from rustpunt.loudness import block_energies, integrated_loudness, true_peak
 from rustpunt.plan import Item, Pause, Speech, Timeline
 
 TARGET_LUFS = -19.0
@@ -47,6 +49,8 @@ class Mix:
     placements: tuple[Placement, ...]
     clips: Mapping[str, np.ndarray]
     total_samples: int
+    gain: float = 1.0
+    """One gain for every clip, applied while rendering: the session's loudness, set once."""
 
     @property
     def duration_ms(self) -> int:
@@ -59,31 +63,25 @@ def speech_gain(clips: Mapping[str, np.ndarray]) -> float:
     The clips themselves are left as they are relative to each other: normalising each sentence
     on its own would make the level jump between sentences.
     """
-    speech = np.concatenate(list(clips.values())) if clips else np.zeros(0, "<i2")
-    if speech.size < SAMPLE_RATE // 2:
+    if sum(clip.size for clip in clips.values()) < SAMPLE_RATE // 2:
         return 1.0  # too little speech to measure integrated loudness
-    lufs, true_peak = measure_loudness(speech)
-    if lufs < -70:
+    lufs = integrated_loudness(block_energies(clip) for clip in clips.values())
+    peak = max(true_peak(clip) for clip in clips.values())
+    if lufs < -70 or peak <= 0:
         return 1.0
-    gain_db = min(TARGET_LUFS - lufs, TRUE_PEAK_DBTP - true_peak)
+    gain_db = min(TARGET_LUFS - lufs, TRUE_PEAK_DBTP - 20 * math.log10(peak))
     return float(10 ** (gain_db / 20))
 
 
 def place(timeline: Timeline, clips: Mapping[str, np.ndarray], *, normalize: bool = True) -> Mix:
     """Every item gets its exact sample span: a clip its own length, a pause its whole samples."""
-    gain = speech_gain(clips) if normalize else 1.0
-    if gain != 1.0:
-        clips = {
-            text: np.clip(np.round(clip * gain), -32768, 32767).astype("<i2")
-            for text, clip in clips.items()
-        }
     placements = []
     position = 0
     for item in timeline.items:
         length = clips[item.text].size if isinstance(item, Speech) else ms_to_samples(item.ms)
         placements.append(Placement(item, position, position + length))
         position += length
-    return Mix(tuple(placements), clips, position)
+    return Mix(tuple(placements), clips, position, speech_gain(clips) if normalize else 1.0)
 
 
 def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
@@ -106,7 +104,10 @@ def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]
         offset = 0
         while offset < clip.size:
             take = min(clip.size - offset, chunk_samples - filled)
-            buffer[filled : filled + take] = clip[offset : offset + take]
+            piece = clip[offset : offset + take]
+            if mix.gain != 1.0:
+                piece = np.clip(np.round(piece * mix.gain), -32768, 32767)
+            buffer[filled : filled + take] = piece
             filled += take
             offset += take
             if filled == chunk_samples:

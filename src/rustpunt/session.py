@@ -18,7 +18,7 @@ from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
 from rustpunt.errors import RustpuntError, ScriptError, VoiceError
 from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
-from rustpunt.mix import Mix, Placement, place, render
+from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
 from rustpunt.speak import SpokenSession, speak
@@ -93,6 +93,7 @@ def build_key(script: Script, registry: VoiceRegistry, voice: str, options: Buil
         "script": script.digest,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
         "pipeline": PIPELINE,
+        "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
     }

@@ -1,0 +1,120 @@
+"""Loudness of a session's speech (ITU-R BS.1770 / EBU R128), measured in numpy, clip by clip.
+
+The mixer sets one gain for the whole session from its speech; silence would be gated out of the
+measurement anyway. Measuring here instead of with ffmpeg's ebur128 filter costs a few
+milliseconds per clip instead of a fifth of a build, and needs no copy of all the speech at once.
+
+How: the K-weighting filter (BS.1770's high shelf and high-pass) is applied in the frequency
+domain to 100 ms segments (Parseval: a segment's K-weighted energy is its power spectrum weighted
+by the filter's squared magnitude); 400 ms blocks overlap by 75 % as the standard asks; the
+absolute (-70 LUFS) and relative (-10 LU) gates follow. Each clip is measured as if silence
+surrounds it, as it does in the session. A test holds the result to ffmpeg's ebur128.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from rustpunt.audio import SAMPLE_RATE
+
+SEGMENT = SAMPLE_RATE // 10
+"""100 ms: the hop between gating blocks; a block is four segments (400 ms)."""
+
+ABSOLUTE_GATE_LUFS = -70.0
+RELATIVE_GATE_LU = -10.0
+TRUE_PEAK_OVERSAMPLING = 4
+
+
+@functools.cache
+def _k_weighting_power(size: int, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """|H(f)|^2 of BS.1770's K-weighting at the rfft bins of a `size`-sample segment.
+
+    The two biquads' coefficients for any sample rate, derived as in libebur128.
+    """
+    k = math.tan(math.pi * 1681.974450955533 / rate)
+    gain, q = 3.999843853973347, 0.7071752369554196
+    vh = 10 ** (gain / 20)
+    vb = vh**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    shelf_b = [
+        (vh + vb * k / q + k * k) / a0,
+        2 * (k * k - vh) / a0,
+        (vh - vb * k / q + k * k) / a0,
+    ]
+    shelf_a = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    k = math.tan(math.pi * 38.13547087602444 / rate)
+    q = 0.5003270373238773
+    a0 = 1 + k / q + k * k
+    pass_b = [1.0, -2.0, 1.0]
+    pass_a = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    z = np.exp(-1j * 2 * np.pi * np.fft.rfftfreq(size))
+    response = np.ones_like(z)
+    for b, a in ((shelf_b, shelf_a), (pass_b, pass_a)):
+        response *= (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
+    return np.abs(response) ** 2
+
+
+def block_energies(samples: np.ndarray) -> np.ndarray:
+    """Mean-square K-weighted energy of every 400 ms block of a clip surrounded by silence."""
+    signal = samples.astype(np.float32) / 32768.0
+    count = -(-signal.size // SEGMENT)
+    frames = np.zeros((count, SEGMENT), dtype=np.float32)
+    frames.reshape(-1)[: signal.size] = signal
+    spectrum = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    weights = np.full(
+        spectrum.shape[1], 2.0
+    )  # one-sided spectrum: every bin but DC and Nyquist twice
+    weights[0] = 1.0
+    if SEGMENT % 2 == 0:
+        weights[-1] = 1.0
+    segments = (spectrum * (weights * _k_weighting_power(SEGMENT))).sum(axis=1) / (
+        SEGMENT * SEGMENT
+    )
+    padded = np.concatenate([np.zeros(3), segments, np.zeros(3)])
+    return np.convolve(padded, np.full(4, 0.25), mode="valid")
+
+
+def integrated_loudness(blocks: Iterable[np.ndarray]) -> float:
+    """Gated integrated loudness in LUFS of blocks gathered from all clips (-inf when silent)."""
+    energies = np.concatenate([np.asarray(b, dtype=np.float64) for b in blocks] or [np.zeros(0)])
+    with np.errstate(divide="ignore"):
+        loudness = -0.691 + 10 * np.log10(energies)
+    above = energies[loudness > ABSOLUTE_GATE_LUFS]
+    if above.size == 0:
+        return -math.inf
+    threshold = -0.691 + 10 * math.log10(above.mean()) + RELATIVE_GATE_LU
+    gated = energies[loudness > threshold]
+    return float(-0.691 + 10 * math.log10(gated.mean()))
+
+
+@functools.cache
+def _true_peak_filters(factor: int = TRUE_PEAK_OVERSAMPLING, half: int = 12) -> np.ndarray:
+    """One windowed-sinc interpolation filter per fractional position between two samples."""
+    positions = np.arange(1, factor) / factor
+    offsets = np.arange(-half + 1, half + 1)
+    taps = np.sinc(offsets[None, :] - positions[:, None])
+    window = np.kaiser(2 * half + 2, 8.0)[1:-1]
+    return taps * window[None, :]
+
+
+def true_peak(samples: np.ndarray) -> float:
+    """The highest level between samples, full scale 1.0 (BS.1770 annex 2, 4x oversampling).
+
+    Only the neighbourhood of samples within 6 dB of the sample peak can hold the true peak, so
+    only those are interpolated.
+    """
+    signal = samples.astype(np.float64) / 32768.0
+    if signal.size == 0:
+        return 0.0
+    sample_peak = float(np.abs(signal).max())
+    filters = _true_peak_filters()
+    half = filters.shape[1] // 2
+    candidates = np.flatnonzero(np.abs(signal) >= sample_peak / 2)
+    padded = np.concatenate([np.zeros(half), signal, np.zeros(half)])
+    windows = padded[candidates[:, None] + np.arange(filters.shape[1])[None, :] + 1]
+    between = np.abs(windows @ filters.T).max() if candidates.size else 0.0
+    return max(sample_peak, float(between))
