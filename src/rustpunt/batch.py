@@ -89,16 +89,11 @@ class CheckResult:
 
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
     """Validate scripts and their voice names without any audio work."""
-    registries: dict[Path, Any] = {}
-    options = BuildOptions(output_dir=Path(), cache=None, voices_dirs=tuple(voices_dirs))  # type: ignore[arg-type]
     results = []
     for script_path, _ in find_scripts(paths):
         try:
             script = load_script(script_path)
-            folder = script_path.parent
-            if folder not in registries:
-                registries[folder] = voices_for(script_path, options)
-            chosen_voice(script, registries[folder], None)
+            chosen_voice(script, voices_for(script_path, tuple(voices_dirs)), None)
             results.append(CheckResult(script_path, None))
         except ScriptError as error:
             results.append(CheckResult(script_path, error))

@@ -55,10 +55,10 @@ class BuildResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def voices_for(script_path: Path, options: BuildOptions) -> VoiceRegistry:
+def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
     """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
     beside = script_path.parent / "voices"
-    extra = ([beside] if beside.is_dir() else []) + list(options.voices_dirs)
+    extra = ([beside] if beside.is_dir() else []) + list(voices_dirs)
     return _registry(tuple(extra))
 
 
@@ -125,7 +125,7 @@ class Prepared:
 def prepare(script_path: Path, options: BuildOptions) -> Prepared:
     """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op rebuild."""
     script = load_script(script_path)
-    registry = voices_for(script_path, options)
+    registry = voices_for(script_path, options.voices_dirs)
     voice = chosen_voice(script, registry, options.voice)
     timeline = plan(script)
     paths = output_paths(script_path, options.output_dir)
