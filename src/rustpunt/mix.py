@@ -6,14 +6,13 @@ never sits in memory as one buffer, and rendering stays linear in its length.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from rustpunt.audio import SAMPLE_RATE, ms_to_samples, samples_to_ms
-from rustpunt.loudness import block_energies, integrated_loudness, true_peak
+from rustpunt.loudness import block_energies, integrated_loudness, limit
 from rustpunt.plan import Item, Pause, Speech, Timeline
 
 TARGET_LUFS = -19.0
@@ -22,6 +21,12 @@ TARGET_LUFS = -19.0
 
 TRUE_PEAK_DBTP = -1.5
 """Peaks stay below -1 dBTP after MP3 encoding, which can add a few tenths of a dB."""
+
+LIMITER_CEILING = 10 ** ((TRUE_PEAK_DBTP - 0.5) / 20)
+"""The limiter holds samples here; half a dB more leaves room for peaks between the samples."""
+
+MAX_GAIN_DB = 30.0
+"""A voice that would need more than this is broken, not quiet: it is not blown up further."""
 
 CHUNK_SAMPLES = SAMPLE_RATE * 5
 """Five seconds a chunk: big enough that the encoder pipe is efficient, small enough for memory."""
@@ -50,7 +55,8 @@ class Mix:
     clips: Mapping[str, np.ndarray]
     total_samples: int
     gain: float = 1.0
-    """One gain for every clip, applied while rendering: the session's loudness, set once."""
+    """One gain for every clip, applied while rendering (with the limiter): the session's
+    loudness, set once."""
 
     @property
     def duration_ms(self) -> int:
@@ -66,11 +72,9 @@ def speech_gain(clips: Mapping[str, np.ndarray]) -> float:
     if sum(clip.size for clip in clips.values()) < SAMPLE_RATE // 2:
         return 1.0  # too little speech to measure integrated loudness
     lufs = integrated_loudness(block_energies(clip) for clip in clips.values())
-    peak = max(true_peak(clip) for clip in clips.values())
-    if lufs < -70 or peak <= 0:
+    if lufs < -70:
         return 1.0
-    gain_db = min(TARGET_LUFS - lufs, TRUE_PEAK_DBTP - 20 * math.log10(peak))
-    return float(10 ** (gain_db / 20))
+    return float(10 ** (min(TARGET_LUFS - lufs, MAX_GAIN_DB) / 20))
 
 
 def place(timeline: Timeline, clips: Mapping[str, np.ndarray], *, normalize: bool = True) -> Mix:
@@ -100,14 +104,11 @@ def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]
                     yield buffer.copy()
                     filled = 0
             continue
-        clip = mix.clips[placement.item.text]
+        clip = limit(mix.clips[placement.item.text], mix.gain, LIMITER_CEILING)
         offset = 0
         while offset < clip.size:
             take = min(clip.size - offset, chunk_samples - filled)
-            piece = clip[offset : offset + take]
-            if mix.gain != 1.0:
-                piece = np.clip(np.round(piece * mix.gain), -32768, 32767)
-            buffer[filled : filled + take] = piece
+            buffer[filled : filled + take] = clip[offset : offset + take]
             filled += take
             offset += take
             if filled == chunk_samples:
