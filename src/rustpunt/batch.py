@@ -119,8 +119,10 @@ def _guarded(
         )
 
 
-def _build_one(job: Job, options: BuildOptions) -> BuildResult:
-    result = _guarded(build_script, job, options)
+def _build_one(
+    job: Job, options: BuildOptions, on_clip: Callable[[int, int], None] | None = None
+) -> BuildResult:
+    result = _guarded(lambda script, opts: build_script(script, opts, on_clip), job, options)
     assert result is not None
     return result
 
@@ -143,8 +145,13 @@ def build_all(
     *,
     workers: int | None = None,
     on_done: Callable[[BuildResult], None] | None = None,
+    on_clip: Callable[[Path, int, int], None] | None = None,
 ) -> list[BuildResult]:
-    """Build every job, in parallel processes when workers > 1; results in the order of jobs."""
+    """Build every job, in parallel processes when workers > 1; results in the order of jobs.
+
+    `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
+    when the jobs are built in this process (one at a time).
+    """
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_encoder(folder)  # a codec or folder problem shows before any synthesis
         remove_stale_parts(folder)
@@ -162,7 +169,13 @@ def build_all(
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     if workers == 1:
         for index in todo:
-            results[index] = _build_one(jobs[index], options)
+            script = jobs[index].script
+            clip_told = (
+                (lambda done, total, script=script: on_clip(script, done, total))
+                if on_clip
+                else None
+            )
+            results[index] = _build_one(jobs[index], options, clip_told)
             if on_done:
                 on_done(results[index])
         return [results[i] for i in range(len(jobs))]

@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +142,18 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
         strict=strict, force=force, artist=artist, album=album,
     )  # fmt: skip
-    with click.progressbar(length=len(job_list), label="Building", file=sys.stderr,
-                           show_pos=True, item_show_func=lambda r: r.script.name if r else None) as bar:  # fmt: skip
+    with click.progressbar(
+        length=len(job_list),
+        label="Building",
+        file=sys.stderr,
+        show_pos=True,
+        item_show_func=lambda item: item,
+    ) as bar:
         report = timed_build(
-            job_list, options, workers=jobs, on_done=lambda result: bar.update(1, result)
-        )
+            job_list, options, workers=jobs,
+            on_done=lambda result: bar.update(1, result.script.name),
+            on_clip=lambda script, done, total: bar.update(0, f"{script.name}: speaking {done}/{total}"),
+        )  # fmt: skip
     if as_json:
         _emit_json(report.document())
     else:
@@ -166,11 +174,11 @@ def _print_report(report: Any) -> None:
             )
     fallbacks = [r for r in report.results if r.fallback_reason]
     if fallbacks:
-        click.echo(
+        note = (
             f"Note: {len(fallbacks)} script(s) spoken entirely by {fallbacks[0].voice}, because"
-            f" {fallbacks[0].fallback_reason}\n      Use --strict to fail instead of falling back.",
-            err=True,
+            f" {fallbacks[0].fallback_reason}. Use --strict to fail instead of falling back."
         )
+        click.echo(textwrap.fill(note, width=max(width, 40), subsequent_indent="      "), err=True)
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
         str(report.count("built")), str(report.count("up to date")), str(report.count("failed")),

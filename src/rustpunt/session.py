@@ -150,7 +150,7 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
 
 
 def build_script(
-    script_path: Path, options: BuildOptions, on_clip: Callable[[], None] | None = None
+    script_path: Path, options: BuildOptions, on_clip: Callable[[int, int], None] | None = None
 ) -> BuildResult:
     """Build one script unless it is up to date; RustpuntErrors propagate for the batch to report."""
     prepared = prepare(script_path, options)

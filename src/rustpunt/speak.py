@@ -55,9 +55,12 @@ def speak(
     cache: ClipCache,
     *,
     strict: bool = False,
-    on_clip: Callable[[], None] | None = None,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> SpokenSession:
-    """Speak every text with `voice`, or with the first fallback that can speak them all."""
+    """Speak every text with `voice`, or with the first fallback that can speak them all.
+
+    `on_clip(done, total)` is told after each text the engine speaks (cached ones take no time).
+    """
     reasons: list[str] = []
     for profile in registry.chain(voice):
         try:
@@ -87,7 +90,7 @@ def _speak_with(
     profile: VoiceProfile,
     texts: Sequence[str],
     cache: ClipCache,
-    on_clip: Callable[[], None] | None,
+    on_clip: Callable[[int, int], None] | None,
 ) -> SpokenSession:
     engine = engine_for(profile)
     identity = engine.identity()
@@ -100,14 +103,12 @@ def _speak_with(
             missing.append((text, key))
         else:
             clips[text] = cached
-            if on_clip:
-                on_clip()
     if missing and profile.name in _unreachable:
         raise VoiceUnavailable(_unreachable[profile.name])
-    for text, key in missing:
+    for done, (text, key) in enumerate(missing, start=1):
         clip = prepare_clip(engine.synthesize(text), profile.tempo)
         cache.put(key, clip, text, engine.name)
         clips[text] = clip
         if on_clip:
-            on_clip()
+            on_clip(done, len(missing))
     return SpokenSession(profile, identity, clips, len(missing))
