@@ -194,6 +194,8 @@ class FakeGoogle:
         """Sent as Retry-After on 429 and 500 answers when set (seconds, as text)."""
         self.hang_seconds = MAX_HANG_SECONDS
         """How long "hang" keeps silent; capped at MAX_HANG_SECONDS."""
+        self.answer_delay = 0.0
+        """Seconds "ok" takes to answer, like a real server: lets tests see requests overlap."""
         self.errors: list[BaseException] = []
         """Unexpected failures inside the fake itself; the fixture fails the test when any."""
         self.port = 0
@@ -403,6 +405,7 @@ class FakeGoogle:
         elif mode == "junk":
             _respond(tls, 200, audio_answer(b"<html>this is not audio</html>"))
         else:
+            self._stopping.wait(min(self.answer_delay, MAX_HANG_SECONDS))
             _respond(tls, 200, audio_answer(tone_mp3(tone_ms_for(seen.text or ""))))
 
     def _retry_headers(self) -> dict[str, str]:

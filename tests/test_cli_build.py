@@ -197,6 +197,25 @@ def test_google_failing_midway_gives_one_voice_for_the_whole_session(
     assert "could not be reached" in tags["COMM::dut"].text[0]
 
 
+def test_parallel_builds_share_one_polite_limit_on_google(tmp_path: Path, fake_google) -> None:
+    """Four scripts in four processes: still at most two requests to Google at any moment."""
+    folder = tmp_path / "scripts"
+    for n in range(4):
+        write_script(
+            folder, f"s{n}.yaml", f"title: Sessie {n}\nsteps: [Adem in {n}., Adem uit {n}.]\n"
+        )
+    fake_google.answer_delay = 0.4
+    result = run_cli("build", folder, "-o", tmp_path / "out", "--jobs", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    assert {s["voice"] for s in json.loads(result.stdout)["scripts"]} == {"nl-google"}
+    seen = fake_google.requests
+    assert len(seen) == 8
+    most = max(
+        sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen
+    )
+    assert most == 2  # the limit held, and the processes did use it in parallel
+
+
 def test_strict_refuses_the_fallback_and_writes_nothing(tmp_path: Path) -> None:
     script = write_script(tmp_path, "kort.yaml", SMALL)
     out = tmp_path / "out"
