@@ -81,3 +81,38 @@ def test_kill_minus_nine_mid_build(tmp_path: Path, hermetic: Path, delay: float)
         f"sessie-{n}.{ext}" for n in range(1, 7) for ext in ("json", "mp3", "vtt")
     )  # and no temporary file is left behind
     assert not list(hermetic.glob("clips/*/.*.part"))
+
+
+def test_two_builds_at_once_share_the_cache_safely(tmp_path: Path, hermetic: Path) -> None:
+    folder = tmp_path / "scripts"
+    for n in range(1, 4):
+        write_script(folder, f"sessie-{n}.yaml", SCRIPT.format(n=n))
+    builds = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rustpunt",
+                "build",
+                str(folder),
+                "-o",
+                str(tmp_path / f"out{i}"),
+                "--voice",
+                "nl-espeak",
+                "--jobs",
+                "2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
+    for build in builds:
+        _, stderr = build.communicate(timeout=300)
+        assert build.returncode == 0, stderr
+    texts = {entry.text for entry in ClipCache(hermetic).entries()}
+    assert len(texts) == len(list(ClipCache(hermetic).entries()))  # one entry per sentence
+    assert len(texts) == 3 * 4 + 2  # four sentences of its own per session, two they share
+    for i in range(2):
+        assert_nothing_half_written(tmp_path / f"out{i}", hermetic)
+        assert len(list((tmp_path / f"out{i}").glob("*.mp3"))) == 3
