@@ -56,9 +56,10 @@ def test_pause_values(tmp_path: Path, value: str, ms: int) -> None:
 
 BAD = [
     # (name, content, line, words the message must hold)
-    ("empty", "", None, "empty"),
-    ("blank", "\n\n   \n", None, "empty"),
-    ("binary", "\x00\x01\x02PNG", None, "binary"),
+    ("empty", "", 1, "empty"),
+    ("blank", "\n\n   \n", 1, "empty"),
+    ("binary", "\x00\x01\x02PNG", 1, "binary"),
+    ("binary later", "title: t\nsteps:\n  - a\x00b\n", 3, "binary"),
     ("list at top", "- a\n- b\n", 1, "mapping"),
     ("plain text", "hallo daar\n", 1, "mapping"),
     ("no title", "steps:\n  - a\n", 1, "missing `title:`"),

@@ -185,9 +185,10 @@ def parse_script(data: bytes, path: Path) -> Script:
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise _Problem(None, "the file is empty; a script needs `title:` and `steps:`")
+        raise _Problem(1, "the file is empty; a script needs `title:` and `steps:`")
     if b"\x00" in data:
-        raise _Problem(None, "this is a binary file, not a YAML script")
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise _Problem(line, "this is a binary file (a NUL byte here), not a YAML script")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -210,7 +211,7 @@ def _parse_yaml(text: str) -> Any:
     except yaml.YAMLError as error:
         raise _Problem(None, f"YAML error: {error}") from None
     except RecursionError:
-        raise _Problem(None, "YAML is nested too deeply to be a script") from None
+        raise _Problem(1, "YAML is nested too deeply to be a script") from None
 
 
 def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
