@@ -216,6 +216,26 @@ def test_parallel_builds_share_one_polite_limit_on_google(tmp_path: Path, fake_g
     assert most == 2  # the limit held, and the processes did use it in parallel
 
 
+def test_a_fallback_build_is_redone_once_google_is_back(tmp_path: Path, fake_google) -> None:
+    voices = tmp_path / "voices"
+    write_script(voices, "nl-google.yaml", FAST_GOOGLE)
+    script = write_script(tmp_path, "kort.yaml", SMALL)
+    out = tmp_path / "out"
+
+    def build() -> dict:
+        result = run_cli("build", script, "-o", out, "--voices-dir", voices, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["scripts"][0]
+
+    fake_google.mode = "500"
+    assert build()["voice"] == "nl-espeak"
+    assert build()["status"] == "up to date"  # Google still down: nothing to gain from a rebuild
+    fake_google.mode = "ok"
+    again = build()
+    assert (again["status"], again["voice"]) == ("built", "nl-google")
+    assert build()["status"] == "up to date"
+
+
 def test_strict_refuses_the_fallback_and_writes_nothing(tmp_path: Path) -> None:
     script = write_script(tmp_path, "kort.yaml", SMALL)
     out = tmp_path / "out"

@@ -83,7 +83,10 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
         f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings"
         in lines
     )
-    assert f"{tmp_path / 'binary.yaml'}:1: this is a binary file (a NUL byte here), not a YAML script" in lines
+    assert (
+        f"{tmp_path / 'binary.yaml'}:1: this is a binary file (a NUL byte here), not a YAML script"
+        in lines
+    )
     assert lines[-1] == "5 script(s) checked, 4 with problems"
     assert "Traceback" not in result.stderr
     assert run_cli("check", good).returncode == 0
