@@ -291,6 +291,11 @@ def test_a_voices_folder_beside_the_scripts_adds_profiles(tmp_path: Path) -> Non
     result = run_cli("build", script, "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "out" / "s.json").read_text())["voice"]["engine"]["rate"] == 220
+    other = write_script(tmp_path, "t.yaml", "title: t\nsteps: [Adem uit.]\n")
+    result = run_cli("build", other, "-o", tmp_path / "out", "--voice", "nl-snel", "--json")
+    assert result.returncode == 0, (
+        result.stderr
+    )  # --voice knows the profiles beside the scripts too
 
 
 def test_runs_with_nothing_but_python_and_the_venv_on_path(tmp_path: Path) -> None:

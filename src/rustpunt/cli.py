@@ -54,8 +54,7 @@ def _json_option(function: Any) -> Any:
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="rustpunt")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-@click.pass_context
-def cli(context: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Turn Dutch exercise scripts (YAML) into guided-audio MP3s, with a pause after each step
     timed to what the step asks.
 
@@ -64,7 +63,6 @@ def cli(context: click.Context, debug: bool) -> None:
       rustpunt build scripts/ -o output/
       rustpunt plan scripts/ademhaling.yaml
     """
-    context.obj = {"debug": debug}
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s"
     )
@@ -124,8 +122,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     """
     from rustpunt.batch import jobs_for, timed_build
     from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
-    from rustpunt.voices import VoiceRegistry
+    from rustpunt.session import BuildOptions, voices_for
 
     paths = paths or (Path("scripts"),)
     for path in paths:
@@ -133,11 +130,12 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
             raise RustpuntError(
                 f"{path}: no such file or folder; give script files or folders of scripts"
             )
-    if voice:
-        VoiceRegistry(voices_dirs).get(voice)  # an unknown --voice fails before any work
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise RustpuntError(f"no scripts (*.yaml, *.yml) found in {', '.join(map(str, paths))}")
+    registries = [voices_for(job.script, voices_dirs) for job in job_list]
+    if voice and all(voice not in registry.profiles for registry in registries):
+        registries[0].get(voice)  # an unknown --voice fails before any work, listing the known ones
     options = BuildOptions(
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
         strict=strict, force=force, artist=artist, album=album,
