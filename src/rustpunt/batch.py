@@ -139,6 +139,15 @@ def _init_worker(request_slots: Any) -> None:
     google.REQUEST_SLOTS = request_slots
 
 
+def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
+    """Before any synthesis: the encoder works and every output folder takes files (a codec or
+    folder problem found after an hour of speech wastes the hour); leftovers of killed builds go."""
+    for folder in dict.fromkeys(job.output_dir for job in jobs):
+        check_encoder(folder)
+        remove_stale_parts(folder)
+    remove_stale_parts(options.cache.clips, "*/.*.part")
+
+
 def build_all(
     jobs: Sequence[Job],
     options: BuildOptions,
@@ -146,16 +155,15 @@ def build_all(
     workers: int | None = None,
     on_done: Callable[[BuildResult], None] | None = None,
     on_clip: Callable[[Path, int, int], None] | None = None,
+    checked: bool = False,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1; results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
-    when the jobs are built in this process (one at a time).
+    when the jobs are built in this process (one at a time). `checked`: preflight() was run.
     """
-    for folder in dict.fromkeys(job.output_dir for job in jobs):
-        check_encoder(folder)  # a codec or folder problem shows before any synthesis
-        remove_stale_parts(folder)
-    remove_stale_parts(options.cache.clips, "*/.*.part")
+    if not checked:
+        preflight(jobs, options)
     results: dict[int, BuildResult] = {}
     todo: list[int] = []
     for index, job in enumerate(jobs):  # no-op checks here: no process is started for them

@@ -120,7 +120,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
       rustpunt build scripts/ademhaling.yaml --voice nl-espeak -o ~/Music
       rustpunt build scripts/ --jobs 4 --json > report.json
     """
-    from rustpunt.batch import jobs_for, timed_build
+    from rustpunt.batch import jobs_for, preflight, timed_build
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions, voices_for
 
@@ -140,6 +140,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
         strict=strict, force=force, artist=artist, album=album,
     )  # fmt: skip
+    preflight(job_list, options)
     with click.progressbar(
         length=len(job_list),
         label="Building",
@@ -151,6 +152,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
             job_list, options, workers=jobs,
             on_done=lambda result: bar.update(1, result.script.name),
             on_clip=lambda script, done, total: bar.update(0, f"{script.name}: speaking {done}/{total}"),
+            checked=True,
         )  # fmt: skip
     if as_json:
         _emit_json(report.document())
