@@ -52,6 +52,18 @@ def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1 and "no scripts" in result.stderr
 
 
+def test_an_unwritable_output_folder_fails_before_any_speech(tmp_path: Path, hermetic: Path) -> None:
+    script = write_script(tmp_path, "a.yaml", "title: t\nsteps: [Adem in.]\n")
+    (tmp_path / "file").write_text("not a folder")
+    result = run_cli("build", script, "-o", tmp_path / "file" / "out")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {tmp_path / 'file' / 'out'}: cannot write the output folder (Not a directory); "
+        "choose another output folder or fix its permissions"
+    ]
+    assert not list(hermetic.glob("clips/*/*.clip"))  # nothing was synthesised
+
+
 def test_two_scripts_with_one_output_name_are_refused(tmp_path: Path) -> None:
     first = write_script(tmp_path / "a", "adem.yaml", "title: t\nsteps: [a]\n")
     second = write_script(tmp_path / "b", "adem.yaml", "title: t\nsteps: [a]\n")
