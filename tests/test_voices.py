@@ -1,0 +1,85 @@
+"""Voice profiles: the built-in ones ship with the package, others add or override, bad ones say why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import write_script
+from rustpunt.engines import create_engine
+from rustpunt.errors import VoiceError
+from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry, builtin_voices_dir, load_profile
+
+
+def test_the_builtin_profiles() -> None:
+    registry = VoiceRegistry()
+    assert registry.names() == ["nl-espeak", "nl-google"]
+    assert DEFAULT_VOICE == "nl-google"
+    google = registry.get("nl-google")
+    assert (google.engine, google.fallback, google.settings["lang"]) == ("gtts", "nl-espeak", "nl")
+    assert 0.8 <= google.tempo < 1.0  # calmer than gTTS's reading pace, pitch kept
+    assert registry.get("nl-espeak").engine == "espeak"
+    assert [p.name for p in registry.chain("nl-google")] == ["nl-google", "nl-espeak"]
+    assert (builtin_voices_dir() / "nl-google.yaml").is_file()
+
+
+def test_a_folder_adds_and_overrides_by_name(tmp_path: Path) -> None:
+    write_script(tmp_path, "nl-espeak.yaml", "engine: espeak\nsettings: {rate: 120}\n")
+    write_script(tmp_path, "nl-snel.yml", "engine: espeak\nsettings: {rate: 200}\ntempo: 1.1\n")
+    registry = VoiceRegistry([tmp_path])
+    assert registry.get("nl-espeak").settings == {"rate": 120}
+    assert registry.get("nl-snel").tempo == 1.1
+    assert registry.get("nl-google").fallback == "nl-espeak"  # now the overridden one
+
+
+def test_a_loop_of_fallbacks_ends(tmp_path: Path) -> None:
+    write_script(tmp_path, "a.yaml", "engine: espeak\nfallback: b\n")
+    write_script(tmp_path, "b.yaml", "engine: espeak\nfallback: a\n")
+    assert [p.name for p in VoiceRegistry([tmp_path]).chain("a")] == ["a", "b"]
+
+
+def test_the_fingerprint_follows_what_changes_the_sound(tmp_path: Path) -> None:
+    one = load_profile(write_script(tmp_path, "x.yaml", "engine: espeak\nsettings: {rate: 120}\n"))
+    same = load_profile(
+        write_script(
+            tmp_path, "y.yaml", "description: other words\nengine: espeak\nsettings: {rate: 120}\n"
+        )
+    )
+    faster = load_profile(
+        write_script(tmp_path, "z.yaml", "engine: espeak\nsettings: {rate: 130}\n")
+    )
+    assert one.fingerprint() == same.fingerprint() != faster.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("engine: espeak\nspeed: 3\n", "unknown key `speed`"),
+        ("settings: {rate: 120}\n", "`engine:` must name a speech engine"),
+        ("engine: espeak\nsettings: [1, 2]\n", "`settings:` must be a mapping"),
+        ("engine: espeak\ntempo: 3\n", "`tempo:` must be a number from 0.5 to 2.0"),
+        ("engine: espeak\ntempo: snel\n", "`tempo:`"),
+        ("engine: espeak\nfallback: [a]\n", "`fallback:` must name another voice profile"),
+        ("- engine\n", "a voice profile is a mapping"),
+        ("engine: [\n", ":2: voice profile is not valid YAML"),
+    ],
+)
+def test_bad_profiles_say_what_is_wrong(tmp_path: Path, content: str, words: str) -> None:
+    path = write_script(tmp_path, "kapot.yaml", content)
+    with pytest.raises(VoiceError) as caught:
+        VoiceRegistry([tmp_path])
+    assert str(caught.value).startswith(str(path))
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_unknown_engine_is_named() -> None:
+    with pytest.raises(VoiceError, match="unknown engine 'piper'; known engines: espeak, gtts"):
+        create_engine("piper", {})
+
+
+def test_an_unknown_voice_lists_the_known_ones() -> None:
+    with pytest.raises(
+        VoiceError, match="unknown voice 'robot'; known voices: nl-espeak, nl-google"
+    ):
+        VoiceRegistry().get("robot")
