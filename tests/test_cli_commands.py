@@ -52,7 +52,9 @@ def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1 and "no scripts" in result.stderr
 
 
-def test_an_unwritable_output_folder_fails_before_any_speech(tmp_path: Path, hermetic: Path) -> None:
+def test_an_unwritable_output_folder_fails_before_any_speech(
+    tmp_path: Path, hermetic: Path
+) -> None:
     script = write_script(tmp_path, "a.yaml", "title: t\nsteps: [Adem in.]\n")
     (tmp_path / "file").write_text("not a folder")
     result = run_cli("build", script, "-o", tmp_path / "file" / "out")
@@ -143,6 +145,11 @@ steps:
     assert pauses[2] == pauses[2] | {"ms": 24_000, "rule": "repeat"}
     assert pauses[3] == pauses[3] | {"ms": 3000, "rule": "explicit"}
     assert pauses[4]["rule"] == "default"
+    speech_ms = 14 * 60_000 // 140  # 14 words at the voices' calm 140 words a minute
+    assert document["estimated_ms"] == document["pause_ms"] + speech_ms
+    assert text.splitlines()[-1].endswith(
+        f"about {document['estimated_ms'] / 60_000:.1f} min in all"
+    )
 
 
 def test_plan_of_a_bad_script_is_one_line(tmp_path: Path) -> None:

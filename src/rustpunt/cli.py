@@ -256,7 +256,8 @@ def plan(script: Path, as_json: bool) -> None:
             label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
             click.echo(_fit(f"{label}  {item.text}", width))
     click.echo(
-        f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses"
+        f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses;"
+        f" about {timeline.estimated_ms() / 60_000:.1f} min in all"
     )
 
 

@@ -23,6 +23,9 @@ LEAD_IN_MS = 700
 AFTER_INTRO_MS = 2_000
 """After the intro, a moment to settle before the first step."""
 
+ESTIMATE_WORDS_PER_MINUTE = 140
+"""The pace of the built-in voices, for estimating a session's length in `rustpunt plan`."""
+
 TAIL_MS = 2_000
 """After the outro, so the session ends in quiet instead of being cut off."""
 
@@ -58,6 +61,11 @@ class Timeline:
 
     def pause_ms(self) -> int:
         return sum(item.ms for item in self.items if isinstance(item, Pause))
+
+    def estimated_ms(self) -> int:
+        """The session's length before any audio exists: pauses plus speech at a calm pace."""
+        words = sum(len(speech.text.split()) for speech in self.speeches())
+        return self.pause_ms() + words * 60_000 // ESTIMATE_WORDS_PER_MINUTE
 
 
 def plan(script: Script) -> Timeline:
@@ -106,4 +114,5 @@ def timeline_document(timeline: Timeline) -> dict[str, Any]:
             for item in timeline.items
         ],
         "pause_ms": timeline.pause_ms(),
+        "estimated_ms": timeline.estimated_ms(),
     }
