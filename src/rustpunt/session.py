@@ -16,12 +16,12 @@ from typing import Any
 
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
-from rustpunt.errors import RustpuntError, ScriptError, VoiceError
+from rustpunt.errors import ScriptError, VoiceError
 from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
-from rustpunt.speak import SpokenSession, speak
+from rustpunt.speak import SpokenSession, reachable_now, speak
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
 BITRATE_KBPS = 64
@@ -138,8 +138,7 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
         and paths["mp3"].is_file()
         and paths["vtt"].is_file()
         and not (
-            previous.get("voice", {}).get("fallback_reason")
-            and voice_reachable_now(registry, voice)
+            previous.get("voice", {}).get("fallback_reason") and reachable_now(registry.get(voice))
         )
     ):
         current = BuildResult(
@@ -184,21 +183,6 @@ def build_script(
         script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
         spoken.fallback_reason, spoken.synthesized,
     )  # fmt: skip
-
-
-_reachable: dict[str, bool] = {}
-
-
-def voice_reachable_now(registry: VoiceRegistry, voice: str) -> bool:
-    """Whether a voice that once failed can speak now, asked once per process."""
-    if voice not in _reachable:
-        from rustpunt.speak import engine_for
-
-        try:
-            _reachable[voice] = engine_for(registry.get(voice)).check() is None
-        except RustpuntError:
-            _reachable[voice] = False
-    return _reachable[voice]
 
 
 def _engine_label(spoken: SpokenSession) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from rustpunt.audio import prepare_clip
 from rustpunt.cache import ClipCache, clip_key
 from rustpunt.engines import Engine, create_engine
-from rustpunt.errors import VoiceUnavailable
+from rustpunt.errors import RustpuntError, VoiceUnavailable
 from rustpunt.voices import VoiceProfile, VoiceRegistry
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,9 @@ _engines: dict[tuple[str, str], Engine] = {}
 
 _unreachable: dict[str, str] = {}
 """Voices found unreachable in this process, with the reason: a batch asks a dead voice only once."""
+
+_checked: dict[str, bool] = {}
+"""Whether a voice could speak when reachable_now() asked, once per process."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,19 @@ def engine_for(profile: VoiceProfile) -> Engine:
     if key not in _engines:
         _engines[key] = create_engine(profile.engine, profile.settings)
     return _engines[key]
+
+
+def reachable_now(profile: VoiceProfile) -> bool:
+    """Whether a voice can speak right now: asked once per process, and never again for a voice
+    this process already found unreachable (a session that fell back is rebuilt only if it can)."""
+    if profile.name not in _checked:
+        try:
+            _checked[profile.name] = (
+                profile.name not in _unreachable and engine_for(profile).check() is None
+            )
+        except RustpuntError:
+            _checked[profile.name] = False
+    return _checked[profile.name]
 
 
 def speak(
