@@ -197,18 +197,22 @@ def build_all(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
     ) as pool:
         futures = {pool.submit(_build_one, jobs[index], options): index for index in todo}
-        for future in concurrent.futures.as_completed(futures):
-            index = futures[future]
-            try:
-                results[index] = future.result()
-            except Exception as error:  # a worker that died (killed, out of memory)
-                results[index] = BuildResult(
-                    jobs[index].script,
-                    "failed",
-                    error=f"{jobs[index].script}: worker died: {error}",
-                )
-            if on_done:
-                on_done(results[index])
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                try:
+                    results[index] = future.result()
+                except Exception as error:  # a worker that died (killed, out of memory)
+                    results[index] = BuildResult(
+                        jobs[index].script,
+                        "failed",
+                        error=f"{jobs[index].script}: worker died: {error}",
+                    )
+                if on_done:
+                    on_done(results[index])
+        except BaseException:  # Ctrl-C: the scripts not started yet are not started at all
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return [results[i] for i in range(len(jobs))]
 
 
