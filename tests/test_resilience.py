@@ -116,3 +116,27 @@ def test_two_builds_at_once_share_the_cache_safely(tmp_path: Path, hermetic: Pat
     for i in range(2):
         assert_nothing_half_written(tmp_path / f"out{i}", hermetic)
         assert len(list((tmp_path / f"out{i}").glob("*.mp3"))) == 3
+
+
+def test_ctrl_c_stops_a_parallel_build_soon_and_cleanly(tmp_path: Path, hermetic: Path) -> None:
+    folder = tmp_path / "scripts"
+    for n in range(1, 13):
+        write_script(folder, f"sessie-{n:02d}.yaml", SCRIPT.format(n=n))
+    out = tmp_path / "out"
+    build = subprocess.Popen(
+        [sys.executable, "-m", "rustpunt", "build", str(folder), "-o", str(out), "--voice", "nl-espeak", "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # interrupt once the first session is done
+    os.killpg(build.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130
+    assert stderr.strip().endswith("Interrupted.") and "Traceback" not in stderr
+    assert len(list(out.glob("*.mp3"))) < 12  # the scripts not started yet were not started
+    assert_nothing_half_written(out, hermetic)
+    again = subprocess.run(build.args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert len(list(out.glob("*.mp3"))) == 12
+    assert not list(out.glob(".*.part"))  # what the interrupted workers left is gone

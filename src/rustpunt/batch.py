@@ -10,6 +10,7 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -133,9 +134,12 @@ def _current(job: Job, options: BuildOptions) -> BuildResult | None:
 
 
 def _init_worker(request_slots: Any) -> None:
-    """Share one limit on concurrent Google requests across all worker processes."""
+    """Share one limit on concurrent Google requests across all worker processes; leave Ctrl-C to
+    the parent, which stops the workers (an interrupt inside espeak's callback would only print a
+    traceback and let the worker go on)."""
     from rustpunt.engines import google
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     google.REQUEST_SLOTS = request_slots
 
 
@@ -210,8 +214,10 @@ def build_all(
                     )
                 if on_done:
                     on_done(results[index])
-        except BaseException:  # Ctrl-C: the scripts not started yet are not started at all
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # Ctrl-C: stop now; what was being written stays a hidden .part file,
+            pool.shutdown(wait=False, cancel_futures=True)  # removed by the next build
+            for worker in multiprocessing.active_children():
+                worker.terminate()
             raise
     return [results[i] for i in range(len(jobs))]
 
