@@ -257,3 +257,25 @@ def test_a_data_path_too_long_for_espeak_still_works(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 22050
+
+
+def test_ctrl_c_during_synthesis_is_not_lost(tmp_path):
+    """Python delivers the signal inside espeak's callback, where ctypes would print and drop it."""
+    code = (
+        "import os, signal, threading\n"
+        "from rustpunt.engines.espeak import EspeakEngine\n"
+        "engine = EspeakEngine()\n"
+        "engine.synthesize('Adem in.')\n"
+        "threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "try:\n"
+        "    engine.synthesize('Adem rustig in door je neus en weer uit door je mond. ' * 60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+        "else:\n"
+        "    print('went on')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "interrupted"
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr

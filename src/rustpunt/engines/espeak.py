@@ -11,13 +11,15 @@ EspeakEngine objects with different settings can share one process. Parallel job
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +71,32 @@ def _collect(wav: Any, numsamples: int, events: Any) -> int:
 
 
 _CALLBACK = _CALLBACK_TYPE(_collect)
+
+
+@contextlib.contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes during espeak_Synth until the library returns, then raise it.
+
+    Python delivers the signal inside our ctypes callback, where an exception is only printed
+    and dropped: the build would go on. Only the main thread, and only with Python's default
+    handler in place (a worker process ignores the signal; its parent stops it).
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 """Module-level on purpose: the library keeps this pointer; it must never be garbage collected."""
 
 
@@ -324,11 +352,12 @@ class EspeakEngine:
             self._apply(library)
             _CHUNKS.clear()
             try:
-                status = library.lib.espeak_Synth(
-                    encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
-                )
-                if status == _EE_OK:
-                    status = library.lib.espeak_Synchronize()
+                with _interrupt_after():
+                    status = library.lib.espeak_Synth(
+                        encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+                    )
+                    if status == _EE_OK:
+                        status = library.lib.espeak_Synchronize()
                 data = b"".join(_CHUNKS)
             finally:
                 _CHUNKS.clear()
