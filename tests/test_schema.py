@@ -16,6 +16,8 @@ them, the editor does not):
   * .nan as a pause: JSON has no NaN, and minimum/maximum do not reject it;
   * rounding at the cycle bounds (1.9996 s rounds to 2000 ms, which the loader allows);
   * keys that are not strings (`1: x`): JSON keys are always strings;
+  * a spoken text with no letter or digit (`- "..."`): the loader refuses it as "nothing to
+    speak"; Python's re, which checks the schema here, has no Unicode letter class to say so;
   * duration forms only pytimeparse reads ("1 hour, 5 min", "1.5 Minutes", ":30", "+5s"), and
     whitespace other than space and tab around a number: the schema accepts fewer forms, by design;
   * YAML that does not parse, binary files, bad UTF-8: the editor reports those itself.

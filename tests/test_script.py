@@ -73,6 +73,8 @@ BAD = [
     ("step without text", "title: t\nsteps:\n  - pause: 3\n", 3, "no `text:`"),
     ("step a list", "title: t\nsteps:\n  - a\n  - [b, c]\n", 4, "step 2 must be text"),
     ("step null", "title: t\nsteps:\n  - a\n  -\n", 4, "step 2"),
+    ("nothing to speak", "title: t\nsteps:\n  - a\n  - '...'\n", 4, "step 2` has nothing to speak ('...')"),
+    ("outro of dashes", "title: t\noutro: '- - -'\nsteps: [a]\n", 2, "`outro` has nothing to speak"),
     ("negative pause", "title: t\nsteps:\n  - text: a\n    pause: -3\n", 4, "negative"),
     ("negative pause string", "title: t\nsteps:\n  - text: a\n    pause: '-5s'\n", 4, "negative"),
     ("absurd pause", "title: t\nsteps:\n  - text: a\n    pause: 3601\n", 4, "over an hour"),

@@ -110,7 +110,10 @@ def _guarded(
     try:
         return action(job.script, replace(options, output_dir=job.output_dir))
     except RustpuntError as error:
-        return BuildResult(job.script, "failed", error=str(error))
+        message = str(error)  # every failure line names the script, even an engine's error
+        if not message.startswith(str(job.script)):
+            message = f"{job.script}: {message}"
+        return BuildResult(job.script, "failed", error=message)
     except Exception as error:  # an unexpected bug must not stop the other scripts either
         log.debug("unexpected failure building %s", job.script, exc_info=True)
         return BuildResult(

@@ -168,8 +168,8 @@ def parse_script(data: bytes, path: Path) -> Script:
         steps=_steps(document["steps"], line_of("steps")),
         voice=_voice(document.get("voice"), line_of("voice")),
         voice_line=document.key_lines.get("voice"),
-        intro=_optional_text(document, "intro", line_of),
-        outro=_optional_text(document, "outro", line_of),
+        intro=_optional_text(document, "intro", line_of, spoken=True),
+        outro=_optional_text(document, "outro", line_of, spoken=True),
         pause_ms=(
             parse_pause(document["pause"], line_of("pause"), "pause")
             if document.get("pause") is not None
@@ -222,7 +222,7 @@ def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
     return f"unknown key `{key}` at the {where}; {hint}"
 
 
-def _text(value: Any, line: int, what: str) -> str:
+def _text(value: Any, line: int, what: str, spoken: bool = False) -> str:
     if isinstance(value, int) and abs(value) > 10**15:
         raise _Problem(line, f"`{what}` must be text, not a very large number")
     if (
@@ -235,12 +235,14 @@ def _text(value: Any, line: int, what: str) -> str:
     text = " ".join(str(value).split())
     if not text:
         raise _Problem(line, f"`{what}` is empty; write the text to speak")
+    if spoken and not any(character.isalnum() for character in text):
+        raise _Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
     return text
 
 
-def _optional_text(document: _Mapping, key: str, line_of: Any) -> str | None:
+def _optional_text(document: _Mapping, key: str, line_of: Any, spoken: bool = False) -> str | None:
     value = document.get(key)
-    return None if value is None else _text(value, line_of(key), key)
+    return None if value is None else _text(value, line_of(key), key, spoken)
 
 
 def _voice(value: Any, line: int) -> str | None:
@@ -270,7 +272,7 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                     raise _Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
             if "text" not in item:
                 raise _Problem(item.line, f"{where} has no `text:`; write what to say")
-            text = _text(item["text"], item.key_lines["text"], f"{where} text")
+            text = _text(item["text"], item.key_lines["text"], f"{where} text", spoken=True)
             pause = item.get("pause")
             pause_ms = (
                 None
@@ -279,7 +281,7 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
             )
             steps.append(Step(number, text, pause_ms, item_line))
         elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
-            steps.append(Step(number, _text(item, item_line, where), None, item_line))
+            steps.append(Step(number, _text(item, item_line, where, spoken=True), None, item_line))
         else:
             raise _Problem(
                 item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}"
