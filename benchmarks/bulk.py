@@ -80,8 +80,30 @@ class BuildFailed(RuntimeError):
 # --------------------------------------------------------------------------- Dutch text
 
 _UNITS = ["nul", "een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen"]
-_TEENS = ["tien", "elf", "twaalf", "dertien", "veertien", "vijftien", "zestien", "zeventien", "achttien", "negentien"]
-_TENS = ["", "", "twintig", "dertig", "veertig", "vijftig", "zestig", "zeventig", "tachtig", "negentig"]
+_TEENS = [
+    "tien",
+    "elf",
+    "twaalf",
+    "dertien",
+    "veertien",
+    "vijftien",
+    "zestien",
+    "zeventien",
+    "achttien",
+    "negentien",
+]
+_TENS = [
+    "",
+    "",
+    "twintig",
+    "dertig",
+    "veertig",
+    "vijftig",
+    "zestig",
+    "zeventig",
+    "tachtig",
+    "negentig",
+]
 
 
 def dutch_number(n: int) -> str:
@@ -100,9 +122,17 @@ def dutch_number(n: int) -> str:
         return word + ("ën" if word.endswith("e") else "en") + _TENS[tens]
     if n < 1000:
         hundreds, rest = divmod(n, 100)
-        return ("" if hundreds == 1 else _UNITS[hundreds]) + "honderd" + (dutch_number(rest) if rest else "")
+        return (
+            ("" if hundreds == 1 else _UNITS[hundreds])
+            + "honderd"
+            + (dutch_number(rest) if rest else "")
+        )
     thousands, rest = divmod(n, 1000)
-    return ("" if thousands == 1 else dutch_number(thousands)) + "duizend" + (dutch_number(rest) if rest else "")
+    return (
+        ("" if thousands == 1 else dutch_number(thousands))
+        + "duizend"
+        + (dutch_number(rest) if rest else "")
+    )
 
 
 INTROS = [
@@ -142,9 +172,26 @@ STOCK_CUES = [  # shared between scripts, with a timing cue: the pause is read f
     "Tel langzaam tot tien.",
 ]
 BODY = [
-    "je tenen", "je voeten", "je enkels", "je kuiten", "je knieën", "je bovenbenen", "je heupen",
-    "je buik", "je onderrug", "je schouderbladen", "je borst", "je schouders", "je armen",
-    "je handen", "je vingers", "je nek", "je kaak", "je wangen", "je ogen", "je voorhoofd",
+    "je tenen",
+    "je voeten",
+    "je enkels",
+    "je kuiten",
+    "je knieën",
+    "je bovenbenen",
+    "je heupen",
+    "je buik",
+    "je onderrug",
+    "je schouderbladen",
+    "je borst",
+    "je schouders",
+    "je armen",
+    "je handen",
+    "je vingers",
+    "je nek",
+    "je kaak",
+    "je wangen",
+    "je ogen",
+    "je voorhoofd",
 ]
 ACTIONS = [
     "Breng je aandacht naar {b}.",
@@ -201,12 +248,21 @@ def make_script(index: int, target_s: float, n_steps: int, seed: int) -> dict[st
         elif roll < 0.80:
             steps.append({"text": composed(), "explicit": rng.random() < 0.5})
         else:
-            steps.append({"text": f"{composed()} Houd dit {rng.choice(HOLD_SECONDS)} seconden vast.", "explicit": False})
+            steps.append(
+                {
+                    "text": f"{composed()} Houd dit {rng.choice(HOLD_SECONDS)} seconden vast.",
+                    "explicit": False,
+                }
+            )
     explicit = [s for s in steps if s["explicit"]]
     for candidate in rng.sample(steps, len(steps)):  # at least a few explicit pauses to aim with
         if len(explicit) >= max(2, len(steps) // 6):
             break
-        if not candidate["explicit"] and "seconden" not in candidate["text"] and candidate["text"] not in STOCK_CUES:
+        if (
+            not candidate["explicit"]
+            and "seconden" not in candidate["text"]
+            and candidate["text"] not in STOCK_CUES
+        ):
             candidate["explicit"] = True
             explicit.append(candidate)
 
@@ -220,7 +276,9 @@ def make_script(index: int, target_s: float, n_steps: int, seed: int) -> dict[st
         "outro": rng.choice(OUTROS),
     }
     # Pauses that the text or the default decides, as rustpunt itself plans them.
-    document["steps"] = [{"text": s["text"], "pause": 0} if s["explicit"] else s["text"] for s in steps]
+    document["steps"] = [
+        {"text": s["text"], "pause": 0} if s["explicit"] else s["text"] for s in steps
+    ]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as handle:
         yaml.safe_dump(document, handle, allow_unicode=True, sort_keys=False)
     try:
@@ -233,13 +291,18 @@ def make_script(index: int, target_s: float, n_steps: int, seed: int) -> dict[st
     total_weight = sum(weights) or 1.0
     shares = iter(max(3, round(remaining * w / total_weight)) for w in weights)
     document["steps"] = [
-        {"text": s["text"], "pause": _format_pause(next(shares), rng)} if s["explicit"] else s["text"] for s in steps
+        {"text": s["text"], "pause": _format_pause(next(shares), rng)}
+        if s["explicit"]
+        else s["text"]
+        for s in steps
     ]
     return document
 
 
 def write_script(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8"
+    )
 
 
 def script_texts(document: dict[str, Any]) -> list[str]:
@@ -280,7 +343,7 @@ class Meter:
     cores that processes outside this benchmark used during the measurement.
     """
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         self._busy, self._own = _busy_seconds(), _own_cpu_seconds()
         self._started = time.perf_counter()
         return self
@@ -302,7 +365,9 @@ def wait_idle(max_wait: float) -> None:
         if share < IDLE_BELOW:
             return
         if time.monotonic() >= deadline:
-            log(f"    (machine still {share:.0%} busy with other work after {max_wait:.0f} s; measuring anyway)")
+            log(
+                f"    (machine still {share:.0%} busy with other work after {max_wait:.0f} s; measuring anyway)"
+            )
             return
 
 
@@ -351,7 +416,9 @@ def _check(rc: int, stdout: str, stderr: str, what: str) -> dict[str, Any]:
     return report
 
 
-def run_build(what: str, paths: list[Path], out: Path, cache: Path, jobs: int, *, settle: bool = True) -> Build:
+def run_build(
+    what: str, paths: list[Path], out: Path, cache: Path, jobs: int, *, settle: bool = True
+) -> Build:
     log(f"  {what} ...")
     command = build_command(paths, out, cache, jobs)
     if settle:
@@ -359,7 +426,9 @@ def run_build(what: str, paths: list[Path], out: Path, cache: Path, jobs: int, *
     with Meter() as meter:
         result = subprocess.run(command, capture_output=True, text=True)
     report = _check(result.returncode, result.stdout, result.stderr, what)
-    log(f"    {meter.wall:.2f} s  built {report['built']}, up to date {report['up_to_date']}  (others {meter.others:.0%})")
+    log(
+        f"    {meter.wall:.2f} s  built {report['built']}, up to date {report['up_to_date']}  (others {meter.others:.0%})"
+    )
     return Build(meter.wall, report, meter.others)
 
 
@@ -396,7 +465,11 @@ def run_build_measured(what: str, paths: list[Path], out: Path, cache: Path, job
     log(f"  {what} ...")
     command = build_command(paths, out, cache, jobs)
     wait_idle(SETTLE_SECONDS)
-    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr, Meter() as meter:
+    with (
+        tempfile.TemporaryFile("w+") as stdout,
+        tempfile.TemporaryFile("w+") as stderr,
+        Meter() as meter,
+    ):
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
         peak = [0]
         done = threading.Event()
@@ -416,8 +489,10 @@ def run_build_measured(what: str, paths: list[Path], out: Path, cache: Path, job
         stderr.seek(0)
         output, errors = stdout.read(), stderr.read()
     report = _check(process.returncode, output, errors, what)
-    log(f"    {meter.wall:.2f} s  built {report['built']}, peak RSS {usage.ru_maxrss / 1024:.0f} MB (largest process), "
-        f"{peak[0] / 2**20:.0f} MB (process tree)  (others {meter.others:.0%})")
+    log(
+        f"    {meter.wall:.2f} s  built {report['built']}, peak RSS {usage.ru_maxrss / 1024:.0f} MB (largest process), "
+        f"{peak[0] / 2**20:.0f} MB (process tree)  (others {meter.others:.0%})"
+    )
     return Build(meter.wall, report, meter.others, usage.ru_maxrss, peak[0])
 
 
@@ -442,7 +517,9 @@ def encode_pcm(raw: Path, mp3: Path) -> None:
         "-c:a", "libmp3lame", "-b:a", BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "1",
         "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", "-y", str(mp3),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     assert process.stdin is not None
     with raw.open("rb") as source:
         while chunk := source.read(SAMPLE_RATE * 5 * 2):
@@ -450,7 +527,9 @@ def encode_pcm(raw: Path, mp3: Path) -> None:
     process.stdin.close()
     errors = process.stderr.read() if process.stderr else b""
     if process.wait() != 0:
-        raise BuildFailed(f"floor: ffmpeg could not encode {raw}: {errors.decode(errors='replace').strip()}")
+        raise BuildFailed(
+            f"floor: ffmpeg could not encode {raw}: {errors.decode(errors='replace').strip()}"
+        )
 
 
 def decode_all(mp3s: list[Path], work: Path, jobs: int) -> tuple[list[Path], float]:
@@ -494,7 +573,9 @@ def sharing(documents: list[dict[str, Any]]) -> dict[str, Any]:
     return {"sentences": len(texts), "distinct": len(set(texts))}
 
 
-def experiment_cold(work: Path, scripts: dict[Path, dict[str, Any]], count: int, jobs: int, repeat: int) -> dict[str, Any]:
+def experiment_cold(
+    work: Path, scripts: dict[Path, dict[str, Any]], count: int, jobs: int, repeat: int
+) -> dict[str, Any]:
     """Cold builds and floors, interleaved `repeat` times; the best (shortest) of each counts."""
     log(f"1. cold build of {count} scripts, --jobs {jobs}, best of {repeat}")
     paths = sorted(scripts)[:count]
@@ -503,12 +584,18 @@ def experiment_cold(work: Path, scripts: dict[Path, dict[str, Any]], count: int,
     raws: list[Path] = []
     floor_audio = 0.0
     for attempt in range(repeat):
-        suffix = "" if attempt == 0 else f"-{attempt + 1}"  # the first one's outputs serve figures 2 and 3
+        suffix = (
+            "" if attempt == 0 else f"-{attempt + 1}"
+        )  # the first one's outputs serve figures 2 and 3
         out, cache = work / f"out{suffix}", work / f"cache-cold{suffix}"
-        build = run_build(f"cold build of {count} ({attempt + 1}/{repeat})", paths, out, cache, jobs)
+        build = run_build(
+            f"cold build of {count} ({attempt + 1}/{repeat})", paths, out, cache, jobs
+        )
         builds.append(build)
         if attempt == 0:
-            raws, floor_audio = decode_all([Path(s["mp3"]) for s in build.report["scripts"]], work / "floor", jobs)
+            raws, floor_audio = decode_all(
+                [Path(s["mp3"]) for s in build.report["scripts"]], work / "floor", jobs
+            )
         else:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(cache, ignore_errors=True)
@@ -539,10 +626,24 @@ def experiment_cold(work: Path, scripts: dict[Path, dict[str, Any]], count: int,
     }
 
 
-def experiment_noop(work: Path, folder: Path, count: int, jobs: int, repeats: int = 3) -> tuple[dict[str, Any], Build]:
+def experiment_noop(
+    work: Path, folder: Path, count: int, jobs: int, repeats: int = 3
+) -> tuple[dict[str, Any], Build]:
     log(f"2. no-op rebuild of {count} scripts")
-    first = run_build(f"first build of {count} (those of figure 1 already up to date)", [folder], work / "out", work / "cache-cold", jobs, settle=False)
-    noops = [run_build(f"no-op rebuild {i + 1} of {repeats}", [folder], work / "out", work / "cache-cold", jobs) for i in range(repeats)]
+    first = run_build(
+        f"first build of {count} (those of figure 1 already up to date)",
+        [folder],
+        work / "out",
+        work / "cache-cold",
+        jobs,
+        settle=False,
+    )
+    noops = [
+        run_build(
+            f"no-op rebuild {i + 1} of {repeats}", [folder], work / "out", work / "cache-cold", jobs
+        )
+        for i in range(repeats)
+    ]
     for noop in noops:
         if noop.report["up_to_date"] != count:
             raise BuildFailed(f"no-op rebuild rebuilt {noop.report['built']} script(s)")
@@ -583,16 +684,38 @@ def experiment_one_sentence(
 
     clips = work / "cache-cold" / "clips"
     before = set(clips.glob("*/*.clip"))
-    rebuild = run_build(f"rebuild of {len(scripts)} after editing step {index + 1} of {path.name}", [folder], work / "out", work / "cache-cold", jobs)
+    rebuild = run_build(
+        f"rebuild of {len(scripts)} after editing step {index + 1} of {path.name}",
+        [folder],
+        work / "out",
+        work / "cache-cold",
+        jobs,
+    )
     if rebuild.report["built"] != 1 or rebuild.synthesized != 1:
-        raise BuildFailed(f"expected 1 script built with 1 clip synthesised, got {rebuild.report['built']} / {rebuild.synthesized}")
+        raise BuildFailed(
+            f"expected 1 script built with 1 clip synthesised, got {rebuild.report['built']} / {rebuild.synthesized}"
+        )
     added = set(clips.glob("*/*.clip")) - before
     for clip in added:  # the baseline must synthesise the edited sentence again, as the rebuild did
         clip.unlink()
-    alone_warm = run_build("that script alone, fresh output, cache warm but for the edited sentence", [path], work / "out-alone-warm", work / "cache-cold", jobs)
+    alone_warm = run_build(
+        "that script alone, fresh output, cache warm but for the edited sentence",
+        [path],
+        work / "out-alone-warm",
+        work / "cache-cold",
+        jobs,
+    )
     if alone_warm.synthesized != 1:
-        raise BuildFailed(f"warm single build synthesised {alone_warm.synthesized} clips, expected 1")
-    alone_cold = run_build("that script alone, fresh output, cold cache", [path], work / "out-alone-cold", work / "cache-alone", jobs)
+        raise BuildFailed(
+            f"warm single build synthesised {alone_warm.synthesized} clips, expected 1"
+        )
+    alone_cold = run_build(
+        "that script alone, fresh output, cold cache",
+        [path],
+        work / "out-alone-cold",
+        work / "cache-alone",
+        jobs,
+    )
     return {
         "scripts": len(scripts),
         "edited": f"{path.name} step {index + 1}",
@@ -610,18 +733,29 @@ def experiment_one_sentence(
 
 def experiment_long(work: Path, long_minutes: int, seed: int, repeat: int) -> dict[str, Any]:
     """Each session built `repeat` times with a fresh cache: the shortest time, the largest memory."""
-    log(f"4. a {long_minutes}-minute session against a 5-minute one (cold caches), best of {repeat}")
+    log(
+        f"4. a {long_minutes}-minute session against a 5-minute one (cold caches), best of {repeat}"
+    )
     folder = work / "long"
     folder.mkdir()
     results = {}
     for minutes in (5, long_minutes):
-        document = make_script(10_000 + minutes, minutes * 60, round(minutes * STEPS_PER_MINUTE), seed)
+        document = make_script(
+            10_000 + minutes, minutes * 60, round(minutes * STEPS_PER_MINUTE), seed
+        )
         path = folder / f"sessie-{minutes}min.yaml"
         write_script(path, document)
         builds = []
         for attempt in range(repeat):
-            out, cache = work / f"out-{minutes}min-{attempt}", work / f"cache-{minutes}min-{attempt}"
-            builds.append(run_build_measured(f"{minutes}-minute session ({attempt + 1}/{repeat})", [path], out, cache, 1))
+            out, cache = (
+                work / f"out-{minutes}min-{attempt}",
+                work / f"cache-{minutes}min-{attempt}",
+            )
+            builds.append(
+                run_build_measured(
+                    f"{minutes}-minute session ({attempt + 1}/{repeat})", [path], out, cache, 1
+                )
+            )
             shutil.rmtree(cache, ignore_errors=True)
         best = min(builds, key=lambda b: b.wall)
         results[minutes] = {
@@ -656,7 +790,9 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    ffmpeg = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True).stdout.split("\n", 1)[0]
+    ffmpeg = subprocess.run(
+        [ffmpeg_exe(), "-version"], capture_output=True, text=True
+    ).stdout.split("\n", 1)[0]
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
@@ -667,25 +803,107 @@ def machine() -> dict[str, Any]:
 
 
 def figures(results: dict[str, Any], long_minutes: int) -> list[dict[str, Any]]:
-    cold, noop, edit, long = results["cold"], results["noop"], results["one_sentence"], results["long"]
+    cold, noop, edit, long = (
+        results["cold"],
+        results["noop"],
+        results["one_sentence"],
+        results["long"],
+    )
     rows = [
-        (f"cold build, {cold['scripts']} scripts (wall)", cold["wall_s"], "s", None, None, cold["others"]),
+        (
+            f"cold build, {cold['scripts']} scripts (wall)",
+            cold["wall_s"],
+            "s",
+            None,
+            None,
+            cold["others"],
+        ),
         ("  audio built", cold["audio_s"], "s", None, None, None),
         ("  audio s per wall s (aggregate)", cold["audio_s_per_wall_s"], "x", None, None, None),
-        ("  floor: ffmpeg encode of the same audio", cold["floor_wall_s"], "s", None, None, cold["floor_others"]),
+        (
+            "  floor: ffmpeg encode of the same audio",
+            cold["floor_wall_s"],
+            "s",
+            None,
+            None,
+            cold["floor_others"],
+        ),
         ("  build / floor", cold["ratio_to_floor"], "x", 1.5, "<=", None),
-        (f"no-op rebuild, {noop['scripts']} scripts", noop["wall_s"], "s", 2.0, "<", noop["others"]),
+        (
+            f"no-op rebuild, {noop['scripts']} scripts",
+            noop["wall_s"],
+            "s",
+            2.0,
+            "<",
+            noop["others"],
+        ),
         ("  median of 3 no-op rebuilds", noop["wall_s_median"], "s", None, None, None),
-        (f"one sentence changed, {edit['scripts']} scripts rebuilt", edit["wall_s"], "s", None, None, edit["others"]),
-        ("  that script alone, cache warm but the edit", edit["alone_warm_wall_s"], "s", None, None, edit["alone_warm_others"]),
+        (
+            f"one sentence changed, {edit['scripts']} scripts rebuilt",
+            edit["wall_s"],
+            "s",
+            None,
+            None,
+            edit["others"],
+        ),
+        (
+            "  that script alone, cache warm but the edit",
+            edit["alone_warm_wall_s"],
+            "s",
+            None,
+            None,
+            edit["alone_warm_others"],
+        ),
         ("  rebuild / alone (warm but the edit)", edit["ratio_to_alone_warm"], "x", 1.5, "<", None),
-        ("  that script alone, cold cache", edit["alone_cold_wall_s"], "s", None, None, edit["alone_cold_others"]),
+        (
+            "  that script alone, cold cache",
+            edit["alone_cold_wall_s"],
+            "s",
+            None,
+            None,
+            edit["alone_cold_others"],
+        ),
         ("  rebuild / alone (cold)", edit["ratio_to_alone_cold"], "x", None, None, None),
-        (f"5-minute session, cold ({long['short']['audio_s'] / 60:.1f} min)", long["short"]["wall_s"], "s", None, None, long["short"]["others"]),
-        (f"{long_minutes}-minute session, cold ({long['long']['audio_s'] / 60:.1f} min)", long["long"]["wall_s"], "s", None, None, long["long"]["others"]),
-        (f"  {long_minutes}-min / 5-min build time", long["ratio"], "x", 13.0 if long_minutes == 60 else None, "<=", None),
-        (f"  {long_minutes}-min peak RSS, process tree (sum)", long["long"]["tree_peak_mb"], "MB", 300.0, "<", None),
-        (f"  {long_minutes}-min peak RSS, largest process", long["long"]["maxrss_mb"], "MB", 300.0, "<", None),
+        (
+            f"5-minute session, cold ({long['short']['audio_s'] / 60:.1f} min)",
+            long["short"]["wall_s"],
+            "s",
+            None,
+            None,
+            long["short"]["others"],
+        ),
+        (
+            f"{long_minutes}-minute session, cold ({long['long']['audio_s'] / 60:.1f} min)",
+            long["long"]["wall_s"],
+            "s",
+            None,
+            None,
+            long["long"]["others"],
+        ),
+        (
+            f"  {long_minutes}-min / 5-min build time",
+            long["ratio"],
+            "x",
+            13.0 if long_minutes == 60 else None,
+            "<=",
+            None,
+        ),
+        (
+            f"  {long_minutes}-min peak RSS, process tree (sum)",
+            long["long"]["tree_peak_mb"],
+            "MB",
+            300.0,
+            "<",
+            None,
+        ),
+        (
+            f"  {long_minutes}-min peak RSS, largest process",
+            long["long"]["maxrss_mb"],
+            "MB",
+            300.0,
+            "<",
+            None,
+        ),
     ]
     table = []
     for name, value, unit, target, op, others in rows:
@@ -703,11 +921,16 @@ def render_table(table: list[dict[str, Any]], info: dict[str, Any], results: dic
         return f"{text} {row['unit']}" if row["unit"] != "x" else f"{text}x"
 
     width = max(len(row["figure"]) for row in table)
-    lines = [f"{'figure':<{width}}  {'value':>11}  {'target':>10}  {'result':<8} others*", "-" * (width + 48)]
+    lines = [
+        f"{'figure':<{width}}  {'value':>11}  {'target':>10}  {'result':<8} others*",
+        "-" * (width + 48),
+    ]
     for row in table:
         met = "" if row["met"] is None else ("met" if row["met"] else "NOT MET")
         others = "" if row["others_cpu_share"] is None else f"{row['others_cpu_share']:.0%}"
-        lines.append(f"{row['figure']:<{width}}  {value(row):>11}  {row['target'] or '':>10}  {met:<8} {others:>6}".rstrip())
+        lines.append(
+            f"{row['figure']:<{width}}  {value(row):>11}  {row['target'] or '':>10}  {met:<8} {others:>6}".rstrip()
+        )
     cold = results["cold"]
     share = cold["sharing"]
     lines += [
@@ -731,19 +954,42 @@ def render_table(table: list[dict[str, Any]], info: dict[str, Any], results: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scripts", type=int, help="scripts in the cold build (default 50, --quick 10)")
-    parser.add_argument("--many", type=int, help="scripts in the no-op and one-sentence rebuilds (default 200, --quick 40)")
-    parser.add_argument("--long-minutes", type=int, help="length of the long session (default 60, --quick 20)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="--jobs of the builds (default: CPU count)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scripts", type=int, help="scripts in the cold build (default 50, --quick 10)"
+    )
+    parser.add_argument(
+        "--many",
+        type=int,
+        help="scripts in the no-op and one-sentence rebuilds (default 200, --quick 40)",
+    )
+    parser.add_argument(
+        "--long-minutes", type=int, help="length of the long session (default 60, --quick 20)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="--jobs of the builds (default: CPU count)",
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated scripts")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="cold builds, floors and long sessions measured this many times, the best counts (default 2)")
-    parser.add_argument("--settle", type=float, default=20.0,
-                        help="before each measurement, wait up to this many seconds for the machine to be idle (default 20)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="cold builds, floors and long sessions measured this many times, the best counts (default 2)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=20.0,
+        help="before each measurement, wait up to this many seconds for the machine to be idle (default 20)",
+    )
     args = parser.parse_args(argv)
     global SETTLE_SECONDS
     SETTLE_SECONDS = args.settle
@@ -761,7 +1007,9 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, Any] = {}
         results["cold"] = experiment_cold(work, scripts, count, args.jobs, args.repeat)
         results["noop"], _ = experiment_noop(work, folder, many, args.jobs)
-        results["one_sentence"] = experiment_one_sentence(work, folder, scripts, args.jobs, args.seed)
+        results["one_sentence"] = experiment_one_sentence(
+            work, folder, scripts, args.jobs, args.seed
+        )
         results["long"] = experiment_long(work, long_minutes, args.seed, args.repeat)
     except BuildFailed as error:
         log(f"error: {error}")
@@ -776,7 +1024,12 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     if args.json:
         log(text)
-        print(json.dumps({"machine": info, "figures": table, "results": results, "benchmark_wall_s": total}, indent=2))
+        print(
+            json.dumps(
+                {"machine": info, "figures": table, "results": results, "benchmark_wall_s": total},
+                indent=2,
+            )
+        )
     else:
         print(text)
         print(f"\n(benchmark run: {total:.0f} s)")
