@@ -150,3 +150,17 @@ def test_the_session_reaches_the_target_loudness_under_the_peak_ceiling() -> Non
     lufs, peak = ffmpeg_loudness(rendered)
     assert peak <= TRUE_PEAK_DBTP + 0.2
     assert lufs == pytest.approx(TARGET_LUFS, abs=0.3)
+
+
+@pytest.mark.parametrize("tempo", [0.8, 0.88, 1.25])
+def test_tempo_changes_the_pace_and_keeps_the_pitch(tempo: float) -> None:
+    """A voice profile's tempo goes through ffmpeg's atempo: longer or shorter, same pitch."""
+    from rustpunt.audio import to_session_pcm
+    from rustpunt.engines.base import EngineAudio
+
+    tone = sine(440, 22_050, 2.0)
+    result = to_session_pcm(EngineAudio(tone.tobytes(), "s16le", 22_050), tempo)
+    assert result.size / SAMPLE_RATE == pytest.approx(2.0 / tempo, rel=0.02)
+    spectrum = np.abs(np.fft.rfft(result.astype(float)))
+    peak_hz = np.fft.rfftfreq(result.size, 1 / SAMPLE_RATE)[spectrum.argmax()]
+    assert peak_hz == pytest.approx(440, abs=3)
