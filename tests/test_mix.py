@@ -8,8 +8,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, ms_to_samples, prepare_clip, upsample
+from rustpunt.audio import (
+    SAMPLE_RATE,
+    ffmpeg_exe,
+    ms_to_samples,
+    prepare_clip,
+    to_session_pcm,
+    upsample,
+)
 from rustpunt.engines import create_engine
+from rustpunt.engines.base import EngineAudio
 from rustpunt.loudness import block_energies, integrated_loudness, limit, true_peak
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, place, render
 from rustpunt.plan import Pause, Speech, Timeline
@@ -155,9 +163,6 @@ def test_the_session_reaches_the_target_loudness_under_the_peak_ceiling() -> Non
 @pytest.mark.parametrize("tempo", [0.8, 0.88, 1.25])
 def test_tempo_changes_the_pace_and_keeps_the_pitch(tempo: float) -> None:
     """A voice profile's tempo goes through ffmpeg's atempo: longer or shorter, same pitch."""
-    from rustpunt.audio import to_session_pcm
-    from rustpunt.engines.base import EngineAudio
-
     tone = sine(440, 22_050, 2.0)
     result = to_session_pcm(EngineAudio(tone.tobytes(), "s16le", 22_050), tempo)
     assert result.size / SAMPLE_RATE == pytest.approx(2.0 / tempo, rel=0.02)
