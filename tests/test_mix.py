@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,9 +106,7 @@ def test_true_peak_sees_between_the_samples() -> None:
 
 
 def timeline_of(items: list) -> Timeline:
-    script = Script(
-        path=__import__("pathlib").Path("x.yaml"), title="x", steps=(Step(1, "a", None, 1),)
-    )
+    script = Script(path=Path("x.yaml"), title="x", steps=(Step(1, "a", None, 1),))
     return Timeline(script, tuple(items))
 
 
