@@ -26,6 +26,7 @@ from rustpunt.session import (
     BuildResult,
     build_script,
     chosen_voice,
+    output_paths,
     prepare,
     voices_for,
 )
@@ -72,7 +73,7 @@ def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
     jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
     claimed: dict[Path, Path] = {}
     for job in jobs:
-        target = job.output_dir / f"{job.script.stem}.mp3"
+        target = output_paths(job.script, job.output_dir)["mp3"]
         if target in claimed:
             raise RustpuntError(
                 f"{claimed[target]} and {job.script} would both be built into {target}; "

@@ -133,9 +133,12 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise RustpuntError(f"no scripts (*.yaml, *.yml) found in {', '.join(map(str, paths))}")
-    registries = [voices_for(job.script, voices_dirs) for job in job_list]
-    if voice and all(voice not in registry.profiles for registry in registries):
-        registries[0].get(voice)  # an unknown --voice fails before any work, listing the known ones
+    if voice:
+        registries = [voices_for(job.script, voices_dirs) for job in job_list]
+        if all(voice not in registry.profiles for registry in registries):
+            registries[0].get(
+                voice
+            )  # an unknown --voice fails before any work, listing the known ones
     options = BuildOptions(
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
         strict=strict, force=force, artist=artist, album=album,

@@ -26,7 +26,6 @@ SEGMENT = SAMPLE_RATE // 10
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
-TRUE_PEAK_OVERSAMPLING = 4
 
 
 @functools.cache
@@ -89,35 +88,6 @@ def integrated_loudness(blocks: Iterable[np.ndarray]) -> float:
     threshold = -0.691 + 10 * math.log10(above.mean()) + RELATIVE_GATE_LU
     gated = energies[loudness > threshold]
     return float(-0.691 + 10 * math.log10(gated.mean()))
-
-
-@functools.cache
-def _true_peak_filters(factor: int = TRUE_PEAK_OVERSAMPLING, half: int = 12) -> np.ndarray:
-    """One windowed-sinc interpolation filter per fractional position between two samples."""
-    positions = np.arange(1, factor) / factor
-    offsets = np.arange(-half + 1, half + 1)
-    taps = np.sinc(offsets[None, :] - positions[:, None])
-    window = np.kaiser(2 * half + 2, 8.0)[1:-1]
-    return taps * window[None, :]
-
-
-def true_peak(samples: np.ndarray) -> float:
-    """The highest level between samples, full scale 1.0 (BS.1770 annex 2, 4x oversampling).
-
-    Only the neighbourhood of samples within 6 dB of the sample peak can hold the true peak, so
-    only those are interpolated.
-    """
-    signal = samples.astype(np.float64) / 32768.0
-    if signal.size == 0:
-        return 0.0
-    sample_peak = float(np.abs(signal).max())
-    filters = _true_peak_filters()
-    half = filters.shape[1] // 2
-    candidates = np.flatnonzero(np.abs(signal) >= sample_peak / 2)
-    padded = np.concatenate([np.zeros(half), signal, np.zeros(half)])
-    windows = padded[candidates[:, None] + np.arange(filters.shape[1])[None, :] + 1]
-    between = np.abs(windows @ filters.T).max() if candidates.size else 0.0
-    return max(sample_peak, float(between))
 
 
 LIMITER_WINDOW = SAMPLE_RATE // 200

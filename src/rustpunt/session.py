@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class BuildResult:
     fallback_reason: str | None = None
     synthesized: int = 0
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
