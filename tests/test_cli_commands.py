@@ -66,16 +66,27 @@ def test_an_unwritable_output_folder_fails_before_any_speech(
     assert not list(hermetic.glob("clips/*/*.clip"))  # nothing was synthesised
 
 
-def test_two_scripts_with_one_output_name_are_refused(tmp_path: Path) -> None:
-    first = write_script(tmp_path / "a", "adem.yaml", "title: t\nsteps: [a]\n")
-    second = write_script(tmp_path / "b", "adem.yaml", "title: t\nsteps: [a]\n")
-    result = run_cli("build", first, second, "-o", tmp_path / "out")
-    assert result.returncode == 1
-    assert (
-        f"{first} and {second} would both be built into {tmp_path / 'out' / 'adem.mp3'}"
-        in result.stderr
-    )
-    assert not (tmp_path / "out").exists()
+def test_two_scripts_with_one_output_name_fail_and_the_others_build(
+    tmp_path: Path, hermetic: Path
+) -> None:
+    first = write_script(tmp_path / "in", "adem.yaml", "title: t\nsteps: [a]\n")
+    second = write_script(tmp_path / "in", "adem.YML", "title: t\nsteps: [b]\n")
+    good = write_script(tmp_path / "in", "goed.yaml", "title: t\nsteps: [Adem in.]\n")
+    target = tmp_path / "out" / "adem.mp3"
+    result = run_cli("build", tmp_path / "in", good, "--voice", "nl-espeak", "-o", tmp_path / "out")
+    assert result.returncode == 1, result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert sorted(failed) == sorted([
+        f"failed  {first}: {second} would be built into the same {target}; rename one of them, "
+        "or build them into different folders with -o",
+        f"failed  {second}: {first} would be built into the same {target}; rename one of them, "
+        "or build them into different folders with -o",
+    ])  # fmt: skip
+    assert (tmp_path / "out" / "goed.mp3").is_file() and not target.exists()
+    checked = run_cli("check", tmp_path / "in")
+    assert checked.returncode == 1
+    assert f"{first}: {second} would be built into the same" in checked.stderr
+    assert "3 script(s) checked, 2 with problems" in checked.stderr
 
 
 def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> None:

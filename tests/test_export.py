@@ -510,3 +510,19 @@ def test_ten_minutes_stream_without_holding_the_session(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while streaming"
     assert abs(MP3(destination).info.length - 600) < 1
     assert leftovers(tmp_path) == ["lang.mp3"]
+
+
+def test_three_hundred_chapters_use_nested_tables_of_contents(tmp_path: Path) -> None:
+    """A CTOC counts its children in one byte: 300 steps go into two nested tables that mutagen
+    reads back, and ffmpeg still lists every chapter, in time order."""
+    chapters = [Chapter(i * 20, (i + 1) * 20, f"Stap {i + 1}") for i in range(300)]
+    destination = tmp_path / "lang.mp3"
+    write_mp3(destination, [speech(6000)], METADATA, chapters)
+    assert audiotools.chapters(destination) == [(c.start_ms, c.end_ms, c.title) for c in chapters]
+    tags = ID3(destination)
+    top = [toc for toc in tags.getall("CTOC") if toc.flags & CTOCFlags.TOP_LEVEL]
+    assert len(top) == 1
+    nested = [tags[f"CTOC:{child}"] for child in top[0].child_element_ids]
+    assert [len(toc.child_element_ids) for toc in nested] == [255, 45]
+    listed = [element for toc in nested for element in toc.child_element_ids]
+    assert listed == [f"chp{i}" for i in range(300)]

@@ -141,3 +141,63 @@ def test_whitespace_in_texts_is_folded(tmp_path: Path) -> None:
     )
     assert script.title == "a b"
     assert script.steps[0].text == "lang verhaal"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "title", "steps"),
+    [
+        ("title: 007\nsteps:\n  - 1:30\n  - 010\n", "007", ["1:30", "010"]),
+        ("title: Null\nsteps:\n  - yes\n  - off\n", "Null", ["yes", "off"]),
+        ("title: 2024-05-01\nsteps:\n  - 1.5\n  - 0x1F\n", "2024-05-01", ["1.5", "0x1F"]),
+        ("title: True\nsteps:\n  - text: 12:30\n", "True", ["12:30"]),
+    ],
+)
+def test_text_is_spoken_as_typed_not_as_yaml_1_1_reads_it(
+    tmp_path: Path, yaml_text: str, title: str, steps: list[str]
+) -> None:
+    script = load_script(write_script(tmp_path, "typed.yaml", yaml_text))
+    assert script.title == title
+    assert [step.text for step in script.steps] == steps
+
+
+@pytest.mark.parametrize(("value", "ms"), [("010", 10_000), ("1:30", 90_000), ("0.500", 500)])
+def test_pause_numbers_are_read_as_typed(tmp_path: Path, value: str, ms: int) -> None:
+    path = write_script(tmp_path, "p.yaml", f"title: t\nsteps:\n  - text: a\n    pause: {value}\n")
+    assert load_script(path).steps[0].pause_ms == ms
+
+
+@pytest.mark.parametrize("value", ["1.000", '"1.500"', "12.000"])
+def test_a_pause_with_a_dutch_thousands_point_is_refused(tmp_path: Path, value: str) -> None:
+    path = write_script(tmp_path, "p.yaml", f"title: t\nsteps:\n  - text: a\n    pause: {value}\n")
+    with pytest.raises(ScriptError, match=r"p\.yaml:4: .*ambiguous.*a thousand"):
+        load_script(path)
+
+
+def test_a_merge_key_may_override_what_it_merges(tmp_path: Path) -> None:
+    path = write_script(
+        tmp_path,
+        "merge.yaml",
+        "title: t\n"
+        "defaults: &d {text: Adem in., pause: 4}\n"
+        "steps:\n"
+        "  - *d\n"
+        "  - {<<: *d, text: Adem uit.}\n",
+    )
+    with pytest.raises(ScriptError, match="unknown key `defaults`"):
+        load_script(path)  # a stray top-level key is still refused ...
+    path.write_text(
+        "title: t\n"
+        "steps:\n"
+        "  - &d {text: Adem in., pause: 4}\n"
+        "  - {<<: *d, text: Adem uit.}\n"
+        "  - {<<: *d, text: Adem uit., text: Nog eens.}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScriptError, match=r"merge\.yaml:5: key 'text' appears twice"):
+        load_script(path)  # ... and so is a key written twice in one mapping
+    path.write_text(
+        "title: t\nsteps:\n  - &d {text: Adem in., pause: 4}\n  - {<<: *d, text: Adem uit.}\n",
+        encoding="utf-8",
+    )
+    script = load_script(path)
+    assert [(s.text, s.pause_ms) for s in script.steps] == [("Adem in.", 4000), ("Adem uit.", 4000)]

@@ -53,23 +53,31 @@ def test_the_fingerprint_follows_what_changes_the_sound(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "words"),
+    ("content", "line", "words"),
     [
-        ("engine: espeak\nspeed: 3\n", "unknown key `speed`"),
-        ("settings: {rate: 120}\n", "`engine:` must name a speech engine"),
-        ("engine: espeak\nsettings: [1, 2]\n", "`settings:` must be a mapping"),
-        ("engine: espeak\ntempo: 3\n", "`tempo:` must be a number from 0.5 to 2.0"),
-        ("engine: espeak\ntempo: snel\n", "`tempo:`"),
-        ("engine: espeak\nfallback: [a]\n", "`fallback:` must name another voice profile"),
-        ("- engine\n", "a voice profile is a mapping"),
-        ("engine: [\n", ":2: voice profile is not valid YAML"),
+        ("engine: espeak\nspeed: 3\n", 2, "unknown key `speed`"),
+        ("settings: {rate: 120}\n", 1, "`engine:` must name a speech engine"),
+        ("engine: espeak\nsettings: [1, 2]\n", 2, "`settings:` must be a mapping"),
+        ("description: x\nengine: espeak\ntempo: 3\n", 3, "`tempo:` must be a number from 0.5 to 2.0"),
+        ("engine: espeak\ntempo: snel\n", 2, "`tempo:`"),
+        ("engine: espeak\nfallback: [a]\n", 2, "`fallback:` must name another voice profile"),
+        ("- engine\n", 1, "a voice profile is a mapping"),
+        ("engine: [\n", 2, "voice profile is not valid YAML"),
+        ("engine: robot\n", 1, "unknown engine 'robot'"),
+        ("engine: espeak\nsettings:\n  voice: nl\n  rate: 9000\n", 4, "'rate' must be a whole number"),
+        ("engine: espeak\nsettings:\n  rate: 120\n  snelheid: 3\n", 4, "unknown espeak setting 'snelheid'"),
+        ("engine: gtts\nsettings:\n  lang: xx-nope\n", 3, "does not speak language 'xx-nope'"),
     ],
 )
-def test_bad_profiles_say_what_is_wrong(tmp_path: Path, content: str, words: str) -> None:
+def test_bad_profiles_say_what_is_wrong_at_their_line(
+    tmp_path: Path, content: str, line: int, words: str
+) -> None:
     path = write_script(tmp_path, "kapot.yaml", content)
+    registry = VoiceRegistry([tmp_path])  # a broken profile fails only where it is used
+    assert registry.get("nl-espeak").engine == "espeak"
     with pytest.raises(VoiceError) as caught:
-        VoiceRegistry([tmp_path])
-    assert str(caught.value).startswith(str(path))
+        registry.get("kapot")
+    assert str(caught.value).startswith(f"{path}:{line}: "), str(caught.value)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -17,9 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rustpunt.errors import RustpuntError, ScriptError, VoiceError
+from rustpunt.errors import (
+    FileProblem,
+    ProfileError,
+    RustpuntError,
+    ScriptError,
+    VoiceError,
+    shown,
+)
 from rustpunt.export import check_encoder
 from rustpunt.files import remove_stale_parts
+from rustpunt.plan import plan
 from rustpunt.script import load_script
 from rustpunt.session import (
     BuildOptions,
@@ -34,6 +42,7 @@ from rustpunt.session import (
 log = logging.getLogger(__name__)
 
 SCRIPT_SUFFIXES = (".yaml", ".yml")
+"""Compared without case: `ADEM.YAML` from a Windows colleague is a script too."""
 
 
 @dataclass(frozen=True)
@@ -41,66 +50,91 @@ class Job:
     script: Path
     output_dir: Path
     """Where this script's outputs go: a script in a subfolder keeps that subfolder under output."""
+    clash: str | None = None
+    """Why this script cannot be built (another script would write the same MP3), else None."""
+
+
+def is_script_file(path: Path) -> bool:
+    return path.suffix.lower() in SCRIPT_SUFFIXES and not path.name.startswith(".")
 
 
 def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     """(script, folder relative to its input) for files given and YAML files found under folders.
 
-    Folders named voices/ hold voice profiles, not scripts, and hidden folders are skipped.
+    Folders named voices/ hold voice profiles, not scripts, and hidden folders are skipped. One
+    file named twice (by a relative and an absolute path, or inside a folder also given) is one
+    script.
     """
-    found: list[tuple[Path, Path]] = []
+    found: dict[Path, tuple[Path, Path]] = {}
     for path in paths:
         path = Path(path)
         if path.is_dir():
             for candidate in sorted(path.rglob("*")):
                 relative = candidate.relative_to(path)
                 if (
-                    candidate.suffix in SCRIPT_SUFFIXES
+                    is_script_file(candidate)
                     and candidate.is_file()
                     and not any(
                         part.startswith(".") or part == "voices" for part in relative.parts[:-1]
                     )
-                    and not candidate.name.startswith(".")
                 ):
-                    found.append((candidate, relative.parent))
+                    found.setdefault(candidate.resolve(), (candidate, relative.parent))
         else:
-            found.append((path, Path()))
-    return list(dict.fromkeys(found))
+            found.setdefault(path.resolve(), (path, Path()))
+    return list(found.values())
 
 
 def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
-    """One job per script; two scripts that would write the same MP3 are an error up front."""
+    """One job per script. Two scripts that would write the same MP3 (`a.yaml` beside `a.yml`)
+    both fail, saying why; the other scripts are not held up by them."""
     jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
-    claimed: dict[Path, Path] = {}
-    for job in jobs:
+    claims: dict[Path, list[int]] = {}
+    for index, job in enumerate(jobs):
         target = output_paths(job.script, job.output_dir)["mp3"]
-        if target in claimed:
-            raise RustpuntError(
-                f"{claimed[target]} and {job.script} would both be built into {target}; "
-                "rename one, or build them into different folders with -o"
-            )
-        claimed[target] = job.script
+        claims.setdefault(target.resolve(), []).append(index)
+    for target, indexes in claims.items():
+        if len(indexes) > 1:
+            names = [shown(jobs[index].script) for index in indexes]
+            for index in indexes:
+                others = ", ".join(name for name in names if name != shown(jobs[index].script))
+                jobs[index] = replace(
+                    jobs[index],
+                    clash=f"{others} would be built into the same {shown(target)}; "
+                    "rename one of them, or build them into different folders with -o",
+                )
     return jobs
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    script: Path
-    error: ScriptError | None
+    path: Path
+    """The script checked, or a voice profile that cannot be used."""
+    error: FileProblem | None
 
 
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
-    """Validate scripts and their voice names without any audio work."""
+    """Everything a build would refuse, without any audio work: the script, its plan (pause
+    limits), its voice and fallbacks, clashing outputs; and voice profiles that cannot be used."""
     results = []
-    for script_path, _ in find_scripts(paths):
+    profile_problems: dict[Path, ProfileError] = {}
+    for job in jobs_for(paths, Path("output")):
+        script_path = job.script
+        registry = voices_for(script_path, tuple(voices_dirs))
+        for error in registry.broken.values():
+            profile_problems.setdefault(error.path, error)
         try:
+            if job.clash:
+                raise ScriptError(script_path, None, job.clash)
             script = load_script(script_path)
-            chosen_voice(script, voices_for(script_path, tuple(voices_dirs)), None)
+            plan(script)
+            voice = chosen_voice(script, registry, None)
+            registry.chain(voice)
             results.append(CheckResult(script_path, None))
-        except ScriptError as error:
+        except FileProblem as error:
             results.append(CheckResult(script_path, error))
         except VoiceError as error:
             results.append(CheckResult(script_path, ScriptError(script_path, None, str(error))))
+    results.extend(CheckResult(path, error) for path, error in sorted(profile_problems.items()))
     return results
 
 
@@ -112,16 +146,22 @@ def _guarded(
         return action(job.script, replace(options, output_dir=job.output_dir))
     except RustpuntError as error:
         message = str(error)  # every failure line names the script, even an engine's error
-        if not message.startswith(str(job.script)):
-            message = f"{job.script}: {message}"
+        if shown(job.script) not in message:
+            message = f"{shown(job.script)}: {message}"
         return BuildResult(job.script, "failed", error=message)
     except Exception as error:  # an unexpected bug must not stop the other scripts either
         log.debug("unexpected failure building %s", job.script, exc_info=True)
         return BuildResult(
             job.script,
             "failed",
-            error=f"{job.script}: internal error: {error!r} (please report this)",
+            error=f"{shown(job.script)}: internal error: {_short(repr(error))} (please report this)",
         )
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """A message fit for one line: an exception's repr can hold a whole document."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _build_one(
@@ -134,6 +174,8 @@ def _build_one(
 
 def _current(job: Job, options: BuildOptions) -> BuildResult | None:
     """The result of a job that needs no building (up to date, or invalid), else None."""
+    if job.clash:
+        return BuildResult(job.script, "failed", error=f"{shown(job.script)}: {job.clash}")
     return _guarded(lambda script, opts: prepare(script, opts).up_to_date, job, options)
 
 
@@ -247,9 +289,9 @@ class Report:
             "wall_seconds": round(self.wall_seconds, 2),
             "scripts": [
                 {
-                    "script": str(r.script),
+                    "script": shown(r.script),
                     "status": r.status,
-                    "mp3": str(r.mp3) if r.mp3 else None,
+                    "mp3": shown(r.mp3) if r.mp3 else None,
                     "duration_ms": r.duration_ms,
                     "voice": r.voice,
                     "fallback_reason": r.fallback_reason,

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from rustpunt import __version__
-from rustpunt.errors import RustpuntError
+from rustpunt.errors import RustpuntError, shown
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_CODES = """\b
@@ -216,7 +216,7 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     if as_json:
         _emit_json({
             "checked": len(results),
-            "problems": [{"file": str(e.path), "line": e.line, "message": e.reason} for e in problems],
+            "problems": [{"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems],
         })  # fmt: skip
     else:
         for error in problems:
@@ -305,6 +305,10 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None
         )
         click.echo(_fit(f"    {row['description']}", width))
     click.echo("* the default voice")
+    for error in registry.broken.values():
+        click.echo(f"broken  {error}", err=True)
+    if registry.broken:
+        sys.exit(1)
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def shown(path: Path | str) -> str:
+    """A path as text that can always be printed: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 class RustpuntError(Exception):
@@ -11,19 +17,27 @@ class RustpuntError(Exception):
     exit_code = 1
 
 
-class ScriptError(RustpuntError):
-    """An exercise script cannot be read or is not valid."""
+class FileProblem(RustpuntError):
+    """A problem at a line of a file the user wrote: `FILE:LINE: message`."""
 
     def __init__(self, path: Path | str, line: int | None, message: str) -> None:
         self.path = Path(path)
         self.line = line
         self.reason = message
-        where = f"{self.path}:{line}" if line else f"{self.path}"
+        where = f"{shown(self.path)}:{line}" if line else shown(self.path)
         super().__init__(f"{where}: {message}")
 
 
+class ScriptError(FileProblem):
+    """An exercise script cannot be read or is not valid."""
+
+
 class VoiceError(RustpuntError):
-    """A voice profile is unknown, unreadable or names an unknown engine."""
+    """A voice is unknown, or its settings are not ones its engine takes."""
+
+
+class ProfileError(FileProblem, VoiceError):
+    """A voice profile file cannot be read or is not valid."""
 
 
 class SynthesisError(RustpuntError):

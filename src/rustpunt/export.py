@@ -58,6 +58,8 @@ ID3_VERSION = 3
 GENRE = "Speech"
 COMMENT_LANGUAGE = "dut"  # ISO 639-2 (bibliographic) code for Dutch, as ID3 asks
 TOC_ID = "toc"
+MAX_TOC_CHILDREN = 255
+"""A CTOC frame counts its children in one byte: more chapters go into nested tables of contents."""
 _MAX_ID3_MS = 0xFFFF_FFFE  # CHAP times are 32-bit; 0xFFFFFFFF means "not set"
 
 
@@ -317,14 +319,8 @@ def _write_tags(path: Path, metadata: Metadata, chapters: list[Chapter], length_
     tags.add(TLEN(encoding=Encoding.LATIN1, text=[str(length_ms)]))
     if chapters:
         ids = [chapter_id(index) for index in range(len(chapters))]
-        tags.add(
-            CTOC(
-                element_id=TOC_ID,
-                flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                child_element_ids=ids,
-                sub_frames=[TIT2(encoding=text, text=[metadata.title])],
-            )
-        )
+        for toc in _tables_of_contents(ids, metadata.title):
+            tags.add(toc)
         for element_id, chapter in zip(ids, chapters):
             tags.add(
                 CHAP(
@@ -336,6 +332,43 @@ def _write_tags(path: Path, metadata: Metadata, chapters: list[Chapter], length_
             )
     tags.update_to_v23()
     tags.save(path, v1=0, v2_version=ID3_VERSION)
+
+
+def _tables_of_contents(chapter_ids: list[str], title: str) -> list[CTOC]:
+    """The CTOC frames for these chapters: one top-level table of up to 255 chapters, or, for
+    more, a top-level table of nested tables of up to 255 chapters each (ID3 chapter spec 1.0)."""
+    text = Encoding.UTF16
+    if len(chapter_ids) <= MAX_TOC_CHILDREN:
+        groups: list[list[str]] = []
+        children = chapter_ids
+    else:
+        groups = [
+            chapter_ids[start : start + MAX_TOC_CHILDREN]
+            for start in range(0, len(chapter_ids), MAX_TOC_CHILDREN)
+        ]
+        children = [f"{TOC_ID}{number}" for number in range(len(groups))]
+    if len(children) > MAX_TOC_CHILDREN:
+        raise ExportError(
+            f"{len(chapter_ids)} chapters are more than an MP3's tables of contents can hold"
+        )
+    frames = [
+        CTOC(
+            element_id=TOC_ID,
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=children,
+            sub_frames=[TIT2(encoding=text, text=[title])],
+        )
+    ]
+    for element_id, group in zip(children, groups):
+        frames.append(
+            CTOC(
+                element_id=element_id,
+                flags=CTOCFlags.ORDERED,
+                child_element_ids=group,
+                sub_frames=[TIT2(encoding=text, text=[f"{title} ({group[0]}-{group[-1]})"])],
+            )
+        )
+    return frames
 
 
 def _check_chapter_order(path: Path, count: int, shown: Path) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rustpunt.script import Script
+from rustpunt.errors import ScriptError
+from rustpunt.script import MAX_PAUSE_MS, Script
 from rustpunt.timing import infer_pause
 
 DEFAULT_PAUSE_MS = 5_000
@@ -28,6 +29,9 @@ ESTIMATE_WORDS_PER_MINUTE = 140
 
 TAIL_MS = 2_000
 """After the outro, so the session ends in quiet instead of being cut off."""
+
+MAX_SESSION_MS = 10 * 60 * 60 * 1000
+"""Ten hours: longer is a mistake (hundreds of hour-long pauses), and would fill a disk."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,27 @@ def plan(script: Script) -> Timeline:
             )
         else:
             decision = infer_pause(step.text, default_ms=default_ms, cycle_ms=cycle_ms)
+            if decision.ms > MAX_PAUSE_MS:
+                raise ScriptError(
+                    script.path,
+                    step.line,
+                    f"step {step.number} asks for a pause of over an hour ({decision.reason});"
+                    " a pause is at most an hour: reword the step, or set `pause:` for it",
+                )
             items.append(Pause(decision.ms, decision.rule, decision.reason, step.number))
     if script.outro:
         items.append(Speech(script.outro, "outro"))
     items.append(Pause(TAIL_MS, "tail", "quiet after the last words"))
-    return Timeline(script, tuple(items))
+    timeline = Timeline(script, tuple(items))
+    if timeline.estimated_ms() > MAX_SESSION_MS:
+        hours = timeline.estimated_ms() / 3_600_000
+        raise ScriptError(
+            script.path,
+            script.steps[0].line,
+            f"the session would last about {hours:.0f} hours; at most"
+            f" {MAX_SESSION_MS // 3_600_000} hours make one MP3: split it into several scripts",
+        )
+    return timeline
 
 
 def timeline_document(timeline: Timeline) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from rustpunt.errors import ScriptError
 
 MAX_PAUSE_MS = 60 * 60 * 1000
 """A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
+
+MAX_STEPS = 10_000
+"""More steps is a mistake (and more chapters than an MP3's nested tables of contents hold)."""
 
 MIN_CYCLE_MS, MAX_CYCLE_MS = 2_000, 60_000
 """One breathing cycle: faster than 2 s or slower than a minute is not a breath."""
@@ -60,17 +64,33 @@ class Script:
 
 
 class _Mapping(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of the mapping and of each key."""
+    """A YAML mapping that remembers the line of the mapping and of each key, and each plain
+    scalar value as it was written (YAML 1.1 reads `1:30` as 90 and `Null` as nothing)."""
 
     line: int = 0
     key_lines: dict[Any, int]
+    written: dict[Any, str]
 
 
 class _Sequence(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the line of the sequence and of each item."""
+    """A YAML sequence that remembers the line of the sequence and of each item, and each plain
+    scalar item as it was written."""
 
     line: int = 0
     item_lines: list[int]
+    written: dict[int, str]
+
+
+def _as_written(node: yaml.Node) -> str | None:
+    """The text of a plain scalar that YAML 1.1 would turn into something else (a number, a
+    date, true/false, nothing), so a text field can say what the editor typed."""
+    if (
+        isinstance(node, yaml.ScalarNode)
+        and not node.style  # plain: None from PyYAML, '' from libyaml
+        and node.tag != "tag:yaml.org,2002:str"
+    ):
+        return str(node.value)
+    return None
 
 
 class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -91,21 +111,34 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    # A merge key (`<<: *defaults`) brings in keys that the mapping's own keys may override:
+    # only a key written twice in the mapping itself is a mistake.
+    own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
     loader.flatten_mapping(node)
+    merged = len(node.value) - own
     mapping = _Mapping()
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
-    for key_node, value_node in node.value:
+    mapping.written = {}
+    own_keys: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         key_line = key_node.start_mark.line + 1
         try:
-            duplicate = key in mapping
+            duplicate = key in own_keys
         except TypeError:
             raise _Problem(key_line, "a key must be a plain word, not a list or mapping") from None
         if duplicate:
             raise _Problem(key_line, f"key {key!r} appears twice; keep one")
+        if index >= merged:
+            own_keys.add(key)
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[key] = key_line
+        written = _as_written(value_node)
+        if written is None:
+            mapping.written.pop(key, None)
+        else:
+            mapping.written[key] = written
     return mapping
 
 
@@ -113,6 +146,11 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Sequen
     sequence = _Sequence(loader.construct_object(child, deep=True) for child in node.value)
     sequence.line = node.start_mark.line + 1
     sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
+    sequence.written = {
+        index: written
+        for index, child in enumerate(node.value)
+        if (written := _as_written(child)) is not None
+    }
     return sequence
 
 
@@ -132,6 +170,12 @@ class _Problem(Exception):
 def load_script(path: Path | str) -> Script:
     """Read and validate one script; raises ScriptError naming the file and line of the problem."""
     path = Path(path)
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScriptError(
+            path, None, "the file name is not valid UTF-8; rename the file (its MP3 takes its name)"
+        ) from None
     try:
         data = path.read_bytes()
     except IsADirectoryError:
@@ -162,23 +206,36 @@ def parse_script(data: bytes, path: Path) -> Script:
     def line_of(key: str) -> int:
         return document.key_lines.get(key, document.line)
 
+    def text_of(key: str, spoken: bool = False) -> str | None:
+        """A text field as the editor typed it; None when the key is absent or left empty."""
+        value = document.get(key)
+        written = document.written.get(key)
+        if value is None and written in (None, "", "~"):
+            return None
+        return _text(value, line_of(key), key, spoken=spoken, written=written)
+
+    title = text_of("title", spoken=True)
+    if title is None:
+        raise _Problem(line_of("title"), "`title` is empty; write the session's title")
     return Script(
         path=path,
-        title=_text(document["title"], line_of("title"), "title"),
+        title=title,
         steps=_steps(document["steps"], line_of("steps")),
         voice=_voice(document.get("voice"), line_of("voice")),
         voice_line=document.key_lines.get("voice"),
-        intro=_optional_text(document, "intro", line_of, spoken=True),
-        outro=_optional_text(document, "outro", line_of, spoken=True),
+        intro=text_of("intro", spoken=True),
+        outro=text_of("outro", spoken=True),
         pause_ms=(
-            parse_pause(document["pause"], line_of("pause"), "pause")
+            parse_pause(
+                document["pause"], line_of("pause"), "pause", written=document.written.get("pause")
+            )
             if document.get("pause") is not None
             else None
         ),
         cycle_ms=_cycle(document["cycle"], line_of("cycle"))
         if document.get("cycle") is not None
         else None,
-        description=_optional_text(document, "description", line_of),
+        description=text_of("description"),
         digest=hashlib.sha256(data).hexdigest(),
     )
 
@@ -222,13 +279,16 @@ def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
     return f"unknown key `{key}` at the {where}; {hint}"
 
 
-def _text(value: Any, line: int, what: str, spoken: bool = False) -> str:
-    if isinstance(value, int) and abs(value) > 10**15:
-        raise _Problem(line, f"`{what}` must be text, not a very large number")
+def _text(
+    value: Any, line: int, what: str, *, spoken: bool = False, written: str | None = None
+) -> str:
+    """A text field. A plain scalar that YAML 1.1 reads as something else (`1:30`, `010`,
+    `Null`, `yes`) is taken as the editor typed it: it is spoken as written."""
+    if written is not None and not isinstance(value, str):
+        value = written
     if (
         isinstance(value, bool)
-        or not isinstance(value, (str, int, float))
-        or isinstance(value, float)
+        or not isinstance(value, (str, int))
     ):
         kind = _kind(value)
         raise _Problem(line, f"`{what}` must be text, not {kind}")
@@ -238,11 +298,6 @@ def _text(value: Any, line: int, what: str, spoken: bool = False) -> str:
     if spoken and not any(character.isalnum() for character in text):
         raise _Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
     return text
-
-
-def _optional_text(document: _Mapping, key: str, line_of: Any, spoken: bool = False) -> str | None:
-    value = document.get(key)
-    return None if value is None else _text(value, line_of(key), key, spoken)
 
 
 def _voice(value: Any, line: int) -> str | None:
@@ -263,6 +318,10 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
         )
     if not value:
         raise _Problem(line, "`steps` is empty; a script needs at least one step")
+    if len(value) > MAX_STEPS:
+        raise _Problem(
+            line, f"{len(value)} steps are too many for one session (at most {MAX_STEPS}); split the script"
+        )
     steps = []
     for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
         where = f"step {number}"
@@ -272,16 +331,27 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                     raise _Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
             if "text" not in item:
                 raise _Problem(item.line, f"{where} has no `text:`; write what to say")
-            text = _text(item["text"], item.key_lines["text"], f"{where} text", spoken=True)
+            text = _text(
+                item["text"],
+                item.key_lines["text"],
+                f"{where} text",
+                spoken=True,
+                written=item.written.get("text"),
+            )
             pause = item.get("pause")
             pause_ms = (
                 None
                 if pause is None
-                else parse_pause(pause, item.key_lines["pause"], f"{where} pause")
+                else parse_pause(
+                    pause, item.key_lines["pause"], f"{where} pause", written=item.written.get("pause")
+                )
             )
-            steps.append(Step(number, text, pause_ms, item_line))
-        elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
-            steps.append(Step(number, _text(item, item_line, where, spoken=True), None, item_line))
+            steps.append(Step(number=number, text=text, pause_ms=pause_ms, line=item_line))
+        elif not isinstance(item, (_Mapping, _Sequence)) and (
+            item is not None or value.written.get(number - 1) not in (None, "", "~")
+        ):
+            text = _text(item, item_line, where, spoken=True, written=value.written.get(number - 1))
+            steps.append(Step(number=number, text=text, pause_ms=None, line=item_line))
         else:
             raise _Problem(
                 item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}"
@@ -292,8 +362,27 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
 _NUMBER = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,9})?", re.ASCII)
 
 
-def parse_pause(value: Any, line: int, what: str = "pause") -> int:
-    """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds."""
+_YAML11_SURPRISE = re.compile(r"[+-]?(?:0[0-9_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)")
+"""Integers YAML 1.1 reads in a way nobody means in a pause: octal `010`, base 60 `1:30`."""
+
+_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+", re.ASCII)
+"""`1.000`: a thousand in Dutch, one in English; a pause written so is refused, not guessed."""
+
+
+def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
+    """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds.
+
+    `written` is the value as typed when YAML 1.1 read it as a number: `010` is ten seconds,
+    not eight (octal)."""
+    typed = (written if written is not None else value if isinstance(value, str) else "").strip()
+    if _THOUSANDS.fullmatch(typed):
+        raise _Problem(
+            line,
+            f"`{what}` {typed!r} is ambiguous (in Dutch 1.000 is a thousand); write "
+            f"{typed.replace('.', '')} for that many seconds, or use a comma for a decimal",
+        )
+    if _YAML11_SURPRISE.fullmatch(typed):
+        value = typed  # `010` is ten seconds, not octal eight; `1:30` is read as a duration
     seconds = _seconds(value)
     value = _shown(value)
     if seconds is None or math.isnan(seconds):

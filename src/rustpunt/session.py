@@ -16,7 +16,7 @@ from typing import Any
 
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
-from rustpunt.errors import ScriptError, VoiceError
+from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
@@ -75,6 +75,8 @@ def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) 
     if script.voice:
         try:
             registry.get(script.voice)
+        except ProfileError:
+            raise  # names the profile's file and line: that is where the fix goes
         except VoiceError as error:
             raise ScriptError(script.path, script.voice_line, str(error)) from None
         return script.voice

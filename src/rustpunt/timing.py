@@ -84,8 +84,9 @@ expect, and three minutes is the usual stay in a guided visualisation (the mindf
 
 # --- Numbers --------------------------------------------------------------------------------------
 
-_TOKEN = r"(?:\d+(?:[.,]\d+)?|[^\W\d_]+)"
-"""One number-ish token: digits with an optional decimal part, or one word."""
+_TOKEN = r"(?:\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:[.,]\d+)?|[^\W\d_]+)"
+"""One number-ish token: digits with Dutch thousands points and an optional decimal part, or one
+word."""
 
 _NUMBER_TAIL = re.compile(rf"(?<![\w:])((?:{_TOKEN}(?:\s+|\s*[-\u2013]\s*)){{0,4}}{_TOKEN})\s*$")
 """Up to five tokens right before a unit, joined by spaces or hyphens only (punctuation ends a
@@ -117,6 +118,11 @@ _AND_A_HALF = re.compile(r"(?P<whole>.+?)\s*(?:ën|en)\s*(?:een\s+)?halve?")
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
 
+_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d+)?")
+"""Dutch writes a thousand as 1.000 and a half as 0,5: a point before exactly three digits groups
+thousands ("1.000 seconden" is a thousand seconds); any other point is a decimal point, as in
+English ("1.5 minuut")."""
+
 
 @lru_cache(maxsize=4096)
 def _parse_number(phrase: str) -> Fraction | None:
@@ -124,6 +130,8 @@ def _parse_number(phrase: str) -> Fraction | None:
     phrase = " ".join(phrase.lower().replace("\u2013", "-").split())
     if phrase in _SPECIAL_NUMBERS:
         return _SPECIAL_NUMBERS[phrase]
+    if _THOUSANDS.fullmatch(phrase):
+        return Fraction(phrase.replace(".", "").replace(",", "."))
     if _DIGITS.fullmatch(phrase):
         return Fraction(phrase.replace(",", "."))
     half = _AND_A_HALF.fullmatch(phrase)

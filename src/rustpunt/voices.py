@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from rustpunt.errors import VoiceError
+from rustpunt.engines import create_engine
+from rustpunt.errors import ProfileError, VoiceError
 
 DEFAULT_VOICE = "nl-google"
 PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback")
@@ -49,41 +51,73 @@ def builtin_voices_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "voices"
 
 
-def load_profile(path: Path) -> VoiceProfile:
+def _key_lines(text: str) -> dict[str, int]:
+    """The line of each top-level key and of each key under `settings:` (as `settings.KEY`)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            lines[key] = key_node.start_mark.line + 1
+            if key == "settings" and isinstance(value_node, yaml.MappingNode):
+                for sub_key, _ in value_node.value:
+                    lines[f"settings.{sub_key.value}"] = sub_key.start_mark.line + 1
+    return lines
+
+
+def load_profile(path: Path) -> VoiceProfile:
+    """Read and validate one profile, its engine settings included, so `rustpunt check` finds
+    every problem a build would meet; raises ProfileError at the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark else 0
-        raise VoiceError(
-            f"{path}:{line}: voice profile is not valid YAML: {error.problem}"
-        ) from None
+        line = error.problem_mark.line + 1 if error.problem_mark else None
+        raise ProfileError(path, line, f"voice profile is not valid YAML: {error.problem}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise VoiceError(
-            f"{path}: cannot read voice profile: {' '.join(str(error).split())}"
+        raise ProfileError(
+            path, None, f"cannot read voice profile: {' '.join(str(error).split())}"
         ) from None
+    lines = _key_lines(text)
+
+    def problem(key: str, message: str) -> ProfileError:
+        return ProfileError(path, lines.get(key, 1), message)
+
     if not isinstance(document, dict):
-        raise VoiceError(f"{path}: a voice profile is a mapping with at least `engine:`")
-    unknown = sorted(set(document) - set(PROFILE_KEYS))
+        raise ProfileError(path, 1, "a voice profile is a mapping with at least `engine:`")
+    unknown = sorted((str(key) for key in set(document) - set(PROFILE_KEYS)))
     if unknown:
-        raise VoiceError(
-            f"{path}: unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}"
-        )
+        raise problem(unknown[0], f"unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}")
     engine = document.get("engine")
     settings = document.get("settings") or {}
     tempo = document.get("tempo", 1.0)
     fallback = document.get("fallback")
     if not isinstance(engine, str) or not engine:
-        raise VoiceError(f"{path}: `engine:` must name a speech engine, such as gtts or espeak")
+        raise problem("engine", "`engine:` must name a speech engine, such as gtts or espeak")
     if not isinstance(settings, dict):
-        raise VoiceError(f"{path}: `settings:` must be a mapping of engine settings")
+        raise problem("settings", "`settings:` must be a mapping of engine settings")
     if (
         isinstance(tempo, bool)
         or not isinstance(tempo, (int, float))
         or not MIN_TEMPO <= tempo <= MAX_TEMPO
     ):
-        raise VoiceError(f"{path}: `tempo:` must be a number from {MIN_TEMPO} to {MAX_TEMPO}")
+        raise problem("tempo", f"`tempo:` must be a number from {MIN_TEMPO} to {MAX_TEMPO}")
     if fallback is not None and not isinstance(fallback, str):
-        raise VoiceError(f"{path}: `fallback:` must name another voice profile")
+        raise problem("fallback", "`fallback:` must name another voice profile")
+    try:
+        create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
+    except VoiceError as error:
+        message = str(error)
+        named = [str(key) for key in settings if repr(str(key)) in message] + [
+            str(key)
+            for key, value in settings.items()
+            if re.search(rf"\b{re.escape(str(key))}\b", message) or repr(value) in message
+        ]
+        where = f"settings.{named[0]}" if named else "settings" if settings else "engine"
+        raise problem(where, str(error)) from None
     return VoiceProfile(
         name=path.stem,
         engine=engine,
@@ -100,14 +134,23 @@ class VoiceRegistry:
 
     def __init__(self, extra_dirs: Iterable[Path] = ()) -> None:
         self.profiles: dict[str, VoiceProfile] = {}
+        self.broken: dict[str, ProfileError] = {}
+        """Profiles that cannot be used, by name: only the scripts that ask for one fail."""
         for folder in (builtin_voices_dir(), *extra_dirs):
             for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")]):
-                self.profiles[path.stem] = load_profile(path)
+                self.profiles.pop(path.stem, None)
+                self.broken.pop(path.stem, None)
+                try:
+                    self.profiles[path.stem] = load_profile(path)
+                except ProfileError as error:
+                    self.broken[path.stem] = error
 
     def names(self) -> list[str]:
         return sorted(self.profiles)
 
     def get(self, name: str) -> VoiceProfile:
+        if name in self.broken:
+            raise self.broken[name]
         try:
             return self.profiles[name]
         except KeyError:

@@ -1,0 +1,109 @@
+"""Hostile input found by a newcomer (issue 10): each case fails cleanly, at once, and alone."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, write_script
+from rustpunt.errors import ScriptError
+from rustpunt.plan import plan
+from rustpunt.script import load_script
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "Herhaal dit honderdduizend keer.",
+        "Houd dit 999999999 seconden vast.",
+        "Houd dit negentig minuten vast.",
+        "Houd dit 1.000.000 seconden vast.",
+    ],
+)
+def test_an_inferred_pause_over_an_hour_is_refused_at_its_line(tmp_path: Path, step: str) -> None:
+    path = write_script(tmp_path, "lang.yaml", f"title: t\nsteps:\n  - Adem in.\n  - {step}\n")
+    with pytest.raises(ScriptError, match=r"lang\.yaml:4: step 2 asks for a pause of over an hour"):
+        plan(load_script(path))
+    result = run_cli("check", path)
+    assert result.returncode == 1
+    assert f"{path}:4: step 2 asks for a pause of over an hour" in result.stderr
+
+
+def test_dutch_thousands_in_a_cue_are_a_thousand(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "d.yaml", "title: t\nsteps:\n  - Houd dit 1.000 seconden vast.\n")
+    pauses = [item for item in plan(load_script(path)).items if getattr(item, "step", None) == 1]
+    assert pauses[-1].ms == 1_001_000  # a thousand seconds and the settle margin
+
+
+def test_a_session_of_more_than_ten_hours_is_refused(tmp_path: Path) -> None:
+    steps = "".join(f"  - text: Stap {n}.\n    pause: 1h\n" for n in range(12))
+    path = write_script(tmp_path, "dag.yaml", f"title: t\nsteps:\n{steps}")
+    with pytest.raises(ScriptError, match=r"dag\.yaml:3: the session would last about 12 hours"):
+        plan(load_script(path))
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_by_check_and_build(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = os.fsencode(folder) + b"/adem\xe9.yaml"
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write("title: t\nsteps: [Adem in.]\n")
+    checked = run_cli("check", folder, "--json")
+    assert checked.returncode == 1
+    problem = json.loads(checked.stdout)["problems"][0]
+    assert problem["file"] == f"{folder}/adem\N{REPLACEMENT CHARACTER}.yaml"
+    assert "not valid UTF-8; rename the file" in problem["message"]
+    built = run_cli("build", folder, "--voice", "nl-espeak", "-o", tmp_path / "out")
+    assert built.returncode == 1
+    assert "not valid UTF-8; rename the file" in built.stderr and len(built.stderr) < 400
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_one_file_named_twice_is_one_script(tmp_path: Path, hermetic: Path) -> None:
+    path = write_script(tmp_path, "adem.yaml", "title: t\nsteps: [Adem in.]\n")
+    result = run_cli(
+        "build", path, os.path.relpath(path, tmp_path), tmp_path, "--voice", "nl-espeak",
+        "-o", tmp_path / "out", "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["built"] == 1
+
+
+def test_a_broken_profile_fails_only_the_scripts_that_use_it(tmp_path: Path, hermetic: Path) -> None:
+    write_script(tmp_path, "voices/kapot.yaml", "engine: espeak\nsettings:\n  rate: 9000\n")
+    good = write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
+    uses = write_script(tmp_path, "stuk.yaml", "title: t\nvoice: kapot\nsteps: [Adem in.]\n")
+    profile = tmp_path / "voices" / "kapot.yaml"
+    result = run_cli("build", tmp_path, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
+    assert len(failed) == 1
+    assert failed[0].startswith(f"failed  {uses}: {profile}:3: espeak setting 'rate'")
+    assert (tmp_path / "out" / "goed.mp3").is_file()
+    checked = run_cli("check", tmp_path)
+    assert checked.returncode == 1
+    assert f"{profile}:3: espeak setting 'rate' must be" in checked.stderr
+    assert f"{good}" not in checked.stderr
+
+
+def test_an_unused_broken_profile_is_reported_by_check_but_builds_go_on(
+    tmp_path: Path, hermetic: Path
+) -> None:
+    write_script(tmp_path, "voices/kapot.yaml", "engine: [\n")
+    write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
+    built = run_cli("build", tmp_path, "-o", tmp_path / "out")
+    assert built.returncode == 0, built.stderr
+    checked = run_cli("check", tmp_path)
+    assert checked.returncode == 1
+    assert f"{tmp_path / 'voices' / 'kapot.yaml'}:2: voice profile is not valid YAML" in checked.stderr
+
+
+def test_a_fallback_that_does_not_exist_is_found_by_check(tmp_path: Path) -> None:
+    write_script(tmp_path, "voices/eigen.yaml", "engine: espeak\nfallback: nergens\n")
+    path = write_script(tmp_path, "a.yaml", "title: t\nvoice: eigen\nsteps: [Adem in.]\n")
+    checked = run_cli("check", path)
+    assert checked.returncode == 1
+    assert "unknown voice 'nergens'" in checked.stderr
