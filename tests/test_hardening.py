@@ -72,7 +72,9 @@ def test_one_file_named_twice_is_one_script(tmp_path: Path, hermetic: Path) -> N
     assert json.loads(result.stdout)["built"] == 1
 
 
-def test_a_broken_profile_fails_only_the_scripts_that_use_it(tmp_path: Path, hermetic: Path) -> None:
+def test_a_broken_profile_fails_only_the_scripts_that_use_it(
+    tmp_path: Path, hermetic: Path
+) -> None:
     write_script(tmp_path, "voices/kapot.yaml", "engine: espeak\nsettings:\n  rate: 9000\n")
     good = write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
     uses = write_script(tmp_path, "stuk.yaml", "title: t\nvoice: kapot\nsteps: [Adem in.]\n")
@@ -98,7 +100,9 @@ def test_an_unused_broken_profile_is_reported_by_check_but_builds_go_on(
     assert built.returncode == 0, built.stderr
     checked = run_cli("check", tmp_path)
     assert checked.returncode == 1
-    assert f"{tmp_path / 'voices' / 'kapot.yaml'}:2: voice profile is not valid YAML" in checked.stderr
+    assert (
+        f"{tmp_path / 'voices' / 'kapot.yaml'}:2: voice profile is not valid YAML" in checked.stderr
+    )
 
 
 def test_a_fallback_that_does_not_exist_is_found_by_check(tmp_path: Path) -> None:

@@ -286,10 +286,7 @@ def _text(
     `Null`, `yes`) is taken as the editor typed it: it is spoken as written."""
     if written is not None and not isinstance(value, str):
         value = written
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (str, int))
-    ):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         kind = _kind(value)
         raise _Problem(line, f"`{what}` must be text, not {kind}")
     text = " ".join(str(value).split())
@@ -320,7 +317,8 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
         raise _Problem(line, "`steps` is empty; a script needs at least one step")
     if len(value) > MAX_STEPS:
         raise _Problem(
-            line, f"{len(value)} steps are too many for one session (at most {MAX_STEPS}); split the script"
+            line,
+            f"{len(value)} steps are too many for one session (at most {MAX_STEPS}); split the script",
         )
     steps = []
     for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
@@ -343,7 +341,10 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                 None
                 if pause is None
                 else parse_pause(
-                    pause, item.key_lines["pause"], f"{where} pause", written=item.written.get("pause")
+                    pause,
+                    item.key_lines["pause"],
+                    f"{where} pause",
+                    written=item.written.get("pause"),
                 )
             )
             steps.append(Step(number=number, text=text, pause_ms=pause_ms, line=item_line))

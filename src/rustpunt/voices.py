@@ -76,7 +76,9 @@ def load_profile(path: Path) -> VoiceProfile:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
-        raise ProfileError(path, line, f"voice profile is not valid YAML: {error.problem}") from None
+        raise ProfileError(
+            path, line, f"voice profile is not valid YAML: {error.problem}"
+        ) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ProfileError(
             path, None, f"cannot read voice profile: {' '.join(str(error).split())}"
@@ -88,9 +90,11 @@ def load_profile(path: Path) -> VoiceProfile:
 
     if not isinstance(document, dict):
         raise ProfileError(path, 1, "a voice profile is a mapping with at least `engine:`")
-    unknown = sorted((str(key) for key in set(document) - set(PROFILE_KEYS)))
+    unknown = sorted(str(key) for key in set(document) - set(PROFILE_KEYS))
     if unknown:
-        raise problem(unknown[0], f"unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}")
+        raise problem(
+            unknown[0], f"unknown key `{unknown[0]}`; known keys: {', '.join(PROFILE_KEYS)}"
+        )
     engine = document.get("engine")
     settings = document.get("settings") or {}
     tempo = document.get("tempo", 1.0)
