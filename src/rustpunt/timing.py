@@ -55,7 +55,17 @@ from functools import lru_cache
 
 from text_to_num import alpha2digit
 
-__all__ = ["A_FEW", "MS_PER_COUNT", "SETTLE_MS", "PauseDecision", "infer_pause"]
+__all__ = [
+    "A_FEW",
+    "MS_PER_COUNT",
+    "SETTLE_MS",
+    "CueReading",
+    "PauseDecision",
+    "explain",
+    "infer_pause",
+    "pause_for",
+    "read_cues",
+]
 
 
 @dataclass(frozen=True)
@@ -375,58 +385,99 @@ def _num(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
 
 
-def infer_pause(text: str, *, default_ms: int, cycle_ms: int) -> PauseDecision:
-    """The pause after a step: at least what its Dutch words ask for, else the default pause."""
+@dataclass(frozen=True)
+class CueReading:
+    """What a step's words ask for, before any arithmetic: the cues that count and how."""
+
+    groups: tuple[_Cue, ...]
+    """Every cue, alternatives merged ('vijf of zes seconden' counts once, at the longest)."""
+    repeated: tuple[_Cue, ...]
+    """Timed cues that a later 'Herhaal ... N keer' repeats."""
+    timed: tuple[_Cue, ...]
+    """The other timed cues (seconds, counts, minutes): they add up."""
+    repeats: tuple[_Cue, ...]
+    """Repetition cues ('vijf keer', 'driemaal')."""
+    ignored: tuple[tuple[str, str], ...]
+    """Number-and-unit phrases passed over, with why ('is a frequency')."""
+
+    @property
+    def times(self) -> Fraction:
+        return sum((g.value for g in self.repeats), Fraction(0))
+
+    @property
+    def settle_ms(self) -> int:
+        return SETTLE_MS if self.timed or self.repeated else 0
+
+
+def read_cues(text: str) -> CueReading:
+    """Find the timing cues in a step's Dutch words and how they combine."""
     text = unicodedata.normalize("NFC", text)
     cues, ignored = _find_cues(text)
-    if not cues:
-        passed = f" ('{ignored[0][0]}' {ignored[0][1]}, not a pause)" if ignored else ""
-        reason = f"no timing cue{passed}: default pause of {_fmt(default_ms)}"
-        return PauseDecision(int(default_ms), "default", reason)
-
     groups = _group(cues, text)
     timed = [g for g in groups if g.kind != "repeat"]
-    repeats = [g for g in groups if g.kind == "repeat"]
-    times = sum((g.value for g in repeats), Fraction(0))
-    settle = SETTLE_MS if timed else 0
-
+    repeats = tuple(g for g in groups if g.kind == "repeat")
     verb = _REPEAT_VERB.search(text)
     repeated = (
         [g for g in timed if g.end <= verb.start()]
         if verb and repeats and any(r.start > verb.start() for r in repeats)
         else []
     )
-    if repeated:
-        per_round = max(sum((g.ms for g in repeated), Fraction(0)), Fraction(cycle_ms))
-        rest = [g for g in timed if g not in repeated]
-        total = times * per_round + sum((g.ms for g in rest), Fraction(0)) + settle
-        ms = math.ceil(total)
-        said = " + ".join(f"'{g.quote}'" for g in repeated)
-        reps = " + ".join(f"'{r.quote}'" for r in repeats)
-        extra = "".join(f", plus '{g.quote}' ({_gloss(g, cycle_ms)})" for g in rest)
-        reason = (
-            f"{said} repeated {reps} asks for {_num(times)} x {_fmt(per_round)}{extra}"
-            f" (+{_fmt(settle)} to settle)"
-        )
-        return PauseDecision(ms, "repeat", reason)
+    rest = tuple(g for g in timed if g not in repeated)
+    return CueReading(tuple(groups), tuple(repeated), rest, repeats, tuple(ignored))
 
-    total = sum((g.ms for g in timed), Fraction(0)) + times * cycle_ms + settle
-    ms = math.ceil(total)
-    minutes = any(g.kind == "minutes" for g in timed)
-    rule = "repeat" if repeats else "minutes" if minutes else "seconds"
+
+def _round_ms(reading: CueReading, cycle_ms: int) -> Fraction:
+    """One round of what 'Herhaal' repeats: the repeated cues, at least one breathing cycle."""
+    return max(sum((g.ms for g in reading.repeated), Fraction(0)), Fraction(cycle_ms))
+
+
+def pause_for(reading: CueReading, *, default_ms: int, cycle_ms: int) -> tuple[int, str]:
+    """The pause in whole milliseconds and its rule id, from the cues alone."""
+    if not reading.groups:
+        return int(default_ms), "default"
+    timed_ms = sum((g.ms for g in reading.timed), Fraction(0))
+    if reading.repeated:
+        total = reading.times * _round_ms(reading, cycle_ms) + timed_ms + reading.settle_ms
+        return math.ceil(total), "repeat"
+    total = timed_ms + reading.times * cycle_ms + reading.settle_ms
+    minutes = any(g.kind == "minutes" for g in reading.timed)
+    rule = "repeat" if reading.repeats else "minutes" if minutes else "seconds"
+    return math.ceil(total), rule
+
+
+def explain(reading: CueReading, ms: int, *, default_ms: int, cycle_ms: int) -> str:
+    """One short English sentence quoting the Dutch cues, for `rustpunt plan`."""
+    if not reading.groups:
+        ignored = reading.ignored
+        passed = f" ('{ignored[0][0]}' {ignored[0][1]}, not a pause)" if ignored else ""
+        return f"no timing cue{passed}: default pause of {_fmt(default_ms)}"
+    settle = reading.settle_ms
     margin = f" (+{_fmt(settle)} to settle)" if settle else ""
-    if len(groups) == 1:
-        cue = groups[0]
-        if cue.kind == "repeat":
-            cycles = "breathing cycle" if times == 1 else "breathing cycles"
-            note = _few_note(cue, " ('{}' read as {})")
-            reason = (
-                f"'{cue.quote}' asks for {_num(times)} {cycles}"
-                f" of {_fmt(cycle_ms)}: {_fmt(ms)}{note}"
-            )
-        else:
-            reason = f"'{cue.quote}' asks for at least {_gloss(cue, cycle_ms)}{margin}"
-    else:
-        parts = " + ".join(f"'{g.quote}' ({_gloss(g, cycle_ms)})" for g in groups)
-        reason = f"{parts} ask for {_fmt(total - settle)} in all{margin}"
+    if reading.repeated:
+        said = " + ".join(f"'{g.quote}'" for g in reading.repeated)
+        reps = " + ".join(f"'{r.quote}'" for r in reading.repeats)
+        extra = "".join(f", plus '{g.quote}' ({_gloss(g, cycle_ms)})" for g in reading.timed)
+        return (
+            f"{said} repeated {reps} asks for {_num(reading.times)} x"
+            f" {_fmt(_round_ms(reading, cycle_ms))}{extra}{margin}"
+        )
+    if len(reading.groups) == 1:
+        cue = reading.groups[0]
+        if cue.kind != "repeat":
+            return f"'{cue.quote}' asks for at least {_gloss(cue, cycle_ms)}{margin}"
+        cycles = "breathing cycle" if reading.times == 1 else "breathing cycles"
+        note = _few_note(cue, " ('{}' read as {})")
+        return (
+            f"'{cue.quote}' asks for {_num(reading.times)} {cycles}"
+            f" of {_fmt(cycle_ms)}: {_fmt(ms)}{note}"
+        )
+    parts = " + ".join(f"'{g.quote}' ({_gloss(g, cycle_ms)})" for g in reading.groups)
+    return f"{parts} ask for {_fmt(ms - settle)} in all{margin}"
+
+
+def infer_pause(text: str, *, default_ms: int, cycle_ms: int) -> PauseDecision:
+    """The pause after a step: at least what its Dutch words ask for, else the default pause."""
+    reading = read_cues(text)
+    ms, rule = pause_for(reading, default_ms=default_ms, cycle_ms=cycle_ms)
+    reason = explain(reading, ms, default_ms=default_ms, cycle_ms=cycle_ms)
     return PauseDecision(ms, rule, reason)
