@@ -40,6 +40,26 @@ def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | No
     )  # fmt: skip
 
 
+def run_main(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the program in this process, `rustpunt.cli.main(argv)`, capturing what it prints:
+    as run_cli, without the cost of a new interpreter."""
+    from click.testing import CliRunner
+
+    from rustpunt.cli import main
+
+    runner = CliRunner(mix_stderr=False)
+    previous = Path.cwd()
+    with runner.isolation() as (out, err):
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            code = main([str(arg) for arg in args])
+        finally:
+            os.chdir(previous)
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return subprocess.CompletedProcess(list(map(str, args)), int(code), stdout, stderr)
+
+
 def write_script(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLES, run_cli, write_script
+from conftest import EXAMPLES, run_cli, run_main, write_script
 from rustpunt.cli import cli
+from rustpunt.errors import ExitStatus
 
 COMMANDS = sorted(cli.commands)
 
@@ -41,15 +42,24 @@ def test_a_wrong_command_line_exits_2() -> None:
     assert "Traceback" not in result.stderr and "--jobs" in result.stderr
 
 
-def test_build_without_scripts_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli("build", tmp_path / "nope")
-    assert result.returncode == 1
-    assert (
-        result.stderr.strip()
-        == f"Error: {tmp_path / 'nope'}: no such file or folder; give script files or folders of scripts"
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_build_and_check_agree_on_what_is_not_a_script(tmp_path: Path, command: str) -> None:
+    missing = run_main(command, tmp_path / "nope")
+    assert missing.returncode == ExitStatus.USAGE
+    assert f"Path '{tmp_path / 'nope'}' does not exist" in missing.stderr
+    empty = run_main(command, tmp_path)
+    assert empty.returncode == ExitStatus.ERROR
+    assert empty.stderr.strip() == (
+        f"Error: no scripts (*.yaml, *.yml) found in {tmp_path}; give script files or folders "
+        "that hold them"
     )
-    result = run_cli("build", tmp_path)
-    assert result.returncode == 1 and "no scripts" in result.stderr
+    nowhere = run_main(command, cwd=tmp_path)  # the default scripts/ folder is not there
+    assert nowhere.returncode == ExitStatus.USAGE and "no scripts/ folder here" in nowhere.stderr
+    write_script(tmp_path, "ADEM.YAML", "title: t\nstpes: [a]\n")  # upper case is a script too
+    found = run_main("check", tmp_path)
+    assert (
+        found.returncode == ExitStatus.ERROR and "ADEM.YAML:2: unknown key `stpes`" in found.stderr
+    )
 
 
 def test_an_unwritable_output_folder_fails_before_any_speech(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, write_script
+from conftest import run_cli, run_main, write_script
 from rustpunt.errors import ScriptError
 from rustpunt.plan import plan
 from rustpunt.script import load_script
@@ -111,3 +111,20 @@ def test_a_fallback_that_does_not_exist_is_found_by_check(tmp_path: Path) -> Non
     checked = run_cli("check", path)
     assert checked.returncode == 1
     assert "unknown voice 'nergens'" in checked.stderr
+
+
+def test_output_to_a_pipe_is_never_cut(tmp_path: Path) -> None:
+    result = run_main("voices")  # the Google voice's reason is longer than any terminal line
+    assert result.returncode == 0
+    assert "…" not in result.stdout
+    assert any(len(line) > 100 for line in result.stdout.splitlines())
+
+
+def test_a_fallback_is_one_line_once_per_build(tmp_path: Path, hermetic: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_script(tmp_path, f"{name}.yaml", "title: t\nsteps: [Adem in.]\n")
+    result = run_cli("build", tmp_path, "-o", tmp_path / "out", "-j", "1")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "nl-espeak" in line]
+    assert len(notes) == 1 and notes[0].startswith("Note: 3 session(s) spoken by nl-espeak (")
+    assert notes[0].endswith("--strict fails instead")

@@ -1,3 +1,3 @@
 from rustpunt.cli import main
 
-main()
+raise SystemExit(main())

@@ -1,10 +1,7 @@
 """The command line: parses options, calls the library, turns its errors into one line each.
 
-Exit codes:
-  0  everything asked for was done
-  1  a script is invalid, a build failed, or another error (one line on stderr says which)
-  2  the command line itself is wrong (unknown option, missing argument)
-  130 interrupted (Ctrl-C)
+`main(argv) -> int` returns an `ExitStatus`; nothing here reads sys.argv itself, so tests run the
+program in-process.
 """
 
 from __future__ import annotations
@@ -13,22 +10,28 @@ import json
 import logging
 import shutil
 import sys
-import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rustpunt import __version__
-from rustpunt.errors import RustpuntError, shown
+from rustpunt.errors import ExitStatus, RustpuntError, shown
+
+if TYPE_CHECKING:
+    from rustpunt.batch import Report
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-EXIT_CODES = """\b
-Exit codes:
-  0    done
-  1    an invalid script, a failed build, or another error (one line on stderr)
-  2    wrong command line (unknown option, missing argument)
-  130  interrupted"""
+EXIT_MEANINGS = {
+    ExitStatus.OK: "done",
+    ExitStatus.ERROR: "an invalid script, a failed build, or another error (one line on stderr)",
+    ExitStatus.USAGE: "wrong command line (unknown option, missing argument or path)",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
+}
+EXIT_CODES = "\b\nExit codes:\n" + "\n".join(
+    f"  {status.value:<4} {meaning}" for status, meaning in EXIT_MEANINGS.items()
+)
 
 
 def _emit_json(document: Any) -> None:
@@ -54,7 +57,8 @@ def _json_option(function: Any) -> Any:
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES)
 @click.version_option(__version__, "-V", "--version", prog_name="rustpunt")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
-def cli(debug: bool) -> None:
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
     """Turn Dutch exercise scripts (YAML) into guided-audio MP3s, with a pause after each step
     timed to what the step asks.
 
@@ -63,13 +67,46 @@ def cli(debug: bool) -> None:
       rustpunt build scripts/ -o output/
       rustpunt plan scripts/ademhaling.yaml
     """
+    if isinstance(context.obj, dict):
+        context.obj["debug"] = debug  # main() shows the traceback of an error then
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s"
     )
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width, or None when output goes to a pipe or file: never cut that."""
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((100, 20)).columns
+
+
+def _fit(line: str, width: int | None) -> str:
+    if width is None or len(line) <= width:
+        return line
+    return line[: max(width - 1, 10)] + "…"
+
+
+def _existing(paths: tuple[Path, ...], default: Path) -> tuple[Path, ...]:
+    """The paths given, else the default folder; one that does not exist is a usage error."""
+    if not paths:
+        if not default.exists():
+            raise click.UsageError(
+                f"no {default}/ folder here; give script files or folders of scripts"
+            )
+        return (default,)
+    return paths
+
+
+def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
+    return RustpuntError(
+        f"no scripts (*.yaml, *.yml) found in {', '.join(map(shown, paths))}; "
+        "give script files or folders that hold them"
+    )
+
+
 @cli.command(epilog=EXIT_CODES)
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -104,7 +141,7 @@ def cli(debug: bool) -> None:
 @_json_option
 def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
           jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
-          album: str, as_json: bool) -> None:  # fmt: skip
+          album: str, as_json: bool) -> ExitStatus:  # fmt: skip
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
 
     PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
@@ -124,15 +161,10 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions, voices_for
 
-    paths = paths or (Path("scripts"),)
-    for path in paths:
-        if not path.exists():
-            raise RustpuntError(
-                f"{path}: no such file or folder; give script files or folders of scripts"
-            )
+    paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
-        raise RustpuntError(f"no scripts (*.yaml, *.yml) found in {', '.join(map(str, paths))}")
+        raise _no_scripts(paths)
     if voice:
         registries = [voices_for(job.script, voices_dirs) for job in job_list]
         if all(voice not in registry.profiles for registry in registries):
@@ -161,12 +193,11 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         _emit_json(report.document())
     else:
         _print_report(report)
-    if report.count("failed"):
-        sys.exit(1)
+    return ExitStatus.ERROR if report.count("failed") else ExitStatus.OK
 
 
-def _print_report(report: Any) -> None:
-    width = shutil.get_terminal_size((80, 20)).columns
+def _print_report(report: Report) -> None:
+    width = _terminal_width()
     for result in report.results:
         if result.status == "failed":
             click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
@@ -176,12 +207,13 @@ def _print_report(report: Any) -> None:
                 _fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width)
             )
     fallbacks = [r for r in report.results if r.fallback_reason]
-    if fallbacks:
-        note = (
-            f"Note: {len(fallbacks)} script(s) spoken entirely by {fallbacks[0].voice}, because"
-            f" {fallbacks[0].fallback_reason}. Use --strict to fail instead of falling back."
+    if fallbacks:  # once per build, one line: the tags and NAME.json hold the whole reason
+        reason = (fallbacks[0].fallback_reason or "").split(";")[0]
+        click.echo(
+            f"Note: {len(fallbacks)} session(s) spoken by {fallbacks[0].voice} ({reason});"
+            " --strict fails instead",
+            err=True,
         )
-        click.echo(textwrap.fill(note, width=max(width, 40), subsequent_indent="      "), err=True)
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
         str(report.count("built")), str(report.count("up to date")), str(report.count("failed")),
@@ -192,15 +224,11 @@ def _print_report(report: Any) -> None:
     click.echo("  ".join(v.rjust(w) for v, w in zip(values, widths)))
 
 
-def _fit(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: max(width - 1, 10)] + "…"
-
-
 @cli.command(epilog=EXIT_CODES)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @_voices_dirs_option
 @_json_option
-def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool) -> None:
+def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool) -> ExitStatus:
     """Validate scripts without making audio: each problem as FILE:LINE: message.
 
     Fast enough for a pre-commit hook over hundreds of scripts.
@@ -211,7 +239,10 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     """
     from rustpunt.batch import check_scripts
 
+    paths = _existing(paths, Path("scripts"))
     results = check_scripts(paths, voices_dirs)
+    if not results:
+        raise _no_scripts(paths)
     problems = [r.error for r in results if r.error is not None]
     if as_json:
         _emit_json({
@@ -224,8 +255,7 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
         click.echo(
             f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems)
         )
-    if problems or not results:
-        sys.exit(1)
+    return ExitStatus.ERROR if problems else ExitStatus.OK
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -248,7 +278,7 @@ def plan(script: Path, as_json: bool) -> None:
     if as_json:
         _emit_json(timeline_document(timeline))
         return
-    width = shutil.get_terminal_size((100, 20)).columns
+    width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
     for item in timeline.items:
         if isinstance(item, Pause):
@@ -268,7 +298,7 @@ def plan(script: Path, as_json: bool) -> None:
 @_voices_dirs_option
 @click.option("--no-check", is_flag=True, help="Do not try whether each voice can speak right now.")
 @_json_option
-def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None:
+def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> ExitStatus:
     """List the voice profiles, their engine, and whether each can speak right now.
 
     \b
@@ -296,8 +326,8 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None
         })  # fmt: skip
     if as_json:
         _emit_json(rows)
-        return
-    width = shutil.get_terminal_size((100, 20)).columns
+        return ExitStatus.ERROR if registry.broken else ExitStatus.OK
+    width = _terminal_width()
     for row in rows:
         mark = "*" if row["default"] else " "
         click.echo(
@@ -305,10 +335,9 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> None
         )
         click.echo(_fit(f"    {row['description']}", width))
     click.echo("* the default voice")
-    for error in registry.broken.values():
-        click.echo(f"broken  {error}", err=True)
-    if registry.broken:
-        sys.exit(1)
+    for broken in registry.broken.values():
+        click.echo(f"broken  {broken}", err=True)
+    return ExitStatus.ERROR if registry.broken else ExitStatus.OK
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -364,7 +393,7 @@ def cache(
                 {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}
                 for e in entries
             ]
-            width = shutil.get_terminal_size((100, 20)).columns
+            width = _terminal_width()
             lines = [
                 _fit(f"{e.size / 1e3:8.0f} kB  {e.engine:<7} {e.text}", width) for e in entries
             ]
@@ -390,29 +419,35 @@ def schema() -> None:
     _emit_json(script_schema())
 
 
-def main() -> None:
-    """Entry point: one line on stderr for every expected error, a traceback only with --debug."""
-    debug = "--debug" in sys.argv[1:]
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program with `argv` (default: the command line); return its ExitStatus.
+
+    Every expected error is one line on stderr; a traceback only with --debug.
+    """
+    state = {"debug": False}
     try:
-        cli.main(prog_name="rustpunt", standalone_mode=False)
+        result = cli.main(
+            args=None if argv is None else list(argv),
+            prog_name="rustpunt",
+            standalone_mode=False,
+            obj=state,
+        )
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        return done.exit_code
     except click.ClickException as error:
         error.show()
-        sys.exit(error.exit_code)
-    except click.Abort:
+        return error.exit_code
+    except (click.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        return ExitStatus.INTERRUPTED
     except RustpuntError as error:
-        if debug:
+        if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        sys.exit(error.exit_code)
+        return error.exit_code
     except OSError as error:
-        if debug:
+        if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
+        return ExitStatus.ERROR
+    return int(result) if isinstance(result, int) else ExitStatus.OK

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import os
+from enum import IntEnum
 from pathlib import Path
+
+
+class ExitStatus(IntEnum):
+    """What `rustpunt` exits with; the README's table lists the same."""
+
+    OK = 0
+    ERROR = 1
+    """An invalid script, a failed build, or another error (one line on stderr says which)."""
+    USAGE = 2
+    """The command line itself is wrong: an unknown option, a missing argument or path."""
+    INTERRUPTED = 130
+    """Ctrl-C, or SIGTERM: what was being written is left as a hidden part file, never as output."""
 
 
 def shown(path: Path | str) -> str:
@@ -14,7 +27,7 @@ def shown(path: Path | str) -> str:
 class RustpuntError(Exception):
     """Base class: the CLI prints `Error: <message>` and exits non-zero, never a traceback."""
 
-    exit_code = 1
+    exit_code = ExitStatus.ERROR
 
 
 class FileProblem(RustpuntError):

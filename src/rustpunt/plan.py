@@ -6,11 +6,11 @@ Every pause records the rule that set its length, so `rustpunt plan` can show wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rustpunt.errors import ScriptError
 from rustpunt.script import MAX_PAUSE_MS, Script
-from rustpunt.timing import infer_pause
+from rustpunt.timing import TimingRule, infer_pause
 
 DEFAULT_PAUSE_MS = 5_000
 """After a plain instruction ("Sluit je ogen"): time to do it and settle, without waiting idle."""
@@ -34,11 +34,18 @@ MAX_SESSION_MS = 10 * 60 * 60 * 1000
 """Ten hours: longer is a mistake (hundreds of hour-long pauses), and would fill a disk."""
 
 
+Part = Literal["intro", "step", "outro"]
+"""Which part of the session a text is."""
+
+PauseRule = Literal[TimingRule, "explicit", "lead-in", "after-intro", "tail"]
+"""Why a pause has its length: `pause:` in the script, a timing rule (see timing.py), the
+default, or one of the fixed quiet moments of every session."""
+
+
 @dataclass(frozen=True)
 class Speech:
     text: str
-    part: str
-    """"intro", "step" or "outro"."""
+    part: Part
     step: int | None = None
     line: int | None = None
 
@@ -46,8 +53,7 @@ class Speech:
 @dataclass(frozen=True)
 class Pause:
     ms: int
-    rule: str
-    """"explicit", "seconds", "minutes", "repeat", "default", or a fixed part of every session."""
+    rule: PauseRule
     reason: str
     step: int | None = None
 

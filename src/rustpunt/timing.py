@@ -52,6 +52,7 @@ import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import Literal
 
 from text_to_num import alpha2digit
 
@@ -68,14 +69,17 @@ __all__ = [
 ]
 
 
+TimingRule = Literal["seconds", "minutes", "repeat", "default"]
+"""Which rule set an inferred pause: the cue with the most weight, or the default pause."""
+
+
 @dataclass(frozen=True)
 class PauseDecision:
     """The pause after one step and why, as `rustpunt plan` shows it."""
 
     ms: int
     """The pause after the step, in whole milliseconds."""
-    rule: str
-    """Machine id: "seconds", "minutes", "repeat" or "default" (the caller adds "explicit")."""
+    rule: TimingRule
     reason: str
     """One short English sentence quoting the Dutch cue."""
 
@@ -431,7 +435,7 @@ def _round_ms(reading: CueReading, cycle_ms: int) -> Fraction:
     return max(sum((g.ms for g in reading.repeated), Fraction(0)), Fraction(cycle_ms))
 
 
-def pause_for(reading: CueReading, *, default_ms: int, cycle_ms: int) -> tuple[int, str]:
+def pause_for(reading: CueReading, *, default_ms: int, cycle_ms: int) -> tuple[int, TimingRule]:
     """The pause in whole milliseconds and its rule id, from the cues alone."""
     if not reading.groups:
         return int(default_ms), "default"
@@ -441,7 +445,7 @@ def pause_for(reading: CueReading, *, default_ms: int, cycle_ms: int) -> tuple[i
         return math.ceil(total), "repeat"
     total = timed_ms + reading.times * cycle_ms + reading.settle_ms
     minutes = any(g.kind == "minutes" for g in reading.timed)
-    rule = "repeat" if reading.repeats else "minutes" if minutes else "seconds"
+    rule: TimingRule = "repeat" if reading.repeats else "minutes" if minutes else "seconds"
     return math.ceil(total), rule
 
 
