@@ -29,9 +29,8 @@ def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_engine(**settings: object) -> tuple[GoogleEngine, list[float]]:
     """An engine whose backoff sleeps are recorded instead of slept."""
-    engine = GoogleEngine(**settings)  # type: ignore[arg-type]
     sleeps: list[float] = []
-    engine._sleep = sleeps.append
+    engine = GoogleEngine(**settings, sleep=sleeps.append)  # type: ignore[arg-type]
     return engine, sleeps
 
 

@@ -24,6 +24,7 @@ from rustpunt.export import (
     Cue,
     Metadata,
     check_encoder,
+    check_writable,
     write_json,
     write_mp3,
     write_vtt,
@@ -390,17 +391,17 @@ def test_chunks_must_be_mono_int16(tmp_path: Path, chunk: np.ndarray) -> None:
 # --------------------------------------------------------------------------- pre-flight
 
 
-def test_check_encoder_accepts_a_new_folder(tmp_path: Path) -> None:
+def test_check_writable_makes_a_new_folder(tmp_path: Path) -> None:
     folder = tmp_path / "nieuw" / "output"
-    check_encoder(folder)
+    check_writable(folder)
     assert folder.is_dir() and leftovers(folder) == []
 
 
-def test_check_encoder_refuses_a_folder_under_a_regular_file(tmp_path: Path) -> None:
+def test_check_writable_refuses_a_folder_under_a_regular_file(tmp_path: Path) -> None:
     blocker = tmp_path / "bestand"
     blocker.write_text("not a folder")
     with pytest.raises(ExportError, match="cannot write the output folder") as raised:
-        check_encoder(blocker / "output")
+        check_writable(blocker / "output")
     assert "\n" not in str(raised.value)
 
 
@@ -410,7 +411,7 @@ def test_check_encoder_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(export, "ffmpeg_exe", missing)
     with pytest.raises(ExportError, match="ffmpeg is not available"):
-        check_encoder(tmp_path)
+        check_encoder()
 
 
 def test_check_encoder_with_an_ffmpeg_that_cannot_encode_mp3(
@@ -421,7 +422,7 @@ def test_check_encoder_with_an_ffmpeg_that_cannot_encode_mp3(
     )
     monkeypatch.setattr(export, "ffmpeg_exe", lambda: exe)
     with pytest.raises(ExportError, match="no libmp3lame.*pip install"):
-        check_encoder(tmp_path / "output")
+        check_encoder()
 
 
 # --------------------------------------------------------------------------- sidecars

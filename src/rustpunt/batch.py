@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rustpunt.cache import ClipCache
 from rustpunt.errors import (
     FileProblem,
     ProfileError,
@@ -25,19 +26,21 @@ from rustpunt.errors import (
     VoiceError,
     shown,
 )
-from rustpunt.export import check_encoder
+from rustpunt.export import check_encoder, check_writable
 from rustpunt.files import remove_stale_parts
 from rustpunt.plan import plan
 from rustpunt.script import load_script
 from rustpunt.session import (
     BuildOptions,
     BuildResult,
+    BuildStatus,
     build_script,
     chosen_voice,
     output_paths,
     prepare,
     voices_for,
 )
+from rustpunt.speak import Voices
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
     jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
     claims: dict[Path, list[int]] = {}
     for index, job in enumerate(jobs):
-        target = output_paths(job.script, job.output_dir)["mp3"]
+        target = output_paths(job.script, job.output_dir).mp3
         claims.setdefault(target.resolve(), []).append(index)
     for target, indexes in claims.items():
         if len(indexes) > 1:
@@ -138,22 +141,20 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
     return results
 
 
-def _guarded(
-    action: Callable[[Path, BuildOptions], BuildResult | None], job: Job, options: BuildOptions
-) -> BuildResult | None:
+def _guarded(action: Callable[[], BuildResult | None], job: Job) -> BuildResult | None:
     """Run one job's step and turn any failure into a failed result, so the batch goes on."""
     try:
-        return action(job.script, replace(options, output_dir=job.output_dir))
+        return action()
     except RustpuntError as error:
         message = str(error)  # every failure line names the script, even an engine's error
         if shown(job.script) not in message:
             message = f"{shown(job.script)}: {message}"
-        return BuildResult(job.script, "failed", error=message)
+        return BuildResult(job.script, BuildStatus.FAILED, error=message)
     except Exception as error:  # an unexpected bug must not stop the other scripts either
         log.debug("unexpected failure building %s", job.script, exc_info=True)
         return BuildResult(
             job.script,
-            "failed",
+            BuildStatus.FAILED,
             error=f"{shown(job.script)}: internal error: {_short(repr(error))} (please report this)",
         )
 
@@ -165,88 +166,138 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _build_one(
-    job: Job, options: BuildOptions, on_clip: Callable[[int, int], None] | None = None
+    job: Job,
+    options: BuildOptions,
+    voices: Voices,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    result = _guarded(lambda script, opts: build_script(script, opts, on_clip), job, options)
+    job_options = replace(options, output_dir=job.output_dir)
+    result = _guarded(lambda: build_script(job.script, job_options, voices, on_clip), job)
     assert result is not None
     return result
 
 
-def _current(job: Job, options: BuildOptions) -> BuildResult | None:
-    """The result of a job that needs no building (up to date, or invalid), else None."""
+def _settled(job: Job, options: BuildOptions, voices: Voices) -> BuildResult | None:
+    """The result of a job that needs no building (up to date, or invalid), else None.
+
+    A session spoken by a fallback voice is up to date until its own voice can speak again;
+    `voices` asks that once per voice for the whole build."""
     if job.clash:
-        return BuildResult(job.script, "failed", error=f"{shown(job.script)}: {job.clash}")
-    return _guarded(lambda script, opts: prepare(script, opts).up_to_date, job, options)
+        return BuildResult(
+            job.script, BuildStatus.FAILED, error=f"{shown(job.script)}: {job.clash}"
+        )
+
+    def settle() -> BuildResult | None:
+        prepared = prepare(job.script, replace(options, output_dir=job.output_dir))
+        if prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice)):
+            return None
+        return prepared.up_to_date
+
+    return _guarded(settle, job)
 
 
-def _init_worker(request_slots: Any) -> None:
-    """Share one limit on concurrent Google requests across all worker processes; leave Ctrl-C to
-    the parent, which stops the workers (an interrupt inside espeak's callback would only print a
-    traceback and let the worker go on)."""
-    from rustpunt.engines import google
+_worker_voices: Voices | None = None
+"""A worker process's own Voices, made by _init_worker: it lives as long as the process."""
 
+
+def _init_worker(cache: ClipCache, request_slots: Any) -> None:
+    """A worker's voices share one limit on requests to Google with every other worker; Ctrl-C
+    is left to the parent, which stops the workers (an interrupt inside espeak's callback would
+    only print a traceback and let the worker go on)."""
+    global _worker_voices
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    google.REQUEST_SLOTS = request_slots
+    _worker_voices = Voices(cache, request_slots=request_slots)
+
+
+def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
+    assert _worker_voices is not None, "_init_worker sets up every worker"
+    return _build_one(job, options, _worker_voices)
+
+
+def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
+    """An unknown --voice fails before any work, listing the voices known to the scripts."""
+    if not options.voice or not jobs:
+        return
+    registries = [voices_for(job.script, options.voices_dirs) for job in jobs]
+    if all(options.voice not in registry.profiles for registry in registries):
+        registries[0].get(options.voice)
 
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
-    """Before any synthesis: the encoder works and every output folder takes files (a codec or
-    folder problem found after an hour of speech wastes the hour); leftovers of killed builds go."""
+    """Before any synthesis: --voice is known, the encoder works (checked once), every output
+    folder takes files (a codec or folder problem found after an hour of speech wastes the
+    hour); leftovers of killed builds go."""
+    check_voice_override(jobs, options)
+    check_encoder()
     for folder in dict.fromkeys(job.output_dir for job in jobs):
-        check_encoder(folder)
+        check_writable(folder)
         remove_stale_parts(folder)
     remove_stale_parts(options.cache.clips, "*/.*.part")
 
 
-def build_all(
-    jobs: Sequence[Job],
-    options: BuildOptions,
-    *,
-    workers: int | None = None,
-    on_done: Callable[[BuildResult], None] | None = None,
-    on_clip: Callable[[Path, int, int], None] | None = None,
-    checked: bool = False,
-) -> list[BuildResult]:
-    """Build every job, in parallel processes when workers > 1; results in the order of jobs.
+Progress = Callable[[BuildResult], None]
+ClipProgress = Callable[[Path, int, int], None]
 
-    `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
-    when the jobs are built in this process (one at a time). `checked`: preflight() was run.
-    """
-    if not checked:
-        preflight(jobs, options)
+
+def find_pending(
+    jobs: Sequence[Job], options: BuildOptions, voices: Voices, on_done: Progress | None = None
+) -> tuple[dict[int, BuildResult], list[int]]:
+    """The results of jobs that need no building (told to on_done), and the indexes of the rest.
+
+    Runs in this process: a no-op rebuild of hundreds of scripts starts no worker at all."""
     results: dict[int, BuildResult] = {}
     todo: list[int] = []
-    for index, job in enumerate(jobs):  # no-op checks here: no process is started for them
-        current = _current(job, options)
+    for index, job in enumerate(jobs):
+        current = _settled(job, options, voices)
         if current is None:
             todo.append(index)
             continue
         results[index] = current
         if on_done:
             on_done(current)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    if workers == 1:
-        for index in todo:
-            script = jobs[index].script
-            clip_told = (
-                (lambda done, total, script=script: on_clip(script, done, total))
-                if on_clip
-                else None
-            )
-            results[index] = _build_one(jobs[index], options, clip_told)
-            if on_done:
-                on_done(results[index])
-        return [results[i] for i in range(len(jobs))]
-    from rustpunt.engines import google
+    return results, todo
+
+
+def build_serially(
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    voices: Voices,
+    on_done: Progress | None = None,
+    on_clip: ClipProgress | None = None,
+) -> list[BuildResult]:
+    """Build jobs one after the other in this process, telling on_clip of every clip spoken."""
+    results = []
+    for job in jobs:
+        clip_told = (
+            (lambda done, total, script=job.script: on_clip(script, done, total))
+            if on_clip
+            else None
+        )
+        result = _build_one(job, options, voices, clip_told)
+        results.append(result)
+        if on_done:
+            on_done(result)
+    return results
+
+
+def build_in_parallel(
+    jobs: Sequence[Job], options: BuildOptions, workers: int, on_done: Progress | None = None
+) -> list[BuildResult]:
+    """Build jobs in worker processes (espeak keeps global state: threads would not do)."""
+    from rustpunt.engines.google import MAX_CONCURRENT_REQUESTS
 
     context = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     )
-    slots = context.BoundedSemaphore(google.MAX_CONCURRENT_REQUESTS)
+    slots = context.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
+    results: dict[int, BuildResult] = {}
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(options.cache, slots),
     ) as pool:
-        futures = {pool.submit(_build_one, jobs[index], options): index for index in todo}
+        futures = {pool.submit(_build_in_worker, job, options): i for i, job in enumerate(jobs)}
         try:
             for future in concurrent.futures.as_completed(futures):
                 index = futures[future]
@@ -255,8 +306,8 @@ def build_all(
                 except Exception as error:  # a worker that died (killed, out of memory)
                     results[index] = BuildResult(
                         jobs[index].script,
-                        "failed",
-                        error=f"{jobs[index].script}: worker died: {error}",
+                        BuildStatus.FAILED,
+                        error=f"{shown(jobs[index].script)}: worker died: {error}",
                     )
                 if on_done:
                     on_done(results[index])
@@ -268,17 +319,45 @@ def build_all(
     return [results[i] for i in range(len(jobs))]
 
 
+def build_all(
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    *,
+    workers: int | None = None,
+    on_done: Progress | None = None,
+    on_clip: ClipProgress | None = None,
+    checked: bool = False,
+) -> list[BuildResult]:
+    """Build every job, in parallel processes when workers > 1; results in the order of jobs.
+
+    `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
+    when the jobs are built in this process (one at a time). `checked`: preflight() was run.
+    """
+    if not checked:
+        preflight(jobs, options)
+    voices = Voices(options.cache)
+    results, todo = find_pending(jobs, options, voices, on_done)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    pending = [jobs[index] for index in todo]
+    if workers == 1:
+        built = build_serially(pending, options, voices, on_done, on_clip)
+    else:
+        built = build_in_parallel(pending, options, workers, on_done)
+    results.update(zip(todo, built))
+    return [results[i] for i in range(len(jobs))]
+
+
 @dataclass(frozen=True)
 class Report:
     results: list[BuildResult]
     wall_seconds: float
 
-    def count(self, status: str) -> int:
+    def count(self, status: BuildStatus | str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
     def audio_minutes(self) -> float:
-        return sum(r.duration_ms for r in self.results if r.status != "failed") / 60_000
+        return sum(r.duration_ms for r in self.results if r.status != BuildStatus.FAILED) / 60_000
 
     def document(self) -> dict[str, Any]:
         return {
@@ -290,7 +369,7 @@ class Report:
             "scripts": [
                 {
                     "script": shown(r.script),
-                    "status": r.status,
+                    "status": r.status.value,
                     "mp3": shown(r.mp3) if r.mp3 else None,
                     "duration_ms": r.duration_ms,
                     "voice": r.voice,

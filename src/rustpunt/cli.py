@@ -159,22 +159,22 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
     """
     from rustpunt.batch import jobs_for, preflight, timed_build
     from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions, voices_for
+    from rustpunt.session import BuildOptions
 
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise _no_scripts(paths)
-    if voice:
-        registries = [voices_for(job.script, voices_dirs) for job in job_list]
-        if all(voice not in registry.profiles for registry in registries):
-            registries[0].get(
-                voice
-            )  # an unknown --voice fails before any work, listing the known ones
     options = BuildOptions(
-        output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice,
-        strict=strict, force=force, artist=artist, album=album,
-    )  # fmt: skip
+        output_dir=output_dir,
+        cache=ClipCache(cache_dir),
+        voices_dirs=voices_dirs,
+        voice=voice,
+        strict=strict,
+        force=force,
+        artist=artist,
+        album=album,
+    )
     preflight(job_list, options)
     with click.progressbar(
         length=len(job_list),
@@ -184,11 +184,15 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         item_show_func=lambda item: item,
     ) as bar:
         report = timed_build(
-            job_list, options, workers=jobs,
+            job_list,
+            options,
+            workers=jobs,
             on_done=lambda result: bar.update(1, result.script.name),
-            on_clip=lambda script, done, total: bar.update(0, f"{script.name}: speaking {done}/{total}"),
+            on_clip=lambda script, done, total: bar.update(
+                0, f"{script.name}: speaking {done}/{total}"
+            ),
             checked=True,
-        )  # fmt: skip
+        )
     if as_json:
         _emit_json(report.document())
     else:
@@ -305,17 +309,19 @@ def voices(voices_dirs: tuple[Path, ...], no_check: bool, as_json: bool) -> Exit
     Example:
       rustpunt voices --voices-dir my-voices/
     """
-    from rustpunt.speak import engine_for
+    from rustpunt.cache import ClipCache
+    from rustpunt.speak import Voices
     from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
     registry = VoiceRegistry(voices_dirs)
+    engines = Voices(ClipCache())
     rows = []
     for name in registry.names():
         profile = registry.get(name)
         status: str | None = None
         if not no_check:
             try:
-                problem = engine_for(profile).check()
+                problem = engines.engine_for(profile).check()
             except RustpuntError as error:
                 problem = str(error)
             status = "ready" if problem is None else f"unavailable: {problem}"

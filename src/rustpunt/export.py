@@ -102,11 +102,11 @@ def chapter_id(index: int) -> str:
 # --------------------------------------------------------------------------- pre-flight
 
 
-def check_encoder(output_dir: Path) -> None:
-    """Before any synthesis: ffmpeg runs, encodes MP3 with our settings, and `output_dir` is writable.
+def check_encoder() -> None:
+    """Before any synthesis: ffmpeg runs and encodes MP3 with our settings.
 
     A failure found only after all the speech is synthesised wastes the run, so the build calls
-    this first. Raises ExportError with one line that says what to do.
+    this first, once. Raises ExportError with one line that says what to do.
     """
     try:
         executable = ffmpeg_exe()
@@ -133,6 +133,9 @@ def check_encoder(output_dir: Path) -> None:
             "reinstall it with `pip install --force-reinstall imageio-ffmpeg`"
         )
 
+
+def check_writable(output_dir: Path) -> None:
+    """Before any synthesis: `output_dir` exists or can be made, and takes a file."""
     output_dir = Path(output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -426,6 +429,7 @@ __all__ = [
     "Metadata",
     "chapter_id",
     "check_encoder",
+    "check_writable",
     "write_json",
     "write_mp3",
     "write_vtt",

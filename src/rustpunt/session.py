@@ -11,8 +11,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
@@ -21,7 +22,7 @@ from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
-from rustpunt.speak import SpokenSession, reachable_now, speak
+from rustpunt.speak import SpokenSession, Voices
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
 BITRATE_KBPS = 64
@@ -41,11 +42,18 @@ class BuildOptions:
     album: str = "rustpunt"
 
 
+class BuildStatus(str, Enum):
+    """What became of one script in a build (the value is what reports and JSON say)."""
+
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class BuildResult:
     script: Path
-    status: str
-    """"built", "up to date" or "failed"."""
+    status: BuildStatus
     mp3: Path | None = None
     duration_ms: int = 0
     voice: str | None = None
@@ -83,9 +91,21 @@ def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) 
     return DEFAULT_VOICE
 
 
-def output_paths(script_path: Path, output_dir: Path) -> dict[str, Path]:
+class OutputPaths(NamedTuple):
+    """Where one script's files go: the MP3 and its two sidecars, named after the script."""
+
+    mp3: Path
+    vtt: Path
+    json: Path
+
+
+def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
     stem = script_path.stem
-    return {suffix: output_dir / f"{stem}.{suffix}" for suffix in ("mp3", "vtt", "json")}
+    return OutputPaths(
+        mp3=output_dir / f"{stem}.mp3",
+        vtt=output_dir / f"{stem}.vtt",
+        json=output_dir / f"{stem}.json",
+    )
 
 
 def build_key(script: Script, registry: VoiceRegistry, voice: str, options: BuildOptions) -> str:
@@ -117,54 +137,78 @@ class Prepared:
     registry: VoiceRegistry
     voice: str
     timeline: Timeline
-    paths: dict[str, Path]
+    paths: OutputPaths
     key: str
     up_to_date: BuildResult | None
     """The result to report when nothing needs building, else None."""
+    fell_back: bool = False
+    """The outputs are up to date but were spoken by a fallback voice: worth rebuilding once the
+    voice can be reached again (the batch asks that, once per voice)."""
+
+
+def up_to_date(
+    script_path: Path, paths: OutputPaths, key: str, previous: dict[str, Any] | None
+) -> BuildResult | None:
+    """The outputs recorded for this build key, if they are all there; else None."""
+    if (
+        previous is None
+        or previous.get("build_key") != key
+        or not paths.mp3.is_file()
+        or not paths.vtt.is_file()
+    ):
+        return None
+    voice = previous.get("voice")
+    return BuildResult(
+        script=script_path,
+        status=BuildStatus.UP_TO_DATE,
+        mp3=paths.mp3,
+        duration_ms=int(previous.get("duration_ms", 0)),
+        voice=voice.get("used") if isinstance(voice, dict) else None,
+    )
 
 
 def prepare(script_path: Path, options: BuildOptions) -> Prepared:
-    """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op rebuild."""
+    """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op
+    rebuild; it never reaches the network."""
     script = load_script(script_path)
     registry = voices_for(script_path, options.voices_dirs)
     voice = chosen_voice(script, registry, options.voice)
     timeline = plan(script)
     paths = output_paths(script_path, options.output_dir)
     key = build_key(script, registry, voice, options)
-    previous = recorded_build(paths["json"]) if not options.force else None
-    current = None
-    if (
-        previous is not None
-        and previous.get("build_key") == key
-        and paths["mp3"].is_file()
-        and paths["vtt"].is_file()
-        and not (
-            previous.get("voice", {}).get("fallback_reason") and reachable_now(registry.get(voice))
-        )
-    ):
-        current = BuildResult(
-            script_path, "up to date", paths["mp3"], int(previous.get("duration_ms", 0)),
-            previous.get("voice", {}).get("used"),
-        )  # fmt: skip
-    return Prepared(script, registry, voice, timeline, paths, key, current)
+    previous = recorded_build(paths.json) if not options.force else None
+    current = up_to_date(script_path, paths, key, previous)
+    recorded_voice = (previous or {}).get("voice")
+    fell_back = isinstance(recorded_voice, dict) and bool(recorded_voice.get("fallback_reason"))
+    return Prepared(
+        script=script,
+        registry=registry,
+        voice=voice,
+        timeline=timeline,
+        paths=paths,
+        key=key,
+        up_to_date=current,
+        fell_back=current is not None and fell_back,
+    )
 
 
 def build_script(
-    script_path: Path, options: BuildOptions, on_clip: Callable[[int, int], None] | None = None
+    script_path: Path,
+    options: BuildOptions,
+    voices: Voices,
+    on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    """Build one script unless it is up to date; RustpuntErrors propagate for the batch to report."""
+    """Build one script unless it is up to date (and was not spoken by a fallback that its own
+    voice can now replace); RustpuntErrors propagate for the batch to report."""
     prepared = prepare(script_path, options)
-    if prepared.up_to_date is not None:
+    if prepared.up_to_date is not None and not (
+        prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice))
+    ):
         return prepared.up_to_date
     script, timeline, paths = prepared.script, prepared.timeline, prepared.paths
     texts = [speech.text for speech in timeline.speeches()]
-    spoken = speak(
-        texts,
-        prepared.registry,
-        prepared.voice,
-        options.cache,
-        strict=options.strict,
-        on_clip=on_clip,
+    spoken = voices.speak(
+        texts, prepared.registry, prepared.voice, strict=options.strict, on_clip=on_clip
     )
     mix = place(timeline, spoken.clips)
     metadata = Metadata(
@@ -175,15 +219,20 @@ def build_script(
         engine=_engine_label(spoken),
         comment=_comment(script, spoken, prepared.voice),
     )
-    write_mp3(paths["mp3"], render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
-    write_vtt(paths["vtt"], cues(mix))
+    write_mp3(paths.mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
+    write_vtt(paths.vtt, cues(mix))
     write_json(
-        paths["json"], sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
+        paths.json, sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
     )  # last: marks it done
     return BuildResult(
-        script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
-        spoken.fallback_reason, spoken.synthesized,
-    )  # fmt: skip
+        script=script_path,
+        status=BuildStatus.BUILT,
+        mp3=paths.mp3,
+        duration_ms=mix.duration_ms,
+        voice=spoken.profile.name,
+        fallback_reason=spoken.fallback_reason,
+        synthesized=spoken.synthesized,
+    )
 
 
 def _engine_label(spoken: SpokenSession) -> str:
@@ -245,9 +294,12 @@ def sidecar(
             step = steps[-1]
             step["end_ms"] = placement.end_ms
             step["pause"] = {
-                "ms": item.ms, "rule": item.rule, "reason": item.reason,
-                "start_ms": placement.start_ms, "end_ms": placement.end_ms,
-            }  # fmt: skip
+                "ms": item.ms,
+                "rule": item.rule,
+                "reason": item.reason,
+                "start_ms": placement.start_ms,
+                "end_ms": placement.end_ms,
+            }
     return {
         "rustpunt": __version__,
         "script": str(timeline.script.path),

@@ -2,13 +2,18 @@
 
 One session is never spoken by two voices: when the chosen voice cannot be reached, every text is
 spoken again by its fallback, and the session records which voice it used and why.
+
+What one build learns about its voices (the engines it built, which voices could not be reached)
+lives in one `Voices` object that the build creates and passes down: nothing is kept in module
+globals, so two builds in one process never see each other's state.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,19 +21,13 @@ import numpy as np
 from rustpunt.audio import prepare_clip
 from rustpunt.cache import ClipCache, clip_key
 from rustpunt.engines import Engine, create_engine
-from rustpunt.errors import RustpuntError, VoiceUnavailable
+from rustpunt.errors import ProfileError, RustpuntError, VoiceError, VoiceUnavailable
 from rustpunt.voices import VoiceProfile, VoiceRegistry
 
 log = logging.getLogger(__name__)
 
-_engines: dict[tuple[str, str], Engine] = {}
-"""Engines built in this process, by profile name and fingerprint: espeak initialises only once."""
-
-_unreachable: dict[str, str] = {}
-"""Voices found unreachable in this process, with the reason: a batch asks a dead voice only once."""
-
-_checked: dict[str, bool] = {}
-"""Whether a voice could speak when reachable_now() asked, once per process."""
+ProfileKey = tuple[str, str]
+"""A profile's name and fingerprint: two folders may define one name with other settings."""
 
 
 @dataclass(frozen=True)
@@ -44,87 +43,112 @@ class SpokenSession:
     """Why the requested voice did not speak, when a fallback did."""
 
 
-def engine_for(profile: VoiceProfile) -> Engine:
-    key = (profile.name, profile.fingerprint())
-    if key not in _engines:
-        _engines[key] = create_engine(profile.engine, profile.settings)
-    return _engines[key]
+def _key(profile: VoiceProfile) -> ProfileKey:
+    return (profile.name, profile.fingerprint())
 
 
-def reachable_now(profile: VoiceProfile) -> bool:
-    """Whether a voice can speak right now: asked once per process, and never again for a voice
-    this process already found unreachable (a session that fell back is rebuilt only if it can)."""
-    if profile.name not in _checked:
-        try:
-            _checked[profile.name] = (
-                profile.name not in _unreachable and engine_for(profile).check() is None
-            )
-        except RustpuntError:
-            _checked[profile.name] = False
-    return _checked[profile.name]
+@dataclass
+class Voices:
+    """The voices of one build in one process: each engine is built once (espeak initialises
+    once), and a voice found unreachable is not asked again for every script."""
 
+    cache: ClipCache
+    request_slots: AbstractContextManager[Any] | None = None
+    """Shared by a parallel build's processes: at most that many requests to a remote voice."""
+    engines: dict[ProfileKey, Engine] = field(default_factory=dict)
+    unreachable: dict[ProfileKey, str] = field(default_factory=dict)
+    """Voices that could not speak, with the reason."""
+    checked: dict[ProfileKey, bool] = field(default_factory=dict)
+    """Whether a voice could speak when reachable_now() asked."""
 
-def speak(
-    texts: Sequence[str],
-    registry: VoiceRegistry,
-    voice: str,
-    cache: ClipCache,
-    *,
-    strict: bool = False,
-    on_clip: Callable[[int, int], None] | None = None,
-) -> SpokenSession:
-    """Speak every text with `voice`, or with the first fallback that can speak them all.
+    def engine_for(self, profile: VoiceProfile) -> Engine:
+        key = _key(profile)
+        if key not in self.engines:
+            try:
+                engine = create_engine(
+                    profile.engine, profile.settings, request_slots=self.request_slots
+                )
+            except VoiceError as error:  # the profile was checked when read; say where it lives
+                if profile.path is None:
+                    raise
+                raise ProfileError(profile.path, None, str(error)) from None
+            self.engines[key] = engine
+        return self.engines[key]
 
-    `on_clip(done, total)` is told after each text the engine speaks (cached ones take no time).
-    """
-    reasons: list[str] = []
-    for profile in registry.chain(voice):
-        try:
-            session = _speak_with(profile, texts, cache, on_clip)
-        except VoiceUnavailable as error:
-            _unreachable[profile.name] = str(error)
-            if strict:
-                raise VoiceUnavailable(
-                    f"voice {profile.name} cannot speak: {error} (--strict forbids a fallback)"
-                ) from None
-            reasons.append(f"{profile.name}: {error}")
-            log.info("voice %s cannot speak (%s)", profile.name, error)
-            continue
-        if reasons:
-            return SpokenSession(
-                session.profile,
-                session.identity,
-                session.clips,
-                session.synthesized,
-                "; ".join(reasons),
-            )
-        return session
-    raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
+    def reachable_now(self, profile: VoiceProfile) -> bool:
+        """Whether a voice can speak right now: asked once per build, and never again for a
+        voice this build already found unreachable."""
+        key = _key(profile)
+        if key not in self.checked:
+            try:
+                self.checked[key] = (
+                    key not in self.unreachable and self.engine_for(profile).check() is None
+                )
+            except RustpuntError:
+                self.checked[key] = False
+        return self.checked[key]
 
+    def speak(
+        self,
+        texts: Sequence[str],
+        registry: VoiceRegistry,
+        voice: str,
+        *,
+        strict: bool = False,
+        on_clip: Callable[[int, int], None] | None = None,
+    ) -> SpokenSession:
+        """Speak every text with `voice`, or with the first fallback that can speak them all.
 
-def _speak_with(
-    profile: VoiceProfile,
-    texts: Sequence[str],
-    cache: ClipCache,
-    on_clip: Callable[[int, int], None] | None,
-) -> SpokenSession:
-    engine = engine_for(profile)
-    identity = engine.identity()
-    clips: dict[str, np.ndarray] = {}
-    missing: list[tuple[str, str]] = []
-    for text in dict.fromkeys(texts):
-        key = clip_key(identity, profile.tempo, text)
-        cached = cache.get(key)
-        if cached is None:
-            missing.append((text, key))
-        else:
-            clips[text] = cached
-    if missing and profile.name in _unreachable:
-        raise VoiceUnavailable(_unreachable[profile.name])
-    for done, (text, key) in enumerate(missing, start=1):
-        clip = prepare_clip(engine.synthesize(text), profile.tempo)
-        cache.put(key, clip, text, engine.name)
-        clips[text] = clip
-        if on_clip:
-            on_clip(done, len(missing))
-    return SpokenSession(profile, identity, clips, len(missing))
+        `on_clip(done, total)` is told after each text the engine speaks (cached ones take no
+        time).
+        """
+        reasons: list[str] = []
+        for profile in registry.chain(voice):
+            try:
+                session = self._speak_with(profile, texts, on_clip)
+            except VoiceUnavailable as error:
+                self.unreachable[_key(profile)] = str(error)
+                if strict:
+                    raise VoiceUnavailable(
+                        f"voice {profile.name} cannot speak: {error} (--strict forbids a fallback)"
+                    ) from None
+                reasons.append(f"{profile.name}: {error}")
+                log.info("voice %s cannot speak (%s)", profile.name, error)
+                continue
+            if reasons:
+                return SpokenSession(
+                    profile=session.profile,
+                    identity=session.identity,
+                    clips=session.clips,
+                    synthesized=session.synthesized,
+                    fallback_reason="; ".join(reasons),
+                )
+            return session
+        raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
+
+    def _speak_with(
+        self,
+        profile: VoiceProfile,
+        texts: Sequence[str],
+        on_clip: Callable[[int, int], None] | None,
+    ) -> SpokenSession:
+        engine = self.engine_for(profile)
+        identity = engine.identity()
+        clips: dict[str, np.ndarray] = {}
+        missing: list[tuple[str, str]] = []
+        for text in dict.fromkeys(texts):
+            key = clip_key(identity, profile.tempo, text)
+            cached = self.cache.get(key)
+            if cached is None:
+                missing.append((text, key))
+            else:
+                clips[text] = cached
+        if missing and _key(profile) in self.unreachable:
+            raise VoiceUnavailable(self.unreachable[_key(profile)])
+        for done, (text, key) in enumerate(missing, start=1):
+            clip = prepare_clip(engine.synthesize(text), profile.tempo)
+            self.cache.put(key, clip, text, engine.name)
+            clips[text] = clip
+            if on_clip:
+                on_clip(done, len(missing))
+        return SpokenSession(profile, identity, clips, len(missing))

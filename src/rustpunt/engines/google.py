@@ -22,6 +22,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import gtts
@@ -58,9 +59,9 @@ GOOGLE_MAX_CHARS = 100
 FALLBACK_HINT = "or use --voice nl-espeak"
 """How every 'Google is unavailable' message ends: the offline way out."""
 
-REQUEST_SLOTS: Any = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
-"""Held during every synthesis; read at call time, so a batch may swap in a multiprocessing
-semaphore shared by its worker processes (rustpunt.batch does). MIN_REQUEST_INTERVAL stays per process."""
+PROCESS_REQUEST_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
+"""The limit for engines in this process when the build passes no limit of its own; a parallel
+build passes one semaphore shared by its worker processes. MIN_REQUEST_INTERVAL stays per process."""
 _pace_lock = threading.Lock()
 _last_request_start = float("-inf")
 
@@ -129,6 +130,9 @@ class GoogleEngine:
     """Dutch (or any gTTS language) speech from Google Translate, as MP3."""
 
     name = "gtts"
+    remote = True
+    """It asks a service over the network: a build shares one limit on requests between its
+    processes (see create_engine's request_slots)."""
 
     def __init__(
         self,
@@ -138,8 +142,13 @@ class GoogleEngine:
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 1.0,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        request_slots: AbstractContextManager[Any] | None = None,
         **unknown: Any,
     ) -> None:
+        """`lang` ... `backoff` are the profile's settings; `sleep` waits between tries (tests
+        pass one that records instead), `request_slots` limits requests in flight."""
         if unknown:
             known = "lang, tld, slow, timeout, retries, backoff"
             names = ", ".join(repr(name) for name in sorted(unknown))
@@ -173,8 +182,8 @@ class GoogleEngine:
         self.retries = retries
         """Extra tries after the first one (0: a single try)."""
         self.backoff = float(backoff)
-        self._sleep: Callable[[float], None] = time.sleep
-        """Waits between tries; tests replace it so they never wait for real."""
+        self.sleep = sleep
+        self.request_slots = request_slots if request_slots is not None else PROCESS_REQUEST_SLOTS
 
     def identity(self) -> Mapping[str, Any]:
         return {
@@ -213,7 +222,7 @@ class GoogleEngine:
                     tries,
                     delay,
                 )
-                self._sleep(delay)
+                self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def check(self) -> str | None:
@@ -224,8 +233,9 @@ class GoogleEngine:
             slow=self.slow,
             timeout=min(self.timeout, CHECK_TIMEOUT),
             retries=0,
+            sleep=self.sleep,
+            request_slots=self.request_slots,
         )
-        probe._sleep = self._sleep
         try:
             probe.synthesize("test")
         except SynthesisError as error:
@@ -253,7 +263,7 @@ class GoogleEngine:
 
         buffer = io.BytesIO()
         chunks = 0
-        with REQUEST_SLOTS, warnings.catch_warnings():
+        with self.request_slots, warnings.catch_warnings():
             # gTTS sends verify=False; urllib3 would warn on every request. gTTS also silences that
             # warning process-wide by itself; catch_warnings keeps that change from leaking out.
             warnings.simplefilter("ignore", InsecureRequestWarning)
