@@ -527,3 +527,18 @@ def test_three_hundred_chapters_use_nested_tables_of_contents(tmp_path: Path) ->
     assert [len(toc.child_element_ids) for toc in nested] == [255, 45]
     listed = [element for toc in nested for element in toc.child_element_ids]
     assert listed == [f"chp{i}" for i in range(300)]
+
+
+def test_the_mutagen_pin_covers_the_private_method_export_overrides() -> None:
+    """export._ChronologicalID3 overrides mutagen's private `ID3Tags._write(config)`: the
+    dependency is pinned below mutagen's next minor version, and the installed one has it."""
+    import inspect
+    from importlib.metadata import requires, version
+
+    import mutagen.id3
+    from packaging.requirements import Requirement
+
+    pins = [Requirement(r) for r in requires("rustpunt") or [] if r.startswith("mutagen")]
+    assert len(pins) == 1 and pins[0].specifier.contains(version("mutagen"))
+    assert not pins[0].specifier.contains("1.49.0")  # a new minor version is tried first
+    assert list(inspect.signature(mutagen.id3.ID3Tags._write).parameters) == ["self", "config"]

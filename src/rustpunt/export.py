@@ -1,7 +1,7 @@
 """The finished files: the MP3 (one streaming ffmpeg encode, ID3 tags and chapters by mutagen) and
 its sidecars (WebVTT captions, JSON), each written to a temporary file and renamed into place.
 
-Choices made here, each checked against what players read (see PITFALLS.md, "ID3 chapters"):
+Choices made here, each checked against what players read (ffmpeg 5.1 and 9.0 tried):
 
 - The tag is saved as ID3v2.3, not v2.4: ffmpeg (and every player built on it) drops a v2.4 CHAP
   whose title sub-frame is 128 bytes or more, which a 60-character Dutch step already reaches.

@@ -182,13 +182,19 @@ def load_script(path: Path | str) -> Script:
         raise ScriptError(path, None, "is a folder, not a script file") from None
     except OSError as error:
         raise ScriptError(path, None, f"cannot be read: {error.strerror or error}") from None
+    return parse_script(data, path)
+
+
+def parse_script(data: bytes, path: Path) -> Script:
+    """Validate a script's bytes; `path` is where they came from, for messages and the Script.
+    Raises ScriptError naming the file and line of the problem."""
     try:
-        return parse_script(data, path)
+        return _parse(data, path)
     except _Problem as problem:
         raise ScriptError(path, problem.line, problem.message) from None
 
 
-def parse_script(data: bytes, path: Path) -> Script:
+def _parse(data: bytes, path: Path) -> Script:
     text = _decode(data)
     document = _parse_yaml(text)
     if not isinstance(document, _Mapping):

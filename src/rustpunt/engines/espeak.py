@@ -71,6 +71,7 @@ def _collect(wav: Any, numsamples: int, events: Any) -> int:
 
 
 _CALLBACK = _CALLBACK_TYPE(_collect)
+"""Module-level on purpose: the library keeps this pointer; it must never be garbage collected."""
 
 
 @contextlib.contextmanager
@@ -95,9 +96,6 @@ def _interrupt_after() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if caught:
         raise KeyboardInterrupt
-
-
-"""Module-level on purpose: the library keeps this pointer; it must never be garbage collected."""
 
 
 @dataclass
