@@ -309,27 +309,61 @@ class Ducking:
 
     def ducked(self, start: int, n: int) -> np.ndarray:
         """How far down the bed is at each sample, from 0 (pause level) to 1 (fully ducked)."""
-        positions = np.arange(start, start + n, dtype=np.int64)
-        amount = np.zeros(n, dtype=np.float64)
-        # the spans whose ramps reach into [start, start + n)
+        amount = np.zeros(n, dtype=np.float32)
+        end = start + n
+        # only the spans whose ramps reach into [start, end), and only where they reach
         first = int(np.searchsorted(self._ends, start - self.release, side="right"))
-        last = int(np.searchsorted(self._starts, start + n + self.attack, side="left"))
+        last = int(np.searchsorted(self._starts, end + self.attack, side="left"))
         for index in range(first, last):
-            s, e = self.spans[index]
-            down = _raised_cosine((positions - (s - self.attack)) / max(self.attack, 1))
-            up = _raised_cosine(((e + self.release) - positions) / max(self.release, 1))
-            np.maximum(amount, np.minimum(down, up), out=amount)
+            span_start, span_end = self.spans[index]
+            _ramp_into(amount, start, span_start - self.attack, span_start, rising=True)
+            low, high = max(span_start, start), min(span_end, end)
+            if low < high:
+                amount[low - start : high - start] = 1.0
+            _ramp_into(amount, start, span_end, span_end + self.release, rising=False)
         return amount
 
     def gain(self, start: int, n: int) -> np.ndarray:
         """Linear gain (float32) for the bed's samples `start` to `start + n`."""
-        positions = np.arange(start, start + n, dtype=np.float64)
-        gain = 10 ** (-self.duck_db * self.ducked(start, n) / 20)
-        fade_in = _raised_cosine(positions / self.fade_in) if self.fade_in else 1.0
-        remaining = self.total_samples - positions
-        fade_out = _raised_cosine(remaining / self.fade_out) if self.fade_out else 1.0
-        gain = gain * fade_in * fade_out * (remaining > 0)
-        return gain.astype(np.float32)
+        amount = self.ducked(start, n)
+        gain = np.ones(n, dtype=np.float32)
+        ducked = np.flatnonzero(amount)
+        if ducked.size:
+            gain[ducked] = np.power(np.float32(10), amount[ducked] * np.float32(-self.duck_db / 20))
+        _fade_into(gain, start, 0, self.fade_in, rising=True)
+        _fade_into(
+            gain, start, self.total_samples - self.fade_out, self.total_samples, rising=False
+        )
+        silent = max(self.total_samples - start, 0)
+        gain[silent:] = 0.0  # nothing after the end of the session
+        return gain
+
+
+def _ramp_window(
+    start: int, n: int, ramp_start: int, ramp_end: int, rising: bool
+) -> tuple[slice, np.ndarray] | None:
+    """The part of a raised-cosine ramp over [ramp_start, ramp_end) inside [start, start + n)."""
+    low, high = max(ramp_start, start), min(ramp_end, start + n)
+    if low >= high:
+        return None
+    length = max(ramp_end - ramp_start, 1)
+    offsets = np.arange(low - ramp_start, high - ramp_start, dtype=np.float64)
+    fraction = offsets / length if rising else (length - offsets) / length
+    return slice(low - start, high - start), _raised_cosine(fraction).astype(np.float32)
+
+
+def _ramp_into(
+    amount: np.ndarray, start: int, ramp_start: int, ramp_end: int, rising: bool
+) -> None:
+    window = _ramp_window(start, amount.size, ramp_start, ramp_end, rising)
+    if window is not None:
+        np.maximum(amount[window[0]], window[1], out=amount[window[0]])
+
+
+def _fade_into(gain: np.ndarray, start: int, fade_start: int, fade_end: int, rising: bool) -> None:
+    window = _ramp_window(start, gain.size, fade_start, fade_end, rising)
+    if window is not None:
+        gain[window[0]] *= window[1]
 
 
 def ducking(
