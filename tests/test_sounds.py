@@ -182,6 +182,17 @@ def test_a_missing_bed_file_is_an_error_naming_it(tmp_path: Path) -> None:
         file_bed(tmp_path / "weg.wav")
 
 
+def test_an_image_or_a_too_short_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "plaatje.png")
+    with pytest.raises(SoundError, match=r"plaatje\.png: not an audio file ffmpeg can read"):
+        file_bed(tmp_path / "plaatje.png")
+    short = ffmpeg_make(tmp_path / "kort.wav", "sine=frequency=300:sample_rate=44100", 0.3)
+    with pytest.raises(SoundError, match=r"kort\.wav: 0\.30 s is too short to loop as a bed"):
+        file_bed(short)
+
+
 def test_a_sine_file_loops_seamlessly_where_a_plain_repeat_clicks(tmp_path: Path) -> None:
     """A 3 s, 441.3 Hz sine does not end where it starts: repeated as is, it steps at the join."""
     path = ffmpeg_make(tmp_path / "toon.wav", "sine=frequency=441.3:sample_rate=44100", 3)

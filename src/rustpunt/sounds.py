@@ -266,11 +266,11 @@ def file_bed(
     Raises SoundError naming the file when it is missing, not audio, or too short to loop.
     """
     samples = decode_audio(path, max_seconds=max_seconds).astype(np.float32) / 32768
-    crossfade = min(ms_to_samples(crossfade_ms), samples.size // 4)
     if samples.size < SAMPLE_RATE // 2:
         raise SoundError(
             f"{path}: {samples.size / SAMPLE_RATE:.2f} s is too short to loop as a bed; give at least a second of audio"
         )
+    crossfade = min(ms_to_samples(crossfade_ms), samples.size // 4)
     return Bed(_at_rms(crossfade_loop(samples, crossfade), level_dbfs), str(path))
 
 
