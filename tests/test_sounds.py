@@ -8,14 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import audiotools
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.export import Metadata, write_mp3
 from rustpunt.sounds import (
     BED_KINDS,
     SINGING_BOWL,
     SOFT_CHIME,
     Bed,
     Breathing,
+    PlacedSound,
     SoundError,
+    SoundLayer,
     bed_chunk,
     bell,
     breath_onsets,
@@ -406,6 +410,65 @@ def test_breathing_holds_are_silent() -> None:
 def test_impossible_breathing_is_an_error() -> None:
     with pytest.raises(SoundError, match="positive in and out"):
         breathing_cues(Breathing(inhale_ms=0), cycles=2)
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+def test_the_layer_streams_chunk_by_chunk_to_the_same_sound() -> None:
+    bed = generated_bed("rain", loop_seconds=3)
+    layer = SoundLayer(
+        bed=bed,
+        envelope=ducking([(4 * S, 6 * S)], 14 * S),
+        sounds=(  # given out of order, overlapping each other and the chunk edges
+            PlacedSound(9 * S, bell(SOFT_CHIME)),
+            PlacedSound(1 * S, bell(SINGING_BOWL)),
+            PlacedSound(7 * S, breathing_cues(Breathing(inhale_ms=1000, exhale_ms=1500), 2)),
+        ),
+    )
+    whole = layer.chunk(0, 14 * S)
+    pieces = np.concatenate([layer.chunk(start, 10_007) for start in range(0, 14 * S, 10_007)])
+    assert np.array_equal(whole, pieces[: whole.size])
+    by_hand = bed_chunk(bed, layer.envelope, 0, 14 * S)  # type: ignore[arg-type]
+    by_hand[1 * S : 11 * S] += bell(SINGING_BOWL)
+    by_hand[7 * S : 12 * S] += breathing_cues(Breathing(inhale_ms=1000, exhale_ms=1500), 2)
+    by_hand[9 * S : 12 * S] += bell(SOFT_CHIME)
+    np.testing.assert_allclose(whole, by_hand, atol=1e-6)
+
+
+def test_a_layer_without_a_bed_is_silence_around_its_sounds() -> None:
+    layer = SoundLayer(sounds=(PlacedSound(S, bell(SOFT_CHIME)),))
+    assert not layer.chunk(0, S).any()
+    assert layer.chunk(S, S).any()
+    assert not layer.chunk(5 * S, S).any()
+    with pytest.raises(SoundError, match="a bed needs its ducking envelope"):
+        SoundLayer(bed=generated_bed("pink", loop_seconds=1))
+
+
+def test_bed_ducking_fade_and_bell_survive_the_mp3_encode(tmp_path: Path) -> None:
+    """Measured on a real 64 kbit/s MP3: the bed at its level in the pauses, 10 dB down where
+    speech goes, faded out at the end, and the chime starting where it was placed."""
+    layer = SoundLayer(
+        bed=generated_bed("pink", level_dbfs=-38.0, loop_seconds=10),
+        envelope=ducking([(6 * S, 10 * S)], 20 * S, duck_db=10.0),
+        sounds=(PlacedSound(12 * S, bell(SOFT_CHIME)),),
+    )
+    mp3 = tmp_path / "laag.mp3"
+    chunks = (to_pcm16(layer.chunk(start, 5 * S)) for start in range(0, 20 * S, 5 * S))
+    write_mp3(mp3, chunks, Metadata("laag", "rustpunt", "rustpunt", "-", "-"), [])
+    decoded = audiotools.decode(mp3).astype(np.float64) / 32768
+    assert decoded.size == 20 * S
+
+    def level(from_s: float, to_s: float) -> float:
+        return dbfs_rms(decoded[int(from_s * S) : int(to_s * S)])
+
+    assert level(3.5, 5.5) == pytest.approx(-38.0, abs=1.0)  # the pause level
+    assert level(6.0, 10.0) == pytest.approx(-48.0, abs=1.0)  # ducked under the speech
+    assert level(0.0, 0.3) < -55  # fading in
+    assert level(19.7, 20.0) < -60  # faded out: an ending, not a cut
+    chime = np.abs(analytic(band(decoded, 620, 700)))
+    onset = np.flatnonzero(chime > 0.25 * chime.max())[0] / S
+    assert onset == pytest.approx(12.0, abs=0.02)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -563,6 +563,61 @@ def breath_onsets(pattern: Breathing, cycles: int) -> list[tuple[int, int]]:
     ]
 
 
+# --------------------------------------------------------------------------- the layer
+
+
+@dataclass(frozen=True, eq=False)
+class PlacedSound:
+    """A finished sound (a bell, a run of breathing tones) and the session sample it starts at."""
+
+    start: int
+    samples: np.ndarray
+    """float32, full scale 1.0."""
+
+    @property
+    def end(self) -> int:
+        return self.start + self.samples.size
+
+
+@dataclass(frozen=True, eq=False)
+class SoundLayer:
+    """Everything under the speech of one session, read out chunk by chunk like the speech.
+
+    The mixer adds `chunk(start, n)` to its speech chunk (as floats, after the speech's gain)
+    and converts the sum with `to_pcm16`; nothing here is ever the length of the session.
+    """
+
+    bed: Bed | None = None
+    envelope: Ducking | None = None
+    """The bed's gain; required with a bed."""
+    sounds: tuple[PlacedSound, ...] = ()
+    """In any order; kept sorted by start."""
+    _starts: np.ndarray = field(init=False, repr=False)
+    _longest: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.bed is not None and self.envelope is None:
+            raise SoundError("a bed needs its ducking envelope (sounds.ducking)")
+        ordered = tuple(sorted(self.sounds, key=lambda sound: sound.start))
+        object.__setattr__(self, "sounds", ordered)
+        object.__setattr__(self, "_starts", np.array([s.start for s in ordered], dtype=np.int64))
+        object.__setattr__(self, "_longest", max((s.samples.size for s in ordered), default=0))
+
+    def chunk(self, start: int, n: int) -> np.ndarray:
+        """The layer at session samples `start` to `start + n` (float32)."""
+        if self.bed is not None and self.envelope is not None:
+            out = bed_chunk(self.bed, self.envelope, start, n)
+        else:
+            out = np.zeros(n, dtype=np.float32)
+        # the sounds that start before the chunk ends and may still ring into it
+        first = int(np.searchsorted(self._starts, start - self._longest, side="left"))
+        last = int(np.searchsorted(self._starts, start + n, side="left"))
+        for sound in self.sounds[first:last]:
+            if sound.end > start:
+                overlay(out, sound.samples, sound.start - start)
+        return out
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -603,7 +658,9 @@ __all__ = [
     "Bell",
     "Breathing",
     "Ducking",
+    "PlacedSound",
     "SoundError",
+    "SoundLayer",
     "bed_chunk",
     "bell",
     "breath_onsets",
