@@ -139,11 +139,17 @@ def test_the_seam_measurement_finds_a_cut() -> None:
 
 
 def test_generated_bed_is_the_same_for_the_same_seed_and_differs_for_another() -> None:
-    same = generated_bed("rain", seed=7, loop_seconds=3).loop
-    again = generated_bed("rain", seed=7, loop_seconds=3).loop
-    other = generated_bed("rain", seed=8, loop_seconds=3).loop
+    make = generated_bed.__wrapped__  # synthesised afresh each time, not from the cache
+    same = make("rain", seed=7, loop_seconds=3).loop
+    again = make("rain", seed=7, loop_seconds=3).loop
+    other = make("rain", seed=8, loop_seconds=3).loop
     assert np.array_equal(same, again)
     assert not np.allclose(same, other)
+    assert generated_bed("rain", seed=7, loop_seconds=3) is generated_bed(
+        "rain", seed=7, loop_seconds=3
+    )
+    with pytest.raises(ValueError, match="read-only"):
+        generated_bed("rain", seed=7, loop_seconds=3).loop[0] = 1.0
 
 
 def test_rain_is_a_soft_hiss_with_drops() -> None:
