@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from rustpunt.errors import RustpuntError
 from rustpunt.export import ID3_VERSION, _check_chapter_order, _ChronologicalID3, cover_frame
 from rustpunt.files import atomic_path
-
-log = logging.getLogger(__name__)
 
 COVER_PX = 3000
 """A drawn cover's side: the largest Apple accepts, sharp on every screen."""

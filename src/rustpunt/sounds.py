@@ -15,12 +15,16 @@ Everything is synthesised in numpy at `SAMPLE_RATE` (44.1 kHz), mono, as float32
 Levels are dBFS: RMS for beds, peak for bells and cue tones. The mixer sets the speech to its
 target loudness (-19 LUFS, a speech RMS near -22 dBFS), so a bed at -38 dBFS RMS sits about
 16 dB under the speech in the pauses, and `duck_db` more while someone speaks.
+
+A bed counts in the integrated loudness: blocks of bed alone pass the -70 LUFS gate, and with
+40 % speech a pink bed at -38 dBFS lowered a stand-in session's integrated loudness by 3 LU
+(brown at -38: 0.1 LU; rain at -38: 2.9 LU). So the session's gain is best decided on the speech
+and this layer together, one gain for both, which keeps every level relative to the speech.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -32,8 +36,6 @@ import numpy as np
 
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, ms_to_samples
 from rustpunt.errors import RustpuntError
-
-log = logging.getLogger(__name__)
 
 BedKind = Literal["pink", "brown", "rain"]
 BED_KINDS: tuple[str, ...] = get_args(BedKind)
