@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from mutagen.id3 import (
+    APIC,
     CHAP,
     COMM,
     CTOC,
@@ -43,6 +44,7 @@ from mutagen.id3 import (
     CTOCFlags,
     Encoding,
     ID3Tags,
+    PictureType,
 )
 
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, samples_to_ms
@@ -165,8 +167,12 @@ def write_mp3(
     chapters: Sequence[Chapter],
     *,
     bitrate_kbps: int = 64,
+    cover: bytes | None = None,
+    cover_mime: str = "image/jpeg",
 ) -> None:
     """Encode int16 mono 44.1 kHz `chunks` into a tagged, chaptered CBR MP3 at `destination`.
+
+    `cover` (JPEG or PNG bytes, see rustpunt.cover) becomes the tag's front cover (APIC).
 
     The chunks are consumed lazily and streamed into one ffmpeg process, so a session is never
     held in memory at once. Nothing appears at `destination` unless encoding and tagging both
@@ -183,7 +189,14 @@ def write_mp3(
     ordered = _chronological(chapters)
     with atomic_path(destination) as temporary:
         samples = _encode(temporary, chunks, bitrate_kbps, destination)
-        _write_tags(temporary, metadata, ordered, samples_to_ms(samples))
+        _write_tags(
+            temporary,
+            metadata,
+            ordered,
+            samples_to_ms(samples),
+            cover=cover,
+            cover_mime=cover_mime,
+        )
         _check_chapter_order(temporary, len(ordered), destination)
 
 
@@ -306,7 +319,24 @@ class _ChronologicalID3(ID3):
         return data
 
 
-def _write_tags(path: Path, metadata: Metadata, chapters: list[Chapter], length_ms: int) -> None:
+def cover_frame(data: bytes, mime: str) -> APIC:
+    """The ID3 frame of a front cover image (JPEG or PNG bytes)."""
+    if mime not in ("image/jpeg", "image/png"):
+        raise ValueError(f"a cover is image/jpeg or image/png, not {mime!r}")
+    return APIC(
+        encoding=Encoding.LATIN1, mime=mime, type=PictureType.COVER_FRONT, desc="", data=data
+    )
+
+
+def _write_tags(
+    path: Path,
+    metadata: Metadata,
+    chapters: list[Chapter],
+    length_ms: int,
+    *,
+    cover: bytes | None = None,
+    cover_mime: str = "image/jpeg",
+) -> None:
     text = Encoding.UTF16  # ID3v2.3 knows Latin-1 and UTF-16 only
     tags = _ChronologicalID3()
     tags.add(TIT2(encoding=text, text=[metadata.title]))
@@ -320,6 +350,8 @@ def _write_tags(path: Path, metadata: Metadata, chapters: list[Chapter], length_
     tags.add(TXXX(encoding=text, desc="voice", text=[metadata.voice]))
     tags.add(TXXX(encoding=text, desc="engine", text=[metadata.engine]))
     tags.add(TLEN(encoding=Encoding.LATIN1, text=[str(length_ms)]))
+    if cover is not None:
+        tags.add(cover_frame(cover, cover_mime))
     if chapters:
         ids = [chapter_id(index) for index in range(len(chapters))]
         for toc in _tables_of_contents(ids, metadata.title):
@@ -430,6 +462,7 @@ __all__ = [
     "chapter_id",
     "check_encoder",
     "check_writable",
+    "cover_frame",
     "write_json",
     "write_mp3",
     "write_vtt",
