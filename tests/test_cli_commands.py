@@ -17,7 +17,7 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_the_commands_are_the_documented_ones() -> None:
-    assert COMMANDS == ["build", "cache", "check", "plan", "schema", "voices"]
+    assert COMMANDS == ["build", "cache", "check", "import", "plan", "schema", "voices"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from rustpunt.errors import RustpuntError
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,14 @@ STDIN = "-"
 INSTALL_HINT = "pip install 'rustpunt[import]'"
 
 _EXTENSIONS: dict[str, Format] = {
-    ".html": "html", ".htm": "html", ".xhtml": "html", ".md": "markdown", ".markdown": "markdown",
-    ".txt": "text", ".text": "text",
-}  # fmt: skip
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+}
 
 
 class ArticleError(RustpuntError):
@@ -78,7 +85,9 @@ def read_article(source: str | Path, *, format: Format | None = None, stdin: Any
         try:
             data = Path(source).read_bytes()
         except IsADirectoryError:
-            raise ArticleError(f"{name}: is a folder; give article files (HTML, Markdown or text)") from None
+            raise ArticleError(
+                f"{name}: is a folder; give article files (HTML, Markdown or text)"
+            ) from None
         except OSError as error:
             raise ArticleError(f"{name}: cannot be read: {error.strerror or error}") from None
     if not data.strip():
@@ -118,13 +127,10 @@ def decode_text(data: bytes, name: str) -> str:
 
 def _read_html(data: bytes, name: str) -> Article:
     try:
-        import trafilatura
         from trafilatura.metadata import extract_metadata
         from trafilatura.utils import load_html
     except ImportError:
-        raise ArticleError(
-            f"{name}: reading web pages needs trafilatura; {INSTALL_HINT}"
-        ) from None
+        raise ArticleError(f"{name}: reading web pages needs trafilatura; {INSTALL_HINT}") from None
     tree = load_html(data)  # decodes as the page declares (<meta charset>), else by detection
     if tree is None:
         raise ArticleError(f"{name}: is not a readable web page")
@@ -132,10 +138,12 @@ def _read_html(data: bytes, name: str) -> Article:
     metadata = extract_metadata(tree)
     article = _read_markdown(markdown or "", name)
     return Article(
-        source=name, format="html", blocks=article.blocks,
+        source=name,
+        format="html",
+        blocks=article.blocks,
         title=(metadata.title if metadata else None) or article.title,
         url=metadata.url if metadata else None,
-    )  # fmt: skip
+    )
 
 
 def html_to_markdown(data: bytes | str) -> str | None:
@@ -147,10 +155,16 @@ def html_to_markdown(data: bytes | str) -> str | None:
     import trafilatura
 
     return trafilatura.extract(
-        data, output_format="markdown", include_formatting=True, include_links=True,
-        include_images=False, include_tables=False, include_comments=False, favor_recall=True,
+        data,
+        output_format="markdown",
+        include_formatting=True,
+        include_links=True,
+        include_images=False,
+        include_tables=False,
+        include_comments=False,
+        favor_recall=True,
         deduplicate=False,
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -163,10 +177,29 @@ def _read_markdown(text: str, name: str) -> Article:
         raise ArticleError(
             f"{name}: reading Markdown needs markdown-it-py; {INSTALL_HINT}"
         ) from None
+    text, front_title = _front_matter(text)
     tokens = MarkdownIt("commonmark").parse(text)
     blocks = list(_markdown_blocks(tokens))
-    title = next((b.text for b in blocks if b.kind == "heading" and b.level == 1), None)
+    title = front_title or next(
+        (b.text for b in blocks if b.kind == "heading" and b.level == 1), None
+    )
     return Article(source=name, format="markdown", blocks=tuple(blocks), title=title)
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?\r?\n)(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
+def _front_matter(text: str) -> tuple[str, str | None]:
+    """A static-site generator's YAML header (`---`, `title: ...`, `---`): not text, but its title."""
+    found = _FRONT_MATTER.match(text)
+    if not found:
+        return text, None
+    try:
+        header = yaml.safe_load(found.group(1))
+    except yaml.YAMLError:
+        header = None
+    title = header.get("title") if isinstance(header, dict) else None
+    return text[found.end() :], title if isinstance(title, str) and title.strip() else None
 
 
 def _markdown_blocks(tokens: list[Any]) -> Any:
@@ -190,9 +223,13 @@ def _markdown_blocks(tokens: list[Any]) -> Any:
             text = " ".join(part for part, _, _ in parts)
             if text.strip():
                 yield Block(
-                    kind="item", text=" ".join(text.split()), level=len(lists) - 1, number=number,
-                    list_id=lists[-1], link_share=_mean_share(parts),
-                )  # fmt: skip
+                    kind="item",
+                    text=" ".join(text.split()),
+                    level=len(lists) - 1,
+                    number=number,
+                    list_id=lists[-1],
+                    link_share=_mean_share(parts),
+                )
         elif token.type == "heading_open":
             heading_level = int(token.tag[1])
         elif token.type == "heading_close":
@@ -205,9 +242,11 @@ def _markdown_blocks(tokens: list[Any]) -> Any:
                 yield Block(kind="heading", text=" ".join(text.split()), level=heading_level)
             elif text.strip():
                 yield Block(
-                    kind="paragraph", text=" ".join(text.split()), emphasised=emphasised,
+                    kind="paragraph",
+                    text=" ".join(text.split()),
+                    emphasised=emphasised,
                     link_share=link_share,
-                )  # fmt: skip
+                )
 
 
 def _mean_share(parts: list[tuple[str, float, bool]]) -> float:
@@ -247,7 +286,7 @@ def _inline(children: list[Any]) -> tuple[str, float, bool]:
 # --------------------------------------------------------------------------- plain text
 
 _NUMBERED = re.compile(r"^\s*(\d{1,3})\s*[.)]\s+(\S.*)$")
-_BULLET = re.compile(r"^\s*[-*•·▪◦–—]\s+(\S.*)$")
+_BULLET = re.compile(r"^\s*[-*\u2022\u00b7\u25aa\u25e6\u2013\u2014]\s+(\S.*)$")
 
 
 def text_blocks(text: str) -> list[Block]:

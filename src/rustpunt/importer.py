@@ -56,8 +56,14 @@ SLUG_MAX = 60
 Kind = Literal["tips", "links", "short", "bullets", "other"]
 Status = Literal["written", "overwritten", "exists"]
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 _IMPERATIVES = frozenset(
-    """
+    _words(
+        """
     adem beadem accepteer bedank begin beleef beweeg bedenk blaas blijf breng buig concentreer
     dank denk doe draai droom druk duw eindig focus ga geef geniet glimlach haal herhaal herken hef
     hou houd kantel kauw kies kijk klem knijp knik kom laat leg let lees loop luister maak masseer
@@ -65,20 +71,23 @@ _IMPERATIVES = frozenset(
     richt rol ruik rust schrijf schud schuif snuif span spreid sta stel stop strek stuur sluit til
     tel trek verander verdeel verleg verplaats vergeet verlaag verleng verzacht visualiseer voel
     volg vouw vul wacht wandel wees wieg wrijf zak zeg zet zie zing zit zoek zucht
-    """.split()
+    """
+    )
 )
 """Imperatives that open a step in Dutch exercises. A word that is followed by "je" ("Ontspan je
 kaak") counts too, so a verb missing here is still recognised in most steps."""
 
 _NOT_VERBS = frozenset(
-    """
+    _words(
+        """
     je jij jou jouw u uw ik we wij ze zij hij het de een dit dat deze die als wat hoe waar waarom
     wanneer zodat terwijl omdat of en maar want zo ook nu dan daarna vervolgens eerst toch wel
     niet geen welke wie waarmee heb hebt ben bent kun kan wil zal moet mag weet
-    """.split()
+    """
+    )
 )
 _LEADING_ADVERBS = frozenset(
-    "nu dan daarna vervolgens eerst langzaam rustig opnieuw nog weer even tenslotte".split()
+    _words("nu dan daarna vervolgens eerst langzaam rustig opnieuw nog weer even tenslotte")
 )
 _TIPS_HEADING = re.compile(
     r"\b(?:tips?|manieren|ideeën|ideeen|redenen|voordelen|adviezen|dingen|trucs?)\b", re.IGNORECASE
@@ -88,8 +97,8 @@ _LINKS_HEADING = re.compile(
     re.IGNORECASE,
 )
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}\s*[.):]|stap\s+\d{1,3}\s*[.):-]?)\s*", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_][\w'’-]*")
-_SENTENCE_END = re.compile(r"[.!?;:]+\s*|\s+[-–]\s+")
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_SENTENCE_END = re.compile(r"[.!?;:]+\s*|\s+[-\u2013]\s+")
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -115,7 +124,7 @@ def clean_text(text: str) -> str:
     text = re.sub(r"^[a-z_]{3,}(?=[A-Z])", "", text)  # "check_circleGa"
     text = re.sub(r"(?<=[.!?])(?:\s*\b[a-z]+_[a-z_]+\b)+$", "", text)  # "zitten. arrow_forward"
     text = re.sub(r"(?<=[.!?]) [a-z_]+(?: [a-z_]+)*$", "", text)  # "zitten. check"
-    return text.strip(" \u2022·-–—*")
+    return text.strip(" \u2022\u00b7\u2013\u2014*-")
 
 
 def clean_title(text: str) -> str:
@@ -301,10 +310,9 @@ def _lists_and_blocks(blocks: list[Block]) -> Iterator[Block | list[Block]]:
                 current = []
             yield block
             continue
-        if current and block.list_id != current[0].list_id and block.level <= current[0].level:
-            yield current
-            current = []
-        elif current and block.level <= current[0].level and block.number == 1 and current[-1].number:
+        other_list = block.list_id != current[0].list_id if current else False
+        restart = block.number == 1 and bool(current) and current[-1].number is not None
+        if current and block.level <= current[0].level and (other_list or restart):
             yield current
             current = []
         if current and block.level > current[0].level:
@@ -411,7 +419,9 @@ def script_text(
         decision = infer_pause(step, default_ms=DEFAULT_PAUSE_MS, cycle_ms=DEFAULT_CYCLE_MS)
         seconds = decision.ms // 1000 if decision.ms % 1000 == 0 else decision.ms / 1000
         lines.append(f"  - text: {quoted(step)}")
-        lines.append(f"    pause: {seconds}  # {decision.rule}: {' '.join(decision.reason.split())}")
+        lines.append(
+            f"    pause: {seconds}  # {decision.rule}: {' '.join(decision.reason.split())}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -437,10 +447,18 @@ class SourceReport:
 
     def document(self) -> dict[str, Any]:
         return {
-            "source": self.source, "format": self.format, "title": self.title, "url": self.url,
+            "source": self.source,
+            "format": self.format,
+            "title": self.title,
+            "url": self.url,
             "exercises": [
-                {"title": w.exercise.title, "steps": len(w.exercise.steps),
-                 "description": w.exercise.description, "file": str(w.path), "status": w.status}
+                {
+                    "title": w.exercise.title,
+                    "steps": len(w.exercise.steps),
+                    "description": w.exercise.description,
+                    "file": str(w.path),
+                    "status": w.status,
+                }
                 for w in self.written
             ],
             "passed_over": [
@@ -448,7 +466,7 @@ class SourceReport:
                 for p in self.passed_over
             ],
             "error": self.error,
-        }  # fmt: skip
+        }
 
 
 def import_article(
@@ -488,9 +506,13 @@ def import_article(
         log.info("wrote %s (%d steps) from %s", path, len(exercise.steps), article.source)
         written.append(Written(exercise, path, status))
     return SourceReport(
-        source=article.source, format=article.format, title=article.title, url=article.url,
-        written=tuple(written), passed_over=findings.passed_over,
-    )  # fmt: skip
+        source=article.source,
+        format=article.format,
+        title=article.title,
+        url=article.url,
+        written=tuple(written),
+        passed_over=findings.passed_over,
+    )
 
 
 def import_sources(
@@ -510,9 +532,12 @@ def import_sources(
             article = read_article(source, format=format, stdin=stdin)
             reports.append(
                 import_article(
-                    article, output_dir=output_dir, force=force,
-                    explicit_pauses=explicit_pauses, taken=taken,
-                )  # fmt: skip
+                    article,
+                    output_dir=output_dir,
+                    force=force,
+                    explicit_pauses=explicit_pauses,
+                    taken=taken,
+                )
             )
         except ArticleError as error:
             name = "standard input" if str(source) == "-" else str(source)
@@ -540,4 +565,6 @@ def _check_script(text: str, path: Path, exercise: Exercise) -> None:
             f"{path}: the imported script would not load ({problem}); please report this"
         ) from None
     if [step.text for step in script.steps] != list(exercise.steps):
-        raise ArticleError(f"{path}: the imported steps do not read back as written; please report this")
+        raise ArticleError(
+            f"{path}: the imported steps do not read back as written; please report this"
+        )
