@@ -64,13 +64,14 @@ def _words(text: str) -> list[str]:
 _IMPERATIVES = frozenset(
     _words(
         """
-    adem beadem accepteer bedank begin beleef beweeg bedenk blaas blijf breng buig concentreer
-    dank denk doe draai droom druk duw eindig focus ga geef geniet glimlach haal herhaal herken hef
-    hou houd kantel kauw kies kijk klem knijp knik kom laat leg let lees loop luister maak masseer
-    merk neem noem observeer omarm ontdek ontspan open pak pauzeer plaats probeer proef ren rek
-    richt rol ruik rust schrijf schud schuif snuif span spreid sta stel stop strek stuur sluit til
-    tel trek verander verdeel verleg verplaats vergeet verlaag verleng verzacht visualiseer voel
-    volg vouw vul wacht wandel wees wieg wrijf zak zeg zet zie zing zit zoek zucht
+    accepteer adem beadem bedank bedenk begin beleef beweeg blaas blijf breng buig
+    concentreer dank denk doe draai droom druk duw eindig focus ga geef geniet glimlach haal
+    hef herhaal herken hou houd kantel kauw kies kijk klem knijp knik knipper kom kruis laat
+    lees leg let leun loop luister maak masseer merk neem noem observeer omarm ontdek
+    ontspan open pak pauzeer plaats probeer proef rek ren richt rol ruik rust schrijf schud
+    schuif slik sluit snuif span spreid sta stap stel stop strek strijk stuur tel til trek
+    verander verdeel vergeet verlaag verleg verleng verplaats verzacht visualiseer voel volg
+    vouw vul wacht wandel wees wieg wissel wrijf zak zeg zet zie zing zit zoek zucht zwaai
     """
     )
 )
