@@ -414,6 +414,21 @@ def test_the_format_is_guessed_from_the_content() -> None:
     assert read_article("-", stdin=stdin).format == "html"
 
 
+def test_a_short_page_keeps_its_headings_and_lists() -> None:
+    """trafilatura gives a main text under 250 characters as bare lines without any Markdown;
+    the importer lowers that limit, or this page would lose its heading and its numbering."""
+    page = (
+        b"<html><body><nav><ul><li><a href='/'>Home</a></li><li><a href='/a'>Over ons</a></li>"
+        b"</ul></nav><article><h1>Kort</h1><h2>Even landen</h2><ol><li>Sluit je ogen.</li>"
+        b"<li>Adem uit.</li></ol></article></body></html>"
+    )
+    article = read_article("-", stdin=_Stream(page))
+    exercises = find_exercises(article).exercises
+    assert [(e.title, e.steps) for e in exercises] == [
+        ("Even landen", ("Sluit je ogen.", "Adem uit."))
+    ]
+
+
 def test_copied_text_lines_become_items_and_paragraphs() -> None:
     blocks = text_blocks("Bodyscan\r\n\r\n  1. Ga liggen.\r\n\r\n  2) Sluit je ogen.\r\n• Tip\r\n")
     assert [(b.kind, b.text, b.number, b.list_id) for b in blocks] == [

@@ -151,9 +151,14 @@ def html_to_markdown(data: bytes | str) -> str | None:
 
     `favor_recall` keeps short list items and small headings that the default precision mode may
     drop; links are kept so a list of links can be recognised as one (and never becomes steps).
+    trafilatura replaces a main text under 250 characters (a short exercise page) with a "baseline"
+    extraction that loses every heading and list marker; the limit is lowered so it does not.
     """
     import trafilatura
+    from trafilatura.settings import use_config
 
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     return trafilatura.extract(
         data,
         output_format="markdown",
@@ -164,6 +169,7 @@ def html_to_markdown(data: bytes | str) -> str | None:
         include_comments=False,
         favor_recall=True,
         deduplicate=False,
+        config=config,
     )
 
 
