@@ -372,6 +372,44 @@ def test_any_cleaned_text_reads_back_as_written(text: str) -> None:
     assert yaml.safe_load(f"key: {quoted(text)}") == {"key": text}
 
 
+_WORDS = st.sampled_from(["Ga", "Sluit", "Adem", "Houd", "Span", "Voel", "Een", "- Leg"])
+_TRAPS = st.sampled_from(
+    ["1:30", "yes", "Null", "010", "# x", ": y", "&a", "*b", "'", '"', "\\", ""]
+)
+_TAIL = st.text(
+    alphabet=st.characters(blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+    max_size=30,
+)
+_LIST = st.lists(st.tuples(_WORDS, _TRAPS, _TAIL), min_size=2, max_size=5).map(
+    lambda items: "\n".join(
+        f"{n}. {word} {trap} {tail}" for n, (word, trap, tail) in enumerate(items, 1)
+    )
+)
+_LINE = st.one_of(st.text(max_size=40), _LIST)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_LINE, min_size=1, max_size=12), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_whatever_a_copied_text_holds_every_script_written_loads(
+    lines: list[str], newline: str
+) -> None:
+    import tempfile
+
+    data = newline.join(lines).encode("utf-8", errors="surrogatepass")
+    try:
+        article = read_article("-", format="text", stdin=_Stream(data))
+    except ArticleError:
+        return  # empty, or not text
+    if not find_exercises(article).exercises:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        report = import_article(article, output_dir=Path(folder))
+        for entry in report.written:
+            script = load_script(entry.path)
+            assert tuple(step.text for step in script.steps) == entry.exercise.steps
+            assert script.title == entry.exercise.title
+
+
 def test_an_existing_script_is_never_overwritten_without_force(tmp_path: Path) -> None:
     (tmp_path / "bodyscan.yaml").write_text("title: mijn eigen\nsteps: [Adem in.]\n")
     article = read_article(HTML_CP1252)
