@@ -492,7 +492,9 @@ def test_without_the_import_extra_one_line_says_what_to_install(
     assert str(raised.value) == f"{source}: {words}; pip install 'rustpunt[import]'"
 
 
-def test_an_empty_source_and_a_folder_are_clear_errors(tmp_path: Path) -> None:
+def test_an_empty_source_a_folder_and_an_address_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ArticleError, match=r"^https://a.example/x: rustpunt does not download"):
+        read_article("https://a.example/x")
     (tmp_path / "leeg.txt").write_text("  \n")
     with pytest.raises(ArticleError, match=r"leeg.txt: is empty; give an article"):
         read_article(tmp_path / "leeg.txt")

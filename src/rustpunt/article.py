@@ -82,6 +82,11 @@ def read_article(source: str | Path, *, format: Format | None = None, stdin: Any
         data = stdin.read() if stdin is not None else b""
     else:
         name = str(source)
+        if re.match(r"https?://", name):
+            raise ArticleError(
+                f"{name}: rustpunt does not download pages; save the page as HTML"
+                " (or copy its text) and import that file"
+            )
         try:
             data = Path(source).read_bytes()
         except IsADirectoryError:

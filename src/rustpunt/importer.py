@@ -244,6 +244,8 @@ def find_exercises(article: Article) -> Findings:
                 passed.append(verdict)
             continue
         steps = tuple(step for step in (_step_text(item) for item in items) if step)
+        if not steps:
+            continue
         exercises.append(Exercise(title=title, steps=steps, description=description))
     return Findings(_distinct_titles(exercises), tuple(passed))
 
