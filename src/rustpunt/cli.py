@@ -417,7 +417,8 @@ def import_command(sources: tuple[str, ...], output_dir: Path, force: bool, expl
     SOURCE is a web page (.html), a Markdown file (.md), text copied from a browser (.txt), or -
     for standard input. Navigation, cookie texts, share buttons, lists of links and lists of tips
     are passed over; each exercise's title comes from its heading, its description from the
-    sentence that introduces the list. Existing scripts are left alone unless --force. Web pages
+    sentence that introduces the list. An existing script is left alone unless --force; that, or a
+    source without an exercise, gives exit code 1 after the rest is written. Web pages and Markdown
     need `pip install 'rustpunt[import]'`.
 
     \b
