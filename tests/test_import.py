@@ -145,6 +145,28 @@ def test_a_nested_menu_of_links_in_markdown_is_passed_over_as_links() -> None:
     assert passed[0].kind == "links" and passed[0].items == 5
 
 
+def test_markdown_with_crlf_entities_nbsp_lazy_numbering_and_a_bold_title() -> None:
+    data = MARKDOWN.read_bytes()
+    assert b"\r\n" in data and b"in&nbsp;en uit" in data and "Ga\u00a0rustig".encode() in data
+    assert b"\r\n1. Bal je handen" in data and b"\r\n1. Laat je schouders" in data  # all "1."
+    exercises = steps_of(MARKDOWN)
+    assert exercises["Spierontspanning"].steps[0] == (
+        "Ga rustig zitten en zet je voeten plat op de grond."
+    )
+    assert exercises["Snel even landen"].steps[2] == "Adem drie keer diep in en uit."
+    assert exercises["Gevorderd: de lange uitademing"].steps[1] == (
+        "Adem vier tellen in en acht tellen uit."
+    )
+    assert "searchmenuclosechevron_right" in data.decode()  # glued icon names, passed over
+
+
+def test_markdown_front_matter_is_the_title_not_text() -> None:
+    article = read_article(MARKDOWN_FRONT_MATTER)
+    assert MARKDOWN_FRONT_MATTER.read_bytes().startswith(b"\xef\xbb\xbf---\n")  # BOM too
+    assert article.title == "Avondritueel: drie oefeningen voor het slapengaan"
+    assert all("author" not in block.text for block in article.blocks)
+
+
 def test_copied_text_with_glued_icons_and_glued_sentences() -> None:
     data = COPIED_TEXT.read_bytes()
     assert b"\r\n" in data and b"check_circleGa" in data and b"tenen.Voel" in data
