@@ -183,6 +183,15 @@ def test_copied_text_with_glued_icons_and_glued_sentences() -> None:
     )
 
 
+def test_a_glued_menu_is_no_title_and_glued_icons_are_no_description() -> None:
+    copied = (
+        "Rust\nHomeOefeningenOver onsContact\nsharefacebookmail\n1. Ga zitten.\n2. Sluit je ogen.\n"
+    )
+    article = read_article("-", format="text", stdin=_Stream(copied.encode()))
+    [exercise] = find_exercises(article).exercises
+    assert (exercise.title, exercise.description) == ("Rust", None)
+
+
 def test_numbered_headings_over_numbered_lists_are_titles_not_steps() -> None:
     text = COPIED_TEXT.read_text(encoding="utf-8")
     assert "\n1. Bodyscan" in text and "\n  1. check_circleGa" in text

@@ -48,6 +48,9 @@ only describes ("Je merkt misschien dat je hoofd leeg wordt.")."""
 TITLE_MAX_WORDS = 10
 """A line longer than this is a sentence, not a heading."""
 
+DESCRIPTION_MIN_WORDS = 3
+"""A description is a sentence ("Zo doe je het:"); one glued word ("sharefacebookmail") is clutter."""
+
 TITLE_LOOK_BACK = 3
 """A heading-like line counts as the list's title only within this many paragraphs above it."""
 
@@ -99,6 +102,7 @@ _LINKS_HEADING = re.compile(
 )
 _LIST_NUMBER = re.compile(r"^\s*(?:\d{1,3}\s*[.):]|stap\s+\d{1,3}\s*[.):-]?)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_GLUED_WORDS = re.compile(r"[a-z\u00e0-\u00ff][A-Z]")
 _SENTENCE_END = re.compile(r"[.!?;:]+\s*|\s+[-\u2013]\s+")
 
 
@@ -174,6 +178,8 @@ def reads_as_heading(block: Block) -> bool:
     text = clean_text(block.text)
     words = text.split()
     if not words or len(words) > TITLE_MAX_WORDS or not (text[0].isupper() or text[0].isdigit()):
+        return False
+    if len(_GLUED_WORDS.findall(text)) >= 2:  # "HomeOefeningenOver onsContact": a glued menu
         return False
     if block.emphasised:
         return not text.endswith(":")
@@ -335,8 +341,10 @@ def _title_and_description(recent: list[Block]) -> tuple[str | None, str | None]
         if reads_as_heading(window[offset]):
             title = clean_title(window[offset].text)
             break
-    if recent and not reads_as_heading(recent[-1]) and recent[-1].link_share < 0.5:
-        description = clean_text(recent[-1].text) or None
+    last = recent[-1] if recent else None
+    if last and not reads_as_heading(last) and last.link_share < 0.5:
+        text = clean_text(last.text)
+        description = text if len(text.split()) >= DESCRIPTION_MIN_WORDS else None
     return title, description
 
 
