@@ -40,7 +40,9 @@ def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | No
     )  # fmt: skip
 
 
-def run_main(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_main(
+    *args: str | Path, cwd: Path | None = None, input: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the program in this process, `rustpunt.cli.main(argv)`, capturing what it prints:
     as run_cli, without the cost of a new interpreter."""
     from click.testing import CliRunner
@@ -49,7 +51,7 @@ def run_main(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
 
     runner = CliRunner(mix_stderr=False)
     previous = Path.cwd()
-    with runner.isolation() as (out, err):
+    with runner.isolation(input=input) as (out, err):
         try:
             if cwd is not None:
                 os.chdir(cwd)

@@ -18,7 +18,7 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_the_commands_are_the_documented_ones() -> None:
-    assert COMMANDS == ["build", "cache", "check", "feed", "plan", "schema", "voices"]
+    assert COMMANDS == ["build", "cache", "check", "feed", "import", "plan", "schema", "voices"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

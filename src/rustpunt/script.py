@@ -220,7 +220,7 @@ def _parse(data: bytes, path: Path) -> Script:
             return None
         return _text(value, line_of(key), key, spoken=spoken, written=written)
 
-    title = text_of("title", spoken=True)
+    title = text_of("title")
     if title is None:
         raise _Problem(line_of("title"), "`title` is empty; write the session's title")
     return Script(
