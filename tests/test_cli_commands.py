@@ -92,7 +92,10 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert f"{typo}:2: unknown key `stpes` at the top level; did you mean `steps`?" in lines
-    assert f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google" in lines
+    assert (
+        f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google, nl-piper-nathalie, "
+        "nl-piper-pim, nl-piper-rdh, nl-piper-ronnie" in lines
+    )
     assert (
         f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings"
         in lines

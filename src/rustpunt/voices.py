@@ -19,7 +19,7 @@ import yaml
 from rustpunt.errors import VoiceError
 
 DEFAULT_VOICE = "nl-google"
-PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback")
+PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback", "lexicon")
 MIN_TEMPO, MAX_TEMPO = 0.5, 2.0
 
 
@@ -34,10 +34,18 @@ class VoiceProfile:
     """The profile that speaks the whole session when this one cannot be reached."""
     description: str = ""
     path: Path | None = None
+    lexicon: Mapping[str, Any] = field(default_factory=dict)
+    """Pronunciations for this voice only (word: how to say it); see rustpunt.lexicon."""
 
     def fingerprint(self) -> str:
         """A digest of everything in the profile that changes the sound, for incremental builds."""
-        document = {"engine": self.engine, "settings": dict(self.settings), "tempo": self.tempo}
+        document: dict[str, Any] = {
+            "engine": self.engine,
+            "settings": dict(self.settings),
+            "tempo": self.tempo,
+        }
+        if self.lexicon:  # only when set, so the fingerprints of existing profiles stay the same
+            document["lexicon"] = dict(self.lexicon)
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -84,6 +92,14 @@ def load_profile(path: Path) -> VoiceProfile:
         raise VoiceError(f"{path}: `tempo:` must be a number from {MIN_TEMPO} to {MAX_TEMPO}")
     if fallback is not None and not isinstance(fallback, str):
         raise VoiceError(f"{path}: `fallback:` must name another voice profile")
+    lexicon = document.get("lexicon") or {}
+    if not isinstance(lexicon, dict):
+        raise VoiceError(f"{path}: `lexicon:` must be a mapping of words to how to say them")
+    model = settings.get("model")
+    if isinstance(model, str) and model and not Path(model).expanduser().is_absolute():
+        # a model path in a profile is relative to the profile's own folder, not to where
+        # rustpunt runs
+        settings = {**settings, "model": str(path.parent / model)}
     return VoiceProfile(
         name=path.stem,
         engine=engine,
@@ -92,6 +108,7 @@ def load_profile(path: Path) -> VoiceProfile:
         fallback=fallback,
         description=str(document.get("description") or ""),
         path=path,
+        lexicon=lexicon,
     )
 
 
