@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import run_cli
 from rustpunt.cli import cli
 from rustpunt.engines.piper import PiperEngine
 from rustpunt.voicemodels import (
@@ -94,7 +95,9 @@ def repository(monkeypatch: pytest.MonkeyPatch) -> Iterator[Repository]:
     repository.files["voices.json"] = json.dumps(catalogue).encode()
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(repository))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     monkeypatch.setenv("RUSTPUNT_PIPER_URL", f"http://127.0.0.1:{server.server_port}")
     try:
@@ -138,7 +141,7 @@ def test_a_wrong_checksum_leaves_nothing(repository: Repository, tmp_path: Path)
     with pytest.raises(VoiceInstallError, match="MD5 checksum does not match"):
         install_voice(VOICE, folder=tmp_path)
     nothing_installed(tmp_path)
-    assert not list(tmp_path.glob(".*.partial"))
+    assert not (tmp_path / f".{VOICE}.onnx.partial").exists()  # the bad download is gone
 
 
 def test_a_file_of_the_wrong_size_leaves_nothing(repository: Repository, tmp_path: Path) -> None:
@@ -146,7 +149,7 @@ def test_a_file_of_the_wrong_size_leaves_nothing(repository: Repository, tmp_pat
     with pytest.raises(VoiceInstallError, match=f"where the catalogue says {len(MODEL) - 10}"):
         install_voice(VOICE, folder=tmp_path)
     nothing_installed(tmp_path)
-    assert not list(tmp_path.glob(".*.partial"))
+    assert not (tmp_path / f".{VOICE}.onnx.partial").exists()  # the bad download is gone
 
 
 def test_a_truncated_download_resumes_on_the_next_run(
@@ -252,21 +255,33 @@ def test_the_command_installs_with_a_progress_bar(repository: Repository, tmp_pa
 
 def test_the_command_installs_into_the_models_folder(repository: Repository, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    monkeypatch.setenv("RUSTPUNT_VOICE_MODELS", str(tmp_path / "models"))
-    result = CliRunner().invoke(cli, ["voices", "install", VOICE, "--json"])
+    models = tmp_path / "models"
+    monkeypatch.setenv("RUSTPUNT_VOICE_MODELS", str(models))
+    listed = CliRunner().invoke(cli, ["voices", "--no-check"])
+    assert "not installed: rustpunt voices install nl_BE-nathalie-medium" in listed.output
+    assert f"Piper models in {models}: none" in listed.output
+
+    result = CliRunner(mix_stderr=False).invoke(cli, ["voices", "install", VOICE, "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert document["model"] == str(tmp_path / "models" / f"{VOICE}.onnx")
-    listed = CliRunner().invoke(cli, ["voices", "--json", "--no-check"])
-    models = json.loads(listed.output)
-    assert any(
-        row["name"] == VOICE and row["installed"] for row in models if row.get("kind") == "model"
-    )
+    assert document["model"] == str(models / f"{VOICE}.onnx")
+    listed = CliRunner().invoke(cli, ["voices", "--no-check"])
+    assert f"Piper models in {models}:\n  {VOICE}\n" in listed.output
+    rows = json.loads(CliRunner().invoke(cli, ["voices", "--json", "--no-check"]).output)
+    nathalie = next(row for row in rows if row["name"] == "nl-piper-nathalie")
+    assert nathalie["model"] == {
+        "voice_id": "nl_BE-nathalie-medium",
+        "installed": False,
+        "path": None,
+        "install": "rustpunt voices install nl_BE-nathalie-medium",
+    }
 
 
 def test_the_command_fails_in_one_line(repository: Repository, tmp_path: Path) -> None:
     repository.mode[f"{FOLDER}/{VOICE}.onnx"] = "404"
-    result = CliRunner().invoke(cli, ["voices", "install", VOICE, "--dir", str(tmp_path)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines()[-1].startswith("Error: http://127.0.0.1:")
-    assert "Traceback" not in result.output
+    result = run_cli("voices", "install", VOICE, "--dir", tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: http://127.0.0.1:")
+    assert "not found (HTTP 404)" in result.stderr
+    assert "Traceback" not in result.stderr
+    nothing_installed(tmp_path)

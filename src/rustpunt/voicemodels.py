@@ -67,6 +67,10 @@ class VoiceInstallError(RustpuntError):
     """A voice model could not be downloaded, verified or stored."""
 
 
+class _RangeRefused(VoiceInstallError):
+    """The server cannot resume from where the partial file ends."""
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """An installed voice: its model and the configuration Piper reads beside it."""
@@ -318,6 +322,9 @@ def _download(
                             break
                         handle.write(block)
                         progress(have)
+        except _RangeRefused:
+            partial.unlink(missing_ok=True)
+            raise
         except VoiceInstallError:
             raise
         except (OSError, http.client.HTTPException) as error:
@@ -326,6 +333,12 @@ def _download(
                 f"{_network_message(address, error, timeout)}; run the same command again to resume"
             ) from None
     size = partial.stat().st_size
+    if have < remote.size and size < remote.size:
+        # the server closed the connection early (urllib reports that as a plain end of data)
+        raise VoiceInstallError(
+            f"{address}: the connection broke off after {size} of {remote.size} bytes; "
+            "run the same command again to resume"
+        )
     if have > remote.size or size != remote.size:
         with contextlib.suppress(OSError):
             partial.unlink()
@@ -352,9 +365,10 @@ def _open(address: str, *, timeout: float, headers: Mapping[str, str] | None = N
             raise VoiceInstallError(
                 f"{address}: not found (HTTP 404); check the voice id and {URL_ENV}"
             ) from None
-        if error.code == 416:  # range not satisfiable: treated like any bad partial file
-            raise VoiceInstallError(
-                f"{address}: the server refused to resume (HTTP 416); run the same command again"
+        if error.code == 416:  # range not satisfiable: the partial file is longer than the file
+            raise _RangeRefused(
+                f"{address}: the server refused to resume (HTTP 416); the partial download was "
+                "discarded, run the same command again"
             ) from None
         raise VoiceInstallError(
             f"{address}: the server answered HTTP {error.code} {error.reason}; try again later"
