@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -181,7 +182,12 @@ def test_voices_offline() -> None:
     result = run_cli("voices")
     assert result.returncode == 0
     assert "* nl-google" in result.stdout and "unavailable" in result.stdout
-    assert "  nl-espeak    espeak  ready" in result.stdout
+    assert re.search(r"^  nl-espeak +espeak  ready$", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^  nl-piper-nathalie +piper +not installed: rustpunt voices install nl_BE-nathalie-medium$",
+        result.stdout,
+        re.MULTILINE,
+    )
 
 
 def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:

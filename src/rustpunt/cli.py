@@ -404,10 +404,10 @@ def voices(
         mark = "*" if row["default"] else " "
         state = row["status"] or ""
         model = row.get("model")
-        if model and not row["status"]:
-            state = (
-                "model installed" if model["installed"] else f"not installed: {model['install']}"
-            )
+        if model and not model["installed"]:  # the one thing to do, short enough to be seen
+            state = f"not installed: {model['install']}"
+        elif model and not row["status"]:
+            state = "model installed"
         click.echo(_fit(f"{mark} {row['name']:<{name_width}} {row['engine']:<7} {state}", width))
         click.echo(_fit(f"    {row['description']}", width))
     click.echo("* the default voice")
