@@ -4,6 +4,7 @@ speaking with a tiny Piper-shaped model that tests/tinypiper.py builds with the 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +239,13 @@ def test_shipped_profiles_name_the_recommended_dutch_voices() -> None:
     assert not any("mls" in voice for voice in voices)
     for profile in piper.values():
         create_engine(profile.engine, profile.settings)  # the settings are valid
+
+
+def test_without_piper_tts_the_voice_is_unavailable(
+    models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "piper", None)  # what `import piper` meets when not installed
+    engine = PiperEngine(voice="nl_BE-tiny-medium")
+    with pytest.raises(VoiceUnavailable, match=r"pip install 'rustpunt\[piper\]'"):
+        engine.identity()
+    assert "optional piper-tts package" in str(engine.check())

@@ -63,6 +63,12 @@ DUTCH = [
     ("Begin om 22.15 uur.", "Begin om kwart over tien."),
     ("Stop om 13:45.", "Stop om kwart voor twee."),
     ("Houd 0:30 vast.", "Houd dertig seconden vast."),
+    ("Begin om 9.45 met ademen.", "Begin om kwart voor tien met ademen."),
+    ("Begin om 10.30.", "Begin om half elf."),
+    # an English decimal point in a Dutch text, and a Dutch thousands separator
+    ("Wacht 2.5 seconden.", "Wacht twee komma vijf seconden."),
+    ("Het kost 10.300 stappen.", "Het kost tienduizenddriehonderd stappen."),
+    ("Welkom in NL.", "Welkom in NL."),
     # left alone
     ("Adem rustig in en uit.", "Adem rustig in en uit."),
     ("Luister naar de mp3.", "Luister naar de mp3."),

@@ -373,9 +373,12 @@ RULES_VERSION = 1
 
 
 def number_words(digits: str) -> str:
-    """An integer or a Dutch decimal ("2,5", "1.000") in words."""
+    """An integer or a decimal in words: "2,5", "1.000" (a thousand, as Dutch writes it), and
+    "2.5" (taken for the decimal an English habit meant: a dot before one or two digits)."""
     from num2words import num2words
 
+    if re.fullmatch(r"\d+\.\d{1,2}", digits):
+        digits = digits.replace(".", ",")
     whole, comma, fraction = digits.replace(".", "").partition(",")
     words = str(num2words(int(whole), lang="nl"))
     if not comma:
@@ -448,14 +451,18 @@ UNITS: dict[str, tuple[str, str]] = {
 }
 """A unit after a number: (said after one, said after any other number)."""
 
-_NUMBER = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
-"""A Dutch number: 1.000 is a thousand, 2,5 is two and a half."""
+_NUMBER = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+\.\d{1,2}(?![\d.])|\d+(?:,\d+)?"
+"""A Dutch number: 1.000 is a thousand, 2,5 is two and a half (and 2.5 too)."""
 _UNIT = "|".join(re.escape(unit) for unit in sorted(UNITS, key=len, reverse=True))
 
 _CLOCK = re.compile(
-    r"(?<![\w.,:])([01]?\d|2[0-3])(?::([0-5]\d)|\.([0-5]\d)(?=\s*u(?:ur)?\b))(?:\s*(?:uur|u)\b)?(?![\d:])"
+    r"(?<![\w.,:])([01]?\d|2[0-3])"
+    r"(?::([0-5]\d)|\.([0-5]\d)(?=\s*u(?:ur)?\b)|(?<=\bom \d)\.([0-5]\d)|(?<=\bom \d\d)\.([0-5]\d))"
+    r"(?:\s*(?:uur|u)\b)?(?![\d:]|\.\d)",
+    re.IGNORECASE,
 )
-"""10:30, 7:05 uur, 22.15 u (a dot only when "uur" or "u" follows: 10.300 is ten thousand three hundred)."""
+"""10:30, 7:05 uur, 22.15 u, om 9.45 (a dot only with "uur" or "u" after or "om" before it:
+10.300 is ten thousand three hundred)."""
 _COUNTS = re.compile(r"(?<![\w.,-])(\d{1,2})((?:-\d{1,2}){2,})(?![\d,]|-\d)")
 """4-7-8: a breathing count, said as "vier, zeven, acht"."""
 _QUANTITY = re.compile(
@@ -480,7 +487,7 @@ def say_numbers(text: str) -> str:
 
 def _say_clock(match: re.Match[str]) -> str:
     hours = int(match.group(1))
-    minutes = int(match.group(2) or match.group(3))
+    minutes = int(next(group for group in match.groups()[1:] if group is not None))
     if hours == 0 and match.group(2) and not match.group(0).rstrip(".").endswith(("u", "uur")):
         return (
             f"{number_words(str(minutes))} seconden"  # 0:30 is a duration, not half past midnight
