@@ -249,3 +249,55 @@ def test_without_piper_tts_the_voice_is_unavailable(
     with pytest.raises(VoiceUnavailable, match=r"pip install 'rustpunt\[piper\]'"):
         engine.identity()
     assert "optional piper-tts package" in str(engine.check())
+
+
+SCRIPT = """title: Piper proef
+steps:
+  - Adem rustig in.
+  - text: Adem langzaam uit.
+    pause: 2
+"""
+
+
+@pytest.mark.slow
+def test_a_build_speaks_with_piper_and_falls_back_without_its_model(tmp_path: Path) -> None:
+    from audiotools import duration_ms
+    from conftest import run_cli
+
+    voices = tmp_path / "voices"
+    write_voice(voices / "models", "nl_BE-tiny-medium")
+    write_profile(
+        voices,
+        "test-piper-build",
+        "engine: piper\nsettings:\n  model: models/nl_BE-tiny-medium.onnx\nfallback: nl-espeak\n",
+    )
+    write_profile(
+        voices,
+        "test-piper-absent",
+        "engine: piper\nsettings:\n  voice: nl_BE-absent-medium\nfallback: nl-espeak\n",
+    )
+    script = tmp_path / "proef.yaml"
+    script.write_text(SCRIPT, encoding="utf-8")
+
+    built = run_cli("build", script, "-o", tmp_path / "piper", "--voice", "test-piper-build",
+                    "--voices-dir", voices)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    sidecar = json.loads((tmp_path / "piper" / "proef.json").read_text())
+    assert sidecar["voice"]["used"] == "test-piper-build"
+    assert sidecar["voice"]["engine"]["engine"] == "piper"
+    assert len(sidecar["voice"]["engine"]["model_sha256"]) == 64
+    assert sidecar["voice"]["fallback_reason"] is None
+    assert duration_ms(tmp_path / "piper" / "proef.mp3") > 2000
+
+    fallen = run_cli("build", script, "-o", tmp_path / "fallback", "--voice", "test-piper-absent",
+                     "--voices-dir", voices)  # fmt: skip
+    assert fallen.returncode == 0, fallen.stderr
+    sidecar = json.loads((tmp_path / "fallback" / "proef.json").read_text())
+    assert sidecar["voice"]["used"] == "nl-espeak"
+    assert "rustpunt voices install nl_BE-absent-medium" in sidecar["voice"]["fallback_reason"]
+
+    strict = run_cli("build", script, "-o", tmp_path / "strict", "--voice", "test-piper-absent",
+                     "--voices-dir", voices, "--strict")  # fmt: skip
+    assert strict.returncode == 1
+    assert "rustpunt voices install nl_BE-absent-medium" in strict.stderr
+    assert not (tmp_path / "strict" / "proef.mp3").exists()

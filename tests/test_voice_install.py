@@ -250,6 +250,7 @@ def test_the_command_installs_with_a_progress_bar(repository: Repository, tmp_pa
     result = CliRunner().invoke(cli, ["voices", "install", VOICE, "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"installed {VOICE} in {tmp_path}" in result.output
+    assert f"set RUSTPUNT_VOICE_MODELS={tmp_path}" in result.output  # profiles would not look there
     assert find_model(VOICE, [tmp_path]) is not None
 
 

@@ -444,14 +444,15 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
       rustpunt voices install nl_BE-nathalie-medium
       rustpunt voices install nl_NL-pim-medium --dir ~/piper-voices
     """
-    from rustpunt.voicemodels import default_models_dir, install_voice
+    from rustpunt.voicemodels import MODELS_ENV, default_models_dir, install_voice, models_dirs
 
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = click.progressbar(length=total, label=voice_id, file=sys.stderr)
+            label = f"{voice_id} ({total / 1_000_000:.1f} MB)"
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()
         bar.update(done - bar.pos)
 
@@ -464,6 +465,11 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
         _emit_json({"voice_id": voice_id, "model": str(files.model), "config": str(files.config)})
         return
     click.echo(f"installed {voice_id} in {folder or default_models_dir()}")
+    if folder is not None and folder.resolve() not in [d.resolve() for d in models_dirs()]:
+        click.echo(
+            f"profiles with `voice: {voice_id}` look in {', '.join(map(str, models_dirs()))}: "
+            f"set {MODELS_ENV}={folder} or name the model with `model: {files.model}`"
+        )
 
 
 @voices.command("try", epilog=EXIT_CODES)
