@@ -89,3 +89,11 @@ def test_an_uninstalled_voice_is_an_error_not_a_fallback(
     )
     assert result.stderr.startswith("Error: Piper voice nl_BE-nathalie-medium is not installed")
     assert not output.exists()
+
+
+@pytest.mark.parametrize("command", ["install", "try"])
+def test_the_voices_subcommands_teach_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(cli, ["voices", command, "-h"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "Exit codes:" in result.output
+    assert f"rustpunt voices {command}" in result.output
