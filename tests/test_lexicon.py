@@ -180,3 +180,17 @@ def test_words_yaml_would_mangle_are_read_as_written(tmp_path: Path) -> None:
     lexicon = Lexicon.load([tmp_path])
     assert lexicon.spoken("no") == "nee"
     assert lexicon.spoken("Houd 1:30 vast.") == "Houd anderhalve minuut vast."
+
+
+def test_patterns_apply_in_file_order_and_the_later_layer_first(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.yaml").write_text(
+        "patterns:\n  - match: 'adem'\n    say: 'ADEM'\n  - match: 'ADEM'\n    say: 'lucht'\n",
+        encoding="utf-8",
+    )
+    profile_path = tmp_path / "nl-mijn.yaml"
+    profile_path.write_text(
+        "engine: espeak\nlexicon:\n  patterns:\n    - match: 'adem'\n      say: 'zucht'\n",
+        encoding="utf-8",
+    )
+    assert Lexicon.load([tmp_path]).spoken("adem") == "lucht"  # the second sees the first's work
+    assert Lexicon.load([tmp_path], profile=load_profile(profile_path)).spoken("adem") == "zucht"

@@ -21,11 +21,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from rustpunt.errors import RustpuntError
+from rustpunt.voices import VoiceProfile
 
 FOLDER_FILE = "lexicon.yaml"
 """The lexicon a folder of scripts may hold beside them."""
@@ -204,22 +204,21 @@ def read_file(path: Path) -> list[Entry]:
     return entries_from_node(_compose(path), str(path))
 
 
-def profile_entries(profile: Any) -> list[Entry]:
+def profile_entries(profile: VoiceProfile) -> list[Entry]:
     """The entries of a voice profile's `lexicon:` key, with the profile file's line numbers."""
-    if not getattr(profile, "lexicon", None):
+    if not profile.lexicon:
         return []
-    path = getattr(profile, "path", None)
-    if path is not None and Path(path).is_file():
-        document = _compose(Path(path))
+    if profile.path is not None and profile.path.is_file():
+        document = _compose(profile.path)
         if isinstance(document, yaml.MappingNode):
             for key_node, value_node in document.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "lexicon":
-                    return entries_from_node(value_node, str(path))
+                    return entries_from_node(value_node, str(profile.path))
     # a profile built in code: no lines to name
     node = yaml.compose(
         yaml.safe_dump(dict(profile.lexicon), allow_unicode=True), Loader=yaml.SafeLoader
     )
-    return entries_from_node(node, f"voice {getattr(profile, 'name', '?')}")
+    return entries_from_node(node, f"voice {profile.name}")
 
 
 def builtin_path(language: str = "nl") -> Path:
@@ -234,12 +233,10 @@ class Lexicon:
 
     def __init__(self, entries: Sequence[Entry] = (), sources: Sequence[str] = ()) -> None:
         by_word: dict[str, Entry] = {}
-        patterns: list[Entry] = []
-        for entry in entries:  # later entries win
-            if entry.is_pattern:
-                patterns.insert(0, entry)  # the latest layer's patterns go first
-            else:
+        for entry in entries:  # a later entry for the same word wins
+            if not entry.is_pattern:
                 by_word[_word_key(entry.written)] = entry
+        patterns = [entry for entry in entries if entry.is_pattern]  # applied in this order
         self.words: tuple[Entry, ...] = tuple(
             sorted(by_word.values(), key=lambda entry: -len(entry.written))
         )
@@ -265,26 +262,32 @@ class Lexicon:
         cls,
         folders: Iterable[Path] = (),
         *,
-        profile: Any = None,
+        profile: VoiceProfile | None = None,
         builtin: bool = True,
         language: str = "nl",
     ) -> Lexicon:
-        """The built-in lexicon, each folder's lexicon.yaml (in order), then the profile's."""
-        entries: list[Entry] = []
+        """The built-in lexicon, each folder's lexicon.yaml (in order), then the profile's.
+
+        A later layer wins: its word entries replace earlier ones for the same word, and its
+        patterns are tried before those of earlier layers.
+        """
+        layers: list[list[Entry]] = []
         sources: list[str] = []
         if builtin:
             path = builtin_path(language)
-            entries += read_file(path)
+            layers.append(read_file(path))
             sources.append(str(path))
         for folder in folders:
             path = Path(folder) / FOLDER_FILE
             if path.is_file():
-                entries += read_file(path)
+                layers.append(read_file(path))
                 sources.append(str(path))
-        if profile is not None and getattr(profile, "lexicon", None):
-            entries += profile_entries(profile)
+        if profile is not None and profile.lexicon:
+            layers.append(profile_entries(profile))
             sources.append(f"voice {profile.name}")
-        return cls(entries, sources)
+        words = [entry for layer in layers for entry in layer if not entry.is_pattern]
+        patterns = [entry for layer in reversed(layers) for entry in layer if entry.is_pattern]
+        return cls([*words, *patterns], sources)
 
     def digest(self) -> str:
         """Changes whenever what is said could change: for build keys."""
