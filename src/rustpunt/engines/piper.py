@@ -204,6 +204,7 @@ class PiperEngine:
             "noise_scale": self.noise_scale,
             "noise_w_scale": self.noise_w_scale,
             "sentence_gap_ms": SENTENCE_GAP_MS,
+            "normalize_audio": False,
         }
 
     def check(self) -> str | None:
@@ -226,6 +227,9 @@ class PiperEngine:
             length_scale=self.length_scale,
             noise_scale=self.noise_scale,
             noise_w_scale=self.noise_w_scale,
+            # Piper scales every sentence to full range by default: sentence by sentence that
+            # makes the level jump. The model's own level is kept; the session is normalised once.
+            normalize_audio=False,
         )
         import numpy as np
 
