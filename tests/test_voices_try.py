@@ -64,6 +64,11 @@ def test_the_tiny_piper_voice(tmp_path: Path) -> None:
     text = "Adem 4-7-8."
     output = tmp_path / "piper.mp3"
     document = try_voice("test-piper-try", text, "-o", output, "--voices-dir", voices)
+    again = CliRunner(mix_stderr=False).invoke(
+        cli,
+        ["voices", "--voices-dir", str(voices), "try", "test-piper-try", text, "-o", str(output)],
+    )
+    assert again.exit_code == 0, again.stderr
     assert document["voice"] == "test-piper-try"
     assert str(document["engine"]).startswith("piper ")
     assert document["spoken"] == "Adem vier, zeven, acht."

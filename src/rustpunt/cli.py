@@ -364,6 +364,7 @@ def voices(
       rustpunt voices try nl-piper-nathalie "Adem 4-7-8, bijv. 2x." -o proef.mp3
     """
     if context.invoked_subcommand is not None:
+        context.obj = {"voices_dirs": voices_dirs}  # `rustpunt voices --voices-dir D try ...`
         return
     from rustpunt.speak import engine_for
     from rustpunt.voicemodels import find_model, install_command, installed_models, models_dirs
@@ -504,9 +505,9 @@ def voices_try(name: str, text: str, output: Path | None, lexicon_dirs: tuple[Pa
     from rustpunt.voices import VoiceRegistry
 
     destination = output or Path(f"try-{name}.mp3")
-    result = audition(
-        VoiceRegistry(voices_dirs), name, text, destination, lexicon_folders=lexicon_dirs
-    )
+    given_to_group = (click.get_current_context().obj or {}).get("voices_dirs", ())
+    registry = VoiceRegistry((*given_to_group, *voices_dirs))
+    result = audition(registry, name, text, destination, lexicon_folders=lexicon_dirs)
     if as_json:
         _emit_json({
             "path": str(result.path), "voice": result.voice, "engine": result.engine,
