@@ -22,6 +22,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("RUSTPUNT_CACHE", str(cache))
+    # no Piper model a developer installed may change what a test hears
+    monkeypatch.setenv("RUSTPUNT_VOICE_MODELS", str(tmp_path_factory.mktemp("voice-models")))
     proxy = dead_proxy_url()
     for name in ("HTTPS_PROXY", "https_proxy"):
         monkeypatch.setenv(name, proxy)

@@ -273,14 +273,11 @@ def test_unknown_voices_are_clear_errors(tmp_path: Path) -> None:
     script = write_script(tmp_path, "v.yaml", "title: t\nvoice: nl-robot\nsteps: [a]\n")
     result = run_cli("build", script, "-o", tmp_path / "out")
     assert result.returncode == 1
-    assert (
-        f"{script}:2: unknown voice 'nl-robot'; known voices: nl-espeak, nl-google" in result.stderr
-    )
+    known = "nl-espeak, nl-google, nl-piper-nathalie, nl-piper-pim, nl-piper-rdh, nl-piper-ronnie"
+    assert f"{script}:2: unknown voice 'nl-robot'; known voices: {known}" in result.stderr
     result = run_cli("build", script, "-o", tmp_path / "out", "--voice", "robot")
     assert result.returncode == 1
-    assert (
-        result.stderr.strip() == "Error: unknown voice 'robot'; known voices: nl-espeak, nl-google"
-    )
+    assert result.stderr.strip() == f"Error: unknown voice 'robot'; known voices: {known}"
 
 
 def test_a_voices_folder_beside_the_scripts_adds_profiles(tmp_path: Path) -> None:

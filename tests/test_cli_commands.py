@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -113,7 +114,10 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert f"{typo}:2: unknown key `stpes` at the top level; did you mean `steps`?" in lines
-    assert f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google" in lines
+    assert (
+        f"{voice}:2: unknown voice 'robot'; known voices: nl-espeak, nl-google, nl-piper-nathalie, "
+        "nl-piper-pim, nl-piper-rdh, nl-piper-ronnie" in lines
+    )
     assert (
         f"{evil}:1: YAML error: the tag !!python/object/apply:os.system is not allowed; scripts hold only text, numbers, lists and mappings"
         in lines
@@ -199,7 +203,12 @@ def test_voices_offline() -> None:
     result = run_cli("voices")
     assert result.returncode == 0
     assert "* nl-google" in result.stdout and "unavailable" in result.stdout
-    assert "  nl-espeak    espeak  ready" in result.stdout
+    assert re.search(r"^  nl-espeak +espeak  ready$", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^  nl-piper-nathalie +piper +not installed: rustpunt voices install nl_BE-nathalie-medium$",
+        result.stdout,
+        re.MULTILINE,
+    )
 
 
 def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:

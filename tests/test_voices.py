@@ -14,7 +14,14 @@ from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry, builtin_voices_dir, lo
 
 def test_the_builtin_profiles() -> None:
     registry = VoiceRegistry()
-    assert registry.names() == ["nl-espeak", "nl-google"]
+    assert registry.names() == [
+        "nl-espeak",
+        "nl-google",
+        "nl-piper-nathalie",
+        "nl-piper-pim",
+        "nl-piper-rdh",
+        "nl-piper-ronnie",
+    ]
     assert DEFAULT_VOICE == "nl-google"
     google = registry.get("nl-google")
     assert (google.engine, google.fallback, google.settings["lang"]) == ("gtts", "nl-espeak", "nl")
@@ -94,8 +101,10 @@ def test_bad_profiles_say_what_is_wrong_at_their_line(
 
 
 def test_an_unknown_engine_is_named() -> None:
-    with pytest.raises(VoiceError, match="unknown engine 'piper'; known engines: espeak, gtts"):
-        create_engine("piper", {})
+    with pytest.raises(
+        VoiceError, match="unknown engine 'festival'; known engines: espeak, gtts, piper"
+    ):
+        create_engine("festival", {})
 
 
 def test_an_unknown_voice_lists_the_known_ones() -> None:

@@ -21,7 +21,7 @@ from rustpunt.engines import create_engine
 from rustpunt.errors import ProfileError, VoiceError
 
 DEFAULT_VOICE = "nl-google"
-PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback")
+PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback", "lexicon")
 MIN_TEMPO, MAX_TEMPO = 0.5, 2.0
 
 
@@ -36,10 +36,18 @@ class VoiceProfile:
     """The profile that speaks the whole session when this one cannot be reached."""
     description: str = ""
     path: Path | None = None
+    lexicon: Mapping[str, Any] = field(default_factory=dict)
+    """Pronunciations for this voice only (word: how to say it); see rustpunt.lexicon."""
 
     def fingerprint(self) -> str:
         """A digest of everything in the profile that changes the sound, for incremental builds."""
-        document = {"engine": self.engine, "settings": dict(self.settings), "tempo": self.tempo}
+        document: dict[str, Any] = {
+            "engine": self.engine,
+            "settings": dict(self.settings),
+            "tempo": self.tempo,
+        }
+        if self.lexicon:  # only when set, so the fingerprints of existing profiles stay the same
+            document["lexicon"] = dict(self.lexicon)
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -111,6 +119,14 @@ def load_profile(path: Path) -> VoiceProfile:
         raise problem("tempo", f"`tempo:` must be a number from {MIN_TEMPO} to {MAX_TEMPO}")
     if fallback is not None and not isinstance(fallback, str):
         raise problem("fallback", "`fallback:` must name another voice profile")
+    lexicon = document.get("lexicon") or {}
+    if not isinstance(lexicon, dict):
+        raise problem("lexicon", "`lexicon:` must be a mapping of words to how to say them")
+    model = settings.get("model")
+    if isinstance(model, str) and model and not Path(model).expanduser().is_absolute():
+        # a model path in a profile is relative to the profile's own folder, not to where
+        # rustpunt runs
+        settings = {**settings, "model": str(path.parent / model)}
     try:
         create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
     except VoiceError as error:
@@ -130,6 +146,7 @@ def load_profile(path: Path) -> VoiceProfile:
         fallback=fallback,
         description=str(document.get("description") or ""),
         path=path,
+        lexicon=lexicon,
     )
 
 

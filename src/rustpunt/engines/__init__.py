@@ -13,6 +13,7 @@ from rustpunt.errors import VoiceError
 ENGINES: dict[str, str] = {
     "gtts": "rustpunt.engines.google:GoogleEngine",
     "espeak": "rustpunt.engines.espeak:EspeakEngine",
+    "piper": "rustpunt.engines.piper:PiperEngine",
 }
 
 

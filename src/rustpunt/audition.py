@@ -1,0 +1,79 @@
+"""`rustpunt voices try`: one text, one voice, a short MP3, so an editor can compare voices and
+hear what a lexicon entry does before a whole session is built.
+
+The text goes through the same lexicon, engine, clip preparation, loudness target and encoder as a
+build, but never falls back to another voice: hearing a different voice than asked would mislead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rustpunt.audio import SAMPLE_RATE, ms_to_samples, prepare_clip, samples_to_ms
+from rustpunt.cache import ClipCache
+from rustpunt.export import Chapter, Metadata, write_mp3
+from rustpunt.lexicon import Lexicon
+from rustpunt.loudness import limit
+from rustpunt.mix import LIMITER_CEILING, speech_gain
+from rustpunt.speak import Voices
+from rustpunt.voices import VoiceRegistry
+
+LEAD_MS = 300
+"""Silence before and after the speech: players clip the first moments of a file."""
+
+
+@dataclass(frozen=True)
+class Audition:
+    path: Path
+    voice: str
+    engine: str
+    text: str
+    spoken: str
+    """What the engine was asked to say, after the lexicon."""
+    duration_ms: int
+
+
+def audition(
+    registry: VoiceRegistry,
+    voice: str,
+    text: str,
+    destination: Path,
+    *,
+    lexicon_folders: Iterable[Path] = (),
+) -> Audition:
+    """Speak `text` with `voice` into the MP3 `destination`. Raises VoiceUnavailable, never falls back."""
+    profile = registry.get(voice)
+    lexicon = Lexicon.load(lexicon_folders, profile=profile)
+    spoken = lexicon.spoken(text)
+    engine = Voices(ClipCache()).engine_for(profile)  # one try: no cache, no fallback
+    identity = engine.identity()
+    clip = prepare_clip(engine.synthesize(spoken), profile.tempo)
+    speech = limit(clip, speech_gain({spoken: clip}), LIMITER_CEILING)
+    silence = np.zeros(ms_to_samples(LEAD_MS), dtype="<i2")
+    total = 2 * silence.size + speech.size
+    label = f"{identity.get('engine', profile.engine)} {identity.get('version', '')}".strip()
+    write_mp3(
+        destination,
+        [silence, speech, silence],
+        Metadata(
+            title=text if len(text) <= 60 else text[:59] + "…",
+            artist="rustpunt",
+            album="rustpunt voices try",
+            voice=profile.name,
+            engine=label,
+            comment=None if spoken == text else f"spoken as: {spoken}",
+        ),
+        [Chapter(start_ms=0, end_ms=samples_to_ms(total, SAMPLE_RATE), title=profile.name)],
+    )
+    return Audition(
+        path=Path(destination),
+        voice=profile.name,
+        engine=label,
+        text=text,
+        spoken=spoken,
+        duration_ms=samples_to_ms(total, SAMPLE_RATE),
+    )
