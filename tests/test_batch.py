@@ -46,3 +46,10 @@ def test_a_single_build_tells_of_every_clip_it_speaks(tmp_path: Path, hermetic: 
         on_clip=lambda *a: told.append(a),
     )
     assert [r.status for r in again] == ["up to date"] and told == []
+
+
+def test_a_folders_lexicon_and_podcast_settings_are_not_scripts(tmp_path: Path) -> None:
+    write_script(tmp_path, "a.yaml", SCRIPT)
+    write_script(tmp_path, "lexicon.yaml", "ggz: gee-gee-zet\n")
+    write_script(tmp_path, "podcast.yaml", "title: Rustpunt\n")
+    assert find_scripts([tmp_path]) == [(tmp_path / "a.yaml", Path())]

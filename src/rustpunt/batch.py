@@ -57,8 +57,17 @@ class Job:
     """Why this script cannot be built (another script would write the same MP3), else None."""
 
 
+NOT_SCRIPTS = ("lexicon.yaml", "lexicon.yml", "podcast.yaml", "podcast.yml")
+"""YAML files beside the scripts that are settings, not scripts: a folder's pronunciation lexicon
+and a podcast's show settings."""
+
+
 def is_script_file(path: Path) -> bool:
-    return path.suffix.lower() in SCRIPT_SUFFIXES and not path.name.startswith(".")
+    return (
+        path.suffix.lower() in SCRIPT_SUFFIXES
+        and not path.name.startswith(".")
+        and path.name.lower() not in NOT_SCRIPTS
+    )
 
 
 def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
