@@ -209,7 +209,8 @@ def test_parallel_builds_share_one_polite_limit_on_google(tmp_path: Path, fake_g
     assert result.returncode == 0, result.stderr
     assert {s["voice"] for s in json.loads(result.stdout)["scripts"]} == {"nl-google"}
     seen = fake_google.requests
-    assert len(seen) == 8
+    # eight texts; a loaded machine may time out and retry one, which the limit must hold for too
+    assert len({s.text for s in seen}) == 8, [(s.text, s.mode) for s in seen]
     most = max(
         sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen
     )
