@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rustpunt.audio import FADE_MS, SAMPLE_RATE, SILENCE_THRESHOLD
-from rustpunt.files import remove_stale_parts, write_bytes_atomic
+from rustpunt.files import atomic_path, remove_stale_parts
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
@@ -88,15 +88,17 @@ class ClipCache:
         return samples
 
     def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> None:
-        payload = np.ascontiguousarray(samples, dtype="<i2").tobytes()
+        payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
         header = {
             "samples": samples.size,
             "sha256": hashlib.sha256(payload).hexdigest(),
             "text": text,
             "engine": engine,
         }
-        encoded = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n" + payload
-        write_bytes_atomic(self._path(key), encoded)
+        head = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n"
+        with atomic_path(self._path(key)) as temporary, temporary.open("wb") as handle:
+            handle.write(head)
+            handle.write(payload)
 
     def entries(self) -> Iterator[CacheEntry]:
         for path in sorted(self.clips.glob("*/*.clip")):
@@ -145,7 +147,7 @@ def _decode(data: bytes) -> np.ndarray | None:
     header = _header(data)
     if header is None:
         return None
-    payload = data[data.find(b"\n", len(MAGIC)) + 1 :]
+    payload = memoryview(data)[data.find(b"\n", len(MAGIC)) + 1 :]  # a view: no copy
     if len(payload) != 2 * header.get("samples", -1) or hashlib.sha256(
         payload
     ).hexdigest() != header.get("sha256"):

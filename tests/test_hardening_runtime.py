@@ -1,0 +1,129 @@
+"""Hardening at run time (issue 10): memory, a bad cache folder, killed builds, full disks, stale
+outputs and too many workers. Each test reproduces what a user met before it was fixed."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_script
+from rustpunt import audio, loudness
+
+WORDS = [
+    "adem",
+    "rustig",
+    "in",
+    "en",
+    "voel",
+    "hoe",
+    "je",
+    "buik",
+    "langzaam",
+    "omhoog",
+    "komt",
+    "terwijl",
+    "je",
+    "schouders",
+    "zakken",
+]
+
+
+def long_text(characters: int, seed: int = 1) -> str:
+    """Dutch-looking sentences of twelve words, about `characters` long."""
+    pick = random.Random(seed)
+    sentences: list[str] = []
+    while sum(len(s) + 1 for s in sentences) < characters:
+        sentences.append(" ".join(pick.choice(WORDS) for _ in range(12)).capitalize() + ".")
+    return " ".join(sentences)[:characters].rsplit(" ", 1)[0] + "."
+
+
+# --------------------------------------------------------------------------- 3. memory
+
+
+def peak_rss_mb_of(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run `command` under a fresh Python whose only children are that command's process tree,
+    and return the largest resident set any of them reached (ru_maxrss of the children), in MB."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "print(done.returncode)\n"
+        "print(done.stdout + done.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *command],
+        capture_output=True, text=True, env=env, timeout=600, check=True,
+    )  # fmt: skip
+    kilobytes, returncode, output = result.stdout.split("\n", 2)
+    assert returncode == "0", output
+    return int(kilobytes) / 1024, output
+
+
+@pytest.mark.slow
+def test_a_5000_character_step_builds_in_under_300_mb(tmp_path: Path, hermetic: Path) -> None:
+    text = long_text(5000)
+    script = write_script(
+        tmp_path, "lang.yaml", f'title: Lang\nvoice: nl-espeak\nsteps:\n  - text: "{text}"\n'
+    )
+    peak_mb, output = peak_rss_mb_of(
+        [sys.executable, "-m", "rustpunt", "build", str(script), "-o", str(tmp_path / "out")],
+        env=dict(os.environ),
+    )
+    assert "built" in output and (tmp_path / "out" / "lang.mp3").stat().st_size > 1_000_000
+    assert peak_mb < 300, f"peak {peak_mb:.0f} MB"
+
+
+def reference_upsample(samples: np.ndarray, factor: int) -> np.ndarray:
+    """The interpolation done on the whole clip at once, as it was before it went block by block."""
+    taps = audio._interpolation_filter(factor)
+    signal = samples.astype(np.float64)
+    out = np.empty(samples.size * factor)
+    zeros = audio.UPSAMPLE_ZERO_CROSSINGS
+    for phase in range(factor):
+        full = np.convolve(signal, taps[phase::factor].astype(np.float64))
+        out[phase::factor] = full[zeros : zeros + samples.size]
+    return np.clip(np.round(out), -32768, 32767).astype("<i2")
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 5_000, 40_001])
+def test_upsampling_block_by_block_equals_the_whole_clip_at_once(size: int) -> None:
+    samples = np.random.default_rng(size).integers(-20000, 20000, size).astype("<i2")
+    blockwise = audio.upsample(samples, 2, block=977)
+    assert blockwise.size == 2 * size
+    assert np.abs(blockwise.astype(int) - reference_upsample(samples, 2)).max() <= 1
+
+
+def test_trim_and_fade_block_by_block_match_the_whole_clip() -> None:
+    rng = np.random.default_rng(3)
+    clip = np.zeros(50_000, dtype="<i2")
+    clip[12_345:40_000] = rng.integers(-9000, 9000, 27_655)
+    trimmed = audio.trim_silence(clip, block=1000)
+    loud = np.flatnonzero(np.abs(clip.astype(np.int32)) > audio.SILENCE_THRESHOLD * 32767)
+    assert np.array_equal(trimmed, clip[loud[0] : loud[-1] + 1])
+    faded = audio.fade_edges(trimmed)
+    whole = trimmed.astype(np.float32)
+    length = audio.ms_to_samples(audio.FADE_MS)
+    ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+    whole[:length] *= ramp
+    whole[-length:] *= ramp[::-1]
+    assert np.array_equal(faded, np.round(whole).astype("<i2"))
+    assert audio.trim_silence(np.zeros(5000, dtype="<i2"), block=100).size == 0
+
+
+def test_loudness_block_by_block_matches_the_whole_clip() -> None:
+    rng = np.random.default_rng(4)
+    clip = (rng.standard_normal(audio.SAMPLE_RATE * 7) * 6000).clip(-32768, 32767).astype("<i2")
+    whole = loudness.block_energies(clip, group=10_000)
+    blockwise = loudness.block_energies(clip, group=7)
+    assert np.allclose(whole, blockwise, rtol=1e-6, atol=0)
+    ceiling = 0.5
+    limited = loudness.limit(clip, 2.0, ceiling, block=10_000_000)
+    pieces = loudness.limit(clip, 2.0, ceiling, block=3_001)
+    assert np.abs(limited.astype(int) - pieces.astype(int)).max() <= 1
+    assert np.abs(pieces.astype(int)).max() <= ceiling * 32768 + 1
