@@ -127,3 +127,67 @@ def test_loudness_block_by_block_matches_the_whole_clip() -> None:
     pieces = loudness.limit(clip, 2.0, ceiling, block=3_001)
     assert np.abs(limited.astype(int) - pieces.astype(int)).max() <= 1
     assert np.abs(pieces.astype(int)).max() <= ceiling * 32768 + 1
+
+
+# --------------------------------------------------------------------------- 4. a bad cache folder
+
+SHORT = "title: Kort\nvoice: nl-espeak\nsteps: [Adem in., Adem uit.]\n"
+
+
+def run_build(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rustpunt", "build", *map(str, args)],
+        capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "under /proc"])
+def test_a_cache_folder_that_cannot_be_used_is_named_before_any_speech(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "blocker").write_text("not a folder")
+    cache = {
+        "a file": tmp_path / "blocker",
+        "under a file": tmp_path / "blocker" / "cache",
+        "under /proc": Path("/proc/rustpunt-cache"),  # cannot be created, not even by root
+    }[where]
+    script = write_script(tmp_path, "kort.yaml", SHORT)
+    result = run_build(
+        script, "-o", tmp_path / "out", env={**os.environ, "RUSTPUNT_CACHE": str(cache)}
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert lines[-1].startswith(f"Error: {cache}: "), result.stderr
+    assert "--cache-dir" in lines[-1] and "RUSTPUNT_CACHE" in lines[-1]
+    assert not (tmp_path / "out" / "kort.mp3").exists()
+
+
+def test_a_full_cache_while_building_is_one_line_naming_the_cache(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from rustpunt.batch import build_all, jobs_for
+    from rustpunt.cache import ClipCache
+    from rustpunt.session import BuildOptions
+
+    cache = ClipCache(hermetic)
+    real_open = Path.open
+
+    def full_disk_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self.is_relative_to(cache.clips) and args and "w" in str(args[0]):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+
+    script = write_script(tmp_path, "kort.yaml", SHORT)
+    options = BuildOptions(output_dir=tmp_path / "out", cache=cache)
+    jobs = jobs_for([script], options.output_dir)
+    monkeypatch.setattr(Path, "open", full_disk_open)
+    [result] = build_all(jobs, options, workers=1)
+    assert result.status == "failed" and result.error is not None
+    assert "internal error" not in result.error and "\n" not in result.error
+    assert str(cache.root) in result.error and "full" in result.error
+    assert not list(cache.clips.glob("*/.*.part"))  # nothing half-written left in the cache

@@ -149,10 +149,12 @@ def _init_worker(request_slots: Any) -> None:
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     """Before any synthesis: the encoder works and every output folder takes files (a codec or
-    folder problem found after an hour of speech wastes the hour); leftovers of killed builds go."""
+    folder problem found after an hour of speech wastes the hour), and so does the clip cache;
+    leftovers of killed builds go."""
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_encoder(folder)
         remove_stale_parts(folder)
+    options.cache.check()
     remove_stale_parts(options.cache.clips, "*/.*.part")
 
 
