@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +193,110 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
     assert "internal error" not in result.error and "\n" not in result.error
     assert str(cache.root) in result.error and "full" in result.error
     assert not list(cache.clips.glob("*/.*.part"))  # nothing half-written left in the cache
+
+
+# --------------------------------------------------------------------------- 5. killed main process
+
+SESSION = """\
+title: Sessie {n}
+voice: nl-espeak
+intro: Welkom bij sessie nummer {n}. Neem de tijd om rustig te gaan zitten.
+steps:
+  - Adem rustig in door je neus, en voel hoe je buik omhoog komt. Dit is stap een van sessie {n}.
+  - text: Adem langzaam uit door je mond, nog iets langer dan je inademing, in sessie {n}.
+    pause: 40
+  - Houd dit vijf seconden vast, en laat dan los. Dit hoort bij sessie {n}.
+outro: Dat was sessie {n}. Open langzaam je ogen.
+"""
+
+
+def start_parallel_build(
+    tmp_path: Path, scripts: int = 12
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """A real build with two workers, in its own session, once both workers run; their pids."""
+    import psutil
+
+    folder = tmp_path / "scripts"
+    for n in range(1, scripts + 1):
+        write_script(folder, f"sessie-{n:02d}.yaml", SESSION.format(n=n))
+    build = subprocess.Popen(
+        [sys.executable, "-m", "rustpunt", "build", str(folder), "-o", str(tmp_path / "out"), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [
+            child.pid
+            for child in psutil.Process(build.pid).children()
+            if "python" in child.name().lower()
+        ]
+        time.sleep(0.05)
+    assert len(workers) >= 2, "the build never started its workers"
+    time.sleep(0.5)  # mid-build: the workers are speaking
+    return build, workers
+
+
+def alive(pids: list[int], within: float) -> list[int]:
+    """The pids still running (zombies do not count) after waiting up to `within` seconds."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while True:
+        running = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    running.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "SIGTERM"])
+def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path, how: signal.Signals) -> None:
+    build, workers = start_parallel_build(tmp_path)
+    try:
+        os.kill(build.pid, how)  # the main process only, as a service manager does
+        build.wait(timeout=30)
+        assert alive(workers, within=5) == [], "workers outlived their parent"
+    finally:
+        for pid in alive(workers, within=0):
+            os.kill(pid, signal.SIGKILL)
+    _, stderr = build.communicate(timeout=30)  # the workers held its pipes open
+    if how == signal.SIGTERM:  # like Ctrl-C: a clean stop with one line, no traceback
+        assert build.returncode == 130, stderr
+        assert stderr.strip().endswith("Interrupted.") and "Traceback" not in stderr
+    again = subprocess.run(build.args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    out = tmp_path / "out"
+    assert len(list(out.glob("*.mp3"))) == len(list(out.glob("*.json"))) == 12
+    assert not list(out.glob(".*.part"))
+
+
+def test_the_portable_watch_stops_an_orphaned_worker_without_the_kernels_help() -> None:
+    """Where prctl is missing (macOS, Windows) the watching thread alone must notice."""
+    middle = (
+        "import os, sys, time\n"
+        "from rustpunt import batch\n"
+        "parent = os.getpid()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    batch._watch_parent(parent)  # no prctl: only the watch\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(child, flush=True)\n"
+        "os._exit(0)  # the parent dies; its child is now an orphan\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", middle], capture_output=True, text=True, timeout=30
+    )
+    orphan = int(result.stdout)
+    try:
+        assert alive([orphan], within=3) == []
+    finally:
+        for pid in alive([orphan], within=0):
+            os.kill(pid, signal.SIGKILL)

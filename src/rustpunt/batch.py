@@ -7,12 +7,16 @@ would not do); each failure becomes one line in the report and never stops the o
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -137,14 +141,65 @@ def _current(job: Job, options: BuildOptions) -> BuildResult | None:
     return _guarded(lambda script, opts: prepare(script, opts).up_to_date, job, options)
 
 
-def _init_worker(request_slots: Any) -> None:
+def _init_worker(request_slots: Any, parent_pid: int) -> None:
     """Share one limit on concurrent Google requests across all worker processes; leave Ctrl-C to
     the parent, which stops the workers (an interrupt inside espeak's callback would only print a
-    traceback and let the worker go on)."""
+    traceback and let the worker go on); and die with the parent, however it dies."""
     from rustpunt.engines import google
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
     google.REQUEST_SLOTS = request_slots
+    _die_with_parent(parent_pid)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the kernel sends this process when its parent dies (Linux)."""
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker looks whether its parent is still there, where the kernel cannot tell it."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker whose parent was killed (kill -9, an out-of-memory kill) stops at once instead of
+    running on forever under PID 1: the kernel kills it on Linux, a watching thread elsewhere."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="rustpunt-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # orphaned: what this worker was writing stays a .part file for the next build
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a build runs, SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: workers
+    stopped, nothing half-written in view, KeyboardInterrupt for the caller to report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_terminate(signum: int, frame: Any) -> None:
+    on_interrupt = signal.getsignal(signal.SIGINT)
+    if callable(on_interrupt):  # Python's own handler, or espeak's, which holds it until it returns
+        on_interrupt(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
@@ -172,6 +227,21 @@ def build_all(
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
     when the jobs are built in this process (one at a time). `checked`: preflight() was run.
     """
+    with _terminate_as_interrupt():
+        return _build_all(
+            jobs, options, workers=workers, on_done=on_done, on_clip=on_clip, checked=checked
+        )
+
+
+def _build_all(
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    *,
+    workers: int | None,
+    on_done: Callable[[BuildResult], None] | None,
+    on_clip: Callable[[Path, int, int], None] | None,
+    checked: bool,
+) -> list[BuildResult]:
     if not checked:
         preflight(jobs, options)
     results: dict[int, BuildResult] = {}
@@ -204,7 +274,10 @@ def build_all(
     )
     slots = context.BoundedSemaphore(google.MAX_CONCURRENT_REQUESTS)
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(slots,)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(slots, os.getpid()),
     ) as pool:
         futures = {pool.submit(_build_one, jobs[index], options): index for index in todo}
         try:
