@@ -300,3 +300,54 @@ def test_the_portable_watch_stops_an_orphaned_worker_without_the_kernels_help() 
     finally:
         for pid in alive([orphan], within=0):
             os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- 6. disk full at the sidecars
+
+
+def full_disk_for(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Writing the temporary file of the output called `name` fails as on a full disk."""
+    import errno
+
+    real_write_bytes = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:  # type: ignore[override]
+        if self.name.startswith(f".{name}."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+
+
+@pytest.mark.parametrize("failing", ["kort.json", "kort.vtt"])
+def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    from rustpunt.batch import build_all, jobs_for
+    from rustpunt.cache import ClipCache
+    from rustpunt.session import BuildOptions
+
+    script = write_script(tmp_path, "kort.yaml", SHORT)
+    out = tmp_path / "out"
+    options = BuildOptions(output_dir=out, cache=ClipCache(hermetic))
+    jobs = jobs_for([script], out)
+    [first] = build_all(jobs, options, workers=1)
+    assert first.status == "built"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["kort.json", "kort.mp3", "kort.vtt"]
+
+    script.write_text(SHORT.replace("Adem uit.", "Adem langzaam uit."), encoding="utf-8")
+    full_disk_for(monkeypatch, failing)
+    [result] = build_all(jobs, options, workers=1)
+    assert result.status == "failed" and result.error is not None
+    assert "internal error" not in result.error and "\n" not in result.error
+    assert str(out / failing) in result.error and "space" in result.error
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after == before  # the previous set, whole: no new MP3 beside an old JSON
+
+    (out / "kort.json").unlink()  # now with no previous set at all
+    (out / "kort.mp3").unlink()
+    (out / "kort.vtt").unlink()
+    [result] = build_all(jobs, options, workers=1)
+    assert result.status == "failed"
+    assert list(out.iterdir()) == []  # nothing at all, not an MP3 without its JSON

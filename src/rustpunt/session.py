@@ -17,7 +17,16 @@ from typing import Any
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
 from rustpunt.errors import ScriptError, VoiceError
-from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
+from rustpunt.export import (
+    Chapter,
+    Cue,
+    Metadata,
+    json_text,
+    vtt_text,
+    write_mp3_into,
+    write_sidecar_into,
+)
+from rustpunt.files import atomic_paths
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
@@ -173,15 +182,30 @@ def build_script(
         engine=_engine_label(spoken),
         comment=_comment(script, spoken, prepared.voice),
     )
-    write_mp3(paths["mp3"], render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
-    write_vtt(paths["vtt"], cues(mix))
-    write_json(
-        paths["json"], sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
-    )  # last: marks it done
+    write_outputs(
+        paths,
+        mix=mix,
+        metadata=metadata,
+        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key),
+    )
     return BuildResult(
         script_path, "built", paths["mp3"], mix.duration_ms, spoken.profile.name,
         spoken.fallback_reason, spoken.synthesized,
     )  # fmt: skip
+
+
+def write_outputs(
+    paths: dict[str, Path], *, mix: Mix, metadata: Metadata, document: dict[str, Any]
+) -> None:
+    """The MP3, its captions and its JSON as one set: all three are written to temporary files
+    and renamed into place only when all are written, the JSON last (its presence marks the set
+    done). A full disk leaves the previous set as it was and names the file it could not write."""
+    with atomic_paths([paths["mp3"], paths["vtt"], paths["json"]]) as (mp3, vtt, json_file):
+        write_mp3_into(
+            mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS, shown=paths["mp3"]
+        )
+        write_sidecar_into(vtt, vtt_text(cues(mix)), shown=paths["vtt"])
+        write_sidecar_into(json_file, json_text(document), shown=paths["json"])
 
 
 def _engine_label(spoken: SpokenSession) -> str:
