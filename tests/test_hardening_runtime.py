@@ -351,3 +351,32 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     [result] = build_all(jobs, options, workers=1)
     assert result.status == "failed"
     assert list(out.iterdir()) == []  # nothing at all, not an MP3 without its JSON
+
+
+# --------------------------------------------------------------------------- 9. truncated outputs
+
+
+@pytest.mark.parametrize(
+    ("name", "keep"),
+    [("kort.mp3", 0), ("kort.mp3", 0.5), ("kort.vtt", 0)],
+    ids=["empty mp3", "half mp3", "empty vtt"],
+)
+def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
+    tmp_path: Path, hermetic: Path, name: str, keep: float
+) -> None:
+    from rustpunt.batch import build_all, jobs_for
+    from rustpunt.cache import ClipCache
+    from rustpunt.session import BuildOptions
+
+    script = write_script(tmp_path, "kort.yaml", SHORT)
+    out = tmp_path / "out"
+    options = BuildOptions(output_dir=out, cache=ClipCache(hermetic))
+    jobs = jobs_for([script], out)
+    assert [r.status for r in build_all(jobs, options, workers=1)] == ["built"]
+    assert [r.status for r in build_all(jobs, options, workers=1)] == ["up to date"]
+    whole = (out / name).read_bytes()
+    (out / name).write_bytes(whole[: int(len(whole) * keep)])
+    [again] = build_all(jobs, options, workers=1)
+    assert again.status == "built"
+    assert (out / name).read_bytes() == whole
+    assert [r.status for r in build_all(jobs, options, workers=1)] == ["up to date"]

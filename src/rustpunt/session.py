@@ -116,6 +116,26 @@ def recorded_build(json_path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+SIZED_OUTPUTS = ("mp3", "vtt")
+"""The outputs whose size the JSON sidecar records, under "output_bytes"."""
+
+
+def outputs_intact(previous: dict[str, Any], paths: dict[str, Path]) -> bool:
+    """The MP3 and VTT are there at the sizes the JSON recorded: an empty or truncated file (a full
+    disk, a copy cut short) is rebuilt, not trusted. A sidecar without sizes (older) rebuilds too."""
+    recorded = previous.get("output_bytes")
+    if not isinstance(recorded, dict):
+        return False
+    for suffix in SIZED_OUTPUTS:
+        try:
+            size = paths[suffix].stat().st_size
+        except OSError:
+            return False
+        if not paths[suffix].is_file() or recorded.get(suffix) != size:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A script read, voiced and planned, with where its outputs go: all that needs no audio."""
@@ -143,8 +163,7 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
     if (
         previous is not None
         and previous.get("build_key") == key
-        and paths["mp3"].is_file()
-        and paths["vtt"].is_file()
+        and outputs_intact(previous, paths)
         and not (
             previous.get("voice", {}).get("fallback_reason") and reachable_now(registry.get(voice))
         )
@@ -205,6 +224,8 @@ def write_outputs(
             mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS, shown=paths["mp3"]
         )
         write_sidecar_into(vtt, vtt_text(cues(mix)), shown=paths["vtt"])
+        sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
+        document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
         write_sidecar_into(json_file, json_text(document), shown=paths["json"])
 
 
