@@ -380,3 +380,32 @@ def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
     assert again.status == "built"
     assert (out / name).read_bytes() == whole
     assert [r.status for r in build_all(jobs, options, workers=1)] == ["up to date"]
+
+
+# --------------------------------------------------------------------------- 13. --jobs 1000
+
+
+def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
+    tmp_path: Path, hermetic: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import multiprocessing
+
+    from rustpunt.batch import build_all, jobs_for, usable_cpus
+    from rustpunt.cache import ClipCache
+    from rustpunt.session import BuildOptions
+
+    scripts = 2 * usable_cpus() + 1
+    for n in range(scripts):
+        write_script(tmp_path / "scripts", f"s{n}.yaml", SHORT.replace("Kort", f"Kort {n}"))
+    options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(hermetic))
+    jobs = jobs_for([tmp_path / "scripts"], options.output_dir)
+    running: list[int] = []
+    with caplog.at_level(logging.INFO, logger="rustpunt.batch"):
+        results = build_all(
+            jobs, options, workers=1000,
+            on_done=lambda result: running.append(len(multiprocessing.active_children())),
+        )  # fmt: skip
+    assert [r.status for r in results] == ["built"] * scripts
+    assert 0 < max(running) <= usable_cpus()
+    assert f"--jobs 1000: {usable_cpus()} at once" in caplog.text

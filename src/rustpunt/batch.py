@@ -202,6 +202,28 @@ def _interrupt_on_terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def worker_count(requested: int | None, pending: int) -> int:
+    """Worker processes worth starting: never more than the CPUs (speech and encoding keep a CPU
+    busy, and Google's requests are limited to two at once whatever the count), nor than the
+    scripts to build. Each worker costs about 45 MB; 50 on 2 CPUs were slower than 2."""
+    cpus = usable_cpus()
+    count = max(1, min(requested or cpus, cpus, pending))
+    if requested is not None and requested > cpus and pending > cpus:
+        log.warning(
+            "--jobs %d: %d at once, as many as this machine has CPUs; more would only compete",
+            requested,
+            count,
+        )
+    return count
+
+
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     """Before any synthesis: the encoder works and every output folder takes files (a codec or
     folder problem found after an hour of speech wastes the hour), and so does the clip cache;
@@ -254,7 +276,7 @@ def _build_all(
         results[index] = current
         if on_done:
             on_done(current)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    workers = worker_count(workers, len(todo))
     if workers == 1:
         for index in todo:
             script = jobs[index].script
