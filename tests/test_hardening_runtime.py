@@ -3,6 +3,7 @@ outputs and too many workers. Each test reproduces what a user met before it was
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -409,3 +410,25 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     assert [r.status for r in results] == ["built"] * scripts
     assert 0 < max(running) <= usable_cpus()
     assert f"--jobs 1000: {usable_cpus()} at once" in caplog.text
+
+
+# --------------------------------------------------------------------------- friction: a warning for Google
+
+UNPUNCTUATED = " ".join(["adem rustig in en voel hoe je buik langzaam omhoog komt"] * 3)
+
+
+def test_no_warning_about_googles_limit_when_espeak_spoke_the_text(tmp_path: Path) -> None:
+    script = write_script(tmp_path, "lang.yaml", f"title: Lang\nsteps:\n  - {UNPUNCTUATED}\n")
+    result = run_build(script, "-o", tmp_path / "out", "--json")  # no Google: nl-espeak speaks
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["scripts"][0]["voice"] == "nl-espeak"
+    assert "100 characters" not in result.stderr
+
+
+def test_the_warning_comes_when_google_speaks_the_text(
+    fake_google: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rustpunt.engines.google import GoogleEngine
+
+    GoogleEngine(retries=0).synthesize(UNPUNCTUATED)
+    assert "100 characters" in caplog.text
