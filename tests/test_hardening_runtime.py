@@ -432,3 +432,27 @@ def test_the_warning_comes_when_google_speaks_the_text(
 
     GoogleEngine(retries=0).synthesize(UNPUNCTUATED)
     assert "100 characters" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sigint", ["default", "ignored"], ids=["terminal", "background job"])
+def test_sigterm_during_speech_in_a_single_process_build_stops_it(
+    tmp_path: Path, sigint: str
+) -> None:
+    """Python runs the handler inside espeak's callback, where ctypes would print and drop the
+    KeyboardInterrupt; a shell's background job starts with SIGINT ignored."""
+    script = write_script(
+        tmp_path, "lang.yaml", f'title: Lang\nvoice: nl-espeak\nsteps:\n  - "{long_text(20000)}"\n'
+    )
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "ignored" else None
+    build = subprocess.Popen(
+        [sys.executable, "-m", "rustpunt", "build", str(script), "-o", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore,
+    )  # fmt: skip
+    time.sleep(2.5)  # importing, then speaking the one long step
+    build.send_signal(signal.SIGTERM)
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130, stderr
+    assert stderr.strip().endswith("Interrupted.")
+    assert "Exception ignored" not in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "out" / "lang.mp3").exists()

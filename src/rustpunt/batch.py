@@ -195,11 +195,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _interrupt_on_terminate(signum: int, frame: Any) -> None:
-    on_interrupt = signal.getsignal(signal.SIGINT)
-    if callable(on_interrupt):  # Python's own handler, or espeak's, which holds it until it returns
-        on_interrupt(signal.SIGINT, frame)
-    else:
-        raise KeyboardInterrupt
+    raise KeyboardInterrupt  # held by the espeak engine while it speaks, raised when it returns
 
 
 def usable_cpus() -> int:
