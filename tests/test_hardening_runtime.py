@@ -241,7 +241,10 @@ def start_parallel_build(
             if "python" in child.name().lower()
         ]
         time.sleep(0.05)
-    assert len(workers) >= 2, "the build never started its workers"
+    if len(workers) < 2:
+        os.killpg(build.pid, signal.SIGKILL)
+        build.communicate()
+        raise AssertionError("the build never started its workers")
     time.sleep(0.5)  # mid-build: the workers are speaking
     return build, workers
 
@@ -275,7 +278,9 @@ def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path, how: signa
     finally:
         for pid in alive(workers, within=0):
             os.kill(pid, signal.SIGKILL)
-    _, stderr = build.communicate(timeout=30)  # the workers held its pipes open
+        if build.returncode is None:
+            build.kill()
+        _, stderr = build.communicate(timeout=30)  # the workers held its pipes open
     if how == signal.SIGTERM:  # like Ctrl-C: a clean stop with one line, no traceback
         assert build.returncode == 130, stderr
         assert stderr.strip().endswith("Interrupted.") and "Traceback" not in stderr
@@ -457,9 +462,12 @@ def test_sigterm_during_speech_in_a_single_process_build_stops_it(
         [sys.executable, "-m", "rustpunt", "build", str(script), "-o", str(tmp_path / "out")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore,
     )  # fmt: skip
-    time.sleep(2.5)  # importing, then speaking the one long step
+    assert build.stderr is not None
+    started = build.stderr.read(len("Building"))  # the progress bar: the build has begun
+    time.sleep(1.0)  # speaking the one long step (about ten seconds of work)
     build.send_signal(signal.SIGTERM)
     _, stderr = build.communicate(timeout=60)
+    stderr = started + stderr
     assert build.returncode == 130, stderr
     assert stderr.strip().endswith("Interrupted.")
     assert "Exception ignored" not in stderr and "Traceback" not in stderr
