@@ -171,14 +171,16 @@ def fade_edges(samples: np.ndarray, fade_ms: int = FADE_MS) -> np.ndarray:
 
     Only the edges are computed in floats; the rest of the clip is copied as it is.
     """
-    out = samples.astype("<i2", copy=True)
+    return _fade_in_place(samples.astype("<i2", copy=True), fade_ms)
+
+
+def _fade_in_place(samples: np.ndarray, fade_ms: int = FADE_MS) -> np.ndarray:
     length = min(ms_to_samples(fade_ms), samples.size // 2)
-    if length == 0:
-        return out
-    ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
-    out[:length] = np.round(out[:length].astype(np.float32) * ramp)
-    out[-length:] = np.round(out[-length:].astype(np.float32) * ramp[::-1])
-    return out
+    if length:
+        ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+        samples[:length] = np.round(samples[:length].astype(np.float32) * ramp)
+        samples[-length:] = np.round(samples[-length:].astype(np.float32) * ramp[::-1])
+    return samples
 
 
 def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
@@ -186,4 +188,6 @@ def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     clip = trim_silence(to_session_pcm(audio, tempo))
     if clip.size == 0:
         raise SynthesisError("the engine returned only silence")
+    if clip.flags.writeable and clip.dtype == np.dtype("<i2"):
+        return _fade_in_place(clip)  # a fresh array of ours: no copy of a long clip
     return fade_edges(clip)
