@@ -31,7 +31,7 @@ outro: Dat was het.
 FAST_GOOGLE = """\
 description: "nl-google for tests, with no waiting between retries"
 engine: gtts
-settings: {lang: nl, timeout: 2, retries: 1, backoff: 0.01}
+settings: {lang: nl, timeout: 10, retries: 1, backoff: 0.01}
 tempo: 0.88
 fallback: nl-espeak
 """
@@ -210,7 +210,7 @@ def test_parallel_builds_share_one_polite_limit_on_google(tmp_path: Path, fake_g
     assert {s["voice"] for s in json.loads(result.stdout)["scripts"]} == {"nl-google"}
     seen = fake_google.requests
     # eight texts; a loaded machine may time out and retry one, which the limit must hold for too
-    assert len({s.text for s in seen}) == 8, [(s.text, s.mode) for s in seen]
+    assert len({s.text for s in seen if s.text}) == 8, [(s.text, s.mode) for s in seen]
     most = max(
         sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen
     )

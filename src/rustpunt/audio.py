@@ -98,39 +98,89 @@ def _interpolation_filter(factor: int) -> np.ndarray:
     return (taps * factor / taps.sum()).astype(np.float32)
 
 
-def upsample(samples: np.ndarray, factor: int) -> np.ndarray:
-    """Raise the sample rate by a whole factor: polyphase windowed-sinc interpolation, no delay."""
+BLOCK_SAMPLES = 1 << 18
+"""Long clips are filtered this many samples (about 6 s) at a time: memory stays bounded however
+long a step is (a whole 7-minute clip in floats once took almost a gigabyte)."""
+
+
+def upsample(samples: np.ndarray, factor: int, *, block: int = BLOCK_SAMPLES) -> np.ndarray:
+    """Raise the sample rate by a whole factor: polyphase windowed-sinc interpolation, no delay.
+
+    Output sample n*factor + phase = sum_k x[n + Z - k] * taps[k*factor + phase], with Z the
+    filter's delay of UPSAMPLE_ZERO_CROSSINGS input samples, so nothing moves in time. It is
+    computed `block` input samples at a time, each with Z samples of context on either side.
+    """
     if factor == 1:
         return samples.astype("<i2", copy=True)
+    zeros = UPSAMPLE_ZERO_CROSSINGS
     taps = _interpolation_filter(factor)
-    signal = samples.astype(np.float32)
-    out = np.empty(samples.size * factor, dtype=np.float32)
-    for phase in range(factor):
-        # output sample n*factor + phase = sum_k x[n - k] * taps[k*factor + phase], shifted by the
-        # filter's delay of UPSAMPLE_ZERO_CROSSINGS input samples so nothing moves in time
-        full = np.convolve(signal, taps[phase::factor])
-        out[phase::factor] = full[UPSAMPLE_ZERO_CROSSINGS : UPSAMPLE_ZERO_CROSSINGS + samples.size]
-    return np.clip(np.round(out), -32768, 32767).astype("<i2")
+    length = 2 * zeros + 1  # every phase's taps, padded with a zero tap to the same length
+    phases = [
+        np.pad(taps[phase::factor], (0, length - taps[phase::factor].size))
+        for phase in range(factor)
+    ]
+    out = np.empty(samples.size * factor, dtype="<i2")
+    for start in range(0, samples.size, block):
+        stop = min(start + block, samples.size)
+        context = _float_slice(samples, start - zeros, stop + zeros)
+        filtered = np.empty((stop - start) * factor, dtype=np.float32)
+        for phase, phase_taps in enumerate(phases):
+            filtered[phase::factor] = np.convolve(context, phase_taps, mode="valid")
+        out[start * factor : stop * factor] = np.clip(np.round(filtered), -32768, 32767)
+    return out
 
 
-def trim_silence(samples: np.ndarray, threshold: float = SILENCE_THRESHOLD) -> np.ndarray:
-    """Cut a clip's own leading and trailing silence, so a pause is exactly what the plan asked."""
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold * 32767)
-    if loud.size == 0:
+def _float_slice(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """samples[start:stop] as float32, with zeros where the range reaches past either end."""
+    result = np.zeros(stop - start, dtype=np.float32)
+    first, last = max(start, 0), min(stop, samples.size)
+    if first < last:
+        result[first - start : last - start] = samples[first:last]
+    return result
+
+
+def trim_silence(
+    samples: np.ndarray, threshold: float = SILENCE_THRESHOLD, *, block: int = BLOCK_SAMPLES
+) -> np.ndarray:
+    """Cut a clip's own leading and trailing silence, so a pause is exactly what the plan asked.
+
+    Returns a view; the clip is searched a block at a time from either end.
+    """
+    level = threshold * 32767
+
+    def loud_in(start: int, stop: int) -> np.ndarray:
+        return np.flatnonzero(np.abs(samples[start:stop].astype(np.int32)) > level)
+
+    first = None
+    for start in range(0, samples.size, block):
+        found = loud_in(start, start + block)
+        if found.size:
+            first = start + int(found[0])
+            break
+    if first is None:
         return samples[:0]
-    return samples[loud[0] : loud[-1] + 1]
+    for stop in range(samples.size, first, -block):
+        found = loud_in(max(stop - block, first), stop)
+        if found.size:
+            return samples[first : max(stop - block, first) + int(found[-1]) + 1]
+    return samples[first : first + 1]  # not reached: the first loud sample is found again
 
 
 def fade_edges(samples: np.ndarray, fade_ms: int = FADE_MS) -> np.ndarray:
-    """A short linear fade in and out: joins between speech and silence never click."""
+    """A short linear fade in and out: joins between speech and silence never click.
+
+    Only the edges are computed in floats; the rest of the clip is copied as it is.
+    """
+    return _fade_in_place(samples.astype("<i2", copy=True), fade_ms)
+
+
+def _fade_in_place(samples: np.ndarray, fade_ms: int = FADE_MS) -> np.ndarray:
     length = min(ms_to_samples(fade_ms), samples.size // 2)
-    if length == 0:
-        return samples.copy()
-    out = samples.astype(np.float32)
-    ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
-    out[:length] *= ramp
-    out[-length:] *= ramp[::-1]
-    return np.round(out).astype("<i2")
+    if length:
+        ramp = np.linspace(0.0, 1.0, length, endpoint=False, dtype=np.float32)
+        samples[:length] = np.round(samples[:length].astype(np.float32) * ramp)
+        samples[-length:] = np.round(samples[-length:].astype(np.float32) * ramp[::-1])
+    return samples
 
 
 def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
@@ -138,4 +188,6 @@ def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     clip = trim_silence(to_session_pcm(audio, tempo))
     if clip.size == 0:
         raise SynthesisError("the engine returned only silence")
+    if clip.flags.writeable and clip.dtype == np.dtype("<i2"):
+        return _fade_in_place(clip)  # a fresh array of ours: no copy of a long clip
     return fade_edges(clip)

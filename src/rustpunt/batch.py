@@ -7,12 +7,16 @@ would not do); each failure becomes one line in the report and never stops the o
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -209,13 +213,83 @@ _worker_voices: Voices | None = None
 """A worker process's own Voices, made by _init_worker: it lives as long as the process."""
 
 
-def _init_worker(cache: ClipCache, request_slots: Any) -> None:
+def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
     """A worker's voices share one limit on requests to Google with every other worker; Ctrl-C
     is left to the parent, which stops the workers (an interrupt inside espeak's callback would
-    only print a traceback and let the worker go on)."""
+    only print a traceback and let the worker go on); and the worker dies with its parent,
+    however the parent dies."""
     global _worker_voices
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
     _worker_voices = Voices(cache, request_slots=request_slots)
+    _die_with_parent(parent_pid)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal the kernel sends this process when its parent dies (Linux)."""
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker looks whether its parent is still there, where the kernel cannot tell it."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker whose parent was killed (kill -9, an out-of-memory kill) stops at once instead of
+    running on forever under PID 1: the kernel kills it on Linux, a watching thread elsewhere."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="rustpunt-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)  # orphaned: what this worker was writing stays a .part file for the next build
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a build runs, SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: workers
+    stopped, nothing half-written in view, KeyboardInterrupt for the caller to report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt_on_terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # held by the espeak engine while it speaks, raised when it returns
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def worker_count(requested: int | None, pending: int) -> int:
+    """Worker processes worth starting: never more than the CPUs (speech and encoding keep a CPU
+    busy, and Google's requests are limited to two at once whatever the count), nor than the
+    scripts to build. Each worker costs about 45 MB; 50 on 2 CPUs were slower than 2."""
+    cpus = usable_cpus()
+    count = max(1, min(requested or cpus, cpus, pending))
+    if requested is not None and requested > cpus and pending > cpus:
+        log.warning(
+            "--jobs %d: %d at once, as many as this machine has CPUs; more would only compete",
+            requested,
+            count,
+        )
+    return count
 
 
 def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
@@ -241,6 +315,7 @@ def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
         remove_stale_parts(folder)
+    options.cache.check()
     remove_stale_parts(options.cache.clips, "*/.*.part")
 
 
@@ -304,7 +379,7 @@ def build_in_parallel(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(options.cache, slots),
+        initargs=(options.cache, slots, os.getpid()),
     ) as pool:
         futures = {pool.submit(_build_in_worker, job, options): i for i, job in enumerate(jobs)}
         try:
@@ -342,18 +417,19 @@ def build_all(
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
     when the jobs are built in this process (one at a time). `checked`: preflight() was run.
     """
-    if not checked:
-        preflight(jobs, options)
-    voices = Voices(options.cache)
-    results, todo = find_pending(jobs, options, voices, on_done)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    pending = [jobs[index] for index in todo]
-    if workers == 1:
-        built = build_serially(pending, options, voices, on_done, on_clip)
-    else:
-        built = build_in_parallel(pending, options, workers, on_done)
-    results.update(zip(todo, built))
-    return [results[i] for i in range(len(jobs))]
+    with _terminate_as_interrupt():
+        if not checked:
+            preflight(jobs, options)
+        voices = Voices(options.cache)
+        results, todo = find_pending(jobs, options, voices, on_done)
+        count = worker_count(workers, len(todo))
+        pending = [jobs[index] for index in todo]
+        if count == 1:
+            built = build_serially(pending, options, voices, on_done, on_clip)
+        else:
+            built = build_in_parallel(pending, options, count, on_done)
+        results.update(zip(todo, built))
+        return [results[i] for i in range(len(jobs))]
 
 
 @dataclass(frozen=True)

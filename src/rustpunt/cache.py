@@ -9,9 +9,11 @@ several processes can fill the cache at once.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from rustpunt.audio import FADE_MS, SAMPLE_RATE, SILENCE_THRESHOLD
-from rustpunt.files import remove_stale_parts, write_bytes_atomic
+from rustpunt.errors import RustpuntError
+from rustpunt.files import atomic_path, remove_stale_parts
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
@@ -32,6 +35,25 @@ PIPELINE = {
     "format": "s16le",
 }
 """How a clip is made after the engine: a change here must miss the old entries."""
+
+
+class CacheError(RustpuntError):
+    """The clip cache folder cannot be used (not a folder, not writable, or its disk is full)."""
+
+
+def cache_error(root: Path, error: OSError) -> CacheError:
+    """One line naming the cache folder, why it cannot be used, and what to do."""
+    other = "choose another folder with --cache-dir or RUSTPUNT_CACHE"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CacheError(
+            f"{root}: the disk of the clip cache is full; free some space "
+            f"(`rustpunt cache --clear` empties the cache), or {other}"
+        )
+    blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    reason = f"{blocker} is a file, not a folder" if blocker else error.strerror or str(error)
+    return CacheError(
+        f"{root}: cannot use this folder for the clip cache ({reason}); fix it, or {other}"
+    )
 
 
 def default_cache_dir() -> Path:
@@ -69,6 +91,24 @@ class ClipCache:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.clips = self.root / "clips"
 
+    def check(self) -> None:
+        """Before any synthesis: the cache folder exists or can be made, and takes a file.
+
+        Raises CacheError naming the folder; speech made for a cache that cannot keep it is lost.
+        """
+        try:
+            self.clips.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(
+                prefix=f".probe.pid{os.getpid()}.", suffix=".part", dir=self.clips
+            )
+            try:
+                os.write(handle, MAGIC)
+            finally:
+                os.close(handle)
+                os.unlink(name)
+        except OSError as error:
+            raise cache_error(self.root, error) from None
+
     def _path(self, key: str) -> Path:
         return self.clips / key[:2] / f"{key}.clip"
 
@@ -88,15 +128,20 @@ class ClipCache:
         return samples
 
     def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> None:
-        payload = np.ascontiguousarray(samples, dtype="<i2").tobytes()
+        payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
         header = {
             "samples": samples.size,
             "sha256": hashlib.sha256(payload).hexdigest(),
             "text": text,
             "engine": engine,
         }
-        encoded = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n" + payload
-        write_bytes_atomic(self._path(key), encoded)
+        head = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n"
+        try:
+            with atomic_path(self._path(key)) as temporary, temporary.open("wb") as handle:
+                handle.write(head)
+                handle.write(payload)
+        except OSError as error:  # a full disk, or the folder went away while building
+            raise cache_error(self.root, error) from None
 
     def entries(self) -> Iterator[CacheEntry]:
         for path in sorted(self.clips.glob("*/*.clip")):
@@ -145,7 +190,7 @@ def _decode(data: bytes) -> np.ndarray | None:
     header = _header(data)
     if header is None:
         return None
-    payload = data[data.find(b"\n", len(MAGIC)) + 1 :]
+    payload = memoryview(data)[data.find(b"\n", len(MAGIC)) + 1 :]  # a view: no copy
     if len(payload) != 2 * header.get("samples", -1) or hashlib.sha256(
         payload
     ).hexdigest() != header.get("sha256"):

@@ -18,6 +18,7 @@ Choices made here, each checked against what players read (ffmpeg 5.1 and 9.0 tr
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mutagen import MutagenError
 from mutagen.id3 import (
     APIC,
     CHAP,
@@ -186,9 +188,35 @@ def write_mp3(
             f"{destination}: {bitrate_kbps!r} kbit/s is not an MP3 bitrate at 44.1 kHz; "
             f"choose one of {allowed}"
         )
-    ordered = _chronological(chapters)
     with atomic_path(destination) as temporary:
-        samples = _encode(temporary, chunks, bitrate_kbps, destination)
+        write_mp3_into(
+            temporary,
+            chunks,
+            metadata,
+            chapters,
+            bitrate_kbps=bitrate_kbps,
+            shown=destination,
+            cover=cover,
+            cover_mime=cover_mime,
+        )
+
+
+def write_mp3_into(
+    temporary: Path,
+    chunks: Iterable[np.ndarray],
+    metadata: Metadata,
+    chapters: Sequence[Chapter],
+    *,
+    bitrate_kbps: int,
+    shown: Path,
+    cover: bytes | None = None,
+    cover_mime: str = "image/jpeg",
+) -> None:
+    """write_mp3's work, into a temporary file the caller renames (with its sidecars, as one set);
+    errors name `shown`, the file the user will look for."""
+    ordered = _chronological(chapters)
+    samples = _encode(temporary, chunks, bitrate_kbps, shown)
+    try:
         _write_tags(
             temporary,
             metadata,
@@ -197,7 +225,23 @@ def write_mp3(
             cover=cover,
             cover_mime=cover_mime,
         )
-        _check_chapter_order(temporary, len(ordered), destination)
+    except (OSError, MutagenError) as error:
+        raise output_error(shown, error) from None
+    _check_chapter_order(temporary, len(ordered), shown)
+
+
+def output_error(shown: Path, error: BaseException) -> ExportError:
+    """One line for an output that could not be written: which file, why, and what to do."""
+    cause = (error.__cause__ or error.__context__) if isinstance(error, MutagenError) else error
+    code = getattr(cause, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return ExportError(
+            f"{shown}: the disk is full; free some space, or choose another output folder with -o"
+        )
+    reason = getattr(cause, "strerror", None) or str(cause or error)
+    return ExportError(
+        f"{shown}: cannot write it ({reason}); fix the output folder, or choose another with -o"
+    )
 
 
 def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
@@ -423,6 +467,11 @@ def _check_chapter_order(path: Path, count: int, shown: Path) -> None:
 
 def write_vtt(destination: Path, cues: Sequence[Cue]) -> None:
     """WebVTT captions, one cue per spoken step, written atomically."""
+    write_text_atomic(Path(destination), vtt_text(cues))
+
+
+def vtt_text(cues: Sequence[Cue]) -> str:
+    """The WebVTT document for `cues`."""
     blocks = ["WEBVTT"]
     for cue in cues:
         if not 0 <= cue.start_ms < cue.end_ms:
@@ -432,7 +481,15 @@ def write_vtt(destination: Path, cues: Sequence[Cue]) -> None:
         timing = f"{_vtt_time(cue.start_ms)} --> {_vtt_time(cue.end_ms)}"
         payload = _vtt_text(cue.text)
         blocks.append(f"{timing}\n{payload}" if payload else timing)
-    write_text_atomic(Path(destination), "\n\n".join(blocks) + "\n")
+    return "\n\n".join(blocks) + "\n"
+
+
+def write_sidecar_into(temporary: Path, text: str, *, shown: Path) -> None:
+    """A sidecar's text into a temporary file the caller renames; a failure names `shown`."""
+    try:
+        temporary.write_bytes(text.encode("utf-8"))
+    except OSError as error:
+        raise output_error(shown, error) from None
 
 
 def _vtt_time(ms: int) -> str:
@@ -451,8 +508,11 @@ def _vtt_text(text: str) -> str:
 
 def write_json(destination: Path, document: Mapping[str, Any]) -> None:
     """A JSON sidecar: UTF-8, indented by two, non-ASCII kept as is, a final newline; atomic."""
-    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    write_text_atomic(Path(destination), text + "\n")
+    write_text_atomic(Path(destination), json_text(document))
+
+
+def json_text(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 __all__ = [
@@ -463,7 +523,12 @@ __all__ = [
     "check_encoder",
     "check_writable",
     "cover_frame",
+    "json_text",
+    "output_error",
+    "vtt_text",
     "write_json",
     "write_mp3",
+    "write_mp3_into",
+    "write_sidecar_into",
     "write_vtt",
 ]

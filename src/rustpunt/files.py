@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 try:
@@ -22,24 +22,49 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     and ends in `.part`, so a killed build leaves nothing that looks like a finished output. While
     it is written, this process holds a lock on it: a file nobody holds is a leftover.
     """
-    destination = Path(destination)
+    with atomic_paths([destination]) as (temporary,):
+        yield temporary
+
+
+@contextlib.contextmanager
+def atomic_paths(destinations: Sequence[Path]) -> Iterator[list[Path]]:
+    """Temporary paths for files that belong together (an MP3 and its sidecars): each is renamed
+    into place, in the order given, only when the block has written them all. A failure on any
+    leaves the previous set as it was, never a new file beside an old one. Put last the file
+    whose presence says the set is complete."""
+    handles: list[int] = []
+    temporaries: list[Path] = []
+    try:
+        for destination in map(Path, destinations):
+            handle, temporary = _temporary_beside(destination)
+            handles.append(handle)
+            temporaries.append(temporary)
+        yield list(temporaries)
+        for temporary, destination in zip(temporaries, destinations):
+            os.replace(temporary, destination)
+    finally:
+        for handle in handles:
+            os.close(handle)
+        for temporary in temporaries:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+
+
+def _temporary_beside(destination: Path) -> tuple[int, Path]:
+    """A new locked temporary file in `destination`'s folder (made if missing): handle and path."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(
         prefix=f".{destination.name}.pid{os.getpid()}.", suffix=".part", dir=destination.parent
     )
-    temporary = Path(name)
     try:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
-        os.chmod(
-            temporary, 0o666 & ~_UMASK
-        )  # mkstemp makes 0600; outputs get the usual permissions
-        yield temporary
-        os.replace(temporary, destination)
-    finally:
+        os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
+    except BaseException:
         os.close(handle)
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+        os.unlink(name)
+        raise
+    return handle, Path(name)
 
 
 def write_bytes_atomic(destination: Path, data: bytes) -> None:

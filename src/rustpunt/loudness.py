@@ -57,24 +57,36 @@ def _k_weighting_power(size: int, rate: int = SAMPLE_RATE) -> np.ndarray:
     return np.abs(response) ** 2
 
 
-def block_energies(samples: np.ndarray) -> np.ndarray:
+GROUP_SEGMENTS = 600
+"""Segments transformed at once (60 s): a long clip never sits in memory as floats whole."""
+
+
+def block_energies(samples: np.ndarray, *, group: int = GROUP_SEGMENTS) -> np.ndarray:
     """Mean-square K-weighted energy of every 400 ms block of a clip surrounded by silence."""
-    signal = samples.astype(np.float32) / 32768.0
-    count = -(-signal.size // SEGMENT)
-    frames = np.zeros((count, SEGMENT), dtype=np.float32)
-    frames.reshape(-1)[: signal.size] = signal
-    spectrum = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    weights = np.full(
-        spectrum.shape[1], 2.0
-    )  # one-sided spectrum: every bin but DC and Nyquist twice
-    weights[0] = 1.0
-    if SEGMENT % 2 == 0:
-        weights[-1] = 1.0
-    segments = (spectrum * (weights * _k_weighting_power(SEGMENT))).sum(axis=1) / (
-        SEGMENT * SEGMENT
+    count = -(-samples.size // SEGMENT)
+    segments = np.concatenate(
+        [
+            _segment_energies(samples[first * SEGMENT : (first + group) * SEGMENT])
+            for first in range(0, count, group)
+        ]
+        or [np.zeros(0)]
     )
     padded = np.concatenate([np.zeros(3), segments, np.zeros(3)])
     return np.convolve(padded, np.full(4, 0.25), mode="valid")
+
+
+def _segment_energies(samples: np.ndarray) -> np.ndarray:
+    """K-weighted energy of each 100 ms segment of `samples` (the last one padded with silence)."""
+    count = -(-samples.size // SEGMENT)
+    frames = np.zeros((count, SEGMENT), dtype=np.float32)
+    frames.reshape(-1)[: samples.size] = samples
+    frames /= np.float32(32768.0)
+    spectrum = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    weights = np.full(spectrum.shape[1], 2.0)  # one-sided: every bin but DC and Nyquist twice
+    weights[0] = 1.0
+    if SEGMENT % 2 == 0:
+        weights[-1] = 1.0
+    return (spectrum * (weights * _k_weighting_power(SEGMENT))).sum(axis=1) / (SEGMENT * SEGMENT)
 
 
 def integrated_loudness(blocks: Iterable[np.ndarray]) -> float:
@@ -94,13 +106,32 @@ LIMITER_WINDOW = SAMPLE_RATE // 200
 """5 ms: the limiter lowers the level this long before and after a peak, so it never clicks."""
 
 
-def limit(samples: np.ndarray, gain: float, ceiling: float) -> np.ndarray:
+LIMIT_BLOCK = 1 << 18
+"""The limiter works on this many samples (about 6 s) at a time, plus its window on either side."""
+
+
+def limit(
+    samples: np.ndarray, gain: float, ceiling: float, *, block: int = LIMIT_BLOCK
+) -> np.ndarray:
     """Apply `gain`, then hold every sample at or below `ceiling` (full scale 1.0) with a smooth,
     look-ahead gain dip around the few peaks that would pass it; int16 out.
 
     Speech has a high crest factor: without this, a voice's rare plosives would keep the whole
-    session quieter than the loudness target.
+    session quieter than the loudness target. A long clip is limited a block at a time: each
+    block sees 2 * LIMITER_WINDOW samples of context on either side, all its gain curve depends on.
     """
+    out = np.empty(samples.size, dtype="<i2")
+    margin = 2 * LIMITER_WINDOW + 2
+    for start in range(0, samples.size, block):
+        stop = min(start + block, samples.size)
+        first, last = max(start - margin, 0), min(stop + margin, samples.size)
+        limited = _limit_span(samples[first:last], gain, ceiling)
+        out[start:stop] = limited[start - first : stop - first]
+    return out
+
+
+def _limit_span(samples: np.ndarray, gain: float, ceiling: float) -> np.ndarray:
+    """limit() on one span, as if silence surrounded it."""
     signal = samples.astype(np.float32) * np.float32(gain / 32768.0)
     peak = np.abs(signal)
     if signal.size == 0 or float(peak.max()) <= ceiling:
@@ -109,8 +140,10 @@ def limit(samples: np.ndarray, gain: float, ceiling: float) -> np.ndarray:
     width = LIMITER_WINDOW
     held = _sliding_min(np.concatenate([np.ones(width), needed, np.ones(width)]), 2 * width + 1)
     # a centred moving average over `width` samples of values that each hold the minimum over
-    # +-width around them: the result is smooth and never above what any sample needs
-    sums = np.cumsum(np.concatenate([np.ones(width // 2 + 1), held, np.ones(width // 2)]))
+    # +-width around them: the result is smooth and never above what any sample needs (the ends
+    # are extended with their own held value: padding with 1 let a peak at the very edge pass)
+    before, after = np.full(width // 2 + 1, held[0]), np.full(width // 2, held[-1])
+    sums = np.cumsum(np.concatenate([before, held, after]))
     smooth = (sums[width:] - sums[:-width]) / width
     shaped = signal * smooth[: signal.size].astype(np.float32)
     return np.clip(np.round(shaped * 32768.0), -32768, 32767).astype("<i2")

@@ -18,7 +18,16 @@ from typing import Any, NamedTuple
 from rustpunt import __version__
 from rustpunt.cache import PIPELINE, ClipCache
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
-from rustpunt.export import Chapter, Cue, Metadata, write_json, write_mp3, write_vtt
+from rustpunt.export import (
+    Chapter,
+    Cue,
+    Metadata,
+    json_text,
+    vtt_text,
+    write_mp3_into,
+    write_sidecar_into,
+)
+from rustpunt.files import atomic_paths
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
@@ -129,6 +138,27 @@ def recorded_build(json_path: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+SIZED_OUTPUTS = ("mp3", "vtt")
+"""The outputs whose size the JSON sidecar records, under "output_bytes"."""
+
+
+def outputs_intact(previous: dict[str, Any], paths: OutputPaths) -> bool:
+    """The MP3 and VTT are there at the sizes the JSON recorded: an empty or truncated file (a full
+    disk, a copy cut short) is rebuilt, not trusted. A sidecar without sizes (older) rebuilds too."""
+    recorded = previous.get("output_bytes")
+    if not isinstance(recorded, dict):
+        return False
+    for suffix in SIZED_OUTPUTS:
+        try:
+            path = getattr(paths, suffix)
+            size = path.stat().st_size
+        except OSError:
+            return False
+        if not path.is_file() or recorded.get(suffix) != size:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A script read, voiced and planned, with where its outputs go: all that needs no audio."""
@@ -150,12 +180,7 @@ def up_to_date(
     script_path: Path, paths: OutputPaths, key: str, previous: dict[str, Any] | None
 ) -> BuildResult | None:
     """The outputs recorded for this build key, if they are all there; else None."""
-    if (
-        previous is None
-        or previous.get("build_key") != key
-        or not paths.mp3.is_file()
-        or not paths.vtt.is_file()
-    ):
+    if previous is None or previous.get("build_key") != key or not outputs_intact(previous, paths):
         return None
     voice = previous.get("voice")
     return BuildResult(
@@ -219,11 +244,12 @@ def build_script(
         engine=_engine_label(spoken),
         comment=_comment(script, spoken, prepared.voice),
     )
-    write_mp3(paths.mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS)
-    write_vtt(paths.vtt, cues(mix))
-    write_json(
-        paths.json, sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
-    )  # last: marks it done
+    write_outputs(
+        paths,
+        mix=mix,
+        metadata=metadata,
+        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key),
+    )
     return BuildResult(
         script=script_path,
         status=BuildStatus.BUILT,
@@ -233,6 +259,22 @@ def build_script(
         fallback_reason=spoken.fallback_reason,
         synthesized=spoken.synthesized,
     )
+
+
+def write_outputs(
+    paths: OutputPaths, *, mix: Mix, metadata: Metadata, document: dict[str, Any]
+) -> None:
+    """The MP3, its captions and its JSON as one set: all three are written to temporary files
+    and renamed into place only when all are written, the JSON last (its presence marks the set
+    done). A full disk leaves the previous set as it was and names the file it could not write."""
+    with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
+        write_mp3_into(
+            mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS, shown=paths.mp3
+        )
+        write_sidecar_into(vtt, vtt_text(cues(mix)), shown=paths.vtt)
+        sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
+        document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
+        write_sidecar_into(json_file, json_text(document), shown=paths.json)
 
 
 def _engine_label(spoken: SpokenSession) -> str:

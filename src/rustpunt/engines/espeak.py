@@ -74,28 +74,36 @@ _CALLBACK = _CALLBACK_TYPE(_collect)
 """Module-level on purpose: the library keeps this pointer; it must never be garbage collected."""
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Signals whose Python handler is held while espeak speaks: Ctrl-C, and SIGTERM, which a build
+turns into an interrupt (rustpunt.batch)."""
+
+
 @contextlib.contextmanager
 def _interrupt_after() -> Iterator[None]:
-    """Hold a Ctrl-C that comes during espeak_Synth until the library returns, then raise it.
+    """Hold a Ctrl-C (or SIGTERM) that comes during espeak_Synth until the library returns, then
+    run its handler (Python's raises KeyboardInterrupt).
 
-    Python delivers the signal inside our ctypes callback, where an exception is only printed
-    and dropped: the build would go on. Only the main thread, and only with Python's default
-    handler in place (a worker process ignores the signal; its parent stops it).
+    Python runs signal handlers inside our ctypes callback, where an exception is only printed
+    and dropped: the build would go on. Only in the main thread, and only for signals handled
+    in Python (a worker process ignores SIGINT and dies of SIGTERM; its parent stops it).
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    handlers = {number: signal.getsignal(number) for number in HELD_SIGNALS}
+    held = {number: handler for number, handler in handlers.items() if callable(handler)}
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    for number in held:
+        signal.signal(number, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in held.items():
+            signal.signal(number, handler)
     if caught:
-        raise KeyboardInterrupt
+        handler = held[signal.Signals(caught[0])]
+        handler(caught[0], None)
 
 
 @dataclass
@@ -439,8 +447,8 @@ def _is_silent(data: bytes) -> bool:
         return True
     import numpy as np
 
-    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2")
-    return int(np.abs(samples.astype(np.int32)).max()) <= _SILENT
+    samples = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
+    return max(int(samples.max()), -int(samples.min())) <= _SILENT  # no copy of a long clip
 
 
 __all__ = ["EspeakEngine"]

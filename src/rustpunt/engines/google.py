@@ -197,11 +197,12 @@ class GoogleEngine:
     def synthesize(self, text: str) -> EngineAudio:
         if not isinstance(text, str) or not text.strip():
             raise SynthesisError(f"nothing to speak in {text!r}")
-        self._warn_about_cuts(text)
         tries = self.retries + 1
         for attempt in range(tries):
             try:
-                return EngineAudio(data=self._try_once(text), codec="mp3")
+                audio = EngineAudio(data=self._try_once(text), codec="mp3")
+                self._warn_about_cuts(text)  # only once Google has spoken it, never for a fallback
+                return audio
             except _Failure as failure:
                 if not failure.retryable:
                     raise VoiceUnavailable(self._give_up_message(failure, attempt + 1)) from None
