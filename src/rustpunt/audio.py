@@ -6,6 +6,7 @@ import functools
 import subprocess
 
 import numpy as np
+import soxr
 
 from rustpunt.engines.base import EngineAudio
 from rustpunt.errors import RustpuntError, SynthesisError
@@ -85,58 +86,38 @@ def to_session_pcm(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     return samples
 
 
-UPSAMPLE_ZERO_CROSSINGS = 16
-"""Half-width of the interpolation filter, in input samples: a sharp cut-off, no audible ringing."""
-
-
-@functools.cache
-def _interpolation_filter(factor: int) -> np.ndarray:
-    """A Kaiser-windowed sinc low-pass at the input's Nyquist frequency, with a gain of `factor`."""
-    half = UPSAMPLE_ZERO_CROSSINGS * factor
-    n = np.arange(-half, half + 1)
-    taps = np.sinc(n / factor) * np.kaiser(2 * half + 1, 8.0)
-    return (taps * factor / taps.sum()).astype(np.float32)
+RESAMPLER_QUALITY = "HQ"
+"""Raw engine PCM is resampled by libsoxr (python-soxr) at its "HQ" quality: 20-bit precision,
+flat to about 10 kHz from 22,050 Hz. Part of the clip cache key (cache.PIPELINE)."""
 
 
 BLOCK_SAMPLES = 1 << 18
-"""Long clips are filtered this many samples (about 6 s) at a time: memory stays bounded however
+"""Long clips are processed this many samples (about 6 s) at a time: memory stays bounded however
 long a step is (a whole 7-minute clip in floats once took almost a gigabyte)."""
 
 
 def upsample(samples: np.ndarray, factor: int, *, block: int = BLOCK_SAMPLES) -> np.ndarray:
-    """Raise the sample rate by a whole factor: polyphase windowed-sinc interpolation, no delay.
+    """Raise the sample rate by a whole factor with soxr, `block` input samples at a time.
 
-    Output sample n*factor + phase = sum_k x[n + Z - k] * taps[k*factor + phase], with Z the
-    filter's delay of UPSAMPLE_ZERO_CROSSINGS input samples, so nothing moves in time. It is
-    computed `block` input samples at a time, each with Z samples of context on either side.
+    soxr's stream removes its filter's delay (nothing moves in time) and gives the same samples as
+    the whole clip resampled at once; floats in and out, rounded here, so no dither is added.
     """
     if factor == 1:
         return samples.astype("<i2", copy=True)
-    zeros = UPSAMPLE_ZERO_CROSSINGS
-    taps = _interpolation_filter(factor)
-    length = 2 * zeros + 1  # every phase's taps, padded with a zero tap to the same length
-    phases = [
-        np.pad(taps[phase::factor], (0, length - taps[phase::factor].size))
-        for phase in range(factor)
-    ]
-    out = np.empty(samples.size * factor, dtype="<i2")
-    for start in range(0, samples.size, block):
-        stop = min(start + block, samples.size)
-        context = _float_slice(samples, start - zeros, stop + zeros)
-        filtered = np.empty((stop - start) * factor, dtype=np.float32)
-        for phase, phase_taps in enumerate(phases):
-            filtered[phase::factor] = np.convolve(context, phase_taps, mode="valid")
-        out[start * factor : stop * factor] = np.clip(np.round(filtered), -32768, 32767)
+    stream = soxr.ResampleStream(
+        SAMPLE_RATE / factor, SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLER_QUALITY
+    )
+    out = np.zeros(samples.size * factor, dtype="<i2")
+    written = 0
+    for start in range(0, max(samples.size, 1), block):
+        chunk = samples[start : start + block].astype(np.float32) / 32768
+        resampled = stream.resample_chunk(chunk, last=start + block >= samples.size)
+        resampled = resampled[: out.size - written]
+        out[written : written + resampled.size] = np.clip(
+            np.round(resampled * 32768), -32768, 32767
+        )
+        written += resampled.size
     return out
-
-
-def _float_slice(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """samples[start:stop] as float32, with zeros where the range reaches past either end."""
-    result = np.zeros(stop - start, dtype=np.float32)
-    first, last = max(start, 0), min(stop, samples.size)
-    if first < last:
-        result[first - start : last - start] = samples[first:last]
-    return result
 
 
 def trim_silence(

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rustpunt.audio import FADE_MS, SAMPLE_RATE, SILENCE_THRESHOLD
+from rustpunt.audio import FADE_MS, RESAMPLER_QUALITY, SAMPLE_RATE, SILENCE_THRESHOLD
 from rustpunt.errors import RustpuntError
 from rustpunt.files import atomic_path, remove_stale_parts
 
@@ -33,6 +33,7 @@ PIPELINE = {
     "threshold": SILENCE_THRESHOLD,
     "fade_ms": FADE_MS,
     "format": "s16le",
+    "resampler": f"soxr-{RESAMPLER_QUALITY}",  # was a hand-written polyphase sinc
 }
 """How a clip is made after the engine: a change here must miss the old entries."""
 
