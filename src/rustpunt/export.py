@@ -119,7 +119,7 @@ def check_encoder() -> None:
 
     # A real encode of 50 ms of silence with exactly the options write_mp3 uses, to stdout.
     silence = np.zeros(SAMPLE_RATE // 20, dtype="<i2").tobytes()
-    command = [*_encoder_command(executable, 64), "-f", "mp3", "pipe:1"]
+    command = [*encoder_command(executable, 64), "-f", "mp3", "pipe:1"]
     try:
         result = subprocess.run(
             command, input=silence, capture_output=True, timeout=60, check=False
@@ -244,8 +244,12 @@ def output_error(shown: Path, error: BaseException) -> ExportError:
     )
 
 
-def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
-    """ffmpeg reading raw session PCM on stdin and encoding constant-bitrate mono MP3, no tags."""
+def encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
+    """ffmpeg reading raw session PCM on stdin and encoding constant-bitrate mono MP3, no tags.
+
+    The caller appends the output (`-f mp3 PATH`); benchmarks/bulk.py times this very command as
+    the floor a build cannot beat.
+    """
     return [
         executable, "-hide_banner", "-nostats", "-loglevel", "error",
         "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
@@ -257,7 +261,7 @@ def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
 
 def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, shown: Path) -> int:
     """Stream `chunks` through one ffmpeg into `temporary`; return how many samples went in."""
-    command = [*_encoder_command(ffmpeg_exe(), bitrate_kbps), "-f", "mp3", "-y", str(temporary)]
+    command = [*encoder_command(ffmpeg_exe(), bitrate_kbps), "-f", "mp3", "-y", str(temporary)]
     total = 0
     with tempfile.TemporaryFile() as errors:  # a file, not a PIPE: ffmpeg can never block on it
         try:
@@ -523,6 +527,7 @@ __all__ = [
     "check_encoder",
     "check_writable",
     "cover_frame",
+    "encoder_command",
     "json_text",
     "output_error",
     "vtt_text",
