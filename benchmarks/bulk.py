@@ -8,18 +8,16 @@
 Every build is the public CLI run as a subprocess (`python -m rustpunt build ... --voice nl-espeak
 --json`), timed from outside with a monotonic clock, so process start, imports, YAML, synthesis,
 mixing, encoding and tagging all count. The scripts are synthetic but shaped like the examples in
-scripts/: 10-20 Dutch steps, a mix of explicit pauses, timing cues ("Houd dit vijf seconden vast")
-and default pauses, 3-6 minutes each; intros, outros and common instructions are shared between
-scripts, other steps are combined from phrase lists, and each script carries its own number word.
+scripts/ (corpus.py).
 
 Figures, all measured in one run:
 
 1. Cold build of N scripts (fresh cache and output folder, --jobs = CPU count), against a floor:
    the same imageio-ffmpeg binary encoding the very same audio (the built MP3s decoded back to raw
-   PCM beforehand, untimed) with the same settings (mono, 44.1 kHz, libmp3lame CBR 64k), one ffmpeg
-   per script fed through a pipe in 5 s chunks, as many at once as the build's jobs. No build that
-   encodes every sample can beat it. Build and floor are interleaved --repeat times (default 2),
-   each time cold, and the shortest of each counts.
+   PCM beforehand, untimed) with the build's own encoder command (rustpunt.export.encoder_command
+   at the build's bitrate), one ffmpeg per script fed through a pipe in 5 s chunks, as many at once
+   as the build's jobs. No build that encodes every sample can beat it. Build and floor are
+   interleaved --repeat times (default 2), each time cold, and the shortest of each counts.
 2. No-op rebuild of M scripts: all built, then built again; the first rebuild is the figure (the
    median of three is shown too).
 3. One sentence of one of the M scripts edited, then all M rebuilt; against building that one
@@ -28,12 +26,12 @@ Figures, all measured in one run:
 4. A 60-minute session against a 5-minute one of the same density (3 steps a minute), each with a
    cold cache, best of --repeat: build times, their ratio, and the peak memory of the 60-minute
    build: the largest single process (os.wait4 ru_maxrss of that very child: the build and every
-   ffmpeg it waited for; a maximum, not a sum) and the sum over the live process tree (polled from
-   /proc every 20 ms: the build and its ffmpeg children at the same moment).
+   ffmpeg it waited for; a maximum, not a sum) and the sum over the live process tree (sampled
+   with psutil every 20 ms: the build and its ffmpeg children at the same moment).
 
 The machine may be shared: before each measurement the benchmark waits (up to --settle seconds)
 for it to be idle, and the "others" column says what share of all cores processes outside the
-benchmark used during each measurement. A figure measured with others well above 0 % is suspect.
+benchmark used during each measurement (measure.py).
 
 It reports, it does not assert: exit status 0 even when a target is missed, 1 when a build fails.
 """
@@ -44,9 +42,7 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -54,21 +50,19 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-import yaml
+import psutil
+from corpus import STOCK_CUES, generate, make_script, script_texts, sharing, write_script
+from measure import Meter, log, machine, tree_rss, wait_idle
 
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
-from rustpunt.plan import plan
-from rustpunt.script import load_script
+from rustpunt.export import encoder_command
+from rustpunt.session import BITRATE_KBPS
 
 VOICE = "nl-espeak"
-BITRATE = "64k"
-SPEECH_CHARS_PER_SECOND = 13.0
-"""nl-espeak speaks about 13 characters a second (measured on scripts/*.yaml): used only to aim a
-generated script at its target length; every reported duration is the built MP3's own."""
 STEPS_PER_MINUTE = 3.0
 """Density of the long-session pair (5 and 60 minutes): 15 and 180 steps."""
 
@@ -77,316 +71,33 @@ class BuildFailed(RuntimeError):
     pass
 
 
-# --------------------------------------------------------------------------- Dutch text
+@dataclass(frozen=True)
+class Settings:
+    """What the command line chose, passed to every experiment."""
 
-_UNITS = ["nul", "een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen"]
-_TEENS = [
-    "tien",
-    "elf",
-    "twaalf",
-    "dertien",
-    "veertien",
-    "vijftien",
-    "zestien",
-    "zeventien",
-    "achttien",
-    "negentien",
-]
-_TENS = [
-    "",
-    "",
-    "twintig",
-    "dertig",
-    "veertig",
-    "vijftig",
-    "zestig",
-    "zeventig",
-    "tachtig",
-    "negentig",
-]
-
-
-def dutch_number(n: int) -> str:
-    """1..999_999 as one Dutch word: 47 -> zevenenveertig, 22 -> tweeëntwintig, 120 -> honderdtwintig."""
-    if not 0 < n < 1_000_000:
-        raise ValueError(n)
-    if n < 10:
-        return _UNITS[n]
-    if n < 20:
-        return _TEENS[n - 10]
-    if n < 100:
-        tens, unit = divmod(n, 10)
-        if not unit:
-            return _TENS[tens]
-        word = _UNITS[unit]
-        return word + ("ën" if word.endswith("e") else "en") + _TENS[tens]
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return (
-            ("" if hundreds == 1 else _UNITS[hundreds])
-            + "honderd"
-            + (dutch_number(rest) if rest else "")
-        )
-    thousands, rest = divmod(n, 1000)
-    return (
-        ("" if thousands == 1 else dutch_number(thousands))
-        + "duizend"
-        + (dutch_number(rest) if rest else "")
-    )
-
-
-INTROS = [
-    "Welkom. In deze oefening richt je je aandacht op je lichaam en je adem. Er is niets wat je hoeft te bereiken.",
-    "Welkom bij deze ontspanningsoefening. Zoek een rustige plek waar je even niet gestoord wordt.",
-    "Fijn dat je er bent. Neem de tijd om te landen, en laat de dag even achter je.",
-    "Welkom. We beginnen rustig, met aandacht voor je ademhaling.",
-]
-OUTROS = [
-    "Beweeg langzaam je vingers en je tenen. Open je ogen wanneer je er klaar voor bent.",
-    "Open langzaam je ogen. Neem de rust van deze oefening mee in de rest van je dag.",
-    "Rek je rustig uit als je dat fijn vindt. Dit was het einde van de oefening.",
-]
-OPENERS = [
-    "Ga gemakkelijk zitten, met je voeten plat op de grond.",
-    "Ga rechtop zitten, of ga gemakkelijk op je rug liggen.",
-    "Ga gemakkelijk liggen, met je armen naast je lichaam.",
-]
-STOCK = [  # shared between scripts, no timing cue: the default pause
-    "Sluit je ogen.",
-    "En laat los.",
-    "Laat je schouders zakken en ontspan je kaak.",
-    "Adem rustig in door je neus, en langzaam uit door je mond.",
-    "Merk op hoe je adem vanzelf gaat.",
-    "Voel het contact van je lichaam met de stoel of de vloer.",
-    "Dwaal je af, dan is dat goed. Breng je aandacht rustig terug.",
-    "Laat alle spanning wegzakken.",
-]
-STOCK_CUES = [  # shared between scripts, with a timing cue: the pause is read from the words
-    "Houd dit vijf seconden vast.",
-    "Houd de spanning tien seconden vast.",
-    "Adem vier tellen in door je neus.",
-    "Adem zes tellen uit door je mond.",
-    "Adem drie keer diep in en uit.",
-    "Blijf hier een minuut, zonder iets te hoeven doen.",
-    "Blijf een halve minuut rustig zitten.",
-    "Tel langzaam tot tien.",
-]
-BODY = [
-    "je tenen",
-    "je voeten",
-    "je enkels",
-    "je kuiten",
-    "je knieën",
-    "je bovenbenen",
-    "je heupen",
-    "je buik",
-    "je onderrug",
-    "je schouderbladen",
-    "je borst",
-    "je schouders",
-    "je armen",
-    "je handen",
-    "je vingers",
-    "je nek",
-    "je kaak",
-    "je wangen",
-    "je ogen",
-    "je voorhoofd",
-]
-ACTIONS = [
-    "Breng je aandacht naar {b}.",
-    "Ga met je aandacht naar {b}.",
-    "Span {b} stevig aan.",
-    "Laat {b} zwaar en ontspannen worden.",
-    "Beweeg {b} heel langzaam, en kom dan tot rust.",
-    "Merk op hoe {b} nu aanvoelen.",
-    "Adem rustig naar {b}.",
-    "Voel {b}, zonder iets te veranderen.",
-]
-FEELINGS = [
-    "Misschien voel je warmte, kou of een lichte tinteling.",
-    "Er is niets wat je hoeft te veranderen.",
-    "Laat de spanning bij het uitademen wegvloeien.",
-    "Merk op wat je voelt, zonder oordeel.",
-    "Laat het zacht en ruim worden.",
-    "Voel hoe de spieren warm en zwaar worden.",
-    "Adem rustig door, in je eigen tempo.",
-    "Alles mag er zijn, precies zoals het is.",
-    "Met elke uitademing zak je wat dieper weg.",
-    "Geef het de tijd.",
-]
-HOLD_SECONDS = ["drie", "vier", "vijf", "zes", "zeven", "acht"]
-
-
-# --------------------------------------------------------------------------- script generation
-
-
-def _format_pause(seconds: int, rng: random.Random) -> int | str:
-    if seconds >= 60 and seconds % 60 and rng.random() < 0.5:
-        return f"{seconds // 60}m{seconds % 60}s"
-    return f"{seconds}s" if rng.random() < 0.4 else seconds
-
-
-def make_script(index: int, target_s: float, n_steps: int, seed: int) -> dict[str, Any]:
-    """One script document of realistic shape, aimed at target_s seconds of audio."""
-    rng = random.Random(seed * 1_000_003 + index)
-    word = dutch_number(index + 1)
-    steps: list[dict[str, Any]] = []  # {"text": ..., "explicit": bool}
-
-    def composed() -> str:
-        body = rng.sample(BODY, 2)
-        part = f"{body[0]} en {body[1]}" if rng.random() < 0.5 else body[0]
-        return f"{rng.choice(ACTIONS).format(b=part)} {rng.choice(FEELINGS)}"
-
-    steps.append({"text": f"Dit is oefening {word}. {rng.choice(OPENERS)}", "explicit": False})
-    for _ in range(n_steps - 1):
-        roll = rng.random()
-        if roll < 0.22:
-            steps.append({"text": rng.choice(STOCK), "explicit": rng.random() < 0.3})
-        elif roll < 0.37:
-            steps.append({"text": rng.choice(STOCK_CUES), "explicit": False})
-        elif roll < 0.80:
-            steps.append({"text": composed(), "explicit": rng.random() < 0.5})
-        else:
-            steps.append(
-                {
-                    "text": f"{composed()} Houd dit {rng.choice(HOLD_SECONDS)} seconden vast.",
-                    "explicit": False,
-                }
-            )
-    explicit = [s for s in steps if s["explicit"]]
-    for candidate in rng.sample(steps, len(steps)):  # at least a few explicit pauses to aim with
-        if len(explicit) >= max(2, len(steps) // 6):
-            break
-        if (
-            not candidate["explicit"]
-            and "seconden" not in candidate["text"]
-            and candidate["text"] not in STOCK_CUES
-        ):
-            candidate["explicit"] = True
-            explicit.append(candidate)
-
-    document: dict[str, Any] = {
-        "title": f"Oefening {word}",
-        "description": f"Synthetische oefening {word} voor de bulk-benchmark.",
-        "pause": rng.choice([5, 6, 8]),
-        "cycle": 10,
-        "intro": rng.choice(INTROS),
-        "steps": [],
-        "outro": rng.choice(OUTROS),
-    }
-    # Pauses that the text or the default decides, as rustpunt itself plans them.
-    document["steps"] = [
-        {"text": s["text"], "pause": 0} if s["explicit"] else s["text"] for s in steps
-    ]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as handle:
-        yaml.safe_dump(document, handle, allow_unicode=True, sort_keys=False)
-    try:
-        planned_ms = plan(load_script(Path(handle.name))).pause_ms()
-    finally:
-        os.unlink(handle.name)
-    chars = sum(len(s["text"]) for s in steps) + len(document["intro"]) + len(document["outro"])
-    remaining = target_s - chars / SPEECH_CHARS_PER_SECOND - planned_ms / 1000
-    weights = [rng.uniform(0.5, 1.5) for _ in explicit]
-    total_weight = sum(weights) or 1.0
-    shares = iter(max(3, round(remaining * w / total_weight)) for w in weights)
-    document["steps"] = [
-        {"text": s["text"], "pause": _format_pause(next(shares), rng)}
-        if s["explicit"]
-        else s["text"]
-        for s in steps
-    ]
-    return document
-
-
-def write_script(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(
-        yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8"
-    )
-
-
-def script_texts(document: dict[str, Any]) -> list[str]:
-    steps = [s if isinstance(s, str) else s["text"] for s in document["steps"]]
-    return [document["intro"], *steps, document["outro"]]
-
-
-# --------------------------------------------------------------------------- machine load
-
-_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-IDLE_BELOW = 0.15
-"""The machine counts as idle when under 15 % of its CPU time is busy (over a half-second sample)."""
-
-
-def _busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (all cores; idle and iowait excluded)."""
-    try:
-        with open("/proc/stat") as handle:
-            values = [int(v) for v in handle.readline().split()[1:9]]
-    except OSError:
-        return 0.0
-    return (sum(values) - values[3] - values[4]) / _HZ
-
-
-def _own_cpu_seconds() -> float:
-    """CPU seconds of this process and of every child it has waited for (builds, ffmpeg)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-class Meter:
-    """Wall time of a measurement, and how much CPU other processes on the machine took meanwhile.
-
-    A benchmark on a shared machine is only as good as its quiet: `others` is the share of all
-    cores that processes outside this benchmark used during the measurement.
-    """
-
-    def __enter__(self) -> Meter:
-        self._busy, self._own = _busy_seconds(), _own_cpu_seconds()
-        self._started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall = time.perf_counter() - self._started
-        foreign = (_busy_seconds() - self._busy) - (_own_cpu_seconds() - self._own)
-        self.others = max(0.0, foreign) / (self.wall * (os.cpu_count() or 1))
-
-
-def wait_idle(max_wait: float) -> None:
-    """Wait (at most max_wait seconds) for other processes to leave the machine idle."""
-    deadline = time.monotonic() + max_wait
-    cores = os.cpu_count() or 1
-    while True:
-        before = _busy_seconds()
-        time.sleep(0.5)
-        share = (_busy_seconds() - before) / (0.5 * cores)
-        if share < IDLE_BELOW:
-            return
-        if time.monotonic() >= deadline:
-            log(
-                f"    (machine still {share:.0%} busy with other work after {max_wait:.0f} s; measuring anyway)"
-            )
-            return
-
-
-SETTLE_SECONDS = 20.0
-"""Set from --settle: the longest wait for an idle machine before each measurement."""
+    work: Path
+    """The scratch folder: scripts, outputs and caches."""
+    jobs: int
+    """--jobs of the builds, and how many ffmpeg encode at once in the floor."""
+    repeat: int
+    """Cold builds, floors and long sessions are measured this many times; the shortest counts."""
+    settle_s: float
+    """Before each measurement, wait up to this long for the machine to be idle."""
+    seed: int
+    """Seed of the generated scripts and of the edit in figure 3."""
 
 
 # --------------------------------------------------------------------------- running builds
 
 
-@dataclass
+@dataclass(frozen=True)
 class Build:
     wall: float
     report: dict[str, Any]
-    others: float = 0.0
+    others: float
     """Share of the machine's CPU that other processes used during the build."""
     maxrss_kb: int = 0
     tree_peak_bytes: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def audio_seconds(self) -> float:
@@ -397,14 +108,8 @@ class Build:
         return sum(s["synthesized"] or 0 for s in self.report["scripts"])
 
 
-def build_command(paths: list[Path], out: Path, cache: Path, jobs: int) -> list[str]:
-    return [
-        sys.executable, "-m", "rustpunt", "build", *map(str, paths),
-        "-o", str(out), "--voice", VOICE, "--jobs", str(jobs), "--cache-dir", str(cache), "--json",
-    ]  # fmt: skip
-
-
-def _check(rc: int, stdout: str, stderr: str, what: str) -> dict[str, Any]:
+def _report(rc: int, stdout: str, stderr: str, what: str) -> dict[str, Any]:
+    """The build's --json report, or BuildFailed naming the first errors."""
     try:
         report = json.loads(stdout)
     except ValueError:
@@ -417,89 +122,66 @@ def _check(rc: int, stdout: str, stderr: str, what: str) -> dict[str, Any]:
 
 
 def run_build(
-    what: str, paths: list[Path], out: Path, cache: Path, jobs: int, *, settle: bool = True
+    what: str,
+    paths: list[Path],
+    *,
+    out: Path,
+    cache: Path,
+    jobs: int,
+    settle_s: float,
+    sample_memory: bool = False,
 ) -> Build:
+    """`rustpunt build` as a subprocess, timed; with sample_memory, its process tree's peak RSS."""
     log(f"  {what} ...")
-    command = build_command(paths, out, cache, jobs)
-    if settle:
-        wait_idle(SETTLE_SECONDS)
-    with Meter() as meter:
-        result = subprocess.run(command, capture_output=True, text=True)
-    report = _check(result.returncode, result.stdout, result.stderr, what)
-    log(
-        f"    {meter.wall:.2f} s  built {report['built']}, up to date {report['up_to_date']}  (others {meter.others:.0%})"
-    )
-    return Build(meter.wall, report, meter.others)
-
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its live descendants, summed (shared pages count twice)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * _PAGE
-        except OSError:
-            pass
-        stack.extend(children.get(pid, ()))
-    return total
-
-
-def run_build_measured(what: str, paths: list[Path], out: Path, cache: Path, jobs: int) -> Build:
-    """A build with its peak memory: ru_maxrss of this very child (os.wait4) and /proc tree polling."""
-    log(f"  {what} ...")
-    command = build_command(paths, out, cache, jobs)
-    wait_idle(SETTLE_SECONDS)
+    command = [
+        sys.executable, "-m", "rustpunt", "build", *map(str, paths), "-o", str(out),
+        "--voice", VOICE, "--jobs", str(jobs), "--cache-dir", str(cache), "--json",
+    ]  # fmt: skip
+    if settle_s:
+        wait_idle(settle_s)
+    peak = 0
     with (
         tempfile.TemporaryFile("w+") as stdout,
         tempfile.TemporaryFile("w+") as stderr,
         Meter() as meter,
     ):
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
-        peak = [0]
         done = threading.Event()
 
-        def poll() -> None:
+        def sample() -> None:
+            nonlocal peak
+            root = psutil.Process(process.pid)
             while not done.is_set():
-                peak[0] = max(peak[0], tree_rss(process.pid))
+                peak = max(peak, tree_rss(root))
                 done.wait(0.02)
 
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        sampler = threading.Thread(target=sample, daemon=True)
+        if sample_memory:
+            sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)  # ru_maxrss of this very child
         done.set()
-        poller.join()
+        if sample_memory:
+            sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
         stderr.seek(0)
-        output, errors = stdout.read(), stderr.read()
-    report = _check(process.returncode, output, errors, what)
-    log(
-        f"    {meter.wall:.2f} s  built {report['built']}, peak RSS {usage.ru_maxrss / 1024:.0f} MB (largest process), "
-        f"{peak[0] / 2**20:.0f} MB (process tree)  (others {meter.others:.0%})"
+        report = _report(process.returncode, stdout.read(), stderr.read(), what)
+    memory = (
+        f", peak RSS {usage.ru_maxrss / 1024:.0f} MB (largest process), {peak / 2**20:.0f} MB (process tree)"
+        if sample_memory
+        else ""
     )
-    return Build(meter.wall, report, meter.others, usage.ru_maxrss, peak[0])
+    log(
+        f"    {meter.wall:.2f} s  built {report['built']}, up to date {report['up_to_date']}{memory}  (others {meter.others:.0%})"
+    )
+    return Build(meter.wall, report, meter.others, usage.ru_maxrss, peak)
 
 
 # --------------------------------------------------------------------------- the floor
 
 
 def decode_to_pcm(mp3: Path, raw: Path) -> int:
+    """A built MP3 back to raw session PCM; returns its samples."""
     command = [
         ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(mp3),
         "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-y", str(raw),
@@ -509,14 +191,8 @@ def decode_to_pcm(mp3: Path, raw: Path) -> int:
 
 
 def encode_pcm(raw: Path, mp3: Path) -> None:
-    """Exactly the build's encoder invocation (rustpunt.export), PCM written to its stdin in 5 s chunks."""
-    command = [
-        ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error",
-        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
-        "-map_metadata", "-1",
-        "-c:a", "libmp3lame", "-b:a", BITRATE, "-ar", str(SAMPLE_RATE), "-ac", "1",
-        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1", "-f", "mp3", "-y", str(mp3),
-    ]  # fmt: skip
+    """The build's own encoder command (rustpunt.export), PCM written to its stdin in 5 s chunks."""
+    command = [*encoder_command(ffmpeg_exe(), BITRATE_KBPS), "-f", "mp3", "-y", str(mp3)]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -541,9 +217,9 @@ def decode_all(mp3s: list[Path], work: Path, jobs: int) -> tuple[list[Path], flo
     return raws, sum(samples) / SAMPLE_RATE
 
 
-def measure_floor(raws: list[Path], jobs: int) -> Meter:
+def measure_floor(raws: list[Path], jobs: int, settle_s: float) -> Meter:
     """Encode every session again, `jobs` ffmpeg processes at a time, as the build runs its jobs."""
-    wait_idle(SETTLE_SECONDS)
+    wait_idle(settle_s)
     with Meter() as meter, concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         list(pool.map(encode_pcm, raws, [raw.with_suffix(".mp3") for raw in raws]))
     return meter
@@ -552,31 +228,11 @@ def measure_floor(raws: list[Path], jobs: int) -> Meter:
 # --------------------------------------------------------------------------- the experiments
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def generate(folder: Path, count: int, seed: int, start: int = 0) -> dict[Path, dict[str, Any]]:
-    folder.mkdir(parents=True, exist_ok=True)
-    scripts = {}
-    for index in range(start, start + count):
-        rng = random.Random(seed + index)
-        document = make_script(index, rng.uniform(180, 360), rng.randint(10, 20), seed)
-        path = folder / f"oefening-{index + 1:04d}.yaml"
-        write_script(path, document)
-        scripts[path] = document
-    return scripts
-
-
-def sharing(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    texts = [text for document in documents for text in script_texts(document)]
-    return {"sentences": len(texts), "distinct": len(set(texts))}
-
-
 def experiment_cold(
-    work: Path, scripts: dict[Path, dict[str, Any]], count: int, jobs: int, repeat: int
+    settings: Settings, scripts: dict[Path, dict[str, Any]], count: int
 ) -> dict[str, Any]:
     """Cold builds and floors, interleaved `repeat` times; the best (shortest) of each counts."""
+    work, jobs, repeat = settings.work, settings.jobs, settings.repeat
     log(f"1. cold build of {count} scripts, --jobs {jobs}, best of {repeat}")
     paths = sorted(scripts)[:count]
     builds: list[Build] = []
@@ -584,23 +240,25 @@ def experiment_cold(
     raws: list[Path] = []
     floor_audio = 0.0
     for attempt in range(repeat):
-        suffix = (
-            "" if attempt == 0 else f"-{attempt + 1}"
-        )  # the first one's outputs serve figures 2 and 3
+        suffix = "" if attempt == 0 else f"-{attempt + 1}"  # the first serves figures 2 and 3
         out, cache = work / f"out{suffix}", work / f"cache-cold{suffix}"
         build = run_build(
-            f"cold build of {count} ({attempt + 1}/{repeat})", paths, out, cache, jobs
+            f"cold build of {count} ({attempt + 1}/{repeat})",
+            paths,
+            out=out,
+            cache=cache,
+            jobs=jobs,
+            settle_s=settings.settle_s,
         )
         builds.append(build)
         if attempt == 0:
-            raws, floor_audio = decode_all(
-                [Path(s["mp3"]) for s in build.report["scripts"]], work / "floor", jobs
-            )
+            mp3s = [Path(s["mp3"]) for s in build.report["scripts"]]
+            raws, floor_audio = decode_all(mp3s, work / "floor", jobs)
         else:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(cache, ignore_errors=True)
         log(f"  floor: the same audio encoded by ffmpeg alone ({attempt + 1}/{repeat}) ...")
-        floor = measure_floor(raws, jobs)
+        floor = measure_floor(raws, jobs, settings.settle_s)
         floors.append(floor)
         log(f"    {floor.wall:.2f} s for {floor_audio:.0f} s of audio  (others {floor.others:.0%})")
     shutil.rmtree(work / "floor", ignore_errors=True)
@@ -627,20 +285,27 @@ def experiment_cold(
 
 
 def experiment_noop(
-    work: Path, folder: Path, count: int, jobs: int, repeats: int = 3
-) -> tuple[dict[str, Any], Build]:
+    settings: Settings, folder: Path, count: int, repeats: int = 3
+) -> dict[str, Any]:
+    """All `count` scripts built (figure 1's already are), then rebuilt `repeats` times."""
     log(f"2. no-op rebuild of {count} scripts")
+    out, cache = settings.work / "out", settings.work / "cache-cold"
     first = run_build(
         f"first build of {count} (those of figure 1 already up to date)",
         [folder],
-        work / "out",
-        work / "cache-cold",
-        jobs,
-        settle=False,
+        out=out,
+        cache=cache,
+        jobs=settings.jobs,
+        settle_s=0,
     )
     noops = [
         run_build(
-            f"no-op rebuild {i + 1} of {repeats}", [folder], work / "out", work / "cache-cold", jobs
+            f"no-op rebuild {i + 1} of {repeats}",
+            [folder],
+            out=out,
+            cache=cache,
+            jobs=settings.jobs,
+            settle_s=settings.settle_s,
         )
         for i in range(repeats)
     ]
@@ -658,18 +323,15 @@ def experiment_noop(
         "wall_s_all": walls,
         "wall_s_median": statistics.median(walls),
         "reported_wall_s": noops[0].report["wall_seconds"],
-    }, first
+    }
 
 
-def experiment_one_sentence(
-    work: Path, folder: Path, scripts: dict[Path, dict[str, Any]], jobs: int, seed: int
-) -> dict[str, Any]:
-    log("3. one sentence changed in one script, all rebuilt")
+def edit_one_sentence(scripts: dict[Path, dict[str, Any]], seed: int) -> tuple[Path, int]:
+    """Reword one step of one script (not the first; one whose pause the rewording keeps)."""
     all_texts = {text for document in scripts.values() for text in script_texts(document)}
     rng = random.Random(seed)
     path = rng.choice(sorted(scripts)[len(scripts) // 2 :])
     document = scripts[path]
-    # Edit a step whose pause is explicit or the default (rewording keeps its pause), not the first.
     candidates = [
         i for i, step in enumerate(document["steps"])
         if i > 0 and (not isinstance(step, str) or (step not in STOCK_CUES and "seconden" not in step))
@@ -681,29 +343,39 @@ def experiment_one_sentence(
     assert new not in all_texts
     document["steps"][index] = new if isinstance(step, str) else {**step, "text": new}
     write_script(path, document)
+    return path, index
 
+
+def experiment_one_sentence(
+    settings: Settings, folder: Path, scripts: dict[Path, dict[str, Any]]
+) -> dict[str, Any]:
+    """All rebuilt after one edit, against that script built alone (warm but the edit, and cold)."""
+    log("3. one sentence changed in one script, all rebuilt")
+    work, jobs, settle_s = settings.work, settings.jobs, settings.settle_s
+    path, index = edit_one_sentence(scripts, settings.seed)
     clips = work / "cache-cold" / "clips"
     before = set(clips.glob("*/*.clip"))
     rebuild = run_build(
         f"rebuild of {len(scripts)} after editing step {index + 1} of {path.name}",
         [folder],
-        work / "out",
-        work / "cache-cold",
-        jobs,
+        out=work / "out",
+        cache=work / "cache-cold",
+        jobs=jobs,
+        settle_s=settle_s,
     )
     if rebuild.report["built"] != 1 or rebuild.synthesized != 1:
         raise BuildFailed(
             f"expected 1 script built with 1 clip synthesised, got {rebuild.report['built']} / {rebuild.synthesized}"
         )
-    added = set(clips.glob("*/*.clip")) - before
-    for clip in added:  # the baseline must synthesise the edited sentence again, as the rebuild did
+    for clip in set(clips.glob("*/*.clip")) - before:  # the baseline synthesises the edit again
         clip.unlink()
     alone_warm = run_build(
         "that script alone, fresh output, cache warm but for the edited sentence",
         [path],
-        work / "out-alone-warm",
-        work / "cache-cold",
-        jobs,
+        out=work / "out-alone-warm",
+        cache=work / "cache-cold",
+        jobs=jobs,
+        settle_s=settle_s,
     )
     if alone_warm.synthesized != 1:
         raise BuildFailed(
@@ -712,9 +384,10 @@ def experiment_one_sentence(
     alone_cold = run_build(
         "that script alone, fresh output, cold cache",
         [path],
-        work / "out-alone-cold",
-        work / "cache-alone",
-        jobs,
+        out=work / "out-alone-cold",
+        cache=work / "cache-alone",
+        jobs=jobs,
+        settle_s=settle_s,
     )
     return {
         "scripts": len(scripts),
@@ -731,8 +404,9 @@ def experiment_one_sentence(
     }
 
 
-def experiment_long(work: Path, long_minutes: int, seed: int, repeat: int) -> dict[str, Any]:
+def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
     """Each session built `repeat` times with a fresh cache: the shortest time, the largest memory."""
+    work, repeat = settings.work, settings.repeat
     log(
         f"4. a {long_minutes}-minute session against a 5-minute one (cold caches), best of {repeat}"
     )
@@ -741,19 +415,22 @@ def experiment_long(work: Path, long_minutes: int, seed: int, repeat: int) -> di
     results = {}
     for minutes in (5, long_minutes):
         document = make_script(
-            10_000 + minutes, minutes * 60, round(minutes * STEPS_PER_MINUTE), seed
+            10_000 + minutes, minutes * 60, round(minutes * STEPS_PER_MINUTE), settings.seed
         )
         path = folder / f"sessie-{minutes}min.yaml"
         write_script(path, document)
         builds = []
         for attempt in range(repeat):
-            out, cache = (
-                work / f"out-{minutes}min-{attempt}",
-                work / f"cache-{minutes}min-{attempt}",
-            )
+            cache = work / f"cache-{minutes}min-{attempt}"
             builds.append(
-                run_build_measured(
-                    f"{minutes}-minute session ({attempt + 1}/{repeat})", [path], out, cache, 1
+                run_build(
+                    f"{minutes}-minute session ({attempt + 1}/{repeat})",
+                    [path],
+                    out=work / f"out-{minutes}min-{attempt}",
+                    cache=cache,
+                    jobs=1,
+                    settle_s=settings.settle_s,
+                    sample_memory=True,
                 )
             )
             shutil.rmtree(cache, ignore_errors=True)
@@ -781,179 +458,165 @@ def experiment_long(work: Path, long_minutes: int, seed: int, repeat: int) -> di
 # --------------------------------------------------------------------------- report
 
 
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ffmpeg = subprocess.run(
-        [ffmpeg_exe(), "-version"], capture_output=True, text=True
-    ).stdout.split("\n", 1)[0]
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "ffmpeg": ffmpeg,
-    }
+class Figure(NamedTuple):
+    """One row of the table: a measured value, the share others took, and its target if any."""
+
+    name: str
+    value: float
+    unit: Literal["s", "x", "MB"]
+    others: float | None = None
+    target: tuple[Literal["<", "<="], float] | None = None
+
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        op, limit = self.target
+        return self.value <= limit if op == "<=" else self.value < limit
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        op, limit = self.target
+        return f"{op} {limit:g}x" if self.unit == "x" else f"{op} {limit:g} {self.unit}"
+
+    def value_text(self) -> str:
+        text = (
+            f"{self.value:.0f}" if self.unit == "MB" or self.value >= 100 else f"{self.value:.2f}"
+        )
+        return f"{text}x" if self.unit == "x" else f"{text} {self.unit}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "figure": self.name,
+            "value": round(self.value, 3),
+            "unit": self.unit,
+            "target": self.target_text() or None,
+            "met": self.met(),
+            "others_cpu_share": None if self.others is None else round(self.others, 3),
+        }
 
 
-def figures(results: dict[str, Any], long_minutes: int) -> list[dict[str, Any]]:
-    cold, noop, edit, long = (
-        results["cold"],
-        results["noop"],
-        results["one_sentence"],
-        results["long"],
-    )
-    rows = [
-        (
+def figures(results: dict[str, Any]) -> list[Figure]:
+    cold, noop, edit, long = (results[k] for k in ("cold", "noop", "one_sentence", "long"))
+    minutes, short_s, long_s = long["long_minutes"], long["short"], long["long"]
+    return [
+        Figure(
             f"cold build, {cold['scripts']} scripts (wall)",
             cold["wall_s"],
             "s",
-            None,
-            None,
-            cold["others"],
+            others=cold["others"],
         ),
-        ("  audio built", cold["audio_s"], "s", None, None, None),
-        ("  audio s per wall s (aggregate)", cold["audio_s_per_wall_s"], "x", None, None, None),
-        (
+        Figure("  audio built", cold["audio_s"], "s"),
+        Figure("  audio s per wall s (aggregate)", cold["audio_s_per_wall_s"], "x"),
+        Figure(
             "  floor: ffmpeg encode of the same audio",
             cold["floor_wall_s"],
             "s",
-            None,
-            None,
-            cold["floor_others"],
+            others=cold["floor_others"],
         ),
-        ("  build / floor", cold["ratio_to_floor"], "x", 1.5, "<=", None),
-        (
+        Figure("  build / floor", cold["ratio_to_floor"], "x", target=("<=", 1.5)),
+        Figure(
             f"no-op rebuild, {noop['scripts']} scripts",
             noop["wall_s"],
             "s",
-            2.0,
-            "<",
-            noop["others"],
+            others=noop["others"],
+            target=("<", 2.0),
         ),
-        ("  median of 3 no-op rebuilds", noop["wall_s_median"], "s", None, None, None),
-        (
+        Figure("  median of 3 no-op rebuilds", noop["wall_s_median"], "s"),
+        Figure(
             f"one sentence changed, {edit['scripts']} scripts rebuilt",
             edit["wall_s"],
             "s",
-            None,
-            None,
-            edit["others"],
+            others=edit["others"],
         ),
-        (
+        Figure(
             "  that script alone, cache warm but the edit",
             edit["alone_warm_wall_s"],
             "s",
-            None,
-            None,
-            edit["alone_warm_others"],
+            others=edit["alone_warm_others"],
         ),
-        ("  rebuild / alone (warm but the edit)", edit["ratio_to_alone_warm"], "x", 1.5, "<", None),
-        (
+        Figure(
+            "  rebuild / alone (warm but the edit)",
+            edit["ratio_to_alone_warm"],
+            "x",
+            target=("<", 1.5),
+        ),
+        Figure(
             "  that script alone, cold cache",
             edit["alone_cold_wall_s"],
             "s",
-            None,
-            None,
-            edit["alone_cold_others"],
+            others=edit["alone_cold_others"],
         ),
-        ("  rebuild / alone (cold)", edit["ratio_to_alone_cold"], "x", None, None, None),
-        (
-            f"5-minute session, cold ({long['short']['audio_s'] / 60:.1f} min)",
-            long["short"]["wall_s"],
+        Figure("  rebuild / alone (cold)", edit["ratio_to_alone_cold"], "x"),
+        Figure(
+            f"5-minute session, cold ({short_s['audio_s'] / 60:.1f} min)",
+            short_s["wall_s"],
             "s",
-            None,
-            None,
-            long["short"]["others"],
+            others=short_s["others"],
         ),
-        (
-            f"{long_minutes}-minute session, cold ({long['long']['audio_s'] / 60:.1f} min)",
-            long["long"]["wall_s"],
+        Figure(
+            f"{minutes}-minute session, cold ({long_s['audio_s'] / 60:.1f} min)",
+            long_s["wall_s"],
             "s",
-            None,
-            None,
-            long["long"]["others"],
+            others=long_s["others"],
         ),
-        (
-            f"  {long_minutes}-min / 5-min build time",
+        Figure(
+            f"  {minutes}-min / 5-min build time",
             long["ratio"],
             "x",
-            13.0 if long_minutes == 60 else None,
-            "<=",
-            None,
+            target=("<=", 13.0) if minutes == 60 else None,
         ),
-        (
-            f"  {long_minutes}-min peak RSS, process tree (sum)",
-            long["long"]["tree_peak_mb"],
+        Figure(
+            f"  {minutes}-min peak RSS, process tree (sum)",
+            long_s["tree_peak_mb"],
             "MB",
-            300.0,
-            "<",
-            None,
+            target=("<", 300.0),
         ),
-        (
-            f"  {long_minutes}-min peak RSS, largest process",
-            long["long"]["maxrss_mb"],
+        Figure(
+            f"  {minutes}-min peak RSS, largest process",
+            long_s["maxrss_mb"],
             "MB",
-            300.0,
-            "<",
-            None,
+            target=("<", 300.0),
         ),
     ]
-    table = []
-    for name, value, unit, target, op, others in rows:
-        met = None if target is None else (value <= target if op == "<=" else value < target)
-        table.append({"figure": name, "value": round(value, 3), "unit": unit,
-                      "target": None if target is None else f"{op} {target:g}{' ' + unit if unit != 'x' else 'x'}",
-                      "met": met, "others_cpu_share": None if others is None else round(others, 3)})  # fmt: skip
-    return table
 
 
-def render_table(table: list[dict[str, Any]], info: dict[str, Any], results: dict[str, Any]) -> str:
-    def value(row: dict[str, Any]) -> str:
-        number = row["value"]
-        text = f"{number:.0f}" if row["unit"] == "MB" or number >= 100 else f"{number:.2f}"
-        return f"{text} {row['unit']}" if row["unit"] != "x" else f"{text}x"
-
-    width = max(len(row["figure"]) for row in table)
+def render_table(table: list[Figure], info: dict[str, Any], results: dict[str, Any]) -> str:
+    width = max(len(row.name) for row in table)
     lines = [
         f"{'figure':<{width}}  {'value':>11}  {'target':>10}  {'result':<8} others*",
         "-" * (width + 48),
     ]
     for row in table:
-        met = "" if row["met"] is None else ("met" if row["met"] else "NOT MET")
-        others = "" if row["others_cpu_share"] is None else f"{row['others_cpu_share']:.0%}"
+        met = {None: "", True: "met", False: "NOT MET"}[row.met()]
+        others = "" if row.others is None else f"{row.others:.0%}"
         lines.append(
-            f"{row['figure']:<{width}}  {value(row):>11}  {row['target'] or '':>10}  {met:<8} {others:>6}".rstrip()
+            f"{row.name:<{width}}  {row.value_text():>11}  {row.target_text():>10}  {met:<8} {others:>6}".rstrip()
         )
-    cold = results["cold"]
-    share = cold["sharing"]
+    cold, noop, long = results["cold"], results["noop"], results["long"]
+
+    def walls(values: list[float]) -> str:
+        return ", ".join(f"{w:.2f}" for w in values)
+
     lines += [
         "",
         "* others: share of the machine's CPU that processes outside this benchmark used meanwhile",
-        f"figure 1: {share['sentences']} sentences, {share['distinct']} distinct, {cold['synthesized_clips']} synthesised; "
+        f"figure 1: {cold['sharing']['sentences']} sentences, {cold['sharing']['distinct']} distinct, {cold['synthesized_clips']} synthesised; "
         f"floor encodes at {cold['floor_audio_s_per_wall_s']:.0f}x real time with {cold['jobs']} at once",
-        f"figure 1: cold builds {', '.join(f'{w:.2f}' for w in cold['wall_s_all'])} s; "
-        f"floors {', '.join(f'{w:.2f}' for w in cold['floor_wall_s_all'])} s (the shortest of each counts)",
-        f"figure 2: no-op rebuilds {', '.join(f'{w:.2f}' for w in results['noop']['wall_s_all'])} s; "
-        f"the first build of all ({results['noop']['first_build_built']} built) took {results['noop']['first_build_wall_s']:.1f} s",
+        f"figure 1: cold builds {walls(cold['wall_s_all'])} s; floors {walls(cold['floor_wall_s_all'])} s (the shortest of each counts)",
+        f"figure 2: no-op rebuilds {walls(noop['wall_s_all'])} s; "
+        f"the first build of all ({noop['first_build_built']} built) took {noop['first_build_wall_s']:.1f} s",
         f"figure 3: edited {results['one_sentence']['edited']}",
-        f"figure 4: {results['long']['long_minutes']}-min builds {', '.join(f'{w:.2f}' for w in results['long']['long']['wall_s_all'])} s, "
-        f"5-min builds {', '.join(f'{w:.2f}' for w in results['long']['short']['wall_s_all'])} s; "
-        f"{results['long']['long']['steps']} and {results['long']['short']['steps']} steps, "
-        f"{results['long']['long']['synthesized_clips']} and {results['long']['short']['synthesized_clips']} clips synthesised",
-        f"machine: {info['cpu_count']} CPUs, {info['cpu_model']}; {info['platform']}; Python {info['python']}",
+        f"figure 4: {long['long_minutes']}-min builds {walls(long['long']['wall_s_all'])} s, 5-min builds {walls(long['short']['wall_s_all'])} s; "
+        f"{long['long']['steps']} and {long['short']['steps']} steps, "
+        f"{long['long']['synthesized_clips']} and {long['short']['synthesized_clips']} clips synthesised",
+        f"machine: {info['cpu_count']} CPUs, {info['cpu_model']}, {info['memory_gb']} GB; {info['platform']}; Python {info['python']}",
         f"         {info['ffmpeg']}",
     ]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -990,46 +653,53 @@ def main(argv: list[str] | None = None) -> int:
         default=20.0,
         help="before each measurement, wait up to this many seconds for the machine to be idle (default 20)",
     )
-    args = parser.parse_args(argv)
-    global SETTLE_SECONDS
-    SETTLE_SECONDS = args.settle
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     count = args.scripts or (10 if args.quick else 50)
     many = max(args.many or (40 if args.quick else 200), count)
     long_minutes = args.long_minutes or (20 if args.quick else 60)
-
-    work = Path(tempfile.mkdtemp(prefix="rustpunt-bulk-"))
-    log(f"work folder {work}")
+    settings = Settings(
+        work=Path(tempfile.mkdtemp(prefix="rustpunt-bulk-")),
+        jobs=args.jobs,
+        repeat=args.repeat,
+        settle_s=args.settle,
+        seed=args.seed,
+    )
+    log(f"work folder {settings.work}")
     started = time.perf_counter()
     try:
         info = machine()
-        folder = work / "scripts"
+        folder = settings.work / "scripts"
         scripts = generate(folder, many, args.seed)
-        results: dict[str, Any] = {}
-        results["cold"] = experiment_cold(work, scripts, count, args.jobs, args.repeat)
-        results["noop"], _ = experiment_noop(work, folder, many, args.jobs)
-        results["one_sentence"] = experiment_one_sentence(
-            work, folder, scripts, args.jobs, args.seed
-        )
-        results["long"] = experiment_long(work, long_minutes, args.seed, args.repeat)
+        results = {
+            "cold": experiment_cold(settings, scripts, count),
+            "noop": experiment_noop(settings, folder, many),
+            "one_sentence": experiment_one_sentence(settings, folder, scripts),
+            "long": experiment_long(settings, long_minutes),
+        }
     except BuildFailed as error:
         log(f"error: {error}")
         return 1
     finally:
         if args.keep:
-            log(f"kept {work}")
+            log(f"kept {settings.work}")
         else:
-            shutil.rmtree(work, ignore_errors=True)
-    table = figures(results, long_minutes)
+            shutil.rmtree(settings.work, ignore_errors=True)
+    table = figures(results)
     text = render_table(table, info, results)
     total = time.perf_counter() - started
     if args.json:
         log(text)
-        print(
-            json.dumps(
-                {"machine": info, "figures": table, "results": results, "benchmark_wall_s": total},
-                indent=2,
-            )
-        )
+        document = {
+            "machine": info,
+            "figures": [row.as_json() for row in table],
+            "results": results,
+            "benchmark_wall_s": total,
+        }
+        print(json.dumps(document, indent=2))
     else:
         print(text)
         print(f"\n(benchmark run: {total:.0f} s)")

@@ -1,0 +1,99 @@
+"""Timing on a shared machine: wall time, the CPU share of other processes, memory of a process tree.
+
+A benchmark on a shared machine is only as good as its quiet: before each measurement it waits for
+the machine to be idle, and `Meter.others` says what share of all cores processes outside the
+benchmark used meanwhile. A figure measured with others well above 0 % is suspect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from rustpunt.audio import ffmpeg_exe
+
+IDLE_BELOW = 0.15
+"""The machine counts as idle when under 15 % of its CPU time is busy (over a half-second sample)."""
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr, so stdout holds only the figures (or their JSON)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores; idle and iowait excluded)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of every child it has waited for (builds, ffmpeg)."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class Meter:
+    """Wall time of a measurement, and the share of all cores that other processes used meanwhile."""
+
+    wall = 0.0
+    others = 0.0
+
+    def __enter__(self) -> Meter:
+        self._busy, self._own = busy_seconds(), own_cpu_seconds()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._started
+        foreign = (busy_seconds() - self._busy) - (own_cpu_seconds() - self._own)
+        self.others = max(0.0, foreign) / (self.wall * (os.cpu_count() or 1))
+
+
+def wait_idle(max_wait_s: float) -> None:
+    """Wait (at most max_wait_s seconds) for other processes to leave the machine idle."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        share = psutil.cpu_percent(interval=0.5) / 100
+        if share < IDLE_BELOW:
+            return
+        if time.monotonic() >= deadline:
+            log(f"    (machine still {share:.0%} busy after {max_wait_s:.0f} s; measuring anyway)")
+            return
+
+
+def tree_rss(root: psutil.Process) -> int:
+    """Resident bytes of `root` and all its live descendants, summed (shared pages count twice)."""
+    total = 0
+    with contextlib.suppress(psutil.Error):  # the root has ended
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):  # a child ended while we looked
+                total += process.memory_info().rss
+    return total
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPUs, platform, Python and the ffmpeg that encodes."""
+    model = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ffmpeg = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "ffmpeg": ffmpeg.stdout.split("\n", 1)[0],
+    }
