@@ -52,11 +52,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import psutil
 from corpus import STOCK_CUES, generate, make_script, script_texts, sharing, write_script
-from measure import Meter, log, machine, tree_rss, wait_idle
+from measure import Figure, Meter, log, machine, table_lines, tree_rss, wait_idle
 
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
 from rustpunt.export import encoder_command
@@ -458,44 +458,6 @@ def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-class Figure(NamedTuple):
-    """One row of the table: a measured value, the share others took, and its target if any."""
-
-    name: str
-    value: float
-    unit: Literal["s", "x", "MB"]
-    others: float | None = None
-    target: tuple[Literal["<", "<="], float] | None = None
-
-    def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        op, limit = self.target
-        return self.value <= limit if op == "<=" else self.value < limit
-
-    def target_text(self) -> str:
-        if self.target is None:
-            return ""
-        op, limit = self.target
-        return f"{op} {limit:g}x" if self.unit == "x" else f"{op} {limit:g} {self.unit}"
-
-    def value_text(self) -> str:
-        text = (
-            f"{self.value:.0f}" if self.unit == "MB" or self.value >= 100 else f"{self.value:.2f}"
-        )
-        return f"{text}x" if self.unit == "x" else f"{text} {self.unit}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "figure": self.name,
-            "value": round(self.value, 3),
-            "unit": self.unit,
-            "target": self.target_text() or None,
-            "met": self.met(),
-            "others_cpu_share": None if self.others is None else round(self.others, 3),
-        }
-
-
 def figures(results: dict[str, Any]) -> list[Figure]:
     cold, noop, edit, long = (results[k] for k in ("cold", "noop", "one_sentence", "long"))
     minutes, short_s, long_s = long["long_minutes"], long["short"], long["long"]
@@ -582,25 +544,13 @@ def figures(results: dict[str, Any]) -> list[Figure]:
 
 
 def render_table(table: list[Figure], info: dict[str, Any], results: dict[str, Any]) -> str:
-    width = max(len(row.name) for row in table)
-    lines = [
-        f"{'figure':<{width}}  {'value':>11}  {'target':>10}  {'result':<8} others*",
-        "-" * (width + 48),
-    ]
-    for row in table:
-        met = {None: "", True: "met", False: "NOT MET"}[row.met()]
-        others = "" if row.others is None else f"{row.others:.0%}"
-        lines.append(
-            f"{row.name:<{width}}  {row.value_text():>11}  {row.target_text():>10}  {met:<8} {others:>6}".rstrip()
-        )
+    lines = table_lines(table)
     cold, noop, long = results["cold"], results["noop"], results["long"]
 
     def walls(values: list[float]) -> str:
         return ", ".join(f"{w:.2f}" for w in values)
 
     lines += [
-        "",
-        "* others: share of the machine's CPU that processes outside this benchmark used meanwhile",
         f"figure 1: {cold['sharing']['sentences']} sentences, {cold['sharing']['distinct']} distinct, {cold['synthesized_clips']} synthesised; "
         f"floor encodes at {cold['floor_audio_s_per_wall_s']:.0f}x real time with {cold['jobs']} at once",
         f"figure 1: cold builds {walls(cold['wall_s_all'])} s; floors {walls(cold['floor_wall_s_all'])} s (the shortest of each counts)",

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import psutil
 
@@ -97,3 +97,61 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "ffmpeg": ffmpeg.stdout.split("\n", 1)[0],
     }
+
+
+class Figure(NamedTuple):
+    """One row of the table: a measured value, the share others took, and its target if any."""
+
+    name: str
+    value: float
+    unit: Literal["s", "x", "MB"]
+    others: float | None = None
+    target: tuple[Literal["<", "<="], float] | None = None
+
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        op, limit = self.target
+        return self.value <= limit if op == "<=" else self.value < limit
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        op, limit = self.target
+        return f"{op} {limit:g}x" if self.unit == "x" else f"{op} {limit:g} {self.unit}"
+
+    def value_text(self) -> str:
+        text = (
+            f"{self.value:.0f}" if self.unit == "MB" or self.value >= 100 else f"{self.value:.2f}"
+        )
+        return f"{text}x" if self.unit == "x" else f"{text} {self.unit}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "figure": self.name,
+            "value": round(self.value, 3),
+            "unit": self.unit,
+            "target": self.target_text() or None,
+            "met": self.met(),
+            "others_cpu_share": None if self.others is None else round(self.others, 3),
+        }
+
+
+def table_lines(table: list[Figure]) -> list[str]:
+    """The figures as an aligned text table, with a footnote on the others column."""
+    width = max(len(row.name) for row in table)
+    lines = [
+        f"{'figure':<{width}}  {'value':>11}  {'target':>10}  {'result':<8} others*",
+        "-" * (width + 48),
+    ]
+    for row in table:
+        met = {None: "", True: "met", False: "NOT MET"}[row.met()]
+        others = "" if row.others is None else f"{row.others:.0%}"
+        lines.append(
+            f"{row.name:<{width}}  {row.value_text():>11}  {row.target_text():>10}  {met:<8} {others:>6}".rstrip()
+        )
+    lines += [
+        "",
+        "* others: share of the machine's CPU that processes outside this benchmark used meanwhile",
+    ]
+    return lines
