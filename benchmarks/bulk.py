@@ -412,7 +412,7 @@ def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
     )
     folder = work / "long"
     folder.mkdir()
-    results = {}
+    results: dict[int, dict[str, Any]] = {}
     for minutes in (5, long_minutes):
         document = make_script(
             10_000 + minutes, minutes * 60, round(minutes * STEPS_PER_MINUTE), settings.seed
