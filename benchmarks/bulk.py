@@ -150,7 +150,10 @@ def run_build(
 
         def sample() -> None:
             nonlocal peak
-            root = psutil.Process(process.pid)
+            try:
+                root = psutil.Process(process.pid)
+            except psutil.Error:  # already gone: nothing to sample
+                return
             while not done.is_set():
                 peak = max(peak, tree_rss(root))
                 done.wait(0.02)
@@ -165,7 +168,8 @@ def run_build(
         process.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
         stderr.seek(0)
-        report = _report(process.returncode, stdout.read(), stderr.read(), what)
+        output, errors = stdout.read(), stderr.read()
+    report = _report(process.returncode, output, errors, what)
     memory = (
         f", peak RSS {usage.ru_maxrss / 1024:.0f} MB (largest process), {peak / 2**20:.0f} MB (process tree)"
         if sample_memory
