@@ -44,6 +44,7 @@ from rustpunt.session import (
     prepare,
     voices_for,
 )
+from rustpunt.sounddesign import check_sound
 from rustpunt.speak import Voices
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ class Job:
     """Why this script cannot be built (another script would write the same MP3), else None."""
 
 
-NOT_SCRIPTS = ("lexicon.yaml", "lexicon.yml", "podcast.yaml", "podcast.yml")
+NOT_SCRIPTS = (
+    "lexicon.yaml", "lexicon.yml", "podcast.yaml", "podcast.yml",
+    "sound.yaml", "sound.yml",  # a folder's sound design (rustpunt.soundkeys)
+)  # fmt: skip
 """YAML files beside the scripts that are settings, not scripts: a folder's pronunciation lexicon
 and a podcast's show settings."""
 
@@ -142,7 +146,7 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
             if job.clash:
                 raise ScriptError(script_path, None, job.clash)
             script = load_script(script_path)
-            plan(script)
+            check_sound(script, plan(script))
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
             results.append(CheckResult(script_path, None))

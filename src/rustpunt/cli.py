@@ -138,10 +138,14 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
+@click.option("--bed", help="A bed under every session: pink, brown, rain, an audio file, or none.")
+@click.option("--bell", type=click.Choice(["start", "end", "both", "none"]), help="A singing bowl.")
+@click.option("--chime", type=float, help="A soft chime before speech after pauses of this many s.")
 @_json_option
 def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
           jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
-          album: str, as_json: bool) -> ExitStatus:  # fmt: skip
+          album: str, bed: str | None, bell: str | None, chime: float | None,
+          as_json: bool) -> ExitStatus:  # fmt: skip
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
 
     PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
@@ -156,10 +160,12 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
       rustpunt build                          # scripts/ into output/
       rustpunt build scripts/ademhaling.yaml --voice nl-espeak -o ~/Music
       rustpunt build scripts/ --jobs 4 --json > report.json
+      rustpunt build scripts/ --bed rain --bell both   # sound design for every session
     """
     from rustpunt.batch import jobs_for, preflight, timed_build
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions
+    from rustpunt.soundkeys import command_line_settings
 
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
@@ -174,6 +180,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         force=force,
         artist=artist,
         album=album,
+        sound=command_line_settings(bed=bed, bell=bell, chime=chime),
     )
     preflight(job_list, options)
     with click.progressbar(
@@ -278,9 +285,13 @@ def plan(script: Path, as_json: bool) -> None:
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
 
-    timeline = make_plan(load_script(script))
+    from rustpunt.sounddesign import design_session, sound_document, sound_lines
+
+    loaded = load_script(script)
+    designed = design_session(loaded, make_plan(loaded))  # room for a bed, bells, breathing
+    timeline = designed.timeline
     if as_json:
-        _emit_json(timeline_document(timeline))
+        _emit_json(timeline_document(timeline) | {"sound": sound_document(designed)})
         return
     width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
@@ -292,6 +303,8 @@ def plan(script: Path, as_json: bool) -> None:
         else:
             label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
             click.echo(_fit(f"{label}  {item.text}", width))
+    for line in sound_lines(designed):
+        click.echo(_fit(line, width))
     click.echo(
         f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses;"
         f" about {timeline.estimated_ms() / 60_000:.1f} min in all"
