@@ -284,7 +284,6 @@ def plan(script: Path, as_json: bool) -> None:
     from rustpunt.plan import Pause, timeline_document
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
-
     from rustpunt.sounddesign import design_session, sound_document, sound_lines
 
     loaded = load_script(script)

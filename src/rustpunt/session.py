@@ -300,6 +300,8 @@ def write_outputs(
     document: dict[str, Any],
     layered: Layered | None = None,
     cover: tuple[bytes, str] | None = None,
+    chapter_list: list[Chapter] | None = None,
+    cue_list: list[Cue] | None = None,
 ) -> None:
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
@@ -309,13 +311,15 @@ def write_outputs(
             mp3,
             render_layered(layered) if layered is not None else render(mix),
             metadata,
-            chapters(mix),
+            chapters(mix) if chapter_list is None else chapter_list,
             bitrate_kbps=BITRATE_KBPS,
             shown=paths.mp3,
             cover=cover[0] if cover else None,
             cover_mime=cover[1] if cover else "image/jpeg",
         )
-        write_sidecar_into(vtt, vtt_text(cues(mix)), shown=paths.vtt)
+        write_sidecar_into(
+            vtt, vtt_text(cues(mix) if cue_list is None else cue_list), shown=paths.vtt
+        )
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
         document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
         write_sidecar_into(json_file, json_text(document), shown=paths.json)

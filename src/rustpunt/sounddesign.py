@@ -100,6 +100,8 @@ class BreathingRun:
     step: int
     pattern: Breathing
     cycles: int
+    item: int
+    """The index of the step's pause in the timeline's items."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def arrange(
                 f" do not fit its pause of {item.ms / 1000:g} s; give fewer `cycles`, a shorter"
                 " breath, or a longer `pause:`",
             )
-        runs.append(BreathingRun(step=step, pattern=pattern, cycles=cycles))
+        runs.append(BreathingRun(step=step, pattern=pattern, cycles=cycles, item=index))
     return Designed(replace(timeline, items=tuple(items)), design, tuple(runs))
 
 
@@ -239,11 +241,10 @@ def layer_for(designed: Designed, mix: Mix) -> SoundLayer | None:
             if spoken and quiet >= ms_to_samples(design.chime_ms):
                 sounds.append(PlacedSound(placement.start - ms_to_samples(CHIME_LEAD_MS), chime))
             quiet, spoken = 0, True
-    runs = {run.step: run for run in designed.breathing}
-    for placement in placements:
-        item = placement.item
-        if isinstance(item, Pause) and item.step in runs:
-            run = runs[item.step]  # type: ignore[index]
+    runs = {run.item: run for run in designed.breathing}
+    for index, placement in enumerate(placements):
+        if index in runs:
+            run = runs[index]
             sounds.append(PlacedSound(placement.start, breathing_cues(run.pattern, run.cycles)))
     bed = _bed(design)
     envelope = ducking(speech, mix.total_samples, duck_db=design.duck) if bed is not None else None
