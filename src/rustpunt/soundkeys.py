@@ -6,7 +6,6 @@ settings do is in rustpunt.sounddesign.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import hashlib
 import math
@@ -230,14 +229,13 @@ def parse_bell(value: Any, line: int) -> tuple[BellAt, ...]:
         return ()
     if value is True:
         return ("start", "end")
-    if isinstance(value, str) and value.strip().lower() in BELL_CHOICES:
-        choice = value.strip().lower()
-        return {"start": ("start",), "end": ("end",), "both": ("start", "end"), "none": ()}[choice]  # type: ignore[return-value]
+    if isinstance(value, str) and value in BELL_CHOICES:
+        return {"start": ("start",), "end": ("end",), "both": ("start", "end"), "none": ()}[value]  # type: ignore[return-value]
     raise DesignProblem(line, f"`bell` is start, end, both or none, not {value!r}")
 
 
 def parse_chime(value: Any, line: int) -> int | Literal["none"]:
-    if isinstance(value, str) and value.strip().lower() == "none":
+    if isinstance(value, str) and value.strip() == "none":
         return "none"
     ms = round(_seconds(value, line, "chime") * 1000)
     if ms < MIN_CHIME_MS:
@@ -295,10 +293,6 @@ def parse_breathing(values: Any, lines: Mapping[Any, int], line: int, where: str
 
 
 def _seconds(value: Any, line: int, key: str) -> float:
-    if isinstance(value, str):
-        text = value.strip().lower().removesuffix("s").strip().replace(",", ".")
-        with contextlib.suppress(ValueError):
-            value = float(text)
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
