@@ -589,7 +589,13 @@ def build_episode(
 def _sound(planned: EpisodePlan, layered: Any) -> dict[str, Any]:
     if layered.layer is None:
         return {}
-    return {"sound": {**sound_document(planned.designed), "measured_lufs": layered.measured_lufs}}
+    return {
+        "sound": {
+            **sound_document(planned.designed),
+            "measured_lufs": layered.measured_lufs,
+            "layer_gain_db": layered.gain_db,
+        }
+    }
 
 
 def _at_speech_level(samples: np.ndarray, gain: float) -> np.ndarray:

@@ -329,7 +329,13 @@ def _sound_record(designed: Designed | None, layered: Layered) -> dict[str, Any]
     """The sidecar's "sound": the design, and the loudness measured before the one correction."""
     if designed is None or layered.layer is None:
         return {}
-    return {"sound": {**sound_document(designed), "measured_lufs": layered.measured_lufs}}
+    return {
+        "sound": {
+            **sound_document(designed),
+            "measured_lufs": layered.measured_lufs,
+            "layer_gain_db": layered.gain_db,
+        }
+    }
 
 
 def _engine_label(spoken: SpokenSession) -> str:

@@ -6,13 +6,13 @@ line (`rustpunt build --bed rain`). A step asks for paced breathing with `breath
 
     sound:
       bed: rain            # pink, brown, rain, an audio file (relative to the script), or none
-      bed_level: -38       # dBFS RMS of the bed in the pauses (speech sits near -22 dBFS RMS)
+      bed_level: -44       # dBFS RMS of the bed in the pauses (speech sits near -22 dBFS RMS)
       duck: 10             # dB the bed goes down under speech
       bell: both           # a singing bowl at the start, the end, both, or none
       bell_level: -12      # dBFS peak
       chime: 20            # a soft chime before speech resumes after a pause of 20 s or more
       chime_level: -24     # dBFS peak
-      breathing_level: -30 # dBFS peak of the paced-breathing tones
+      breathing_level: -40 # dBFS peak of the paced-breathing tones
     steps:
       - text: Adem vijf keer rustig in en uit.
         breathing: {in: 4, out: 6}   # also hold_in, hold_out (s) and cycles
@@ -261,6 +261,11 @@ class Layered:
     measured_lufs: float | None = None
     """The loudness measured before the correction (with a layer), for the log and sidecar."""
 
+    @property
+    def gain_db(self) -> float:
+        """The layer's gain in dB: what its levels were raised by, with the speech."""
+        return round(20 * math.log10(self.layer_gain), 2) if self.layer_gain > 0 else -math.inf
+
 
 MAX_LAYER_BOOST_DB = 3.0
 """With a layer, speech and layer together are raised at most this much over the speech's own
@@ -308,9 +313,12 @@ def level(mix: Mix, layer: SoundLayer | None) -> Layered:
         correction_db = min(correction_db + aim - measured, MAX_LAYER_BOOST_DB)
     if first is not None and correction_db >= MAX_LAYER_BOOST_DB:
         log.warning(
-            "the bed and bells lower the loudness by %.1f LU; raised by %.0f dB at most",
+            "the bed and sounds lower the loudness by %.1f LU and the voice can be raised by %.0f"
+            " dB at most: the file measures about %.1f LUFS; quieter sounds (bed_level, breathing_level) keep it at %.0f",
             TARGET_LUFS - first,
             MAX_LAYER_BOOST_DB,
+            first + MAX_LAYER_BOOST_DB,
+            TARGET_LUFS,
         )
     gain = 10 ** (correction_db / 20)
     return Layered(replace(mix, gain=mix.gain * gain), layer, gain, first)

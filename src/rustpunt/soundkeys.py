@@ -19,7 +19,6 @@ import yaml
 from rustpunt.errors import ScriptError
 from rustpunt.sounds import (
     BED_KINDS,
-    DEFAULT_BED_DBFS,
     DUCK_DB,
     SINGING_BOWL,
     SOFT_CHIME,
@@ -27,6 +26,22 @@ from rustpunt.sounds import (
     SoundError,
     file_bed,
 )
+
+BED_LEVEL_DBFS = -44.0
+"""The bed's RMS level in the pauses, 22 dB under the speech (about -22 dBFS RMS at -19 LUFS).
+
+Lower than sounds.DEFAULT_BED_DBFS (-38) on purpose: a bed that loud passes the loudness gate, so
+every second of pause counts in the integrated loudness, and a session that is 80 % pause measured
+-25 LUFS instead of -19 (measured: pink and rain at -38: -25.3 and -25.1 LUFS; at -42: -19.0 and
+-19.9; at -44 and -46: -19.0 both; brown at -38 already -19.0: its energy lies below the
+K-weighting's high-pass). Raising the speech 6 dB to make up for it would only squash the voice in
+the limiter. A louder `bed_level` is allowed: the file then measures under the target, and the
+build says by how much."""
+
+BREATHING_LEVEL_DBFS = -40.0
+"""Peak level of the breathing tones, 10 dB under sounds.Breathing's -30 for the same reason: a
+step of five breaths is 50 s of tones, and at -30 they counted in the loudness (a short script
+of breathing measured -25 LUFS)."""
 
 FOLDER_FILE = "sound.yaml"
 """The folder's sound settings, beside the scripts (not a script itself)."""
@@ -101,13 +116,13 @@ class SoundDesign:
     """The settled design of one session: every key has its value."""
 
     bed: BedSource | None = None
-    bed_level: float = DEFAULT_BED_DBFS
+    bed_level: float = BED_LEVEL_DBFS
     duck: float = DUCK_DB
     bell: tuple[BellAt, ...] = ()
     bell_level: float = SINGING_BOWL.level_dbfs
     chime_ms: int | None = None
     chime_level: float = SOFT_CHIME.level_dbfs
-    breathing_level: float = Breathing().level_dbfs
+    breathing_level: float = BREATHING_LEVEL_DBFS
 
     @staticmethod
     def of(settings: SoundSettings) -> SoundDesign:
