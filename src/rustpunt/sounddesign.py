@@ -302,6 +302,7 @@ def level(mix: Mix, layer: SoundLayer | None) -> Layered:
     aim = TARGET_LUFS + ENCODER_LOSS_DB
     correction_db = ENCODER_LOSS_DB
     first: float | None = None
+    predicted = aim
     for _ in range(LEVEL_PASSES):
         gain = 10 ** (correction_db / 20)
         measured = measure(replace(mix, gain=mix.gain * gain), layer, gain)
@@ -309,15 +310,19 @@ def level(mix: Mix, layer: SoundLayer | None) -> Layered:
             break
         first = measured - correction_db if first is None else first
         if abs(aim - measured) < 0.05:
+            predicted = measured
             break
-        correction_db = min(correction_db + aim - measured, MAX_LAYER_BOOST_DB)
-    if first is not None and correction_db >= MAX_LAYER_BOOST_DB:
+        raised = min(correction_db + aim - measured, MAX_LAYER_BOOST_DB)
+        predicted = measured + raised - correction_db  # as if the gain were linear
+        correction_db = raised
+    if first is not None and predicted < aim - 0.3:
         log.warning(
-            "the bed and sounds lower the loudness by %.1f LU and the voice can be raised by %.0f"
-            " dB at most: the file measures about %.1f LUFS; quieter sounds (bed_level, breathing_level) keep it at %.0f",
+            "the sounds under the voice lower the loudness by %.1f LU and the voice can be raised"
+            " by %.0f dB at most: the file measures about %.1f LUFS; quieter sounds (bed_level,"
+            " breathing_level) keep it at %.0f",
             TARGET_LUFS - first,
             MAX_LAYER_BOOST_DB,
-            first + MAX_LAYER_BOOST_DB,
+            predicted - ENCODER_LOSS_DB,
             TARGET_LUFS,
         )
     gain = 10 ** (correction_db / 20)
