@@ -84,6 +84,7 @@ from rustpunt.sounddesign import (
 from rustpunt.soundkeys import (
     DesignProblem,
     SoundDesign,
+    SoundSettings,
     check_design,
     design_for,
     parse_sound,
@@ -152,7 +153,17 @@ class EpisodeFile:
     voice: str | None = None
     voice_line: int | None = None
     design: SoundDesign = field(default_factory=SoundDesign)
+    """sound.yaml beside the episode, then its own `sound:` (see `with_overrides` for --bed)."""
+    sound: SoundSettings | None = None
+    """The episode's own `sound:`."""
     digest: str = ""
+
+
+def with_overrides(episode: EpisodeFile, overrides: SoundSettings | None) -> EpisodeFile:
+    """The episode with the command line's --bed, --bell, --chime over its sound design."""
+    if overrides is None:
+        return episode
+    return replace(episode, design=design_for(episode.path, episode.sound, overrides))
 
 
 def load_episode(path: Path) -> EpisodeFile:
@@ -190,7 +201,7 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
         raise _Problem(document.line, "missing `title:`; an episode needs a title and parts")
     if "parts" not in document:
         raise _Problem(document.line, "missing `parts:`; list the episode's parts")
-    design = SoundDesign()
+    own: SoundSettings | None = None
     if document.get("sound") is not None:
         try:
             own = parse_sound(
@@ -202,9 +213,7 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
             )
         except DesignProblem as problem:
             raise _Problem(problem.line, problem.message) from None
-        design = design_for(path, own, None)
-    else:
-        design = design_for(path, None, None)
+    design = design_for(path, own, None)
     explicit = document.get("explicit")
     if explicit is not None and not isinstance(explicit, bool):
         raise _Problem(line_of("explicit"), "`explicit` is true or false")
@@ -238,6 +247,7 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
         voice=text_of("voice"),
         voice_line=document.key_lines.get("voice"),
         design=design,
+        sound=own,
         digest=hashlib.sha256(data).hexdigest(),
     )
 
@@ -509,7 +519,7 @@ def episode_key(
 
 def settled(path: Path, options: BuildOptions) -> BuildResult | None:
     """The result when the episode's outputs are up to date, else None (errors propagate)."""
-    episode = load_episode(path)
+    episode = with_overrides(load_episode(path), options.sound)
     registry = voices_for(path, options.voices_dirs)
     voice = chosen_voice(episode, registry, options.voice)
     plan_episode(episode)
@@ -535,7 +545,7 @@ def build_episode(
     current = settled(path, options)
     if current is not None:
         return current
-    episode = load_episode(path)
+    episode = with_overrides(load_episode(path), options.sound)
     registry = voices_for(path, options.voices_dirs)
     voice = chosen_voice(episode, registry, options.voice)
     planned = plan_episode(episode)
