@@ -215,3 +215,16 @@ def test_no_cover_given_one_is_drawn(show: Path) -> None:
     cover = read_cover(out / "aflevering.mp3")
     assert cover is not None and cover.mime == "image/jpeg"
     assert cover.width == cover.height == 3000
+
+
+def test_plan_shows_an_episodes_parts_and_chapters(show: Path) -> None:
+    result = run_main("plan", show / "aflevering.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "» chapter: Schouders" in result.stdout and "» chapter: Ademhaling" in result.stdout
+    assert "   step » Trek je schouders op." in result.stdout
+    assert "step  1  breathing tones: 2 x (in 2 s, out 3 s)" in result.stdout  # adem.yaml
+    document = json.loads(run_main("plan", show / "aflevering.yaml", "--json").stdout)
+    assert document["chapters"][:3] == ["jingle", "Intro", "Schouders"]
+    assert [i["file"] for i in document["items"] if i["type"] == "audio"] == [
+        str(show / "jingle.wav")
+    ] * 2

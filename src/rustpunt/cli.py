@@ -275,17 +275,28 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
 def plan(script: Path, as_json: bool) -> None:
     """Show the timeline of a script: each step, its pause, and the rule that set the pause.
 
-    Nothing is synthesised: this is what a build will do.
+    Nothing is synthesised: this is what a build will do. For an episode file: its parts, in
+    order, and where each chapter starts.
 
     \b
     Example:
       rustpunt plan scripts/spierontspanning.yaml
+      rustpunt plan podcast/aflevering-1.yaml
     """
+    from rustpunt import episode  # an episode file: its parts and chapters
     from rustpunt.plan import Pause, timeline_document
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
     from rustpunt.sounddesign import design_session, sound_document, sound_lines
 
+    if episode.is_episode_file(script):
+        planned = episode.plan_episode(episode.load_episode(script))
+        if as_json:
+            _emit_json(episode.plan_document(planned))
+        else:
+            for line in episode.plan_lines(planned):
+                click.echo(_fit(line, _terminal_width()))
+        return
     loaded = load_script(script)
     designed = design_session(loaded, make_plan(loaded))  # room for a bed, bells, breathing
     timeline = designed.timeline

@@ -80,6 +80,7 @@ from rustpunt.sounddesign import (
     layer_for,
     level,
     sound_document,
+    sound_lines,
 )
 from rustpunt.soundkeys import (
     DesignProblem,
@@ -688,3 +689,54 @@ def sidecar(
         "clips": {"total": len(spoken.clips), "synthesized": spoken.synthesized},
     }
     return {k: v for k, v in document.items() if v is not None}
+
+
+# --------------------------------------------------------------------------- for `rustpunt plan`
+
+
+def plan_document(planned: EpisodePlan) -> dict[str, Any]:
+    """The episode's timeline as plain data: every item, with the chapter that starts at it."""
+    chapter_at = {mark.item: mark.title for mark in planned.marks}
+    items: list[dict[str, Any]] = []
+    for index, item in enumerate(planned.designed.timeline.items):
+        entry: dict[str, Any]
+        if isinstance(item, Pause):
+            entry = {"type": "pause", "ms": item.ms, "rule": item.rule, "reason": item.reason}
+        elif item.text.startswith(AUDIO_KEY):
+            entry = {"type": "audio", "file": item.text[len(AUDIO_KEY) :]}
+        else:
+            entry = {"type": "speech", "part": item.part, "text": item.text}
+        if index in chapter_at:
+            entry["chapter"] = chapter_at[index]
+        items.append(entry)
+    timeline = planned.designed.timeline
+    return {
+        "episode": str(timeline.script.path),
+        "title": timeline.script.title,
+        "items": items,
+        "chapters": [mark.title for mark in planned.marks],
+        "sound": sound_document(planned.designed),
+        "pause_ms": timeline.pause_ms(),
+    }
+
+
+def plan_lines(planned: EpisodePlan) -> list[str]:
+    """What `rustpunt plan EPISODE` prints: each item, chapters marked with »."""
+    document = plan_document(planned)
+    lines = [f"{document['title']}  ({document['episode']})"]
+    for entry in document["items"]:
+        shown_text = entry.get("text") or entry.get("file") or ""
+        chapter = entry.get("chapter")
+        if chapter is not None and chapter != shown_text:
+            lines.append(f"      » chapter: {chapter}")
+        mark = "»" if chapter is not None and chapter == shown_text else " "
+        if entry["type"] == "pause":
+            lines.append(
+                f"        pause {entry['ms'] / 1000:6.1f} s  [{entry['rule']}] {entry['reason']}"
+            )
+        else:
+            label = "audio" if entry["type"] == "audio" else entry["part"]
+            lines.append(f"{label:>7} {mark} {shown_text}")
+    lines.extend(sound_lines(planned.designed))
+    lines.append(f"{len(planned.marks)} chapters, {document['pause_ms'] / 1000:.1f} s of pauses")
+    return lines

@@ -43,8 +43,8 @@ from rustpunt.audio import ms_to_samples
 from rustpunt.errors import ScriptError
 from rustpunt.loudness import _segment_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, Mix, render
-from rustpunt.plan import DEFAULT_PAUSE_MS, Pause, Speech, Timeline
-from rustpunt.script import Script
+from rustpunt.plan import DEFAULT_PAUSE_MS, Item, Pause, Speech, Timeline
+from rustpunt.script import MAX_PAUSE_MS, Script
 from rustpunt.soundkeys import (
     SoundDesign,
     SoundSettings,
@@ -162,9 +162,9 @@ def arrange(
         asked, line = breathing[step]
         pattern = replace(asked.pattern, level_dbfs=design.breathing_level)
         if item.rule == "repeat":  # "Adem vijf keer": cycles of this breath, not the script's
-            speech = next(s for s in reversed(items[:index]) if isinstance(s, Speech))
-            again = infer_pause(speech.text, default_ms=default_ms, cycle_ms=pattern.cycle_ms)
-            if again.rule == "repeat":
+            text = _step_text(timeline, step, items[:index])
+            again = infer_pause(text, default_ms=default_ms, cycle_ms=pattern.cycle_ms)
+            if again.rule == "repeat" and again.ms <= MAX_PAUSE_MS:
                 item = replace(item, ms=again.ms, reason=again.reason)
                 items[index] = item
         cycles = asked.cycles if asked.cycles is not None else item.ms // pattern.cycle_ms
@@ -178,6 +178,14 @@ def arrange(
             )
         runs.append(BreathingRun(step=step, pattern=pattern, cycles=cycles, item=index))
     return Designed(replace(timeline, items=tuple(items)), design, tuple(runs))
+
+
+def _step_text(timeline: Timeline, step: int, before: list[Item]) -> str:
+    """The whole text of step `step` (the script's, else the speech just before its pause)."""
+    steps = timeline.script.steps
+    if 0 < step <= len(steps) and steps[step - 1].number == step:
+        return steps[step - 1].text
+    return next(s.text for s in reversed(before) if isinstance(s, Speech))
 
 
 def design_session(
