@@ -435,3 +435,18 @@ def test_bells_chime_and_breathing_tones_sound_at_their_times(tmp_path: Path) ->
     assert starts[0] == 0 and starts[1:] == [s["start_ms"] for s in sidecar["steps"]] + [
         sidecar["outro"]["start_ms"]
     ]
+
+
+def test_a_bed_file_from_the_command_line_that_is_not_audio_fails_before_speaking(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("geen geluid\n", encoding="utf-8")
+    script = write_script(tmp_path / "scripts", "s.yaml", HEAD + "steps: [Zit.]\n")
+    result = run_main(
+        "build", script, "-o", tmp_path / "out", "--voice", "nl-espeak", "--bed",
+        tmp_path / "notes.txt", "--json",
+    )  # fmt: skip
+    assert result.returncode == 1
+    (entry,) = json.loads(result.stdout)["scripts"]
+    assert "not an audio file" in entry["error"] and entry["synthesized"] == 0
+    assert not (tmp_path / "out" / "s.mp3").exists()

@@ -41,7 +41,7 @@ from rustpunt.sounddesign import (
     render_layered,
     sound_document,
 )
-from rustpunt.soundkeys import SoundSettings
+from rustpunt.soundkeys import SoundSettings, check_design
 from rustpunt.speak import SpokenSession, Voices
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
@@ -258,6 +258,8 @@ def build_script(
     ):
         return prepared.up_to_date
     script, timeline, paths = prepared.script, prepared.timeline, prepared.paths
+    if prepared.designed is not None:  # a bed file that is not audio fails before any speech
+        check_design(prepared.designed.design, script_path)
     texts = [speech.text for speech in timeline.speeches()]
     spoken = voices.speak(
         texts, prepared.registry, prepared.voice, strict=options.strict, on_clip=on_clip
