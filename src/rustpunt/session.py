@@ -369,9 +369,13 @@ def chapters(mix: Mix) -> list[Chapter]:
     the chapters cover the whole file, as players expect.
     """
     marks: list[tuple[int, str]] = []
+    seen: set[tuple[str, int | None]] = set()
     for placement in _speech_spans(mix):
         item = placement.item
         assert isinstance(item, Speech)
+        if (item.part, item.step) in seen:
+            continue  # a part spoken in several clips (sentence by sentence) is one chapter
+        seen.add((item.part, item.step))
         if item.part == "step":
             marks.append((placement.start_ms, item.text))
         else:

@@ -155,10 +155,15 @@ def arrange(
                     reason="quiet after the last words: the bed fades out, the bell rings out",
                 )
                 break
-    for index, item in enumerate(items):
-        if not isinstance(item, Pause) or item.step is None or item.step not in breathing:
+    last_pause = {  # a step's own pause is its last (pauses inside its text come before it)
+        item.step: index
+        for index, item in enumerate(items)
+        if isinstance(item, Pause) and item.step is not None
+    }
+    for step, index in sorted(last_pause.items()):
+        item = items[index]
+        if step not in breathing or not isinstance(item, Pause):
             continue
-        step = item.step
         asked, line = breathing[step]
         pattern = replace(asked.pattern, level_dbfs=design.breathing_level)
         if item.rule == "repeat":  # "Adem vijf keer": cycles of this breath, not the script's
