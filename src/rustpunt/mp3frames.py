@@ -16,6 +16,7 @@ mono or stereo side info. Field layouts follow the LAME tag specification (Gabri
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -229,7 +230,7 @@ def _shift_tables() -> list[tuple[np.ndarray, np.ndarray]]:
         state = 1 << bit
         columns.append((state >> 8) ^ _CRC_LIST[state & 0xFF])
     tables = []
-    for _ in range(40):
+    for _ in range(15):
         low = np.zeros(256, dtype=np.uint32)
         high = np.zeros(256, dtype=np.uint32)
         for value in range(256):
@@ -249,22 +250,28 @@ def _shift_tables() -> list[tuple[np.ndarray, np.ndarray]]:
 _SHIFT_TABLES = _shift_tables()
 
 
+CRC_ZERO_PERIOD = 32_767
+"""After this many zero bytes the CRC-16/ARC state is back where it was: the polynomial is
+(x + 1)(x^15 + x + 1) with x^15 + x + 1 primitive, so x has order 2^15 - 1, and so has x^8."""
+
+
 def crc16_shift(crc: int | np.ndarray, zero_bytes: int | np.ndarray) -> np.ndarray:
     """The CRC state after `zero_bytes` more zero bytes (vectorised over arrays of both)."""
-    state = np.asarray(crc, dtype=np.uint32).copy()
-    count = np.asarray(zero_bytes, dtype=np.int64)
-    state, count = np.broadcast_arrays(state, count)
+    state, count = np.broadcast_arrays(
+        np.asarray(crc, dtype=np.uint32), np.asarray(zero_bytes, dtype=np.int64) % CRC_ZERO_PERIOD
+    )
     state = state.copy()
-    j = 0
-    remaining = int(count.max()) if count.size else 0
-    while remaining >> j:
-        low, high = _SHIFT_TABLES[j]
+    for j in range(15):  # CRC_ZERO_PERIOD < 2**15
         take = (count >> j) & 1 == 1
-        if take.any():
-            shifted = low[state & 0xFF] ^ high[state >> 8]
-            state = np.where(take, shifted, state)
-        j += 1
+        low, high = _SHIFT_TABLES[j]
+        state = np.where(take, low[state & 0xFF] ^ high[state >> 8], state)
     return state
+
+
+@functools.cache
+def crc16_after_zeros(crc: int) -> np.ndarray:
+    """crc16_shift(crc, r) for every r below CRC_ZERO_PERIOD: one lookup per silent frame."""
+    return crc16_shift(crc, np.arange(CRC_ZERO_PERIOD, dtype=np.int64))
 
 
 def crc16_combine(first: int, second: int, second_length: int) -> int:
@@ -295,22 +302,6 @@ def crc16_frames(data: Bytes, offsets: list[int]) -> int:
     after = len(buffer) - ends  # bytes that follow each frame
     shifted = crc16_shift(state, after)
     return int(np.bitwise_xor.reduce(shifted)) if shifted.size else 0
-
-
-def crc16_silent_run(headers: np.ndarray, lengths: np.ndarray) -> int:
-    """CRC-16/ARC (from 0) of silent frames back to back: only their 4 header bytes are not zero.
-
-    `headers` holds each frame's header as a big-endian uint32, `lengths` its length in bytes.
-    """
-    if headers.size == 0:
-        return 0
-    state = np.zeros(headers.size, dtype=np.uint32)
-    for shift in (24, 16, 8, 0):
-        byte = (headers.astype(np.uint32) >> shift) & 0xFF
-        state = (state >> 8) ^ _CRC_TABLE[(state ^ byte) & 0xFF]
-    ends = np.cumsum(lengths)
-    after = (ends[-1] - ends) + (lengths - 4)  # zeros after each header to the end of the run
-    return int(np.bitwise_xor.reduce(crc16_shift(state, after)))
 
 
 # --------------------------------------------------------------------------- Xing/Info + LAME tag
