@@ -13,12 +13,13 @@ wanted share of silence. Every figure is measured in this run, best of --repeat,
 - baseline: the one-pass encode the build does today: the very same finished session audio (built
   in memory beforehand, untimed) piped into one imageio-ffmpeg process with export's exact settings
   (libmp3lame CBR, mono, 44.1 kHz, Xing header), written to a file;
-- spliced: `write_spliced_mp3` with no cache, as rustpunt does it: every speech part padded to
-  whole frames and streamed through one imageio-ffmpeg process (libmp3lame, `-reservoir 0`), the
-  stream cut back into parts, the pauses laid as silent frames, the Info frame written;
+- spliced: `write_spliced_mp3` with no cache, as rustpunt does it: every speech part, after its
+  lead-in of silent frames, padded to whole frames and streamed through one imageio-ffmpeg process
+  (libmp3lame, export's settings), the stream cut back into parts, the pauses laid as silent
+  frames, the Info frame written;
 - spliced, ffmpeg per part: the same, but each part through an ffmpeg process of its own;
 - spliced, lameenc: each part through a fresh in-process `lameenc` encoder (LAME 3.100 from PyPI,
-  reservoir on, the same quality 3), then the same assembly: the other encoder interface;
+  the same quality 3 and lead-in), then the same assembly: the other encoder interface;
 - assembly only: the session's encoded parts taken from a cache, laid again with every pause
   moved by whole frames (a pause-only edit that keeps every part), through `assemble` and through
   `write_spliced_mp3` (which also hashes the speech to find its parts);
@@ -130,10 +131,11 @@ def _place(
     segments: Sequence[tuple[int, np.ndarray]],
     total: int,
     destination: Path,
-    encode: Callable[[np.ndarray, int], splice.EncodedPart],
+    encode: Callable[[splice.Unit], splice.EncodedPart],
 ) -> None:
     units = splice.plan_units(segments, total)
-    placed = [(unit.start_frame, encode(unit.samples, unit.lead)) for unit in units]
+    parts = [encode(unit) for unit in units]
+    placed = [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
     with destination.open("wb") as handle:
         splice.assemble(handle, placed, total, bitrate_kbps=BITRATE_KBPS)
 
@@ -146,13 +148,14 @@ def spliced_ffmpeg_per_part(
         segments,
         total,
         destination,
-        lambda samples, lead: splice.encode_part(samples, lead=lead, bitrate_kbps=BITRATE_KBPS),
+        lambda unit: splice.encode_parts([unit], bitrate_kbps=BITRATE_KBPS)[0],
     )
 
 
-def lameenc_part(samples: np.ndarray, lead: int) -> splice.EncodedPart:
+def lameenc_part(unit: splice.Unit) -> splice.EncodedPart:
     """One part through a fresh lameenc encoder (LAME 3.100, reservoir on, quality 3 like
-    ffmpeg's default): its first frame is the first of its own stream, so main_data_begin is 0."""
+    ffmpeg's default), with the same lead-in: its first frame is the first of its own stream, so
+    its main_data_begin is 0."""
     import lameenc
 
     encoder = lameenc.Encoder()
@@ -161,9 +164,11 @@ def lameenc_part(samples: np.ndarray, lead: int) -> splice.EncodedPart:
     encoder.set_out_sample_rate(SAMPLE_RATE)
     encoder.set_channels(1)
     encoder.set_quality(3)
-    frames = splice.reach_frames(lead, samples.size) + 1
+    samples, lead = unit.samples, unit.lead
+    zeros = unit.lead_in * SAMPLES_PER_FRAME + lead
+    frames = unit.lead_in + splice.reach_frames(lead, samples.size) + 1
     block = np.zeros(frames * SAMPLES_PER_FRAME, "<i2")
-    block[lead : lead + samples.size] = samples
+    block[zeros : zeros + samples.size] = samples
     stream = bytes(encoder.encode(block.tobytes())) + bytes(encoder.flush())
     offsets = [*splice.mp3frames.frame_offsets(stream), len(stream)]
     side = [splice.mp3frames.parse_side_info(stream, offsets[k]) for k in range(frames)]
@@ -174,6 +179,7 @@ def lameenc_part(samples: np.ndarray, lead: int) -> splice.EncodedPart:
         data=data,
         frame_count=count,
         lead=lead,
+        lead_in=unit.lead_in,
         bitrate_kbps=BITRATE_KBPS,
         frame_offsets=tuple(offsets[:count]),
         crc=splice.mp3frames.crc16_frames(data, offsets[:count]),
@@ -265,10 +271,12 @@ def measure_edits(
     units = splice.plan_units(moved, moved_total)
     placed = []
     for unit in units:
-        key = splice.part_key(unit.samples, lead=unit.lead, bitrate_kbps=BITRATE_KBPS)
+        key = splice.part_key(
+            unit.samples, lead=unit.lead, lead_in=unit.lead_in, bitrate_kbps=BITRATE_KBPS
+        )
         part = cache.get(key)
         assert part is not None, "a whole-frame move must keep every part"
-        placed.append((unit.start_frame, part))
+        placed.append((unit.start_frame - part.lead_in, part))
 
     def assemble_to_file() -> None:
         with target.open("wb") as handle:
@@ -302,8 +310,8 @@ def measure_edits(
 
 
 def measure_snr(clips: list[np.ndarray], work: Path) -> dict[str, float]:
-    """Signal-to-noise ratio of every sentence once, with 0.5 s between: one-pass (reservoir on,
-    as export encodes), ffmpeg with the reservoir off (what the writer uses), lameenc."""
+    """Signal-to-noise ratio of every sentence once, with 0.5 s between: the one-pass encode,
+    the spliced file, and the spliced file with lameenc parts."""
     segments = []
     position = SAMPLE_RATE // 2
     for clip in clips:

@@ -159,6 +159,15 @@ def parse_side_info(data: Bytes, offset: int = 0) -> SideInfo:
     return SideInfo(main_data_begin=main_data_begin, part2_3_lengths=tuple(lengths))
 
 
+def set_main_data_begin(data: bytearray, offset: int, value: int) -> None:
+    """Rewrite the 9-bit main_data_begin of the frame at `offset`."""
+    if not 0 <= value < 512:
+        raise FrameError(f"main_data_begin {value} does not fit in 9 bits")
+    start = offset + parse_header(data, offset).side_info_offset
+    data[start] = value >> 1
+    data[start + 1] = (data[start + 1] & 0x7F) | ((value & 1) << 7)
+
+
 def silent_frame(*, bitrate_kbps: int, sample_rate: int, padded: bool) -> bytes:
     """A frame that decodes to digital silence and borrows nothing: side info and main data all
     zero (main_data_begin 0, no spectral values), so it can sit between any two frames."""
