@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -114,19 +114,52 @@ def header_bytes(*, bitrate_kbps: int, sample_rate: int, padded: bool) -> bytes:
     return struct.pack(">I", word)
 
 
+_LENGTHS = {
+    (bitrate_index, rate_index): 144_000 * BITRATES_KBPS[bitrate_index] // SAMPLE_RATES[rate_index]
+    for bitrate_index in range(1, 15)
+    for rate_index in range(3)
+}
+
+
 def frame_offsets(data: Bytes) -> list[int]:
     """The byte offset of every frame in `data`, which must be frames only, back to back."""
     offsets = []
     position = 0
-    while position < len(data):
-        header = parse_header(data, position)
+    end = len(data)
+    lengths = _LENGTHS
+    while position < end:
+        if position + 4 > end or data[position] != 0xFF or data[position + 1] & 0xFE != 0xFA:
+            parse_header(data, position)  # says what is wrong
+            raise FrameError(f"the frame at byte {position} is not MPEG-1 Layer III")
+        flags = data[position + 2]
+        length = lengths.get((flags >> 4, (flags >> 2) & 3))
+        if length is None:
+            parse_header(data, position)
+            raise FrameError(f"the frame at byte {position} has an invalid bitrate")
         offsets.append(position)
-        position += header.length
-    if position != len(data):
-        raise FrameError(
-            f"the last frame is cut short ({len(data)} bytes, frame ends at {position})"
-        )
+        position += length + ((flags >> 1) & 1)
+    if position != end:
+        raise FrameError(f"the last frame is cut short ({end} bytes, frame ends at {position})")
     return offsets
+
+
+def mono_side_info(data: Bytes, offsets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """main_data_begin and "carries nothing" for many mono frames at once (numpy).
+
+    The per-frame `parse_side_info` reads the same fields; this is the fast path for a stream.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    starts = np.asarray(offsets, dtype=np.int64)
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    if np.any(buffer[starts + 3] >> 6 != 3):
+        raise FrameError("mono_side_info reads mono frames only")
+    starts = starts + 4 + 2 * (1 - (buffer[starts + 1] & 1)).astype(np.int64)  # CRC after header
+    side = buffer[starts[:, None] + np.arange(12)].astype(np.int64)
+    main_data_begin = (side[:, 0] << 1) | (side[:, 1] >> 7)
+    granule0 = (((side[:, 2] << 8) | side[:, 3]) >> 2) & 0xFFF  # bits 18-29
+    granule1 = (((side[:, 9] << 16) | (side[:, 10] << 8) | side[:, 11]) >> 7) & 0xFFF  # 77-88
+    return main_data_begin, (granule0 == 0) & (granule1 == 0)
 
 
 @dataclass(frozen=True)
@@ -286,6 +319,25 @@ def crc16_after_zeros(crc: int) -> np.ndarray:
 def crc16_combine(first: int, second: int, second_length: int) -> int:
     """CRC of A + B from CRC(A) and CRC(B) (both from 0) and len(B): the CRC is linear."""
     return int(crc16_shift(first, second_length)) ^ second
+
+
+def frame_crcs(data: Bytes, offsets: Sequence[int], end: int | None = None) -> np.ndarray:
+    """CRC-16/ARC (from 0) of each frame on its own, all frames at once: one numpy step per byte
+    position. The last frame ends at `end` (default: the end of `data`)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    starts = np.asarray(offsets, dtype=np.int64)
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    ends = np.append(starts[1:], len(buffer) if end is None else end)
+    lengths = ends - starts
+    state = np.zeros(starts.size, dtype=np.uint32)
+    last = len(buffer) - 1
+    for position in range(int(lengths.max())):
+        alive = lengths > position
+        byte = buffer[np.minimum(starts + position, last)].astype(np.uint32)
+        updated = (state >> 8) ^ _CRC_TABLE[(state ^ byte) & 0xFF]
+        state = np.where(alive, updated, state)
+    return state
 
 
 def crc16_frames(data: Bytes, offsets: list[int]) -> int:

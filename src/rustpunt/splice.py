@@ -183,58 +183,75 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
 def _encode_run(
     units: Sequence[Unit], blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int
 ) -> list[EncodedPart]:
-    stream = _run_lame(blocks, bitrate_kbps)
-    offsets = mp3frames.frame_offsets(stream)
+    stream = bytearray(_run_lame(blocks, bitrate_kbps))
+    every = mp3frames.frame_offsets(stream)
     needed = sum(frames for _, _, frames in blocks)
-    if len(offsets) < needed:
-        raise ExportError(
-            f"ffmpeg returned {len(offsets)} MP3 frames for {needed}; report this bug"
-        )
-    offsets.append(len(stream))
-    parts = []
+    if len(every) < needed:
+        raise ExportError(f"ffmpeg returned {len(every)} MP3 frames for {needed}; report this bug")
+    offsets = every[:needed]  # LAME's flush may add frames after the last block
+    main_data_begin, silent = mp3frames.mono_side_info(stream, offsets)
+    starts = np.asarray([*every, len(stream)][: needed + 1], dtype=np.int64)
+    areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
+    cuts = []  # (first frame, frames kept) per block
     first = 0
-    for unit, (_, _, frames) in zip(units, blocks):
-        side = [mp3frames.parse_side_info(stream, offsets[first + k]) for k in range(frames)]
-        if not side[-1].silent or (
-            first > 0 and not mp3frames.parse_side_info(stream, offsets[first - 1]).silent
-        ):
+    for _, _, frames in blocks:
+        block_silent = silent[first : first + frames]
+        if not block_silent[-1] or (first > 0 and not silent[first - 1]):
             raise ExportError("an encoded segment sounds past its planned frames; report this bug")
-        sounding = [k for k, info in enumerate(side) if not info.silent]
-        count = sounding[-1] + 1 if sounding else 0
-        data = bytearray(stream[offsets[first] : offsets[first + count]])
-        local = [offsets[first + k] - offsets[first] for k in range(count)]
-        _contain_reservoir(data, local, side[:count])
+        sounding = np.flatnonzero(~block_silent)
+        count = int(sounding[-1]) + 1 if sounding.size else 0
+        _contain_reservoir(
+            stream,
+            offsets[first : first + count],
+            main_data_begin=main_data_begin[first:],
+            silent=silent[first:],
+            areas=areas[first:],
+        )
+        cuts.append((first, count))
+        first += frames
+    crcs = mp3frames.frame_crcs(stream, offsets, end=int(starts[needed]))
+    parts = []
+    for unit, (first, count) in zip(units, cuts):
+        begin, end = int(starts[first]), int(starts[first + count])
+        ends = starts[first + 1 : first + count + 1]
+        shifted = mp3frames.crc16_shift(crcs[first : first + count], end - ends)
         parts.append(
             EncodedPart(
-                data=bytes(data),
+                data=bytes(stream[begin:end]),
                 frame_count=count,
                 lead=unit.lead,
                 lead_in=unit.lead_in,
                 bitrate_kbps=bitrate_kbps,
-                frame_offsets=tuple(local),
-                crc=mp3frames.crc16_frames(data, local),
+                frame_offsets=tuple((starts[first : first + count] - begin).tolist()),
+                crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
             )
         )
-        first += frames
     return parts
 
 
 def _contain_reservoir(
-    data: bytearray, offsets: list[int], side: Sequence[mp3frames.SideInfo]
+    stream: bytearray,
+    offsets: Sequence[int],
+    *,
+    main_data_begin: np.ndarray,
+    silent: np.ndarray,
+    areas: np.ndarray,
 ) -> None:
-    """Cap main_data_begin at the bytes the part holds before each frame (see encode_parts)."""
-    held = 0  # main-data bytes of the part's frames so far
-    for offset, info in zip(offsets, side):
-        if info.main_data_begin > held:
-            if not info.silent:
-                raise ExportError(
-                    f"an encoded segment borrows {info.main_data_begin} bytes from before its "
-                    "first frame (main_data_begin); report this bug"
-                )
-            mp3frames.set_main_data_begin(data, offset, held)
-        header = mp3frames.parse_header(data, offset)
-        held += header.length - header.side_info_offset - header.side_info_bytes
-    if offsets and mp3frames.parse_side_info(data, 0).main_data_begin != 0:
+    """Cap main_data_begin at the bytes the part holds before each frame (see encode_parts);
+    the arrays start at the part's first frame."""
+    count = len(offsets)
+    if count == 0:
+        return
+    held = np.concatenate([[0], np.cumsum(areas[: count - 1])])
+    over = np.flatnonzero(main_data_begin[:count] > held)
+    if np.any(~silent[over]):
+        raise ExportError(
+            "an encoded segment borrows bytes from before its first frame (main_data_begin); "
+            "report this bug"
+        )
+    for index in over.tolist():
+        mp3frames.set_main_data_begin(stream, offsets[index], int(held[index]))
+    if mp3frames.parse_side_info(stream, offsets[0]).main_data_begin != 0:
         raise ExportError("an encoded segment's first frame borrows; report this bug")
 
 
