@@ -301,6 +301,25 @@ def test_moves_by_part_of_a_frame_are_encoded_again_and_exact(
     assert lag == 1000
 
 
+def test_segment_keys_stand_for_the_samples(session: Session, tmp_path: Path) -> None:
+    cache = CountingCache()
+    keys = [f"clip-{index}" for index in range(len(session.segments))]
+    target = tmp_path / "keyed.mp3"
+    splice.write_spliced_mp3(
+        target, session.segments, session.total, cache=cache, segment_keys=keys
+    )
+    assert cache.misses == 3
+    assert target.read_bytes() == session.spliced.read_bytes()
+    cache.misses = 0
+    quieter = [(offset, (clip // 2).astype("<i2")) for offset, clip in session.segments]
+    splice.write_spliced_mp3(target, quieter, session.total, cache=cache, segment_keys=keys)
+    assert cache.misses == 0  # the caller's keys are trusted: same keys, same parts
+    splice.write_spliced_mp3(target, quieter, session.total, cache=cache)
+    assert cache.misses == 3  # without keys the samples themselves are the key
+    with pytest.raises(ValueError, match="2 segment keys for 4 segments"):
+        splice.write_spliced_mp3(target, session.segments, session.total, segment_keys=keys[:2])
+
+
 def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path: Path) -> None:
     part = splice.encode_part(clips[2], lead=300)
     assert part.frame_count > 0 and part.lead == 300
