@@ -418,6 +418,24 @@ def test_errors(clips: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.Mon
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_overlapping_segments_in_any_order_are_summed(
+    clips: list[np.ndarray], tmp_path: Path
+) -> None:
+    first, second = clips[2], clips[0]
+    segments = [(30_000, second), (5_000, first)]  # out of order, and overlapping
+    total = 30_000 + second.size + 5_000
+    target = tmp_path / "overlap.mp3"
+    splice.write_spliced_mp3(target, segments, total)
+    assert len(splice.plan_units(segments, total)) == 1
+    decoded, warnings = decode(target)
+    assert warnings == "" and decoded.size == total
+    mixed = np.zeros(total, dtype=np.float64)
+    for offset, clip in segments:
+        mixed[offset : offset + clip.size] += clip
+    error = decoded - mixed
+    assert 10 * np.log10(np.sum(error**2) / np.sum(mixed**2)) < -15
+
+
 def test_silence_only_session(tmp_path: Path) -> None:
     target = tmp_path / "silence.mp3"
     splice.write_spliced_mp3(target, [], 100_000)

@@ -9,10 +9,11 @@ boundary, and the frames between them are copied in. The result decodes to exact
 Why it is exact:
 
 - LAME delays its input by 576 samples and decoders by 529 more: input sample i is decoded at
-  i + 1105 in a stream of frames of 1152 samples. A segment at session offset o is encoded with
-  `lead = o % 1152` zeros in front, so its first frame is frame o // 1152 of the session and its
-  first sample lands at o + 1105, as in a one-pass encode. The Info frame's LAME tag tells every
-  decoder to skip 1105 samples and trim the padding at the end.
+  i + 1105 in a stream of frames of 1152 samples. A segment at session offset o is encoded after
+  `lead_in` whole frames of zeros and `lead = o % 1152` zeros more, so its part is laid from
+  frame o // 1152 - lead_in of the session and its first sample lands at o + 1105, as in a
+  one-pass encode. The Info frame's LAME tag tells every decoder to skip 1105 samples and trim
+  the padding at the end.
 - A frame that carries no spectral values decodes to zero, and after one such frame the decoder
   has nothing left of the past (the 576-sample overlap and the synthesis filter are both zero).
   A part is cut after its last frame with spectral values, and its encode had a silent frame
@@ -29,8 +30,8 @@ build encodes speech about 2.5 times as fast, and an ffmpeg per part costs a pro
 (benchmarks/splice.py measures all three); it is also the encoder of the one-pass reference, so a
 join comparison shows the splice and nothing else.
 
-Re-timing: a part is cached under its PCM, its lead (the sub-frame offset), the bitrate and the
-encoder. A segment that moves by a whole number of frames (multiples of 1152 samples, 26.1 ms)
+Re-timing: a part is cached under its PCM (or keys the caller gives), its lead (the sub-frame
+offset) and lead-in, the bitrate and the encoder. A segment that moves by a whole number of frames (multiples of 1152 samples, 26.1 ms)
 keeps its lead and is pure assembly; one that moves by anything else is re-encoded, so placement
 stays exact to the sample (this module never rounds an offset).
 """
@@ -63,8 +64,8 @@ from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
 
 log = logging.getLogger(__name__)
 
-MP3_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-"""The constant bitrates MPEG-1 Layer III allows at 44.1 kHz."""
+MP3_BITRATES_KBPS = mp3frames.BITRATES_KBPS[1:]
+"""The constant bitrates MPEG-1 Layer III allows (the same list as export's)."""
 
 LEAD_IN_FRAMES = 12
 """Silent frames encoded before each segment (and kept: in a CBR file they cost nothing). LAME
@@ -83,9 +84,9 @@ in one part, and every encoded part is checked against it."""
 class EncodedPart:
     """Speech encoded into whole frames, to be laid at a frame index of a session.
 
-    `lead` zeros precede the first sample, so the part's first frame is frame
-    (offset - lead) / 1152 of the session. Frames after `frame_count` carry nothing and are left
-    out: the session's silent frames take their place.
+    `lead_in` frames and `lead` zeros precede the first sample, so the part is laid from frame
+    (offset - lead) / 1152 - lead_in of the session. Frames after `frame_count` carry nothing and
+    are left out: the session's silent frames take their place.
     """
 
     data: bytes
@@ -278,7 +279,7 @@ def _lame_command(bitrate_kbps: int) -> list[str]:
 
 
 def _run_lame(blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int) -> bytes:
-    """Stream the blocks through one ffmpeg (a thread writes, this one reads: no deadlock, and
+    """Stream the blocks (samples, zeros before them, frames in all) through one ffmpeg (a thread writes, this one reads: no deadlock, and
     the session's speech is never copied into one buffer). ffmpeg's messages go to a file."""
     failure: list[BaseException] = []
     with tempfile.TemporaryFile() as errors:
@@ -297,10 +298,10 @@ def _run_lame(blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int) 
 
             def feed() -> None:
                 try:
-                    for samples, lead, frames in blocks:
-                        stdin.write(bytes(2 * lead))
+                    for samples, zeros, frames in blocks:
+                        stdin.write(bytes(2 * zeros))
                         stdin.write(samples.data.cast("B"))
-                        stdin.write(bytes(2 * (frames * SAMPLES_PER_FRAME - lead - samples.size)))
+                        stdin.write(bytes(2 * (frames * SAMPLES_PER_FRAME - zeros - samples.size)))
                 except OSError as error:  # ffmpeg stopped reading: its messages say why
                     failure.append(error)
                 finally:
