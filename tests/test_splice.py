@@ -4,6 +4,7 @@ by the ffmpeg that pip installs, by mpg123 (soundfile) and by dr_mp3 (miniaudio)
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ def ffmpeg_info(path: Path) -> str:
     return subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)], capture_output=True
     ).stderr.decode("utf-8", "replace")
+
+
+def listed_duration(listing: str) -> float:
+    """The "Duration:" that `ffmpeg -i` prints (what ffprobe-style readers report), in seconds."""
+    match = re.search(r"Duration: (\d+):(\d+):(\d+\.\d+)", listing)
+    assert match, listing
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def audio_frames(path: Path) -> tuple[bytes, list[int]]:
@@ -208,7 +217,9 @@ def test_info_frame_and_lame_tag(session: Session) -> None:
         position = offsets[1 + percent * count // 100]
         assert toc[percent] == position * 256 // len(data)
     # ffmpeg shows the tag's encoder only when the tag CRC checks out
-    assert "encoder         : LAME3.100" in ffmpeg_info(session.spliced)
+    listing = ffmpeg_info(session.spliced)
+    assert "encoder         : LAME3.100" in listing
+    assert abs(listed_duration(listing) - session.total / SAMPLE_RATE) <= 0.01
 
 
 def test_constant_bitrate_is_exact(session: Session) -> None:
@@ -320,6 +331,21 @@ def test_segment_keys_stand_for_the_samples(session: Session, tmp_path: Path) ->
         splice.write_spliced_mp3(target, session.segments, session.total, segment_keys=keys[:2])
 
 
+def test_units_that_start_fresh_get_runs_of_their_own(clips: list[np.ndarray]) -> None:
+    """LAME's reservoir is empty only at the start of a run: units without a full lead-in (the
+    session's first) cannot follow another unit in the same run."""
+    units = [
+        splice.Unit(start_frame=40, lead=5, lead_in=splice.LEAD_IN_FRAMES, samples=clips[0]),
+        splice.Unit(start_frame=0, lead=0, lead_in=0, samples=clips[2]),
+        splice.Unit(start_frame=1, lead=7, lead_in=1, samples=clips[2]),
+    ]
+    parts = splice.encode_parts(units)
+    assert [part.lead_in for part in parts] == [splice.LEAD_IN_FRAMES, 0, 1]
+    for part in parts:
+        assert mp3frames.parse_side_info(part.data).main_data_begin == 0
+    assert parts[1].data != parts[2].data  # the leads differ
+
+
 def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path: Path) -> None:
     part = splice.encode_part(clips[2], lead=300)
     assert part.frame_count > 0 and part.lead == 300
@@ -381,7 +407,9 @@ def test_rewrite_info_tag_fixes_the_one_pass_duration(session: Session, tmp_path
     splice.rewrite_info_tag(target, total_samples=session.total)
 
     assert abs(MP3(target).info.length * 1000 - exact_ms) < 1
-    assert "encoder         : LAME3.100" in ffmpeg_info(target)
+    listing = ffmpeg_info(target)
+    assert "encoder         : LAME3.100" in listing
+    assert abs(listed_duration(listing) - session.total / SAMPLE_RATE) <= 0.01
     after, warnings = decode(target)
     assert warnings == "" and np.array_equal(before[: session.total], after)
     assert soundfile.read(target, dtype="int16")[0].size == session.total
