@@ -24,7 +24,10 @@ wanted share of silence. Every figure is measured in this run, best of --repeat,
   moved by whole frames (a pause-only edit that keeps every part), through `assemble`, and through
   `write_spliced_mp3` finding its parts by the speech's sha256 or by keys the caller gives;
 - re-timing by a fraction of a frame: every part after the first pause moves by 10 ms, so every
-  one of them is encoded again (the writer never rounds an offset).
+  one of them is encoded again (the writer never rounds an offset);
+- peak memory of a fresh process writing the long session from its speech segments, and of its
+  ffmpeg, polled from /proc (the largest sum over the live tree, as bulk.py measures);
+- quality: SNR and the error at every speech onset, one-pass against spliced.
 
 It reports, it does not assert.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import subprocess
 import sys
@@ -255,6 +259,72 @@ def measure_session(
     return figures
 
 
+_CHILD = """
+import sys, numpy as np
+from rustpunt import splice
+data = np.load(sys.argv[1])
+segments = [(int(o), data[f"s{i}"]) for i, o in enumerate(data["offsets"])]
+splice.write_spliced_mp3(sys.argv[2], segments, int(data["total"]))
+"""
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """Resident bytes of `root` and of its live descendants (as benchmarks/bulk.py counts)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(b")", 1)[1].split()[1]), []).append(int(entry.name))
+    sizes = []
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as handle:
+                sizes.append(int(handle.read().split()[1]) * _PAGE)
+        except OSError:
+            sizes.append(0)
+        stack.extend(children.get(pid, ()))
+    return sizes[0], sum(sizes[1:])
+
+
+def measure_memory(
+    segments: list[tuple[int, np.ndarray]], total: int, work: Path
+) -> dict[str, Any]:
+    """Peak memory of a fresh process that loads the session's speech segments (held in memory,
+    as the mixer holds them) and writes the spliced MP3, and of its ffmpeg: /proc polled every
+    20 ms, the largest sum over the live tree (ru_maxrss would not do: a child started by vfork
+    reports its parent's size)."""
+    arrays = {f"s{index}": samples for index, (_, samples) in enumerate(segments)}
+    offsets = np.array([offset for offset, _ in segments])
+    np.savez(work / "segments.npz", offsets=offsets, total=total, **arrays)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(work / "segments.npz"), str(work / "memory.mp3")]
+    )
+    python_peak = ffmpeg_peak = tree_peak = 0
+    while process.poll() is None:
+        own, descendants = tree_rss(process.pid)
+        python_peak = max(python_peak, own)
+        ffmpeg_peak = max(ffmpeg_peak, descendants)
+        tree_peak = max(tree_peak, own + descendants)
+        time.sleep(0.02)
+    if process.returncode != 0:
+        raise SystemExit("the memory measurement failed")
+    return {
+        "speech_pcm_mb": round(sum(samples.nbytes for _, samples in segments) / 1e6, 1),
+        "python_peak_mb": round(python_peak / 1e6, 1),
+        "ffmpeg_peak_mb": round(ffmpeg_peak / 1e6, 1),
+        "tree_peak_mb": round(tree_peak / 1e6, 1),
+    }
+
+
 def measure_edits(
     segments: list[tuple[int, np.ndarray]], total: int, work: Path, repeat: int
 ) -> dict[str, Any]:
@@ -391,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures), file=out, flush=True)
         results["edits"] = measure_edits(segments, total, work, options.repeat)
         print(json.dumps(results["edits"]), file=out, flush=True)
+        results["memory"] = measure_memory(segments, total, work)
+        print(json.dumps(results["memory"]), file=out, flush=True)
         results["quality"] = measure_snr(clips, work)
         print(json.dumps(results["quality"]), file=out, flush=True)
     if options.json:
