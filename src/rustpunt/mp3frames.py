@@ -8,7 +8,7 @@ mono or stereo side info. Field layouts follow the LAME tag specification (Gabri
 
 - The encoder version must start with "LAME": mutagen (`mutagen/mp3/_util.py`,
   `LAMEHeader.parse_version`) reads the delay and padding only then, and otherwise reports the
-  file 1,105 + padding samples too long (ffmpeg's own "Lavc" tag gets that, about 37 ms at 64k).
+  file 576 + padding samples (25 to 51 ms) too long: what ffmpeg's own "Lavc" tag gets.
 - The tag CRC covers every byte of the frame before the CRC field (175 bytes for mono). That is
   what LAME writes and what ffmpeg's demuxer checks; ffmpeg's muxer always hashes 190 bytes, which
   is only right for stereo, so ffmpeg rejects its own mono tags (it then shows no "encoder").
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -494,21 +494,3 @@ def parse_info_frame(frame: Bytes) -> ParsedInfo:
         tag_crc_ok=crc16(frame[: lame + 34]) == tag_crc,
         lame_offset=lame,
     )
-
-
-def cbr_toc(frame_offsets_in_stream: np.ndarray, stream_bytes: int) -> bytes:
-    """Xing TOC: for each per cent of the duration, the byte position (from the Info frame's
-    start, in 256ths of the stream's bytes) of the frame playing then, as ffmpeg reads it."""
-    frames = frame_offsets_in_stream.size
-    indices = (np.arange(_TOC_ENTRIES, dtype=np.int64) * frames) // _TOC_ENTRIES
-    positions = frame_offsets_in_stream[indices]
-    return bytes(np.minimum(255, (positions * 256) // stream_bytes).astype(np.uint8))
-
-
-def iter_frames(data: Bytes) -> Iterator[tuple[int, FrameHeader]]:
-    """(offset, header) of each frame in a buffer of back-to-back frames."""
-    position = 0
-    while position < len(data):
-        header = parse_header(data, position)
-        yield position, header
-        position += header.length
