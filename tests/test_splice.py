@@ -151,8 +151,13 @@ def test_pauses_decode_to_digital_zero(session: Session) -> None:
 
 
 def test_joins_match_the_one_pass_encode(session: Session) -> None:
-    """Around every join the spliced file is as close to the source as the one-pass encode is
-    (within 4 dB in a window of two frames either side), and close to the one-pass file itself."""
+    """Around every join (two frames either side) the spliced file is close to the one-pass
+    encode of the same audio, and as close to the source as the one-pass encode is.
+
+    Measured on 80 joins of 40 sentences (benchmarks' voice): 32 windows sample for sample the
+    same, the error against the one-pass file -62 dB median, -21.6 dB worst (-52.5 dBFS RMS);
+    over the whole file -36.5 dB, and both files -23.1 dB from the source.
+    """
     spliced, _ = decode(session.spliced)
     whole, _ = decode(session.whole)
     assert whole.size == spliced.size == session.total
@@ -167,10 +172,43 @@ def test_joins_match_the_one_pass_encode(session: Session) -> None:
             window = slice(max(0, join - 2 * SAMPLES_PER_FRAME), join + 2 * SAMPLES_PER_FRAME)
             spliced_error = relative_db(spliced[window], source[window])
             whole_error = relative_db(whole[window], source[window])
-            assert spliced_error <= whole_error + 4.0, (join, spliced_error, whole_error)
-            assert relative_db(spliced[window], whole[window].astype(np.float64)) < -6.0
-    assert relative_db(spliced, whole.astype(np.float64)) < -18.0
-    assert relative_db(spliced, source) <= relative_db(whole, source) + 1.0
+            assert spliced_error <= whole_error + 3.0, (join, spliced_error, whole_error)
+            assert relative_db(spliced[window], whole[window].astype(np.float64)) < -15, join
+    assert relative_db(spliced, whole.astype(np.float64)) < -25
+    assert relative_db(spliced, source) <= relative_db(whole, source) + 0.5
+
+
+def test_speech_onsets_are_coded_as_well_as_in_one_pass(
+    clips: list[np.ndarray], tmp_path: Path
+) -> None:
+    """The first frames of speech after a pause are where a fresh encode is at its worst (no bit
+    reservoir, an unsettled model): the lead-in must make them as good as the one-pass encode's.
+    Measured with 40 onsets: -23.7 dB against -23.5 dB; 3 lead-in frames give -18.4 dB."""
+    rng = np.random.default_rng(11)
+    segments = []
+    position = SAMPLE_RATE
+    for clip in clips * 3:
+        segments.append((position, clip))
+        position += clip.size + int(rng.integers(SAMPLE_RATE, 2 * SAMPLE_RATE))
+    total = position
+    audio = np.zeros(total, "<i2")
+    for offset, clip in segments:
+        audio[offset : offset + clip.size] = clip
+    splice.write_spliced_mp3(tmp_path / "spliced.mp3", segments, total)
+    write_mp3(tmp_path / "whole.mp3", [audio], METADATA, [])
+    source = audio.astype(np.float64)
+
+    def onset_error_db(path: Path) -> float:
+        decoded = decode(path)[0][:total].astype(np.float64)
+        errors = []
+        for offset, _ in segments:
+            window = slice(offset - SAMPLES_PER_FRAME, offset + 2 * SAMPLES_PER_FRAME)
+            errors.append(
+                np.sum((decoded[window] - source[window]) ** 2) / np.sum(source[window] ** 2)
+            )
+        return float(10 * np.log10(np.mean(errors)))
+
+    assert onset_error_db(tmp_path / "spliced.mp3") <= onset_error_db(tmp_path / "whole.mp3") + 1.5
 
 
 # --------------------------------------------------------------------------- frames and tags
