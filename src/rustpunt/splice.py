@@ -34,6 +34,9 @@ Re-timing: a part is cached under its PCM (or keys the caller gives), its lead (
 offset) and lead-in, the bitrate and the encoder. A segment that moves by a whole number of frames (multiples of 1152 samples, 26.1 ms)
 keeps its lead and is pure assembly; one that moves by anything else is re-encoded, so placement
 stays exact to the sample (this module never rounds an offset).
+
+Beds under the pauses are not handled here; benchmarks/splice_bed.py measures how a looped bed
+could be laid as whole pre-encoded frames too (benchmarks/README.md has the figures).
 """
 
 from __future__ import annotations
