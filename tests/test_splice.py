@@ -16,11 +16,13 @@ import soundfile
 from mutagen.id3 import CHAP, ID3, TIT2
 from mutagen.mp3 import MP3, BitrateMode
 
-from rustpunt import mp3frames, splice
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip
+import audiotools
+from rustpunt import export, mp3frames, splice
+from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip, samples_to_ms
 from rustpunt.engines.espeak import EspeakEngine
 from rustpunt.errors import ExportError
-from rustpunt.export import Metadata, write_mp3
+from rustpunt.export import Chapter, Metadata, write_mp3
+from rustpunt.files import atomic_path
 from rustpunt.mp3frames import SAMPLES_PER_FRAME
 
 SENTENCES = (
@@ -287,6 +289,29 @@ def test_mutagen_reads_the_exact_duration_and_tags_keep_the_info_frame(
     assert abs(MP3(tagged).info.length - info.length) < 1e-9
     decoded, warnings = decode(tagged)
     assert warnings == "" and decoded.size == session.total
+
+
+def test_tagged_with_chapters_inside_one_temporary_file(session: Session, tmp_path: Path) -> None:
+    """How export can use it: parts placed first, then frames and tags written into one temporary
+    file that is renamed only when both are done. export's own tag writer keeps the frames."""
+    placed = splice.place_parts(session.segments, session.total)
+    destination = tmp_path / "session.mp3"
+    steps = [
+        Chapter(start_ms=0, end_ms=2000, title="Adem rustig in"),
+        Chapter(
+            start_ms=2000, end_ms=samples_to_ms(session.total), title="Voel hoe je lichaam " * 8
+        ),
+    ]
+    with atomic_path(destination) as temporary:
+        with temporary.open("wb") as handle:
+            splice.assemble(handle, placed, session.total)
+        export._write_tags(temporary, METADATA, steps, samples_to_ms(session.total))
+    assert audio_frames(destination)[0] == session.spliced.read_bytes()
+    listed = audiotools.chapters(destination)  # a long title: ffmpeg drops v2.4 ones (PITFALLS)
+    assert [title for _, _, title in listed] == [step.title for step in steps]
+    decoded, warnings = decode(destination)
+    assert warnings == "" and decoded.size == session.total
+    assert abs(MP3(destination).info.length * SAMPLE_RATE - session.total) < 1e-6 * SAMPLE_RATE
 
 
 # --------------------------------------------------------------------------- re-timing and cache

@@ -439,11 +439,34 @@ def write_spliced_mp3(
     _check_bitrate(bitrate_kbps, str(destination))
     if total_samples <= 0:
         raise ExportError(f"{destination}: the session has no audio to encode")
-    units = plan_units(segments, total_samples, segment_keys=segment_keys)
-    parts = _encoded(units, bitrate_kbps, cache)
-    placed = [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
+    placed = place_parts(
+        segments, total_samples, bitrate_kbps=bitrate_kbps, cache=cache, segment_keys=segment_keys
+    )
     with atomic_path(destination) as temporary, temporary.open("wb") as handle:
         assemble(handle, placed, total_samples, bitrate_kbps=bitrate_kbps)
+
+
+def place_parts(
+    segments: Sequence[tuple[int, np.ndarray]],
+    total_samples: int,
+    *,
+    bitrate_kbps: int = 64,
+    cache: PartCache | None = None,
+    segment_keys: Sequence[str] | None = None,
+) -> list[tuple[int, EncodedPart]]:
+    """The encoding half of `write_spliced_mp3`: every part and the frame it is laid from, ready
+    for `assemble`. For a caller that writes and tags in one temporary file of its own:
+
+        placed = place_parts(segments, total)
+        with atomic_path(destination) as temporary:
+            with temporary.open("wb") as handle:
+                assemble(handle, placed, total)
+            ...  # tags with mutagen
+    """
+    _check_bitrate(bitrate_kbps, "segment")
+    units = plan_units(segments, total_samples, segment_keys=segment_keys)
+    parts = _encoded(units, bitrate_kbps, cache)
+    return [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
 
 
 def _encoded(
@@ -874,10 +897,13 @@ __all__ = [
     "EncodedPart",
     "MemoryPartCache",
     "PartCache",
+    "Unit",
     "assemble",
     "encode_part",
+    "encode_parts",
     "encoder_version",
     "part_key",
+    "place_parts",
     "plan_units",
     "rewrite_info_tag",
     "session_frames",
