@@ -47,11 +47,7 @@ def decode(path: Path) -> tuple[np.ndarray, str]:
     """ffmpeg's decode, and what it said at level 'warning' and above."""
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "warning", "-i", str(path)]
     command += ["-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        check=True,
-    )
+    result = subprocess.run(command, capture_output=True, check=True)
     return np.frombuffer(result.stdout, "<i2"), result.stderr.decode("utf-8", "replace")
 
 
@@ -106,7 +102,8 @@ def session(clips: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -
     whole = folder / "whole.mp3"
     splice.write_spliced_mp3(spliced, segments, total)
     write_mp3(whole, [audio], METADATA, [])
-    splice.rewrite_info_tag(whole, total_samples=total)  # see test_rewrite_info_tag...
+    # ffmpeg caps the padding it writes (see test_rewrite_info_tag_fixes_the_one_pass_duration)
+    splice.rewrite_info_tag(whole, total_samples=total)
     return Session(segments, total, audio, spliced, whole)
 
 
