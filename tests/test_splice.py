@@ -500,7 +500,7 @@ def test_errors(clips: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.Mon
         splice.write_spliced_mp3(target, [], 0)
     target.write_bytes(b"an older build")
     monkeypatch.setattr(splice, "ffmpeg_exe", lambda: str(tmp_path / "no-ffmpeg"))
-    with pytest.raises(ExportError, match="ffmpeg cannot run"):
+    with pytest.raises(ExportError, match=r"out\.mp3: ffmpeg cannot run"):
         splice.write_spliced_mp3(target, [(0, clips[0])], clips[0].size + 10)
     assert target.read_bytes() == b"an older build"
     assert list(tmp_path.iterdir()) == [target]

@@ -439,9 +439,16 @@ def write_spliced_mp3(
     _check_bitrate(bitrate_kbps, str(destination))
     if total_samples <= 0:
         raise ExportError(f"{destination}: the session has no audio to encode")
-    placed = place_parts(
-        segments, total_samples, bitrate_kbps=bitrate_kbps, cache=cache, segment_keys=segment_keys
-    )
+    try:
+        placed = place_parts(
+            segments,
+            total_samples,
+            bitrate_kbps=bitrate_kbps,
+            cache=cache,
+            segment_keys=segment_keys,
+        )
+    except ExportError as error:
+        raise ExportError(f"{destination}: {error}") from None
     with atomic_path(destination) as temporary, temporary.open("wb") as handle:
         assemble(handle, placed, total_samples, bitrate_kbps=bitrate_kbps)
 
