@@ -52,7 +52,7 @@ import numpy as np
 from rustpunt import splice
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip
 from rustpunt.engines.espeak import EspeakEngine
-from rustpunt.export import _encoder_command
+from rustpunt.export import encoder_command
 from rustpunt.mp3frames import SAMPLES_PER_FRAME
 
 BITRATE_KBPS = 64
@@ -120,7 +120,7 @@ def mix(segments: Sequence[tuple[int, np.ndarray]], total: int) -> np.ndarray:
 
 def one_pass(audio: np.ndarray, destination: Path) -> None:
     """What export does today: one ffmpeg, the session piped in 5 s chunks."""
-    command = [*_encoder_command(ffmpeg_exe(), BITRATE_KBPS), "-f", "mp3", "-y", str(destination)]
+    command = [*encoder_command(ffmpeg_exe(), BITRATE_KBPS), "-f", "mp3", "-y", str(destination)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdin is not None
     chunk = 5 * SAMPLE_RATE

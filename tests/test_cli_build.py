@@ -156,7 +156,8 @@ def test_google_voice_through_the_fake_and_the_cache(tmp_path: Path, fake_google
     assert ID3(out / "kort.mp3")["TXXX:voice"].text == ["nl-google"]
     texts = ["Welkom bij dit korte moment.", "Ga rustig zitten.", "Houd dit vijf seconden vast.",
              "Laat los.", "Adem uit.", "Dat was het."]  # fmt: skip
-    asked = [text.rstrip(".") for text in fake_google.texts]  # gTTS drops the final full stop
+    # gTTS drops the final full stop; a request a loaded machine timed out and retried has no text
+    asked = [text.rstrip(".") for text in fake_google.texts if text]
     assert sorted(asked) == sorted(text.rstrip(".") for text in texts)  # each sentence asked once
 
     again = json.loads(run_cli("build", script, "-o", out, "--json").stdout)

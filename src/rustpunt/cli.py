@@ -21,6 +21,7 @@ from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.batch import Report
+    from rustpunt.export import Encoder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_MEANINGS = {
@@ -138,10 +139,18 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
+@click.option(
+    "--encoder",
+    type=click.Choice(["splice", "whole"]),
+    default="splice",
+    show_default=True,
+    help="splice: encode only the speech and fill the pauses with ready silent frames (fast; a "
+    "pause-only edit re-encodes nothing). whole: encode the finished session in one pass.",
+)
 @_json_option
 def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
           jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
-          album: str, as_json: bool) -> ExitStatus:  # fmt: skip
+          album: str, encoder: Encoder, as_json: bool) -> ExitStatus:  # fmt: skip
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
 
     PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
@@ -174,6 +183,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         force=force,
         artist=artist,
         album=album,
+        encoder=encoder,
     )
     preflight(job_list, options)
     with click.progressbar(
