@@ -21,6 +21,7 @@ from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.batch import Report
+    from rustpunt.article import Format
     from rustpunt.export import Encoder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -499,7 +500,7 @@ def import_command(
     output_dir: Path,
     force: bool,
     explicit_pauses: bool,
-    source_format: str | None,
+    source_format: Format | None,
     as_json: bool,
 ) -> ExitStatus:
     """Turn articles into exercise scripts: one script per numbered list of instructions.
