@@ -92,6 +92,7 @@ from rustpunt.soundkeys import (
 )
 from rustpunt.sounds import SoundError, decode_audio
 from rustpunt.speak import Voices
+from rustpunt.splice import DirectoryPartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
 EPISODE_KEYS = (
@@ -514,6 +515,7 @@ def episode_key(
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP, ENCODER_LOSS_DB],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
+        "encoder": options.encoder,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
@@ -585,6 +587,8 @@ def build_episode(
         cover=(cover.data, cover.mime),
         chapter_list=chapters,
         cue_list=episode_cues(mix),
+        encoder=options.encoder,
+        parts=DirectoryPartCache(options.cache.parts),
     )
     return BuildResult(
         script=path,

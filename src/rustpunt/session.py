@@ -21,14 +21,24 @@ from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
     Chapter,
     Cue,
+    Encoder,
     Metadata,
     json_text,
     vtt_text,
     write_mp3_into,
     write_sidecar_into,
+    write_spliced_into,
 )
 from rustpunt.files import atomic_paths
-from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
+from rustpunt.mix import (
+    TARGET_LUFS,
+    TRUE_PEAK_DBTP,
+    Mix,
+    Placement,
+    place,
+    render,
+    speech_segments,
+)
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
 from rustpunt.sounddesign import (
@@ -43,6 +53,7 @@ from rustpunt.sounddesign import (
 )
 from rustpunt.soundkeys import SoundSettings, check_design
 from rustpunt.speak import SpokenSession, Voices
+from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
 BITRATE_KBPS = 64
@@ -60,6 +71,9 @@ class BuildOptions:
     force: bool = False
     artist: str = "rustpunt"
     album: str = "rustpunt"
+    encoder: Encoder = "splice"
+    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass.
+    A session with sounds under its speech (a bed, bells) is always encoded whole."""
     sound: SoundSettings | None = None
     """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
 
@@ -145,6 +159,7 @@ def build_key(
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
+        "encoder": options.encoder,
         "encoder_loss_db": ENCODER_LOSS_DB,
         "chapters": CHAPTERS_VERSION,
     }
@@ -282,6 +297,8 @@ def build_script(
         document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
         | _sound_record(prepared.designed, layered),
         layered=layered,
+        encoder=options.encoder,
+        parts=DirectoryPartCache(options.cache.parts),
     )
     return BuildResult(
         script=script_path,
@@ -304,21 +321,37 @@ def write_outputs(
     cover: tuple[bytes, str] | None = None,
     chapter_list: list[Chapter] | None = None,
     cue_list: list[Cue] | None = None,
+    encoder: Encoder = "splice",
+    parts: PartCache | None = None,
 ) -> None:
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
     done). A full disk leaves the previous set as it was and names the file it could not write."""
     with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
-        write_mp3_into(
-            mp3,
-            render_layered(layered) if layered is not None else render(mix),
-            metadata,
-            chapters(mix) if chapter_list is None else chapter_list,
-            bitrate_kbps=BITRATE_KBPS,
-            shown=paths.mp3,
-            cover=cover[0] if cover else None,
-            cover_mime=cover[1] if cover else "image/jpeg",
-        )
+        marks = chapters(mix) if chapter_list is None else chapter_list
+        picture = {"cover": cover[0], "cover_mime": cover[1]} if cover else {}
+        if encoder == "splice" and (layered is None or layered.layer is None):
+            write_spliced_into(
+                mp3,
+                speech_segments(mix),
+                mix.total_samples,
+                metadata,
+                marks,
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+                parts=parts,
+                **picture,  # type: ignore[arg-type]
+            )
+        else:  # the one-pass encode: also every session with a bed or bells under its speech
+            write_mp3_into(
+                mp3,
+                render_layered(layered) if layered is not None else render(mix),
+                metadata,
+                marks,
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+                **picture,  # type: ignore[arg-type]
+            )
         write_sidecar_into(
             vtt, vtt_text(cues(mix) if cue_list is None else cue_list), shown=paths.vtt
         )
