@@ -341,8 +341,11 @@ def _unknown(key: Any, known: tuple[str, ...], where: str) -> str:
 
 
 def folder_settings(folder: Path) -> SoundSettings:
-    """The sound.yaml beside the scripts (empty settings when there is none); ScriptError at its line."""
+    """The sound.yaml (or sound.yml) beside the scripts; empty settings when there is none.
+    Raises ScriptError at the line of a bad key."""
     path = Path(folder) / FOLDER_FILE
+    if not path.is_file():
+        path = path.with_suffix(".yml")
     if not path.is_file():
         return SoundSettings()
     try:
