@@ -7,6 +7,7 @@ settings do is in rustpunt.sounddesign.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import math
 from collections.abc import Mapping
@@ -144,10 +145,7 @@ class SoundDesign:
         if self.bed is not None:
             bed = self.bed.kind
             if self.bed.path is not None:
-                try:
-                    bed = hashlib.sha256(self.bed.path.read_bytes()).hexdigest()
-                except OSError:
-                    bed = f"missing {self.bed.path}"
+                bed = file_digest(self.bed.path)
         return {
             "bed": bed,
             "bed_level": self.bed_level,
@@ -172,6 +170,28 @@ class SoundDesign:
         if self.chime_ms is not None:
             parts.append(f"chime before speech after pauses of {self.chime_ms / 1000:g} s or more")
         return "; ".join(parts) or None
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, worked out once per process for each size and time: hundreds of
+    scripts sharing one bed file must not hash it hundreds of times on a no-op rebuild."""
+    try:
+        status = path.stat()
+    except OSError:
+        return f"missing {path}"
+    return _digest(str(path.resolve()), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return f"unreadable {path}"
+    return digest.hexdigest()
 
 
 def _or(value: float | None, default: float) -> float:
