@@ -20,8 +20,8 @@ from rustpunt import __version__
 from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
-    from rustpunt.batch import Report
     from rustpunt.article import Format
+    from rustpunt.batch import Report
     from rustpunt.export import Encoder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

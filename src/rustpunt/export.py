@@ -49,10 +49,10 @@ from mutagen.id3 import (
     PictureType,
 )
 
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, samples_to_ms
+from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe, samples_to_ms
 from rustpunt.errors import ExportError, RustpuntError
 from rustpunt.files import atomic_path, write_text_atomic
-from rustpunt.splice import PartCache, assemble, place_parts, rewrite_info_tag
+from rustpunt.splice import PartCache, assemble, check_bitrate, place_parts, rewrite_info_tag
 
 Encoder = Literal["splice", "whole"]
 """How the MP3 is made: "splice" encodes only the speech and fills the pauses with ready silent
@@ -60,8 +60,6 @@ frames (fast, and a pause-only edit re-encodes nothing); "whole" encodes the fin
 one pass, the reference the spliced file is compared with (and the way for a session with a bed
 under its pauses)."""
 
-MP3_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-"""The constant bitrates MPEG-1 Layer III allows at 44.1 kHz (ffmpeg silently clamps others)."""
 
 ID3_VERSION = 3
 """ID3v2.3: the version whose chapters ffmpeg-based players read whatever the title length."""
@@ -189,12 +187,7 @@ def write_mp3(
     Raises ExportError when ffmpeg fails (with its last line of error output).
     """
     destination = Path(destination)
-    if bitrate_kbps not in MP3_BITRATES_KBPS:
-        allowed = ", ".join(str(rate) for rate in MP3_BITRATES_KBPS)
-        raise ExportError(
-            f"{destination}: {bitrate_kbps!r} kbit/s is not an MP3 bitrate at 44.1 kHz; "
-            f"choose one of {allowed}"
-        )
+    check_bitrate(bitrate_kbps, destination)
     with atomic_path(destination) as temporary:
         write_mp3_into(
             temporary,
@@ -340,7 +333,7 @@ def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, sh
             iterator = iter(chunks)
             try:
                 for chunk in iterator:
-                    data = _pcm(chunk)
+                    data = as_mono_int16(chunk, "audio chunks")
                     total += data.size
                     try:
                         process.stdin.write(data.data.cast("B"))
@@ -368,17 +361,6 @@ def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, sh
     if total == 0:
         raise ExportError(f"{shown}: the session has no audio to encode")
     return total
-
-
-def _pcm(chunk: np.ndarray) -> np.ndarray:
-    """A chunk as contiguous little-endian int16 (no copy when it already is one)."""
-    chunk = np.asarray(chunk)
-    if chunk.ndim != 1 or chunk.dtype.kind != "i" or chunk.dtype.itemsize != 2:
-        raise ValueError(
-            f"audio chunks must be one-dimensional int16 arrays (mono), got {chunk.dtype} "
-            f"with shape {chunk.shape}"
-        )
-    return np.ascontiguousarray(chunk, dtype="<i2")
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

@@ -60,7 +60,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from rustpunt import mp3frames
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path, write_bytes_atomic
 from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
@@ -168,7 +168,7 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
     it); the first frame's is then 0, and no sounding frame may reach before the part (checked).
     Raises ExportError if ffmpeg fails or a part breaks these rules.
     """
-    _check_bitrate(bitrate_kbps, "segment")
+    check_bitrate(bitrate_kbps, "segment")
     blocks = []
     for unit in units:
         if not 0 <= unit.lead < SAMPLES_PER_FRAME or unit.lead_in < 0:
@@ -176,7 +176,7 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
                 f"lead must be 0 to {SAMPLES_PER_FRAME - 1} samples and lead_in not negative, "
                 f"got {unit.lead} and {unit.lead_in}"
             )
-        samples = _pcm(unit.samples)
+        samples = as_mono_int16(unit.samples, "segments")
         zeros = unit.lead_in * SAMPLES_PER_FRAME + unit.lead
         blocks.append((samples, zeros, unit.lead_in + reach_frames(unit.lead, samples.size) + 1))
     if not blocks:
@@ -365,7 +365,11 @@ def plan_units(
         raise ValueError(f"{len(segment_keys)} segment keys for {len(segments)} segments")
     ordered = sorted(
         (
-            (int(offset), _pcm(samples), None if segment_keys is None else segment_keys[index])
+            (
+                int(offset),
+                as_mono_int16(samples, "segments"),
+                None if segment_keys is None else segment_keys[index],
+            )
             for index, (offset, samples) in enumerate(segments)
         ),
         key=lambda item: item[0],
@@ -436,7 +440,7 @@ def write_spliced_mp3(
     everything that makes the samples (clip key, gain, fades).
     """
     destination = Path(destination)
-    _check_bitrate(bitrate_kbps, str(destination))
+    check_bitrate(bitrate_kbps, str(destination))
     if total_samples <= 0:
         raise ExportError(f"{destination}: the session has no audio to encode")
     try:
@@ -470,7 +474,7 @@ def place_parts(
                 assemble(handle, placed, total)
             ...  # tags with mutagen
     """
-    _check_bitrate(bitrate_kbps, "segment")
+    check_bitrate(bitrate_kbps, "segment")
     units = plan_units(segments, total_samples, segment_keys=segment_keys)
     parts = _encoded(units, bitrate_kbps, cache)
     return [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
@@ -880,23 +884,14 @@ def _decode_part(blob: bytes) -> EncodedPart | None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_bitrate(bitrate_kbps: int, shown: str) -> None:
+def check_bitrate(bitrate_kbps: int, shown: Path | str) -> None:
+    """A constant bitrate MPEG-1 Layer III allows at 44.1 kHz (ffmpeg silently clamps others)."""
     if bitrate_kbps not in MP3_BITRATES_KBPS:
         allowed = ", ".join(str(rate) for rate in MP3_BITRATES_KBPS)
         raise ExportError(
             f"{shown}: {bitrate_kbps!r} kbit/s is not an MP3 bitrate at 44.1 kHz; "
             f"choose one of {allowed}"
         )
-
-
-def _pcm(samples: np.ndarray) -> np.ndarray:
-    samples = np.asarray(samples)
-    if samples.ndim != 1 or samples.dtype.kind != "i" or samples.dtype.itemsize != 2:
-        raise ValueError(
-            f"segments must be one-dimensional int16 arrays (mono), got {samples.dtype} "
-            f"with shape {samples.shape}"
-        )
-    return np.ascontiguousarray(samples, dtype="<i2")
 
 
 __all__ = [
