@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,16 @@ def run_build(
     jobs: int,
     settle_s: float,
     sample_memory: bool = False,
+    extra: Sequence[str] = (),
 ) -> Build:
-    """`rustpunt build` as a subprocess, timed; with sample_memory, its process tree's peak RSS."""
+    """`rustpunt build` as a subprocess, timed; with sample_memory, its process tree's peak RSS.
+
+    `extra` options are added to the command line (sound.py adds a bed and bells).
+    """
     log(f"  {what} ...")
     command = [
         sys.executable, "-m", "rustpunt", "build", *map(str, paths), "-o", str(out),
-        "--voice", VOICE, "--jobs", str(jobs), "--cache-dir", str(cache), "--json",
+        "--voice", VOICE, "--jobs", str(jobs), "--cache-dir", str(cache), "--json", *extra,
     ]  # fmt: skip
     if settle_s:
         wait_idle(settle_s)

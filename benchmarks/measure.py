@@ -72,12 +72,20 @@ def wait_idle(max_wait_s: float) -> None:
 
 def tree_rss(root: psutil.Process) -> int:
     """Resident bytes of `root` and all its live descendants, summed (shared pages count twice)."""
-    total = 0
-    with contextlib.suppress(psutil.Error):  # the root has ended
-        for process in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):  # a child ended while we looked
-                total += process.memory_info().rss
-    return total
+    return sum(own_and_descendants_rss(root))
+
+
+def own_and_descendants_rss(root: psutil.Process) -> tuple[int, int]:
+    """Resident bytes of `root`, and of its live descendants summed (0, 0 once it has ended)."""
+    try:
+        own, children = root.memory_info().rss, root.children(recursive=True)
+    except psutil.Error:  # the root has ended
+        return 0, 0
+    descendants = 0
+    for child in children:
+        with contextlib.suppress(psutil.Error):  # a child ended while we looked
+            descendants += child.memory_info().rss
+    return own, descendants
 
 
 def machine() -> dict[str, Any]:

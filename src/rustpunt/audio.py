@@ -34,6 +34,18 @@ def ffmpeg_exe() -> str:
         ) from None
 
 
+def as_mono_int16(samples: np.ndarray, what: str = "audio") -> np.ndarray:
+    """`samples` as contiguous little-endian int16 (no copy when they already are): the one
+    format the session's writers take. A stereo or float array is a bug upstream."""
+    samples = np.asarray(samples)
+    if samples.ndim != 1 or samples.dtype.kind != "i" or samples.dtype.itemsize != 2:
+        raise ValueError(
+            f"{what} must be one-dimensional int16 arrays (mono), got {samples.dtype} "
+            f"with shape {samples.shape}"
+        )
+    return np.ascontiguousarray(samples, dtype="<i2")
+
+
 def ms_to_samples(ms: int, rate: int = SAMPLE_RATE) -> int:
     """Whole samples for a duration in milliseconds, rounded once so lengths never drift."""
     return (ms * rate + 500) // 1000

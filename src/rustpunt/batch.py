@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rustpunt.cache import ClipCache
+from rustpunt.episode import build_episode, check_episode, is_episode_file
+from rustpunt.episode import settled as episode_settled
 from rustpunt.errors import (
     FileProblem,
     ProfileError,
@@ -44,6 +46,7 @@ from rustpunt.session import (
     prepare,
     voices_for,
 )
+from rustpunt.sounddesign import check_sound
 from rustpunt.speak import Voices
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,10 @@ class Job:
     """Why this script cannot be built (another script would write the same MP3), else None."""
 
 
-NOT_SCRIPTS = ("lexicon.yaml", "lexicon.yml", "podcast.yaml", "podcast.yml")
+NOT_SCRIPTS = (
+    "lexicon.yaml", "lexicon.yml", "podcast.yaml", "podcast.yml",
+    "sound.yaml", "sound.yml",  # a folder's sound design (rustpunt.soundkeys)
+)  # fmt: skip
 """YAML files beside the scripts that are settings, not scripts: a folder's pronunciation lexicon
 and a podcast's show settings."""
 
@@ -141,8 +147,12 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
         try:
             if job.clash:
                 raise ScriptError(script_path, None, job.clash)
+            if is_episode_file(script_path):
+                check_episode(script_path, tuple(voices_dirs))
+                results.append(CheckResult(script_path, None))
+                continue
             script = load_script(script_path)
-            plan(script)
+            check_sound(script, plan(script))
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
             results.append(CheckResult(script_path, None))
@@ -185,7 +195,8 @@ def _build_one(
     on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     job_options = replace(options, output_dir=job.output_dir)
-    result = _guarded(lambda: build_script(job.script, job_options, voices, on_clip), job)
+    builder = build_episode if is_episode_file(job.script) else build_script
+    result = _guarded(lambda: builder(job.script, job_options, voices, on_clip), job)
     assert result is not None
     return result
 
@@ -201,6 +212,8 @@ def _settled(job: Job, options: BuildOptions, voices: Voices) -> BuildResult | N
         )
 
     def settle() -> BuildResult | None:
+        if is_episode_file(job.script):
+            return episode_settled(job.script, replace(options, output_dir=job.output_dir))
         prepared = prepare(job.script, replace(options, output_dir=job.output_dir))
         if prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice)):
             return None

@@ -20,7 +20,9 @@ from rustpunt import __version__
 from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
+    from rustpunt.article import Format
     from rustpunt.batch import Report
+    from rustpunt.export import Encoder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_MEANINGS = {
@@ -138,10 +140,35 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
+@click.option(
+    "--encoder",
+    type=click.Choice(["splice", "whole"]),
+    default="splice",
+    show_default=True,
+    help="splice: encode only the speech and fill the pauses with ready silent frames (fast; a "
+    "pause-only edit re-encodes nothing). whole: encode the finished session in one pass.",
+)
+@click.option("--bed", help="A bed under every session: pink, brown, rain, an audio file, or none.")
+@click.option("--bell", type=click.Choice(["start", "end", "both", "none"]), help="A singing bowl.")
+@click.option("--chime", type=float, help="A soft chime before speech after pauses of this many s.")
 @_json_option
-def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
-          jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
-          album: str, as_json: bool) -> ExitStatus:  # fmt: skip
+def build(
+    paths: tuple[Path, ...],
+    output_dir: Path,
+    voice: str | None,
+    strict: bool,
+    force: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    voices_dirs: tuple[Path, ...],
+    artist: str,
+    album: str,
+    encoder: Encoder,
+    bed: str | None,
+    bell: str | None,
+    chime: float | None,
+    as_json: bool,
+) -> ExitStatus:
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
 
     PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
@@ -156,10 +183,12 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
       rustpunt build                          # scripts/ into output/
       rustpunt build scripts/ademhaling.yaml --voice nl-espeak -o ~/Music
       rustpunt build scripts/ --jobs 4 --json > report.json
+      rustpunt build scripts/ --bed rain --bell both   # sound design for every session
     """
     from rustpunt.batch import jobs_for, preflight, timed_build
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions
+    from rustpunt.soundkeys import command_line_settings
 
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
@@ -174,6 +203,8 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         force=force,
         artist=artist,
         album=album,
+        encoder=encoder,
+        sound=command_line_settings(bed=bed, bell=bell, chime=chime),
     )
     preflight(job_list, options)
     with click.progressbar(
@@ -220,9 +251,12 @@ def _print_report(report: Report) -> None:
         )
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
-        str(report.count("built")), str(report.count("up to date")), str(report.count("failed")),
-        f"{report.audio_minutes:.1f} min", f"{report.wall_seconds:.1f} s",
-    )  # fmt: skip
+        str(report.count("built")),
+        str(report.count("up to date")),
+        str(report.count("failed")),
+        f"{report.audio_minutes:.1f} min",
+        f"{report.wall_seconds:.1f} s",
+    )
     widths = [max(len(h), len(v)) for h, v in zip(header, values)]
     click.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     click.echo("  ".join(v.rjust(w) for v, w in zip(values, widths)))
@@ -249,10 +283,14 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
         raise _no_scripts(paths)
     problems = [r.error for r in results if r.error is not None]
     if as_json:
-        _emit_json({
-            "checked": len(results),
-            "problems": [{"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems],
-        })  # fmt: skip
+        _emit_json(
+            {
+                "checked": len(results),
+                "problems": [
+                    {"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems
+                ],
+            }
+        )
     else:
         for error in problems:
             click.echo(str(error), err=True)
@@ -268,19 +306,33 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
 def plan(script: Path, as_json: bool) -> None:
     """Show the timeline of a script: each step, its pause, and the rule that set the pause.
 
-    Nothing is synthesised: this is what a build will do.
+    Nothing is synthesised: this is what a build will do. For an episode file: its parts, in
+    order, and where each chapter starts.
 
     \b
     Example:
       rustpunt plan scripts/spierontspanning.yaml
+      rustpunt plan podcast/aflevering-1.yaml
     """
+    from rustpunt import episode  # an episode file: its parts and chapters
     from rustpunt.plan import Pause, timeline_document
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
+    from rustpunt.sounddesign import design_session, sound_document, sound_lines
 
-    timeline = make_plan(load_script(script))
+    if episode.is_episode_file(script):
+        planned = episode.plan_episode(episode.load_episode(script))
+        if as_json:
+            _emit_json(episode.plan_document(planned))
+        else:
+            for line in episode.plan_lines(planned):
+                click.echo(_fit(line, _terminal_width()))
+        return
+    loaded = load_script(script)
+    designed = design_session(loaded, make_plan(loaded))  # room for a bed, bells, breathing
+    timeline = designed.timeline
     if as_json:
-        _emit_json(timeline_document(timeline))
+        _emit_json(timeline_document(timeline) | {"sound": sound_document(designed)})
         return
     width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
@@ -292,6 +344,8 @@ def plan(script: Path, as_json: bool) -> None:
         else:
             label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
             click.echo(_fit(f"{label}  {item.text}", width))
+    for line in sound_lines(designed):
+        click.echo(_fit(line, width))
     click.echo(
         f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses;"
         f" about {timeline.estimated_ms() / 60_000:.1f} min in all"
@@ -466,8 +520,14 @@ def feed_command(
     help="Read every SOURCE as this. [default: from the file extension, else from the content]",
 )
 @_json_option
-def import_command(sources: tuple[str, ...], output_dir: Path, force: bool, explicit_pauses: bool,
-                   source_format: str | None, as_json: bool) -> ExitStatus:  # fmt: skip
+def import_command(
+    sources: tuple[str, ...],
+    output_dir: Path,
+    force: bool,
+    explicit_pauses: bool,
+    source_format: Format | None,
+    as_json: bool,
+) -> ExitStatus:
     """Turn articles into exercise scripts: one script per numbered list of instructions.
 
     SOURCE is a web page (.html), a Markdown file (.md), text copied from a browser (.txt), or -
@@ -486,17 +546,25 @@ def import_command(sources: tuple[str, ...], output_dir: Path, force: bool, expl
     from rustpunt.importer import import_sources
 
     reports = import_sources(
-        sources, output_dir=output_dir, force=force, explicit_pauses=explicit_pauses,
-        format=source_format, stdin=click.get_binary_stream("stdin"),  # type: ignore[arg-type]
-    )  # fmt: skip
+        sources,
+        output_dir=output_dir,
+        force=force,
+        explicit_pauses=explicit_pauses,
+        format=source_format,
+        stdin=click.get_binary_stream("stdin"),  # type: ignore[arg-type]
+    )
     written = [w for r in reports for w in r.written if w.status != "exists"]
     existing = [w for r in reports for w in r.written if w.status == "exists"]
     failed = [r for r in reports if r.error]
     if as_json:
-        _emit_json({
-            "sources": [r.document() for r in reports],
-            "written": len(written), "exists": len(existing), "failed": len(failed),
-        })  # fmt: skip
+        _emit_json(
+            {
+                "sources": [r.document() for r in reports],
+                "written": len(written),
+                "exists": len(existing),
+                "failed": len(failed),
+            }
+        )
     else:
         for report in reports:
             if report.error:
@@ -562,10 +630,15 @@ def voices(
                 problem = str(error)
             status = "ready" if problem is None else f"unavailable: {problem}"
         row: dict[str, Any] = {
-            "name": name, "engine": profile.engine, "tempo": profile.tempo, "fallback": profile.fallback,
-            "default": name == DEFAULT_VOICE, "description": profile.description, "status": status,
+            "name": name,
+            "engine": profile.engine,
+            "tempo": profile.tempo,
+            "fallback": profile.fallback,
+            "default": name == DEFAULT_VOICE,
+            "description": profile.description,
+            "status": status,
             "path": str(profile.path),
-        }  # fmt: skip
+        }
         voice_id = profile.settings.get("voice") if profile.engine == "piper" else None
         if isinstance(voice_id, str):
             found = find_model(voice_id)
@@ -676,8 +749,14 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
 )
 @_voices_dirs_option
 @_json_option
-def voices_try(name: str, text: str, output: Path | None, lexicon_dirs: tuple[Path, ...],
-               voices_dirs: tuple[Path, ...], as_json: bool) -> ExitStatus:  # fmt: skip
+def voices_try(
+    name: str,
+    text: str,
+    output: Path | None,
+    lexicon_dirs: tuple[Path, ...],
+    voices_dirs: tuple[Path, ...],
+    as_json: bool,
+) -> ExitStatus:
     """Speak TEXT with voice NAME into a short MP3, to compare voices and lexicon entries.
     The voice never falls back: if it cannot speak, this says why.
 
@@ -694,10 +773,16 @@ def voices_try(name: str, text: str, output: Path | None, lexicon_dirs: tuple[Pa
     registry = VoiceRegistry((*given_to_group, *voices_dirs))
     result = audition(registry, name, text, destination, lexicon_folders=lexicon_dirs)
     if as_json:
-        _emit_json({
-            "path": str(result.path), "voice": result.voice, "engine": result.engine,
-            "text": result.text, "spoken": result.spoken, "duration_ms": result.duration_ms,
-        })  # fmt: skip
+        _emit_json(
+            {
+                "path": str(result.path),
+                "voice": result.voice,
+                "engine": result.engine,
+                "text": result.text,
+                "spoken": result.spoken,
+                "duration_ms": result.duration_ms,
+            }
+        )
         return ExitStatus.OK
     click.echo(
         f"wrote {result.path} ({result.duration_ms / 1000:.1f} s, {result.voice}, {result.engine})"

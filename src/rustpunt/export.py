@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from mutagen import MutagenError
@@ -49,12 +49,17 @@ from mutagen.id3 import (
     PictureType,
 )
 
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, samples_to_ms
+from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe, samples_to_ms
 from rustpunt.errors import ExportError, RustpuntError
 from rustpunt.files import atomic_path, write_text_atomic
+from rustpunt.splice import PartCache, assemble, check_bitrate, place_parts, rewrite_info_tag
 
-MP3_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-"""The constant bitrates MPEG-1 Layer III allows at 44.1 kHz (ffmpeg silently clamps others)."""
+Encoder = Literal["splice", "whole"]
+"""How the MP3 is made: "splice" encodes only the speech and fills the pauses with ready silent
+frames (fast, and a pause-only edit re-encodes nothing); "whole" encodes the finished session in
+one pass, the reference the spliced file is compared with (and the way for a session with a bed
+under its pauses)."""
+
 
 ID3_VERSION = 3
 """ID3v2.3: the version whose chapters ffmpeg-based players read whatever the title length."""
@@ -182,12 +187,7 @@ def write_mp3(
     Raises ExportError when ffmpeg fails (with its last line of error output).
     """
     destination = Path(destination)
-    if bitrate_kbps not in MP3_BITRATES_KBPS:
-        allowed = ", ".join(str(rate) for rate in MP3_BITRATES_KBPS)
-        raise ExportError(
-            f"{destination}: {bitrate_kbps!r} kbit/s is not an MP3 bitrate at 44.1 kHz; "
-            f"choose one of {allowed}"
-        )
+    check_bitrate(bitrate_kbps, destination)
     with atomic_path(destination) as temporary:
         write_mp3_into(
             temporary,
@@ -216,6 +216,67 @@ def write_mp3_into(
     errors name `shown`, the file the user will look for."""
     ordered = _chronological(chapters)
     samples = _encode(temporary, chunks, bitrate_kbps, shown)
+    rewrite_info_tag(temporary, total_samples=samples)  # exact length for every reader
+    _tag_into(
+        temporary,
+        metadata,
+        ordered,
+        samples,
+        shown=shown,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
+
+
+def write_spliced_into(
+    temporary: Path,
+    segments: Sequence[tuple[int, np.ndarray]],
+    total_samples: int,
+    metadata: Metadata,
+    chapters: Sequence[Chapter],
+    *,
+    bitrate_kbps: int,
+    shown: Path,
+    parts: PartCache | None = None,
+    cover: bytes | None = None,
+    cover_mime: str = "image/jpeg",
+) -> None:
+    """The MP3 made by encoding only the speech: each `(offset, samples)` segment is encoded
+    (or taken from `parts`, a cache of encoded segments) and the pauses between them are
+    pre-encoded silent frames (rustpunt.splice); then tagged like write_mp3_into's."""
+    ordered = _chronological(chapters)
+    if total_samples <= 0:
+        raise ExportError(f"{shown}: the session has no audio to encode")
+    try:
+        placed = place_parts(segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts)
+    except ExportError as error:
+        raise ExportError(f"{shown}: {error}") from None
+    try:
+        with temporary.open("wb") as handle:
+            assemble(handle, placed, total_samples, bitrate_kbps=bitrate_kbps)
+    except OSError as error:
+        raise output_error(shown, error) from None
+    _tag_into(
+        temporary,
+        metadata,
+        ordered,
+        total_samples,
+        shown=shown,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
+
+
+def _tag_into(
+    temporary: Path,
+    metadata: Metadata,
+    ordered: list[Chapter],
+    samples: int,
+    *,
+    shown: Path,
+    cover: bytes | None,
+    cover_mime: str,
+) -> None:
     try:
         _write_tags(
             temporary,
@@ -248,7 +309,7 @@ def encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
     """ffmpeg reading raw session PCM on stdin and encoding constant-bitrate mono MP3, no tags.
 
     The caller appends the output (`-f mp3 PATH`); benchmarks/bulk.py times this very command as
-    the floor a build cannot beat.
+    its floor: ffmpeg encoding the whole session.
     """
     return [
         executable, "-hide_banner", "-nostats", "-loglevel", "error",
@@ -276,7 +337,7 @@ def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, sh
             iterator = iter(chunks)
             try:
                 for chunk in iterator:
-                    data = _pcm(chunk)
+                    data = as_mono_int16(chunk, "audio chunks")
                     total += data.size
                     try:
                         process.stdin.write(data.data.cast("B"))
@@ -304,17 +365,6 @@ def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, sh
     if total == 0:
         raise ExportError(f"{shown}: the session has no audio to encode")
     return total
-
-
-def _pcm(chunk: np.ndarray) -> np.ndarray:
-    """A chunk as contiguous little-endian int16 (no copy when it already is one)."""
-    chunk = np.asarray(chunk)
-    if chunk.ndim != 1 or chunk.dtype.kind != "i" or chunk.dtype.itemsize != 2:
-        raise ValueError(
-            f"audio chunks must be one-dimensional int16 arrays (mono), got {chunk.dtype} "
-            f"with shape {chunk.shape}"
-        )
-    return np.ascontiguousarray(chunk, dtype="<i2")
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
@@ -535,5 +585,6 @@ __all__ = [
     "write_mp3",
     "write_mp3_into",
     "write_sidecar_into",
+    "write_spliced_into",
     "write_vtt",
 ]

@@ -19,6 +19,13 @@ import yaml
 from pytimeparse import parse as parse_duration
 
 from rustpunt.errors import ScriptError
+from rustpunt.soundkeys import (
+    DesignProblem,
+    SoundSettings,
+    StepBreathing,
+    parse_breathing,
+    parse_sound,
+)
 
 MAX_PAUSE_MS = 60 * 60 * 1000
 """A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
@@ -29,8 +36,11 @@ MAX_STEPS = 10_000
 MIN_CYCLE_MS, MAX_CYCLE_MS = 2_000, 60_000
 """One breathing cycle: faster than 2 s or slower than a minute is not a breath."""
 
-TOP_LEVEL_KEYS = ("title", "steps", "voice", "intro", "outro", "pause", "cycle", "description")
-STEP_KEYS = ("text", "pause")
+TOP_LEVEL_KEYS = (
+    "title", "steps", "voice", "intro", "outro", "pause", "cycle", "description",
+    "sound",  # sound design: see rustpunt.soundkeys
+)  # fmt: skip
+STEP_KEYS = ("text", "pause", "breathing")  # breathing: tones in the step's pause
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -43,6 +53,8 @@ class Step:
     pause_ms: int | None
     """The explicit pause after this step, or None to infer it from the text."""
     line: int
+    breathing: StepBreathing | None = None
+    """`breathing:`: paced-breathing tones in the pause after this step."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,8 @@ class Script:
     description: str | None = None
     digest: str = ""
     """SHA-256 of the file's bytes: the script's identity for incremental builds."""
+    sound: SoundSettings | None = None
+    """The script's own `sound:` settings (a bed, bells, a chime), or None."""
 
 
 class _Mapping(dict):  # type: ignore[type-arg]
@@ -243,7 +257,30 @@ def _parse(data: bytes, path: Path) -> Script:
         else None,
         description=text_of("description"),
         digest=hashlib.sha256(data).hexdigest(),
+        sound=_sound(document, path),
     )
+
+
+def _sound(document: _Mapping, path: Path) -> SoundSettings | None:
+    if document.get("sound") is None:
+        return None
+    value, line = document["sound"], document.key_lines["sound"]
+    try:
+        return parse_sound(
+            value, getattr(value, "key_lines", {}), line, base=path.parent, named_in=path
+        )
+    except DesignProblem as problem:
+        raise _Problem(problem.line, problem.message) from None
+
+
+def _breathing(item: _Mapping, where: str) -> StepBreathing | None:
+    if item.get("breathing") is None:
+        return None
+    value, line = item["breathing"], item.key_lines["breathing"]
+    try:
+        return parse_breathing(value, getattr(value, "key_lines", {}), line, where)
+    except DesignProblem as problem:
+        raise _Problem(problem.line, problem.message) from None
 
 
 def _decode(data: bytes) -> str:
@@ -353,7 +390,15 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                     written=item.written.get("pause"),
                 )
             )
-            steps.append(Step(number=number, text=text, pause_ms=pause_ms, line=item_line))
+            steps.append(
+                Step(
+                    number=number,
+                    text=text,
+                    pause_ms=pause_ms,
+                    line=item_line,
+                    breathing=_breathing(item, where),
+                )
+            )
         elif not isinstance(item, (_Mapping, _Sequence)) and (
             item is not None or value.written.get(number - 1) not in (None, "", "~")
         ):

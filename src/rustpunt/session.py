@@ -21,17 +21,39 @@ from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
     Chapter,
     Cue,
+    Encoder,
     Metadata,
     json_text,
     vtt_text,
     write_mp3_into,
     write_sidecar_into,
+    write_spliced_into,
 )
 from rustpunt.files import atomic_paths
-from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
+from rustpunt.mix import (
+    TARGET_LUFS,
+    TRUE_PEAK_DBTP,
+    Mix,
+    Placement,
+    place,
+    render,
+    speech_segments,
+)
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
+from rustpunt.sounddesign import (
+    ENCODER_LOSS_DB,
+    Designed,
+    Layered,
+    design_session,
+    layer_for,
+    level,
+    render_layered,
+    sound_document,
+)
+from rustpunt.soundkeys import SoundSettings, check_design
 from rustpunt.speak import SpokenSession, Voices
+from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 
 BITRATE_KBPS = 64
@@ -49,6 +71,11 @@ class BuildOptions:
     force: bool = False
     artist: str = "rustpunt"
     album: str = "rustpunt"
+    encoder: Encoder = "splice"
+    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass.
+    A session with sounds under its speech (a bed, bells) is always encoded whole."""
+    sound: SoundSettings | None = None
+    """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
 
 
 class BuildStatus(str, Enum):
@@ -117,7 +144,13 @@ def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
     )
 
 
-def build_key(script: Script, registry: VoiceRegistry, voice: str, options: BuildOptions) -> str:
+def build_key(
+    script: Script,
+    registry: VoiceRegistry,
+    voice: str,
+    options: BuildOptions,
+    designed: Designed | None = None,
+) -> str:
     document = {
         "tool": __version__,
         "script": script.digest,
@@ -126,7 +159,12 @@ def build_key(script: Script, registry: VoiceRegistry, voice: str, options: Buil
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
+        "encoder": options.encoder,
+        "encoder_loss_db": ENCODER_LOSS_DB,
+        "chapters": CHAPTERS_VERSION,
     }
+    if designed is not None and designed.has_layer:
+        document["sound"] = sound_document(designed)
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -174,6 +212,8 @@ class Prepared:
     fell_back: bool = False
     """The outputs are up to date but were spoken by a fallback voice: worth rebuilding once the
     voice can be reached again (the batch asks that, once per voice)."""
+    designed: Designed | None = None
+    """The sound design and where its sounds go (the timeline above already makes room)."""
 
 
 def up_to_date(
@@ -198,9 +238,10 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
     script = load_script(script_path)
     registry = voices_for(script_path, options.voices_dirs)
     voice = chosen_voice(script, registry, options.voice)
-    timeline = plan(script)
+    designed = design_session(script, plan(script), options.sound)
+    timeline = designed.timeline
     paths = output_paths(script_path, options.output_dir)
-    key = build_key(script, registry, voice, options)
+    key = build_key(script, registry, voice, options, designed)
     previous = recorded_build(paths.json) if not options.force else None
     current = up_to_date(script_path, paths, key, previous)
     recorded_voice = (previous or {}).get("voice")
@@ -214,6 +255,7 @@ def prepare(script_path: Path, options: BuildOptions) -> Prepared:
         key=key,
         up_to_date=current,
         fell_back=current is not None and fell_back,
+        designed=designed,
     )
 
 
@@ -231,11 +273,15 @@ def build_script(
     ):
         return prepared.up_to_date
     script, timeline, paths = prepared.script, prepared.timeline, prepared.paths
+    if prepared.designed is not None:  # a bed file that is not audio fails before any speech
+        check_design(prepared.designed.design, script_path)
     texts = [speech.text for speech in timeline.speeches()]
     spoken = voices.speak(
         texts, prepared.registry, prepared.voice, strict=options.strict, on_clip=on_clip
     )
     mix = place(timeline, spoken.clips)
+    layered = level(mix, layer_for(prepared.designed, mix) if prepared.designed else None)
+    mix = layered.mix
     metadata = Metadata(
         title=script.title,
         artist=options.artist,
@@ -248,7 +294,11 @@ def build_script(
         paths,
         mix=mix,
         metadata=metadata,
-        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key),
+        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
+        | _sound_record(prepared.designed, layered),
+        layered=layered,
+        encoder=options.encoder,
+        parts=DirectoryPartCache(options.cache.parts),
     )
     return BuildResult(
         script=script_path,
@@ -262,19 +312,65 @@ def build_script(
 
 
 def write_outputs(
-    paths: OutputPaths, *, mix: Mix, metadata: Metadata, document: dict[str, Any]
+    paths: OutputPaths,
+    *,
+    mix: Mix,
+    metadata: Metadata,
+    document: dict[str, Any],
+    layered: Layered | None = None,
+    cover: tuple[bytes, str] | None = None,
+    chapter_list: list[Chapter] | None = None,
+    cue_list: list[Cue] | None = None,
+    encoder: Encoder = "splice",
+    parts: PartCache | None = None,
 ) -> None:
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
     done). A full disk leaves the previous set as it was and names the file it could not write."""
     with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
-        write_mp3_into(
-            mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS, shown=paths.mp3
+        marks = chapters(mix) if chapter_list is None else chapter_list
+        picture = {"cover": cover[0], "cover_mime": cover[1]} if cover else {}
+        if encoder == "splice" and (layered is None or layered.layer is None):
+            write_spliced_into(
+                mp3,
+                speech_segments(mix),
+                mix.total_samples,
+                metadata,
+                marks,
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+                parts=parts,
+                **picture,  # type: ignore[arg-type]
+            )
+        else:  # the one-pass encode: also every session with a bed or bells under its speech
+            write_mp3_into(
+                mp3,
+                render_layered(layered) if layered is not None else render(mix),
+                metadata,
+                marks,
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+                **picture,  # type: ignore[arg-type]
+            )
+        write_sidecar_into(
+            vtt, vtt_text(cues(mix) if cue_list is None else cue_list), shown=paths.vtt
         )
-        write_sidecar_into(vtt, vtt_text(cues(mix)), shown=paths.vtt)
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
         document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
         write_sidecar_into(json_file, json_text(document), shown=paths.json)
+
+
+def _sound_record(designed: Designed | None, layered: Layered) -> dict[str, Any]:
+    """The sidecar's "sound": the design, and the loudness measured before the one correction."""
+    if designed is None or layered.layer is None:
+        return {}
+    return {
+        "sound": {
+            **sound_document(designed),
+            "measured_lufs": layered.measured_lufs,
+            "layer_gain_db": layered.gain_db,
+        }
+    }
 
 
 def _engine_label(spoken: SpokenSession) -> str:
@@ -292,18 +388,36 @@ def _speech_spans(mix: Mix) -> list[Placement]:
     return [p for p in mix.placements if isinstance(p.item, Speech)]
 
 
-def chapters(mix: Mix) -> list[Chapter]:
-    """One chapter per step, from its first word to the next step's: skipping lands on a step.
+CHAPTERS_VERSION = 2
+"""2: the intro and the outro are chapters of their own ("Intro", "Outro")."""
 
-    The first chapter starts at 0 (it holds the intro) and the last runs to the end (the outro),
-    so the chapters cover the whole file, as players expect.
+PART_CHAPTER_TITLES = {"intro": "Intro", "outro": "Outro"}
+
+
+def chapters(mix: Mix) -> list[Chapter]:
+    """One chapter per step, from its first word to the next chapter's, and one for the intro and
+    the outro: skipping lands on a step.
+
+    The first chapter starts at 0 (the lead-in belongs to it) and the last runs to the end, so
+    the chapters cover the whole file, as players expect.
     """
-    steps = [p for p in _speech_spans(mix) if p.item.part == "step"]  # type: ignore[union-attr]
+    marks: list[tuple[int, str]] = []
+    seen: set[tuple[str, int | None]] = set()
+    for placement in _speech_spans(mix):
+        item = placement.item
+        assert isinstance(item, Speech)
+        if (item.part, item.step) in seen:
+            continue  # a part spoken in several clips (sentence by sentence) is one chapter
+        seen.add((item.part, item.step))
+        if item.part == "step":
+            marks.append((placement.start_ms, item.text))
+        else:
+            marks.append((placement.start_ms, PART_CHAPTER_TITLES.get(item.part, item.part)))
     result = []
-    for index, placement in enumerate(steps):
-        start = 0 if index == 0 else placement.start_ms
-        end = steps[index + 1].start_ms if index + 1 < len(steps) else mix.duration_ms
-        result.append(Chapter(start, end, placement.item.text))  # type: ignore[union-attr]
+    for index, (start, title) in enumerate(marks):
+        begin = 0 if index == 0 else start
+        end = marks[index + 1][0] if index + 1 < len(marks) else mix.duration_ms
+        result.append(Chapter(begin, end, title))
     return result
 
 
