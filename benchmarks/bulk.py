@@ -16,7 +16,8 @@ Figures, all measured in one run:
    the same imageio-ffmpeg binary encoding the very same audio (the built MP3s decoded back to raw
    PCM beforehand, untimed) with the build's own encoder command (rustpunt.export.encoder_command
    at the build's bitrate), one ffmpeg per script fed through a pipe in 5 s chunks, as many at once
-   as the build's jobs. No build that encodes every sample can beat it. Build and floor are
+   as the build's jobs. No build that encodes every sample (`--encoder whole`) can beat it; the
+   default spliced writer encodes only the speech, so its ratio can be below 1. Build and floor are
    interleaved --repeat times (default 2), each time cold, and the shortest of each counts.
 2. No-op rebuild of M scripts: all built, then built again; the first rebuild is the figure (the
    median of three is shown too).
