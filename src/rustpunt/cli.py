@@ -248,12 +248,16 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     if not results:
         raise _no_scripts(paths)
     problems = [r.error for r in results if r.error is not None]
+    warnings = [warning for r in results for warning in r.warnings]
     if as_json:
         _emit_json({
             "checked": len(results),
             "problems": [{"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems],
+            "warnings": warnings,
         })  # fmt: skip
     else:
+        for warning in warnings:  # words the lexicon would likely need: the scripts stay valid
+            click.echo(warning, err=True)
         for error in problems:
             click.echo(str(error), err=True)
         click.echo(
@@ -274,13 +278,16 @@ def plan(script: Path, as_json: bool) -> None:
     Example:
       rustpunt plan scripts/spierontspanning.yaml
     """
-    from rustpunt.plan import Pause, timeline_document
+    from rustpunt.plan import Pause
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
+    from rustpunt.spoken import plan_document, script_lexicon, speech_pieces
 
-    timeline = make_plan(load_script(script))
+    loaded = load_script(script)
+    timeline = make_plan(loaded)
+    lexicon = script_lexicon(loaded)
     if as_json:
-        _emit_json(timeline_document(timeline))
+        _emit_json(plan_document(timeline, lexicon))
         return
     width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
@@ -289,9 +296,17 @@ def plan(script: Path, as_json: bool) -> None:
             click.echo(
                 _fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width)
             )
-        else:
-            label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
-            click.echo(_fit(f"{label}  {item.text}", width))
+            continue
+        label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
+        for piece in speech_pieces(item.text, lexicon):  # inline pauses on their own lines
+            if piece.pause_ms is not None:
+                reason = f"{piece.text} in the text"
+                click.echo(_fit(f"        pause {piece.pause_ms / 1000:6.1f} s  [inline] {reason}", width))
+                continue
+            click.echo(_fit(f"{label}  {piece.text}", width))
+            if piece.spoken is not None:
+                click.echo(_fit(f"{'':7}  (says: {piece.spoken})", width))
+            label = " " * 7
     click.echo(
         f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses;"
         f" about {timeline.estimated_ms() / 60_000:.1f} min in all"

@@ -19,6 +19,7 @@ import yaml
 from pytimeparse import parse as parse_duration
 
 from rustpunt.errors import ScriptError
+from rustpunt.sentences import InlinePauseError, check_inline_pauses
 
 MAX_PAUSE_MS = 60 * 60 * 1000
 """A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
@@ -300,6 +301,11 @@ def _text(
         raise _Problem(line, f"`{what}` is empty; write the text to speak")
     if spoken and not any(character.isalnum() for character in text):
         raise _Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
+    if spoken:
+        try:
+            check_inline_pauses(text)
+        except InlinePauseError as error:
+            raise _Problem(line, f"{what}: {error}") from None
     return text
 
 
