@@ -119,7 +119,9 @@ steps:
         after = [(s, e) for s, e in silences if abs(s - speech_end) <= 50]
         assert after, (step, silences)
         start, end = after[0]
-        assert end - start >= at_least, (step["text"], end - start)
+        # exact pauses (a hold ends on time) measure within a few ms: silencedetect at -60 dB
+        # finds a soft first sound a little late or early
+        assert end - start >= at_least - 10, (step["text"], end - start)
 
 
 def test_explicit_pauses_to_the_millisecond(tmp_path: Path) -> None:
@@ -151,7 +153,7 @@ def test_google_voice_through_the_fake_and_the_cache(tmp_path: Path, fake_google
     assert result.returncode == 0, result.stderr
     sidecar = json.loads((out / "kort.json").read_text(encoding="utf-8"))
     assert sidecar["voice"] | {"engine": None} == {
-        "requested": "nl-google", "used": "nl-google", "engine": None, "tempo": 0.88, "fallback_reason": None,
+        "requested": "nl-google", "used": "nl-google", "engine": None, "tempo": 0.75, "fallback_reason": None,
     }  # fmt: skip
     assert ID3(out / "kort.mp3")["TXXX:voice"].text == ["nl-google"]
     texts = ["Welkom bij dit korte moment.", "Ga rustig zitten.", "Houd dit vijf seconden vast.",
