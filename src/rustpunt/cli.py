@@ -301,7 +301,9 @@ def plan(script: Path, as_json: bool) -> None:
         for piece in speech_pieces(item.text, lexicon):  # inline pauses on their own lines
             if piece.pause_ms is not None:
                 reason = f"{piece.text} in the text"
-                click.echo(_fit(f"        pause {piece.pause_ms / 1000:6.1f} s  [inline] {reason}", width))
+                click.echo(
+                    _fit(f"        pause {piece.pause_ms / 1000:6.1f} s  [inline] {reason}", width)
+                )
                 continue
             click.echo(_fit(f"{label}  {piece.text}", width))
             if piece.spoken is not None:

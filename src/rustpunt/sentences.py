@@ -26,10 +26,10 @@ from typing import Literal
 
 __all__ = [
     "CAPTION_LINE_CHARS",
+    "MAX_INLINE_PAUSE_MS",
     "Gap",
     "InlinePause",
     "InlinePauseError",
-    "MAX_INLINE_PAUSE_MS",
     "Phrase",
     "caption_cues",
     "caption_lines",
@@ -38,8 +38,8 @@ __all__ = [
     "inline_pause_ms",
     "phrases",
     "sentences",
-    "spoken_words",
     "split_inline",
+    "spoken_words",
     "timing_text",
 ]
 
@@ -200,7 +200,8 @@ def sentences(text: str) -> list[str]:
         last_word = before.rsplit(None, 1)[-1].lower() if before else ""
         following = text[boundary.end() : boundary.end() + 1]
         if last_word.endswith(".") and (
-            last_word.lstrip("\"'(\u201c\u2018") in _TITLES or not following[:1].isupper()
+            last_word.lstrip("\"'(\u201c\u2018") in _TITLES
+            or not (following.isupper() or following.isdigit())
         ):
             continue
         if _has_words(before):

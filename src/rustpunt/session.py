@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rustpunt import __version__
+from rustpunt.audio import samples_to_ms
 from rustpunt.cache import PIPELINE, ClipCache
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
@@ -28,7 +29,6 @@ from rustpunt.export import (
     write_sidecar_into,
 )
 from rustpunt.files import atomic_paths
-from rustpunt.audio import samples_to_ms
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
