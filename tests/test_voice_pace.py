@@ -242,3 +242,28 @@ def test_one_edited_sentence_is_spoken_again_and_a_lexicon_change_rebuilds(tmp_p
     assert (
         sidecar["steps"][1]["sentences"][0]["text"] == "Bel de GGZ als het nodig is."
     )  # as written
+
+
+def test_a_replaced_piper_model_rebuilds(tmp_path: Path) -> None:
+    from tinypiper import write_voice
+
+    voices = tmp_path / "voices"
+    write_voice(voices / "models", "nl_BE-tiny-medium")
+    write_script(
+        voices,
+        "test-piper.yaml",
+        "engine: piper\nsettings:\n  model: models/nl_BE-tiny-medium.onnx\nfallback: nl-espeak\n",
+    )
+    script = write_script(tmp_path, "proef.yaml", "title: t\nsteps:\n  - Adem in. Adem uit.\n")
+    command = ("build", script, "-o", tmp_path / "out", "--voice", "test-piper", "--json")
+
+    def build() -> dict[str, Any]:
+        result = run_cli(*command, "--voices-dir", voices)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    assert build()["built"] == 1
+    assert build()["built"] == 0  # unchanged: a no-op
+    write_voice(voices / "models", "nl_BE-tiny-medium", speakers=2)  # another model, same path
+    rebuilt = build()
+    assert rebuilt["built"] == 1 and rebuilt["scripts"][0]["synthesized"] == 2
