@@ -267,3 +267,14 @@ def test_a_replaced_piper_model_rebuilds(tmp_path: Path) -> None:
     write_voice(voices / "models", "nl_BE-tiny-medium", speakers=2)  # another model, same path
     rebuilt = build()
     assert rebuilt["built"] == 1 and rebuilt["scripts"][0]["synthesized"] == 2
+
+
+def test_voices_try_speaks_sentences_and_inline_pauses_as_a_build_does(tmp_path: Path) -> None:
+    output = tmp_path / "proef.mp3"
+    text = "Adem in (pauze 2 s) en uit. Nog een keer."
+    result = run_cli("voices", "try", "nl-espeak", text, "-o", output)
+    assert result.returncode == 0, result.stderr
+    inside = [end - start for start, end in audiotools.silences(output, noise_db=-50, min_ms=600)]
+    # lead-in and tail are 0.3 s; inside: the inline pause, then the sentence pause
+    assert len(inside) == 2, inside
+    assert abs(inside[0] - 2000) <= 50 and abs(inside[1] - ESPEAK.sentence_pause_ms) <= 50
