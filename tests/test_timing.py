@@ -132,7 +132,7 @@ def test_reason_quotes_the_cue(text: str, quoted: str) -> None:
 
 def test_reason_is_one_readable_sentence() -> None:
     decision = infer_pause("Houd dit vijf seconden vast.", default_ms=6000, cycle_ms=10_000)
-    assert decision == PauseDecision(5000, "seconds", "'vijf seconden' asks for at least 5 s")
+    assert decision == PauseDecision(5000, "seconds", "'vijf seconden' asks for 5 s")
     assert (
         "'een paar' read as 3"
         in infer_pause("Blijf hier een paar minuten.", default_ms=6000, cycle_ms=10_000).reason

@@ -476,7 +476,7 @@ def explain(reading: CueReading, ms: int, *, default_ms: int, cycle_ms: int) -> 
     if len(reading.groups) == 1:
         cue = reading.groups[0]
         if cue.kind != "repeat":
-            return f"'{cue.quote}' asks for at least {_gloss(cue, cycle_ms)}{margin}"
+            return f"'{cue.quote}' asks for {_gloss(cue, cycle_ms)}{margin}"
         cycles = "breathing cycle" if reading.times == 1 else "breathing cycles"
         note = _few_note(cue, " ('{}' read as {})")
         return (
