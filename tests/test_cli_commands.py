@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLES, run_cli, run_main, write_script
+from conftest import EXAMPLES, run_main, write_script
 from rustpunt.cli import cli
 from rustpunt.errors import ExitStatus
 
@@ -31,14 +31,14 @@ def test_every_command_teaches_with_an_example(command: str) -> None:
 
 
 def test_top_level_help_and_version() -> None:
-    result = run_cli("--help")
+    result = run_main("--help")
     assert result.returncode == 0 and "Exit codes:" in result.stdout
-    version = run_cli("--version")
+    version = run_main("--version")
     assert version.returncode == 0 and version.stdout.startswith("rustpunt, version ")
 
 
 def test_a_wrong_command_line_exits_2() -> None:
-    result = run_cli("build", "--jobs", "0")
+    result = run_main("build", "--jobs", "0")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "--jobs" in result.stderr
 
@@ -68,7 +68,7 @@ def test_an_unwritable_output_folder_fails_before_any_speech(
 ) -> None:
     script = write_script(tmp_path, "a.yaml", "title: t\nsteps: [Adem in.]\n")
     (tmp_path / "file").write_text("not a folder")
-    result = run_cli("build", script, "-o", tmp_path / "file" / "out")
+    result = run_main("build", script, "-o", tmp_path / "file" / "out")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"Error: {tmp_path / 'file' / 'out'}: cannot write the output folder (Not a directory); "
@@ -84,7 +84,9 @@ def test_two_scripts_with_one_output_name_fail_and_the_others_build(
     second = write_script(tmp_path / "in", "adem.YML", "title: t\nsteps: [b]\n")
     good = write_script(tmp_path / "in", "goed.yaml", "title: t\nsteps: [Adem in.]\n")
     target = tmp_path / "out" / "adem.mp3"
-    result = run_cli("build", tmp_path / "in", good, "--voice", "nl-espeak", "-o", tmp_path / "out")
+    result = run_main(
+        "build", tmp_path / "in", good, "--voice", "nl-espeak", "-o", tmp_path / "out"
+    )
     assert result.returncode == 1, result.stderr
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert sorted(failed) == sorted([
@@ -94,7 +96,7 @@ def test_two_scripts_with_one_output_name_fail_and_the_others_build(
         "or build them into different folders with -o",
     ])  # fmt: skip
     assert (tmp_path / "out" / "goed.mp3").is_file() and not target.exists()
-    checked = run_cli("check", tmp_path / "in")
+    checked = run_main("check", tmp_path / "in")
     assert checked.returncode == 1
     assert f"{first}: {second} would be built into the same" in checked.stderr
     assert "3 script(s) checked, 2 with problems" in checked.stderr
@@ -110,7 +112,7 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
         "title: !!python/object/apply:os.system [touch /tmp/pwned]\nsteps: [a]\n",
     )
     (tmp_path / "binary.yaml").write_bytes(bytes(range(256)))
-    result = run_cli("check", tmp_path)
+    result = run_main("check", tmp_path)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert f"{typo}:2: unknown key `stpes` at the top level; did you mean `steps`?" in lines
@@ -128,8 +130,8 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
     )
     assert lines[-1] == "5 script(s) checked, 4 with problems"
     assert "Traceback" not in result.stderr
-    assert run_cli("check", good).returncode == 0
-    report = json.loads(run_cli("check", tmp_path, "--json").stdout)
+    assert run_main("check", good).returncode == 0
+    report = json.loads(run_main("check", tmp_path, "--json").stdout)
     assert report["checked"] == 5
     assert {
         "file": str(typo),
@@ -140,7 +142,7 @@ def test_check_reports_every_problem_as_file_line_message(tmp_path: Path) -> Non
 
 @pytest.mark.skipif(not EXAMPLES, reason="no example scripts")
 def test_the_examples_are_valid() -> None:
-    result = run_cli("check", *EXAMPLES)
+    result = run_main("check", *EXAMPLES)
     assert result.returncode == 0, result.stderr
     assert f"{len(EXAMPLES)} script(s) checked, 0 with problems" in result.stdout
 
@@ -155,14 +157,14 @@ steps:
   - {text: Laat los., pause: 3}
   - Sluit je ogen.
 """)  # fmt: skip
-    result = run_cli("plan", script)
+    result = run_main("plan", script)
     assert result.returncode == 0
     text = result.stdout
     assert "step  1  Houd dit vijf seconden vast." in text
     assert (
         "[seconds]" in text and "[repeat]" in text and "[explicit]" in text and "[default]" in text
     )
-    document = json.loads(run_cli("plan", script, "--json").stdout)
+    document = json.loads(run_main("plan", script, "--json").stdout)
     pauses = {
         item["step"]: item for item in document["items"] if item["type"] == "pause" and item["step"]
     }
@@ -179,7 +181,7 @@ steps:
 
 def test_plan_of_a_bad_script_is_one_line(tmp_path: Path) -> None:
     script = write_script(tmp_path, "p.yaml", "title: t\nsteps:\n  - text: a\n    pause: soms\n")
-    result = run_cli("plan", script)
+    result = run_main("plan", script)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f'Error: {script}:4: `step 1 pause` \'soms\' is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"'
@@ -187,12 +189,12 @@ def test_plan_of_a_bad_script_is_one_line(tmp_path: Path) -> None:
 
 
 def test_voices_say_whether_each_can_speak_now(fake_google) -> None:
-    rows = {row["name"]: row for row in json.loads(run_cli("voices", "--json").stdout)}
+    rows = {row["name"]: row for row in json.loads(run_main("voices", "--json").stdout)}
     assert rows["nl-espeak"]["status"] == "ready"
     assert rows["nl-google"]["status"] == "ready" and rows["nl-google"]["default"]
     assert rows["nl-google"]["fallback"] == "nl-espeak"
     fake_google.mode = "429"
-    rows = {row["name"]: row for row in json.loads(run_cli("voices", "--json").stdout)}
+    rows = {row["name"]: row for row in json.loads(run_main("voices", "--json").stdout)}
     assert (
         rows["nl-google"]["status"].startswith("unavailable:")
         and "429" in rows["nl-google"]["status"]
@@ -200,7 +202,7 @@ def test_voices_say_whether_each_can_speak_now(fake_google) -> None:
 
 
 def test_voices_offline() -> None:
-    result = run_cli("voices")
+    result = run_main("voices")
     assert result.returncode == 0
     assert "* nl-google" in result.stdout and "unavailable" in result.stdout
     assert re.search(r"^  nl-espeak +espeak  ready$", result.stdout, re.MULTILINE)
@@ -218,12 +220,12 @@ def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:
     rows = {
         r["name"]: r
         for r in json.loads(
-            run_cli("voices", "--voices-dir", tmp_path, "--json", "--no-check").stdout
+            run_main("voices", "--voices-dir", tmp_path, "--json", "--no-check").stdout
         )
     }
     assert rows["nl-espeak"]["description"] == "mine"
     write_script(tmp_path, "kapot.yaml", "engine: [\n")
-    result = run_cli("voices", "--voices-dir", tmp_path)
+    result = run_main("voices", "--voices-dir", tmp_path)
     assert (
         result.returncode == 1
         and "kapot.yaml:" in result.stderr
@@ -232,25 +234,27 @@ def test_voices_dir_overrides_a_builtin_profile(tmp_path: Path) -> None:
 
 
 def test_schema_is_json() -> None:
-    result = run_cli("schema")
+    result = run_main("schema")
     assert result.returncode == 0
     assert json.loads(result.stdout)["required"] == ["title", "steps"]
 
 
 def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
     script = write_script(tmp_path, "c.yaml", "title: t\nsteps: [Adem in., Adem uit.]\n")
-    assert run_cli("build", script, "-o", tmp_path / "out", "--voice", "nl-espeak").returncode == 0
-    shown = json.loads(run_cli("cache", "--json", "--list").stdout)
+    assert run_main("build", script, "-o", tmp_path / "out", "--voice", "nl-espeak").returncode == 0
+    shown = json.loads(run_main("cache", "--json", "--list").stdout)
     assert shown["folder"] == str(hermetic) and shown["entries"] == 2
     assert sorted(e["text"] for e in shown["list"]) == ["Adem in.", "Adem uit."]
     old = sorted(hermetic.glob("clips/*/*.clip"))[0]
     long_ago = time.time() - 40 * 86_400
     os.utime(old, (long_ago, long_ago))
-    cleared = json.loads(run_cli("cache", "--clear", "--older-than", "30", "--json").stdout)
+    cleared = json.loads(run_main("cache", "--clear", "--older-than", "30", "--json").stdout)
     assert cleared["removed"] == 1 and not old.exists()
-    assert json.loads(run_cli("cache", "--clear", "--json").stdout)["removed"] == 1
-    assert run_cli("cache", "--older-than", "3").returncode == 2
+    # the other clip, and the two encoded speech parts of the spliced MP3 (made again when needed)
+    assert json.loads(run_main("cache", "--clear", "--json").stdout)["removed"] == 3
+    assert not list(hermetic.glob("mp3parts/*/*"))
+    assert run_main("cache", "--older-than", "3").returncode == 2
     other = tmp_path / "elders"
-    assert json.loads(run_cli("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(
+    assert json.loads(run_main("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(
         other
     )

@@ -326,9 +326,9 @@ def test_a_real_ffmpeg_failure_is_an_export_error_with_its_last_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawned: list[subprocess.Popen]
 ) -> None:
     """The real ffmpeg, given an option it rejects (a later -b:a wins over ours)."""
-    real = export._encoder_command
+    real = export.encoder_command
     monkeypatch.setattr(
-        export, "_encoder_command", lambda exe, kbps: [*real(exe, kbps), "-b:a", "-5k"]
+        export, "encoder_command", lambda exe, kbps: [*real(exe, kbps), "-b:a", "-5k"]
     )
     with pytest.raises(ExportError, match="ffmpeg could not encode") as raised:
         write_mp3(tmp_path / "x.mp3", (speech(1000) for _ in range(20)), METADATA, [])

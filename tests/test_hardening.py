@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, run_main, write_script
+from conftest import run_main, write_script
 from rustpunt.errors import ScriptError
 from rustpunt.plan import plan
 from rustpunt.script import load_script
@@ -27,7 +27,7 @@ def test_an_inferred_pause_over_an_hour_is_refused_at_its_line(tmp_path: Path, s
     path = write_script(tmp_path, "lang.yaml", f"title: t\nsteps:\n  - Adem in.\n  - {step}\n")
     with pytest.raises(ScriptError, match=r"lang\.yaml:4: step 2 asks for a pause of over an hour"):
         plan(load_script(path))
-    result = run_cli("check", path)
+    result = run_main("check", path)
     assert result.returncode == 1
     assert f"{path}:4: step 2 asks for a pause of over an hour" in result.stderr
 
@@ -51,12 +51,12 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_check_and_build(tmp_path: Pa
     name = os.fsencode(folder) + b"/adem\xe9.yaml"
     with open(name, "w", encoding="utf-8") as handle:
         handle.write("title: t\nsteps: [Adem in.]\n")
-    checked = run_cli("check", folder, "--json")
+    checked = run_main("check", folder, "--json")
     assert checked.returncode == 1
     problem = json.loads(checked.stdout)["problems"][0]
     assert problem["file"] == f"{folder}/adem\N{REPLACEMENT CHARACTER}.yaml"
     assert "not valid UTF-8; rename the file" in problem["message"]
-    built = run_cli("build", folder, "--voice", "nl-espeak", "-o", tmp_path / "out")
+    built = run_main("build", folder, "--voice", "nl-espeak", "-o", tmp_path / "out")
     assert built.returncode == 1
     assert "not valid UTF-8; rename the file" in built.stderr and len(built.stderr) < 400
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
@@ -64,7 +64,7 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_check_and_build(tmp_path: Pa
 
 def test_one_file_named_twice_is_one_script(tmp_path: Path, hermetic: Path) -> None:
     path = write_script(tmp_path, "adem.yaml", "title: t\nsteps: [Adem in.]\n")
-    result = run_cli(
+    result = run_main(
         "build", path, os.path.relpath(path, tmp_path), tmp_path, "--voice", "nl-espeak",
         "-o", tmp_path / "out", "--json", cwd=tmp_path,
     )  # fmt: skip
@@ -79,13 +79,13 @@ def test_a_broken_profile_fails_only_the_scripts_that_use_it(
     good = write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
     uses = write_script(tmp_path, "stuk.yaml", "title: t\nvoice: kapot\nsteps: [Adem in.]\n")
     profile = tmp_path / "voices" / "kapot.yaml"
-    result = run_cli("build", tmp_path, "-o", tmp_path / "out")
+    result = run_main("build", tmp_path, "-o", tmp_path / "out")
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if line.startswith("failed")]
     assert len(failed) == 1
     assert failed[0].startswith(f"failed  {uses}: {profile}:3: espeak setting 'rate'")
     assert (tmp_path / "out" / "goed.mp3").is_file()
-    checked = run_cli("check", tmp_path)
+    checked = run_main("check", tmp_path)
     assert checked.returncode == 1
     assert f"{profile}:3: espeak setting 'rate' must be" in checked.stderr
     assert f"{good}" not in checked.stderr
@@ -96,9 +96,9 @@ def test_an_unused_broken_profile_is_reported_by_check_but_builds_go_on(
 ) -> None:
     write_script(tmp_path, "voices/kapot.yaml", "engine: [\n")
     write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
-    built = run_cli("build", tmp_path, "-o", tmp_path / "out")
+    built = run_main("build", tmp_path, "-o", tmp_path / "out")
     assert built.returncode == 0, built.stderr
-    checked = run_cli("check", tmp_path)
+    checked = run_main("check", tmp_path)
     assert checked.returncode == 1
     assert (
         f"{tmp_path / 'voices' / 'kapot.yaml'}:2: voice profile is not valid YAML" in checked.stderr
@@ -108,7 +108,7 @@ def test_an_unused_broken_profile_is_reported_by_check_but_builds_go_on(
 def test_a_fallback_that_does_not_exist_is_found_by_check(tmp_path: Path) -> None:
     write_script(tmp_path, "voices/eigen.yaml", "engine: espeak\nfallback: nergens\n")
     path = write_script(tmp_path, "a.yaml", "title: t\nvoice: eigen\nsteps: [Adem in.]\n")
-    checked = run_cli("check", path)
+    checked = run_main("check", path)
     assert checked.returncode == 1
     assert "unknown voice 'nergens'" in checked.stderr
 
@@ -123,7 +123,7 @@ def test_output_to_a_pipe_is_never_cut(tmp_path: Path) -> None:
 def test_a_fallback_is_one_line_once_per_build(tmp_path: Path, hermetic: Path) -> None:
     for name in ("a", "b", "c"):
         write_script(tmp_path, f"{name}.yaml", "title: t\nsteps: [Adem in.]\n")
-    result = run_cli("build", tmp_path, "-o", tmp_path / "out", "-j", "1")
+    result = run_main("build", tmp_path, "-o", tmp_path / "out", "-j", "1")
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if "nl-espeak" in line]
     assert len(notes) == 1 and notes[0].startswith("Note: 3 session(s) spoken by nl-espeak (")

@@ -108,11 +108,6 @@ def test_infer_pause(text: str, ms: int, rule: str) -> None:
     assert isinstance(decision.ms, int)
 
 
-def test_table_is_big_enough() -> None:
-    assert len(CASES) >= 40
-    assert sum(rule == "default" for _, _, rule in CASES) >= 10
-
-
 @pytest.mark.parametrize(
     ("text", "quoted"),
     [
@@ -145,12 +140,6 @@ def test_default_and_cycle_are_the_callers() -> None:
     assert infer_pause("Herhaal dit vijf keer.", default_ms=1, cycle_ms=8000).ms == 40_000
     # a timed cue does not depend on either
     assert infer_pause("Houd dit vijf seconden vast.", default_ms=1, cycle_ms=1).ms == 5000
-
-
-def test_decision_is_frozen() -> None:
-    decision = infer_pause("Herhaal dit vijf keer.", default_ms=DEFAULT_MS, cycle_ms=CYCLE_MS)
-    with pytest.raises(AttributeError):
-        decision.ms = 1  # type: ignore[misc]
 
 
 _WORDS = [

@@ -90,6 +90,8 @@ class ClipCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.clips = self.root / "clips"
+        self.parts = self.root / "mp3parts"
+        """Encoded speech for the spliced MP3 writer (rustpunt.splice.DirectoryPartCache)."""
 
     def check(self) -> None:
         """Before any synthesis: the cache folder exists or can be made, and takes a file.
@@ -169,7 +171,17 @@ class ClipCache:
                 entry.path.unlink(missing_ok=True)
                 removed += 1
                 freed += entry.size
+        for part in list(self.parts.glob("*/*.mp3part")):  # encoded speech: made again when needed
+            try:
+                stat = part.stat()
+            except OSError:
+                continue
+            if cutoff is None or stat.st_mtime < cutoff:
+                part.unlink(missing_ok=True)
+                removed += 1
+                freed += stat.st_size
         remove_stale_parts(self.clips, "*/.*.part")  # left by a process killed mid-write
+        remove_stale_parts(self.parts, "*/.*.part")
         return removed, freed
 
 

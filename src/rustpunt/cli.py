@@ -21,6 +21,8 @@ from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.batch import Report
+    from rustpunt.article import Format
+    from rustpunt.export import Encoder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_MEANINGS = {
@@ -138,10 +140,29 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
+@click.option(
+    "--encoder",
+    type=click.Choice(["splice", "whole"]),
+    default="splice",
+    show_default=True,
+    help="splice: encode only the speech and fill the pauses with ready silent frames (fast; a "
+    "pause-only edit re-encodes nothing). whole: encode the finished session in one pass.",
+)
 @_json_option
-def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: bool, force: bool,
-          jobs: int | None, cache_dir: Path | None, voices_dirs: tuple[Path, ...], artist: str,
-          album: str, as_json: bool) -> ExitStatus:  # fmt: skip
+def build(
+    paths: tuple[Path, ...],
+    output_dir: Path,
+    voice: str | None,
+    strict: bool,
+    force: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    voices_dirs: tuple[Path, ...],
+    artist: str,
+    album: str,
+    encoder: Encoder,
+    as_json: bool,
+) -> ExitStatus:
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
 
     PATHS are script files or folders searched for *.yaml (default: scripts/). A script in a
@@ -174,6 +195,7 @@ def build(paths: tuple[Path, ...], output_dir: Path, voice: str | None, strict: 
         force=force,
         artist=artist,
         album=album,
+        encoder=encoder,
     )
     preflight(job_list, options)
     with click.progressbar(
@@ -220,9 +242,12 @@ def _print_report(report: Report) -> None:
         )
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
-        str(report.count("built")), str(report.count("up to date")), str(report.count("failed")),
-        f"{report.audio_minutes:.1f} min", f"{report.wall_seconds:.1f} s",
-    )  # fmt: skip
+        str(report.count("built")),
+        str(report.count("up to date")),
+        str(report.count("failed")),
+        f"{report.audio_minutes:.1f} min",
+        f"{report.wall_seconds:.1f} s",
+    )
     widths = [max(len(h), len(v)) for h, v in zip(header, values)]
     click.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     click.echo("  ".join(v.rjust(w) for v, w in zip(values, widths)))
@@ -250,11 +275,15 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     problems = [r.error for r in results if r.error is not None]
     warnings = [warning for r in results for warning in r.warnings]
     if as_json:
-        _emit_json({
-            "checked": len(results),
-            "problems": [{"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems],
-            "warnings": warnings,
-        })  # fmt: skip
+        _emit_json(
+            {
+                "checked": len(results),
+                "problems": [
+                    {"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems
+                ],
+                "warnings": warnings,
+            }
+        )
     else:
         for warning in warnings:  # words the lexicon would likely need: the scripts stay valid
             click.echo(warning, err=True)
@@ -483,8 +512,14 @@ def feed_command(
     help="Read every SOURCE as this. [default: from the file extension, else from the content]",
 )
 @_json_option
-def import_command(sources: tuple[str, ...], output_dir: Path, force: bool, explicit_pauses: bool,
-                   source_format: str | None, as_json: bool) -> ExitStatus:  # fmt: skip
+def import_command(
+    sources: tuple[str, ...],
+    output_dir: Path,
+    force: bool,
+    explicit_pauses: bool,
+    source_format: Format | None,
+    as_json: bool,
+) -> ExitStatus:
     """Turn articles into exercise scripts: one script per numbered list of instructions.
 
     SOURCE is a web page (.html), a Markdown file (.md), text copied from a browser (.txt), or -
@@ -503,17 +538,25 @@ def import_command(sources: tuple[str, ...], output_dir: Path, force: bool, expl
     from rustpunt.importer import import_sources
 
     reports = import_sources(
-        sources, output_dir=output_dir, force=force, explicit_pauses=explicit_pauses,
-        format=source_format, stdin=click.get_binary_stream("stdin"),  # type: ignore[arg-type]
-    )  # fmt: skip
+        sources,
+        output_dir=output_dir,
+        force=force,
+        explicit_pauses=explicit_pauses,
+        format=source_format,
+        stdin=click.get_binary_stream("stdin"),  # type: ignore[arg-type]
+    )
     written = [w for r in reports for w in r.written if w.status != "exists"]
     existing = [w for r in reports for w in r.written if w.status == "exists"]
     failed = [r for r in reports if r.error]
     if as_json:
-        _emit_json({
-            "sources": [r.document() for r in reports],
-            "written": len(written), "exists": len(existing), "failed": len(failed),
-        })  # fmt: skip
+        _emit_json(
+            {
+                "sources": [r.document() for r in reports],
+                "written": len(written),
+                "exists": len(existing),
+                "failed": len(failed),
+            }
+        )
     else:
         for report in reports:
             if report.error:
@@ -579,10 +622,15 @@ def voices(
                 problem = str(error)
             status = "ready" if problem is None else f"unavailable: {problem}"
         row: dict[str, Any] = {
-            "name": name, "engine": profile.engine, "tempo": profile.tempo, "fallback": profile.fallback,
-            "default": name == DEFAULT_VOICE, "description": profile.description, "status": status,
+            "name": name,
+            "engine": profile.engine,
+            "tempo": profile.tempo,
+            "fallback": profile.fallback,
+            "default": name == DEFAULT_VOICE,
+            "description": profile.description,
+            "status": status,
             "path": str(profile.path),
-        }  # fmt: skip
+        }
         voice_id = profile.settings.get("voice") if profile.engine == "piper" else None
         if isinstance(voice_id, str):
             found = find_model(voice_id)
@@ -693,8 +741,14 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
 )
 @_voices_dirs_option
 @_json_option
-def voices_try(name: str, text: str, output: Path | None, lexicon_dirs: tuple[Path, ...],
-               voices_dirs: tuple[Path, ...], as_json: bool) -> ExitStatus:  # fmt: skip
+def voices_try(
+    name: str,
+    text: str,
+    output: Path | None,
+    lexicon_dirs: tuple[Path, ...],
+    voices_dirs: tuple[Path, ...],
+    as_json: bool,
+) -> ExitStatus:
     """Speak TEXT with voice NAME into a short MP3, to compare voices and lexicon entries.
     The voice never falls back: if it cannot speak, this says why.
 
@@ -711,10 +765,16 @@ def voices_try(name: str, text: str, output: Path | None, lexicon_dirs: tuple[Pa
     registry = VoiceRegistry((*given_to_group, *voices_dirs))
     result = audition(registry, name, text, destination, lexicon_folders=lexicon_dirs)
     if as_json:
-        _emit_json({
-            "path": str(result.path), "voice": result.voice, "engine": result.engine,
-            "text": result.text, "spoken": result.spoken, "duration_ms": result.duration_ms,
-        })  # fmt: skip
+        _emit_json(
+            {
+                "path": str(result.path),
+                "voice": result.voice,
+                "engine": result.engine,
+                "text": result.text,
+                "spoken": result.spoken,
+                "duration_ms": result.duration_ms,
+            }
+        )
         return ExitStatus.OK
     click.echo(
         f"wrote {result.path} ({result.duration_ms / 1000:.1f} s, {result.voice}, {result.engine})"

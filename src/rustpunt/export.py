@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from mutagen import MutagenError
@@ -52,6 +52,13 @@ from mutagen.id3 import (
 from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, samples_to_ms
 from rustpunt.errors import ExportError, RustpuntError
 from rustpunt.files import atomic_path, write_text_atomic
+from rustpunt.splice import PartCache, assemble, place_parts, rewrite_info_tag
+
+Encoder = Literal["splice", "whole"]
+"""How the MP3 is made: "splice" encodes only the speech and fills the pauses with ready silent
+frames (fast, and a pause-only edit re-encodes nothing); "whole" encodes the finished session in
+one pass, the reference the spliced file is compared with (and the way for a session with a bed
+under its pauses)."""
 
 MP3_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 """The constant bitrates MPEG-1 Layer III allows at 44.1 kHz (ffmpeg silently clamps others)."""
@@ -119,7 +126,7 @@ def check_encoder() -> None:
 
     # A real encode of 50 ms of silence with exactly the options write_mp3 uses, to stdout.
     silence = np.zeros(SAMPLE_RATE // 20, dtype="<i2").tobytes()
-    command = [*_encoder_command(executable, 64), "-f", "mp3", "pipe:1"]
+    command = [*encoder_command(executable, 64), "-f", "mp3", "pipe:1"]
     try:
         result = subprocess.run(
             command, input=silence, capture_output=True, timeout=60, check=False
@@ -216,6 +223,67 @@ def write_mp3_into(
     errors name `shown`, the file the user will look for."""
     ordered = _chronological(chapters)
     samples = _encode(temporary, chunks, bitrate_kbps, shown)
+    rewrite_info_tag(temporary, total_samples=samples)  # exact length for every reader
+    _tag_into(
+        temporary,
+        metadata,
+        ordered,
+        samples,
+        shown=shown,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
+
+
+def write_spliced_into(
+    temporary: Path,
+    segments: Sequence[tuple[int, np.ndarray]],
+    total_samples: int,
+    metadata: Metadata,
+    chapters: Sequence[Chapter],
+    *,
+    bitrate_kbps: int,
+    shown: Path,
+    parts: PartCache | None = None,
+    cover: bytes | None = None,
+    cover_mime: str = "image/jpeg",
+) -> None:
+    """The MP3 made by encoding only the speech: each `(offset, samples)` segment is encoded
+    (or taken from `parts`, a cache of encoded segments) and the pauses between them are
+    pre-encoded silent frames (rustpunt.splice); then tagged like write_mp3_into's."""
+    ordered = _chronological(chapters)
+    if total_samples <= 0:
+        raise ExportError(f"{shown}: the session has no audio to encode")
+    try:
+        placed = place_parts(segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts)
+    except ExportError as error:
+        raise ExportError(f"{shown}: {error}") from None
+    try:
+        with temporary.open("wb") as handle:
+            assemble(handle, placed, total_samples, bitrate_kbps=bitrate_kbps)
+    except OSError as error:
+        raise output_error(shown, error) from None
+    _tag_into(
+        temporary,
+        metadata,
+        ordered,
+        total_samples,
+        shown=shown,
+        cover=cover,
+        cover_mime=cover_mime,
+    )
+
+
+def _tag_into(
+    temporary: Path,
+    metadata: Metadata,
+    ordered: list[Chapter],
+    samples: int,
+    *,
+    shown: Path,
+    cover: bytes | None,
+    cover_mime: str,
+) -> None:
     try:
         _write_tags(
             temporary,
@@ -244,7 +312,7 @@ def output_error(shown: Path, error: BaseException) -> ExportError:
     )
 
 
-def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
+def encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
     """ffmpeg reading raw session PCM on stdin and encoding constant-bitrate mono MP3, no tags."""
     return [
         executable, "-hide_banner", "-nostats", "-loglevel", "error",
@@ -257,7 +325,7 @@ def _encoder_command(executable: str, bitrate_kbps: int) -> list[str]:
 
 def _encode(temporary: Path, chunks: Iterable[np.ndarray], bitrate_kbps: int, shown: Path) -> int:
     """Stream `chunks` through one ffmpeg into `temporary`; return how many samples went in."""
-    command = [*_encoder_command(ffmpeg_exe(), bitrate_kbps), "-f", "mp3", "-y", str(temporary)]
+    command = [*encoder_command(ffmpeg_exe(), bitrate_kbps), "-f", "mp3", "-y", str(temporary)]
     total = 0
     with tempfile.TemporaryFile() as errors:  # a file, not a PIPE: ffmpeg can never block on it
         try:
@@ -530,5 +598,6 @@ __all__ = [
     "write_mp3",
     "write_mp3_into",
     "write_sidecar_into",
+    "write_spliced_into",
     "write_vtt",
 ]

@@ -88,6 +88,16 @@ def place(timeline: Timeline, clips: Mapping[str, np.ndarray], *, normalize: boo
     return Mix(tuple(placements), clips, position, speech_gain(clips) if normalize else 1.0)
 
 
+def speech_segments(mix: Mix) -> list[tuple[int, np.ndarray]]:
+    """Each spoken clip at its first sample, with the session's gain and limiter applied: what
+    render() would put there, for the spliced MP3 writer, which encodes only these."""
+    return [
+        (placement.start, limit(mix.clips[placement.item.text], mix.gain, LIMITER_CEILING))
+        for placement in mix.placements
+        if isinstance(placement.item, Speech)
+    ]
+
+
 def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
     """Yield the session as int16 chunks, in order; silence is zeros, never stored as a whole."""
     buffer = np.zeros(chunk_samples, dtype="<i2")

@@ -22,18 +22,29 @@ from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
     Chapter,
     Cue,
+    Encoder,
     Metadata,
     json_text,
     vtt_text,
     write_mp3_into,
     write_sidecar_into,
+    write_spliced_into,
 )
 from rustpunt.files import atomic_paths
-from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, Placement, place, render
+from rustpunt.mix import (
+    TARGET_LUFS,
+    TRUE_PEAK_DBTP,
+    Mix,
+    Placement,
+    place,
+    render,
+    speech_segments,
+)
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
 from rustpunt.sentences import caption_cues, split_span
 from rustpunt.speak import SpokenSession, Voices
+from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 from rustpunt.voicing import PhraseSpan, engine_identity, lexicon_digest
 
@@ -52,6 +63,8 @@ class BuildOptions:
     force: bool = False
     artist: str = "rustpunt"
     album: str = "rustpunt"
+    encoder: Encoder = "splice"
+    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass."""
 
 
 class BuildStatus(str, Enum):
@@ -130,6 +143,7 @@ def build_key(script: Script, registry: VoiceRegistry, voice: str, options: Buil
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
+        "encoder": options.encoder,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
@@ -270,6 +284,8 @@ def build_script(
         metadata=metadata,
         document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key),
         layouts=spoken.layouts,
+        encoder=options.encoder,
+        parts=DirectoryPartCache(options.cache.parts),
     )
     return BuildResult(
         script=script_path,
@@ -289,14 +305,33 @@ def write_outputs(
     metadata: Metadata,
     document: dict[str, Any],
     layouts: Mapping[str, tuple[PhraseSpan, ...]] | None = None,
+    encoder: Encoder = "splice",
+    parts: PartCache | None = None,
 ) -> None:
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
     done). A full disk leaves the previous set as it was and names the file it could not write."""
     with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
-        write_mp3_into(
-            mp3, render(mix), metadata, chapters(mix), bitrate_kbps=BITRATE_KBPS, shown=paths.mp3
-        )
+        if encoder == "splice":
+            write_spliced_into(
+                mp3,
+                speech_segments(mix),
+                mix.total_samples,
+                metadata,
+                chapters(mix),
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+                parts=parts,
+            )
+        else:
+            write_mp3_into(
+                mp3,
+                render(mix),
+                metadata,
+                chapters(mix),
+                bitrate_kbps=BITRATE_KBPS,
+                shown=paths.mp3,
+            )
         write_sidecar_into(vtt, vtt_text(cues(mix, layouts)), shown=paths.vtt)
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
         document = {**document, "output_bytes": sizes}  # what outputs_intact() compares

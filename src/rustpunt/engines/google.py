@@ -23,7 +23,7 @@ import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Literal
 
 import gtts
 import requests
@@ -109,21 +109,31 @@ def _wait_for_turn() -> None:
         _last_request_start = time.monotonic()
 
 
+FailureKind = Literal["rate", "server", "noaudio", "timeout", "status", "connect"]
+"""How one try failed: the first four may pass if tried again, the others will not."""
+
+RETRYABLE: frozenset[FailureKind] = frozenset({"rate", "server", "noaudio", "timeout"})
+
+
 class _Failure(Exception):
     """One failed try, classified: `kind` says whether another try can help."""
 
     def __init__(
-        self, kind: str, detail: str, status: int | None = None, retry_after: float | None = None
+        self,
+        kind: FailureKind,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
     ):
         super().__init__(detail)
-        self.kind = kind  # "rate", "server", "noaudio", "timeout", "status", "connect"
+        self.kind = kind
         self.detail = detail
         self.status = status
         self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
-        return self.kind in {"rate", "server", "noaudio", "timeout"}
+        return self.kind in RETRYABLE
 
 
 class GoogleEngine:
