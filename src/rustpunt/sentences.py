@@ -39,6 +39,7 @@ __all__ = [
     "phrases",
     "sentences",
     "split_inline",
+    "split_span",
     "spoken_words",
     "timing_text",
 ]
