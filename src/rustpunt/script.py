@@ -18,6 +18,7 @@ from typing import Any
 from pytimeparse import parse as parse_duration
 
 from rustpunt.errors import ScriptError
+from rustpunt.sentences import InlinePauseError, check_inline_pauses
 from rustpunt.soundkeys import (
     DesignProblem,
     SoundSettings,
@@ -198,6 +199,11 @@ def text_field(
         raise Problem(line, f"`{what}` is empty; write the text to speak")
     if spoken and not any(character.isalnum() for character in text):
         raise Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
+    if spoken:
+        try:
+            check_inline_pauses(text)
+        except InlinePauseError as error:
+            raise Problem(line, f"{what}: {error}") from None
     return text
 
 
