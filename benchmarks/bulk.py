@@ -349,7 +349,7 @@ def edit_one_sentence(scripts: dict[Path, dict[str, Any]], seed: int) -> tuple[P
     index = rng.choice(candidates)
     step = document["steps"][index]
     old = step if isinstance(step, str) else step["text"]
-    new = old.rstrip(".") + ", heel rustig en in je eigen tempo."
+    new = old.rstrip(".") + " heel rustig en in je eigen tempo."  # one clause changes, none added
     assert new not in all_texts
     document["steps"][index] = new if isinstance(step, str) else {**step, "text": new}
     write_script(path, document)

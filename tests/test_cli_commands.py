@@ -172,7 +172,7 @@ steps:
     assert pauses[2] == pauses[2] | {"ms": 24_000, "rule": "repeat"}
     assert pauses[3] == pauses[3] | {"ms": 3000, "rule": "explicit"}
     assert pauses[4]["rule"] == "default"
-    speech_ms = 14 * 60_000 // 140  # 14 words at the voices' calm 140 words a minute
+    speech_ms = 14 * 60_000 // 115  # 14 words at the voices' measured 115 words a minute
     assert document["estimated_ms"] == document["pause_ms"] + speech_ms
     assert text.splitlines()[-1].endswith(
         f"about {document['estimated_ms'] / 60_000:.1f} min in all"

@@ -123,7 +123,7 @@ def test_explicit_pauses(tmp_path: Path) -> None:
     result = invoke(PAGE, "-o", tmp_path, "--explicit-pauses")
     assert result.exit_code == 0
     script = load_script(tmp_path / "de-4-7-8-ademhaling.yaml")
-    assert [s.pause_ms for s in script.steps] == [5000, 8000, 9000, 30_000]
+    assert [s.pause_ms for s in script.steps] == [4000, 7000, 8000, 30_000]  # 4-7-8, on time
 
 
 def test_format_option_overrides_the_extension(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_an_inferred_pause_over_an_hour_is_refused_at_its_line(tmp_path: Path, s
 def test_dutch_thousands_in_a_cue_are_a_thousand(tmp_path: Path) -> None:
     path = write_script(tmp_path, "d.yaml", "title: t\nsteps:\n  - Houd dit 1.000 seconden vast.\n")
     pauses = [item for item in plan(load_script(path)).items if getattr(item, "step", None) == 1]
-    assert pauses[-1].ms == 1_001_000  # a thousand seconds and the settle margin
+    assert pauses[-1].ms == 1_000_000  # a thousand seconds, ending on time
 
 
 def test_a_session_of_more_than_ten_hours_is_refused(tmp_path: Path) -> None:

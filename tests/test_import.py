@@ -374,7 +374,7 @@ def test_explicit_pauses_are_the_inferred_ones(tmp_path: Path) -> None:
             want = infer_pause(step.text, default_ms=DEFAULT_PAUSE_MS, cycle_ms=DEFAULT_CYCLE_MS)
             assert step.pause_ms == want.ms
     breathing = load_script(tmp_path / "buikademhaling.yaml")
-    assert [s.pause_ms for s in breathing.steps] == [5000, 5000, 3000, 7000, 50_000]
+    assert [s.pause_ms for s in breathing.steps] == [5000, 4000, 2000, 6000, 50_000]  # on time
     assert "    pause: 50  # repeat: 'vijf keer' asks for 5 breathing cycles" in (
         tmp_path / "buikademhaling.yaml"
     ).read_text(encoding="utf-8")

@@ -20,7 +20,9 @@ them, the editor does not):
     speak"; Python's re, which checks the schema here, has no Unicode letter class to say so;
   * duration forms only pytimeparse reads ("1 hour, 5 min", "1.5 Minutes", ":30", "+5s"), and
     whitespace other than space and tab around a number: the schema accepts fewer forms, by design;
-  * YAML that does not parse, binary files, bad UTF-8: the editor reports those itself.
+  * YAML that does not parse, binary files, bad UTF-8: the editor reports those itself;
+  * the length of an inline pause, `(pauze 0 s)` or `(pauze 90 min)`: its form is checked by
+    both, its range only by the loader (as for duration strings).
 """
 
 from __future__ import annotations
@@ -123,6 +125,9 @@ steps:
 """, True),
     ("sound: a bed file, bell true, chime none", HEAD + "sound: {bed: zee.ogg, bell: true, chime: none}\n" + STEPS, True),
     ("sound and breathing empty", HEAD + "sound:\nsteps:\n  - text: Adem.\n    breathing:\n", True),
+    ("inline pause", HEAD + "steps:\n  - Adem vier tellen in (pauze 4 s) en zes tellen uit.\n", True),
+    ("inline pause forms", HEAD + "intro: Welkom (Pauze 2,5 seconden) hier.\nsteps:\n  - text: a (pauze 1 min) b (pauze 3) c\n", True),
+    ("a remark in brackets", HEAD + "steps:\n  - Ga zitten (of liggen) en pauzeer (even).\n", True),
     # invalid
     ("missing title", STEPS, False),
     ("missing steps", HEAD, False),
@@ -133,6 +138,12 @@ steps:
     ("unknown key stpes", HEAD + "stpes:\n  - Sluit je ogen.\n", False),
     ("unknown extra key", HEAD + STEPS + "tempo: 1.2\n", False),
     ("unknown step key", HEAD + "steps:\n  - text: Adem in.\n    pauze: 4\n", False),
+    ("inline pause in words", HEAD + "steps:\n  - Adem in (pauze vier s) en uit.\n", False),
+    ("inline pause unknown unit", HEAD + "steps:\n  - text: Adem in (pauze 4 uur) en uit.\n", False),
+    ("inline pause unclosed", HEAD + "outro: Adem in (pauze 4 s en uit.\n" + STEPS, False),
+    ("inline pause starts a step", HEAD + "steps:\n  - (pauze 4 s) Adem in.\n", False),
+    ("inline pause ends a step", HEAD + "steps:\n  - Adem in. (pauze 4 s)\n", False),
+    ("two inline pauses in a row", HEAD + "intro: a (pauze 4 s) (pauze 2 s) b\n" + STEPS, False),
     ("step without text", HEAD + "steps:\n  - pause: 4\n", False),
     ("step empty", HEAD + "steps:\n  -\n", False),
     ("step blank text", HEAD + 'steps:\n  - "   "\n', False),

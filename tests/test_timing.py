@@ -12,38 +12,38 @@ DEFAULT_MS = 6000
 CYCLE_MS = 10_000
 
 CASES = [
-    # --- seconds: at least N s, plus 1 s to settle -------------------------------------------
-    ("Houd dit vijf seconden vast.", 6000, "seconds"),
-    ("Houd de spanning tien seconden vast.", 11_000, "seconds"),
-    ("Span je vuisten stevig aan en houd dat zeven seconden vast.", 8000, "seconds"),
-    ("Luister vijfenveertig seconden naar de geluiden om je heen.", 46_000, "seconds"),
-    ("Houd het zestig seconden vol, als dat lukt.", 61_000, "seconds"),
-    ("Twintig seconden vasthouden, en dan loslaten.", 21_000, "seconds"),
-    ("Houd dit 5 seconden vast.", 6000, "seconds"),
-    ("Houd de houding 2,5 seconden vast.", 3500, "seconds"),
-    ("Houd dit 10 sec. vast.", 11_000, "seconds"),
-    ("Houd 30s vast.", 31_000, "seconds"),
-    ("Wacht één seconde.", 2000, "seconds"),
-    ("Adem twee seconden in.", 3000, "seconds"),  # shorter than the default: the cue wins
-    ("HOUD DIT VIJF SECONDEN VAST!", 6000, "seconds"),
-    ("Houd\u00a0dit  vijf\tseconden   vast", 6000, "seconds"),
-    ("Houd, als het lukt, acht seconden vast.", 9000, "seconds"),
+    # --- seconds: exactly N s; a hold ends on time, the next words end it ------------------
+    ("Houd dit vijf seconden vast.", 5000, "seconds"),
+    ("Houd de spanning tien seconden vast.", 10_000, "seconds"),
+    ("Span je vuisten stevig aan en houd dat zeven seconden vast.", 7000, "seconds"),
+    ("Luister vijfenveertig seconden naar de geluiden om je heen.", 45_000, "seconds"),
+    ("Houd het zestig seconden vol, als dat lukt.", 60_000, "seconds"),
+    ("Twintig seconden vasthouden, en dan loslaten.", 20_000, "seconds"),
+    ("Houd dit 5 seconden vast.", 5000, "seconds"),
+    ("Houd de houding 2,5 seconden vast.", 2500, "seconds"),
+    ("Houd dit 10 sec. vast.", 10_000, "seconds"),
+    ("Houd 30s vast.", 30_000, "seconds"),
+    ("Wacht één seconde.", 1000, "seconds"),
+    ("Adem twee seconden in.", 2000, "seconds"),  # shorter than the default: the cue wins
+    ("HOUD DIT VIJF SECONDEN VAST!", 5000, "seconds"),
+    ("Houd\u00a0dit  vijf\tseconden   vast", 5000, "seconds"),
+    ("Houd, als het lukt, acht seconden vast.", 8000, "seconds"),
     # alternatives and ranges count once, at the longest
-    ("Houd dit vijf of zes seconden vast.", 7000, "seconds"),
-    ("Houd dit vijf à zes seconden vast.", 7000, "seconds"),
-    ("Ontspan dertig tot veertig seconden.", 41_000, "seconds"),
-    ("Houd dit een seconde of vijf vast.", 6000, "seconds"),  # "about five seconds"
+    ("Houd dit vijf of zes seconden vast.", 6000, "seconds"),
+    ("Houd dit vijf à zes seconden vast.", 6000, "seconds"),
+    ("Ontspan dertig tot veertig seconden.", 40_000, "seconds"),
+    ("Houd dit een seconde of vijf vast.", 5000, "seconds"),  # "about five seconds"
     # several cues in one step add up
-    ("Span je buik aan, houd vijf seconden vast en laat dan tien seconden los.", 16_000, "seconds"),
-    # --- counts: one count a second ----------------------------------------------------------
-    ("Adem vier tellen in door je neus.", 5000, "seconds"),
-    ("Adem vier tellen in en zeven tellen uit.", 12_000, "seconds"),
-    ("Adem in, houd je adem vier tellen vast en adem acht tellen uit.", 13_000, "seconds"),
-    ("Houd je adem één tel vast.", 2000, "seconds"),
-    ("Neem een paar tellen de tijd.", 4000, "seconds"),
-    ("Adem in en tel langzaam tot tien.", 11_000, "seconds"),
-    ("Tel rustig van tien terug naar een.", 11_000, "seconds"),
-    # --- minutes -----------------------------------------------------------------------------
+    ("Span je buik aan, houd vijf seconden vast en laat dan tien seconden los.", 15_000, "seconds"),
+    # --- counts: one count a second, on time -----------------------------------------------
+    ("Adem vier tellen in door je neus.", 4000, "seconds"),
+    ("Adem vier tellen in en zeven tellen uit.", 11_000, "seconds"),
+    ("Adem in, houd je adem vier tellen vast en adem acht tellen uit.", 12_000, "seconds"),
+    ("Houd je adem één tel vast.", 1000, "seconds"),
+    ("Neem een paar tellen de tijd.", 3000, "seconds"),
+    ("Adem in en tel langzaam tot tien.", 10_000, "seconds"),
+    ("Tel rustig van tien terug naar een.", 10_000, "seconds"),
+    # --- minutes: plus 1 s to settle after a long stretch timed alone --------------------------
     ("Blijf hier een paar minuten.", 181_000, "minutes"),
     ("Blijf hier enkele minuten en geniet van de rust.", 181_000, "minutes"),
     ("Blijf een minuut zo zitten.", 61_000, "minutes"),
@@ -127,9 +127,7 @@ def test_reason_quotes_the_cue(text: str, quoted: str) -> None:
 
 def test_reason_is_one_readable_sentence() -> None:
     decision = infer_pause("Houd dit vijf seconden vast.", default_ms=6000, cycle_ms=10_000)
-    assert decision == PauseDecision(
-        6000, "seconds", "'vijf seconden' asks for at least 5 s (+1 s to settle)"
-    )
+    assert decision == PauseDecision(5000, "seconds", "'vijf seconden' asks for 5 s")
     assert (
         "'een paar' read as 3"
         in infer_pause("Blijf hier een paar minuten.", default_ms=6000, cycle_ms=10_000).reason
@@ -141,7 +139,7 @@ def test_default_and_cycle_are_the_callers() -> None:
     assert infer_pause("Sluit je ogen.", default_ms=4321, cycle_ms=1).ms == 4321
     assert infer_pause("Herhaal dit vijf keer.", default_ms=1, cycle_ms=8000).ms == 40_000
     # a timed cue does not depend on either
-    assert infer_pause("Houd dit vijf seconden vast.", default_ms=1, cycle_ms=1).ms == 6000
+    assert infer_pause("Houd dit vijf seconden vast.", default_ms=1, cycle_ms=1).ms == 5000
 
 
 _WORDS = [
@@ -195,4 +193,5 @@ def test_any_text_gives_a_pause(words: list[str], junk: str) -> None:
 def test_never_shorter_than_asked(n: int, unit: str) -> None:
     per_unit = 60_000 if unit == "minuten" else 1000
     decision = infer_pause(f"Houd dit {n} {unit} vast.", default_ms=DEFAULT_MS, cycle_ms=CYCLE_MS)
-    assert decision.ms == n * per_unit + 1000
+    settle = 1000 if unit == "minuten" else 0  # a hold of seconds or counts ends on time
+    assert decision.ms == n * per_unit + settle

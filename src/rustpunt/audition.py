@@ -15,12 +15,15 @@ import numpy as np
 
 from rustpunt.audio import SAMPLE_RATE, ms_to_samples, prepare_clip, samples_to_ms
 from rustpunt.cache import ClipCache
+from rustpunt.errors import RustpuntError
 from rustpunt.export import Chapter, Metadata, write_mp3
 from rustpunt.lexicon import Lexicon
 from rustpunt.loudness import limit
 from rustpunt.mix import LIMITER_CEILING, speech_gain
+from rustpunt.sentences import InlinePauseError, phrases
 from rustpunt.speak import Voices
 from rustpunt.voices import VoiceRegistry
+from rustpunt.voicing import join_phrases
 
 LEAD_MS = 300
 """Silence before and after the speech: players clip the first moments of a file."""
@@ -48,10 +51,18 @@ def audition(
     """Speak `text` with `voice` into the MP3 `destination`. Raises VoiceUnavailable, never falls back."""
     profile = registry.get(voice)
     lexicon = Lexicon.load(lexicon_folders, profile=profile)
-    spoken = lexicon.spoken(text)
+    try:  # sentence by sentence, with the profile's pauses and any (pauze 2 s): as a build does
+        found = phrases(text, split_clauses=profile.clause_pause_ms > 0)
+    except InlinePauseError as error:
+        raise RustpuntError(f"the text to try: {error}") from None
+    forms = [lexicon.spoken(phrase.text) for phrase in found]
+    spoken = " ".join(forms)
     engine = Voices(ClipCache()).engine_for(profile)  # one try: no cache, no fallback
     identity = engine.identity()
-    clip = prepare_clip(engine.synthesize(spoken), profile.tempo)
+    clips = {
+        form: prepare_clip(engine.synthesize(form), profile.tempo) for form in dict.fromkeys(forms)
+    }
+    clip, _ = join_phrases(found, forms, clips, profile)
     speech = limit(clip, speech_gain({spoken: clip}), LIMITER_CEILING)
     silence = np.zeros(ms_to_samples(LEAD_MS), dtype="<i2")
     total = 2 * silence.size + speech.size

@@ -48,6 +48,7 @@ from rustpunt.session import (
 )
 from rustpunt.sounddesign import check_sound
 from rustpunt.speak import Voices
+from rustpunt.spoken import lexicon_warnings, script_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ class CheckResult:
     path: Path
     """The script checked, or a voice profile that cannot be used."""
     error: FileProblem | None
+    warnings: tuple[str, ...] = ()
+    """`FILE:LINE: warning: ...` lines that do not make the script invalid (words the lexicon
+    would likely need)."""
 
 
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
@@ -155,7 +159,8 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
             check_sound(script, plan(script))
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
-            results.append(CheckResult(script_path, None))
+            warnings = lexicon_warnings(script, script_lexicon(script, voices_dirs))
+            results.append(CheckResult(script_path, None, tuple(warnings)))
         except FileProblem as error:
             results.append(CheckResult(script_path, error))
         except VoiceError as error:

@@ -282,6 +282,7 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     if not results:
         raise _no_scripts(paths)
     problems = [r.error for r in results if r.error is not None]
+    warnings = [warning for r in results for warning in r.warnings]
     if as_json:
         _emit_json(
             {
@@ -289,9 +290,12 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
                 "problems": [
                     {"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems
                 ],
+                "warnings": warnings,
             }
         )
     else:
+        for warning in warnings:  # words the lexicon would likely need: the scripts stay valid
+            click.echo(warning, err=True)
         for error in problems:
             click.echo(str(error), err=True)
         click.echo(
@@ -315,10 +319,11 @@ def plan(script: Path, as_json: bool) -> None:
       rustpunt plan podcast/aflevering-1.yaml
     """
     from rustpunt import episode  # an episode file: its parts and chapters
-    from rustpunt.plan import Pause, timeline_document
+    from rustpunt.plan import Pause
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
     from rustpunt.sounddesign import design_session, sound_document, sound_lines
+    from rustpunt.spoken import plan_document, script_lexicon, speech_pieces
 
     if episode.is_episode_file(script):
         planned = episode.plan_episode(episode.load_episode(script))
@@ -331,8 +336,9 @@ def plan(script: Path, as_json: bool) -> None:
     loaded = load_script(script)
     designed = design_session(loaded, make_plan(loaded))  # room for a bed, bells, breathing
     timeline = designed.timeline
+    lexicon = script_lexicon(loaded)
     if as_json:
-        _emit_json(timeline_document(timeline) | {"sound": sound_document(designed)})
+        _emit_json(plan_document(timeline, lexicon) | {"sound": sound_document(designed)})
         return
     width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
@@ -341,9 +347,19 @@ def plan(script: Path, as_json: bool) -> None:
             click.echo(
                 _fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width)
             )
-        else:
-            label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
-            click.echo(_fit(f"{label}  {item.text}", width))
+            continue
+        label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
+        for piece in speech_pieces(item.text, lexicon):  # inline pauses on their own lines
+            if piece.pause_ms is not None:
+                reason = f"{piece.text} in the text"
+                click.echo(
+                    _fit(f"        pause {piece.pause_ms / 1000:6.1f} s  [inline] {reason}", width)
+                )
+                continue
+            click.echo(_fit(f"{label}  {piece.text}", width))
+            if piece.spoken is not None:
+                click.echo(_fit(f"{'':7}  (says: {piece.spoken})", width))
+            label = " " * 7
     for line in sound_lines(designed):
         click.echo(_fit(line, width))
     click.echo(

@@ -49,17 +49,7 @@ from rustpunt.export import Chapter, Cue, Metadata
 from rustpunt.loudness import block_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain
 from rustpunt.plan import LEAD_IN_MS, TAIL_MS, Item, Pause, Speech, Timeline, plan
-from rustpunt.script import (  # the script loader's YAML reading, lines and all
-    Script,
-    _decode,
-    _Mapping,
-    _parse_yaml,
-    _Problem,
-    _Sequence,
-    _text,
-    load_script,
-    parse_pause,
-)
+from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
     PART_CHAPTER_TITLES,
@@ -94,6 +84,7 @@ from rustpunt.sounds import SoundError, decode_audio
 from rustpunt.speak import Voices
 from rustpunt.splice import DirectoryPartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
 
 EPISODE_KEYS = (
     "parts", "episode", "season", "title", "show", "description", "date", "author",
@@ -178,17 +169,17 @@ def load_episode(path: Path) -> EpisodeFile:
         raise ScriptError(path, None, f"cannot be read: {error.strerror or error}") from None
     try:
         return _parse(data, path)
-    except _Problem as problem:
+    except Problem as problem:
         raise ScriptError(path, problem.line, problem.message) from None
 
 
 def _parse(data: bytes, path: Path) -> EpisodeFile:
-    document = _parse_yaml(_decode(data))
-    if not isinstance(document, _Mapping):
-        raise _Problem(1, "an episode is a mapping with `title:` and `parts:`")
+    document = parse_document(decode_text(data))
+    if not isinstance(document, LineMapping):
+        raise Problem(1, "an episode is a mapping with `title:` and `parts:`")
     for key in document:
         if key not in EPISODE_KEYS:
-            raise _Problem(document.key_lines[key], _unknown(key, EPISODE_KEYS, "top level"))
+            raise Problem(document.key_lines[key], _unknown(key, EPISODE_KEYS, "top level"))
 
     def line_of(key: str) -> int:
         return document.key_lines.get(key, document.line)
@@ -196,13 +187,13 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
     def text_of(key: str) -> str | None:
         if document.get(key) is None and document.written.get(key) in (None, "", "~"):
             return None
-        return _text(document.get(key), line_of(key), key, written=document.written.get(key))
+        return text_field(document.get(key), line_of(key), key, written=document.written.get(key))
 
     title = text_of("title")
     if title is None:
-        raise _Problem(document.line, "missing `title:`; an episode needs a title and parts")
+        raise Problem(document.line, "missing `title:`; an episode needs a title and parts")
     if "parts" not in document:
-        raise _Problem(document.line, "missing `parts:`; list the episode's parts")
+        raise Problem(document.line, "missing `parts:`; list the episode's parts")
     own: SoundSettings | None = None
     if document.get("sound") is not None:
         try:
@@ -214,11 +205,11 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
                 named_in=path,
             )
         except DesignProblem as problem:
-            raise _Problem(problem.line, problem.message) from None
+            raise Problem(problem.line, problem.message) from None
     design = design_for(path, own, None)
     explicit = document.get("explicit")
     if explicit is not None and not isinstance(explicit, bool):
-        raise _Problem(line_of("explicit"), "`explicit` is true or false")
+        raise Problem(line_of("explicit"), "`explicit` is true or false")
     date = document.get("date")
     if isinstance(date, (dt.date, dt.datetime)):
         date = date.isoformat()
@@ -226,7 +217,7 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
         try:
             dt.datetime.fromisoformat(str(date).replace("Z", "+00:00"))
         except ValueError:
-            raise _Problem(
+            raise Problem(
                 line_of("date"),
                 f"`date` {date!r}: write it as 2026-12-01 or 2026-12-01T07:30:00+01:00",
             ) from None
@@ -258,7 +249,7 @@ def _whole(value: Any, line: int, key: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _Problem(line, f"`{key}` is a whole number, 0 or more, not {value!r}")
+        raise Problem(line, f"`{key}` is a whole number, 0 or more, not {value!r}")
     return value
 
 
@@ -271,27 +262,27 @@ def _unknown(key: Any, known: tuple[str, ...], where: str) -> str:
 
 
 def _parts(value: Any, line: int, episode: Path) -> tuple[Part, ...]:
-    if not isinstance(value, _Sequence) or not value:
-        raise _Problem(
+    if not isinstance(value, LineSequence) or not value:
+        raise Problem(
             line, "`parts` is a list of parts: `- text:`, `- script:`, `- audio:`, `- pause:`"
         )
     parts = []
     for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
         where = f"part {number}"
-        if not isinstance(item, _Mapping):
-            raise _Problem(item_line, f"{where} is a mapping such as `- script: adem.yaml`")
+        if not isinstance(item, LineMapping):
+            raise Problem(item_line, f"{where} is a mapping such as `- script: adem.yaml`")
         for key in item:
             if key not in PART_KEYS:
-                raise _Problem(item.key_lines[key], _unknown(key, PART_KEYS, where))
+                raise Problem(item.key_lines[key], _unknown(key, PART_KEYS, where))
         kinds = [key for key in PART_KINDS if key in item]
         if len(kinds) != 1:
-            raise _Problem(
+            raise Problem(
                 item_line, f"{where} has one of {', '.join(PART_KINDS)}, not {len(kinds) or 'none'}"
             )
         kind = kinds[0]
         at = item.key_lines[kind]
         title = (
-            _text(item["title"], item.key_lines["title"], f"{where} title")
+            text_field(item["title"], item.key_lines["title"], f"{where} title")
             if item.get("title") is not None
             else None
         )
@@ -299,15 +290,15 @@ def _parts(value: Any, line: int, episode: Path) -> tuple[Part, ...]:
             ms = parse_pause(item["pause"], at, f"{where} pause", written=item.written.get("pause"))
             parts.append(Part("pause", item_line, ms=ms))
         elif kind == "text":
-            text = _text(
+            text = text_field(
                 item["text"], at, f"{where} text", spoken=True, written=item.written.get("text")
             )
             parts.append(Part("text", item_line, title=title, text=text))
         else:
-            name = _text(item[kind], at, f"{where} {kind}")
+            name = text_field(item[kind], at, f"{where} {kind}")
             target = episode.parent / name
             if not target.is_file():
-                raise _Problem(
+                raise Problem(
                     at, f"{where}: {name} is not there; check the path (relative to {episode.name})"
                 )
             if kind == "script":
@@ -327,18 +318,18 @@ def _parts(value: Any, line: int, episode: Path) -> tuple[Part, ...]:
 
 def _script(target: Path, line: int, where: str, episode: Path) -> Script:
     if target.resolve() == episode.resolve():
-        raise _Problem(
+        raise Problem(
             line, f"{where}: an episode cannot contain itself (a cycle); name exercise scripts"
         )
     if is_episode_file(target):
-        raise _Problem(
+        raise Problem(
             line,
             f"{where}: {target.name} is an episode itself; an episode's parts are scripts, text and audio",
         )
     try:
         return load_script(target)
     except FileProblem as error:
-        raise _Problem(line, f"{where}: {error}") from None
+        raise Problem(line, f"{where}: {error}") from None
 
 
 # --------------------------------------------------------------------------- planning

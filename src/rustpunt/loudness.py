@@ -66,7 +66,7 @@ def block_energies(samples: np.ndarray, *, group: int = GROUP_SEGMENTS) -> np.nd
     count = -(-samples.size // SEGMENT)
     segments = np.concatenate(
         [
-            _segment_energies(samples[first * SEGMENT : (first + group) * SEGMENT])
+            segment_energies(samples[first * SEGMENT : (first + group) * SEGMENT])
             for first in range(0, count, group)
         ]
         or [np.zeros(0)]
@@ -75,7 +75,7 @@ def block_energies(samples: np.ndarray, *, group: int = GROUP_SEGMENTS) -> np.nd
     return np.convolve(padded, np.full(4, 0.25), mode="valid")
 
 
-def _segment_energies(samples: np.ndarray) -> np.ndarray:
+def segment_energies(samples: np.ndarray) -> np.ndarray:
     """K-weighted energy of each 100 ms segment of `samples` (the last one padded with silence)."""
     count = -(-samples.size // SEGMENT)
     frames = np.zeros((count, SEGMENT), dtype=np.float32)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from rustpunt.errors import ScriptError
 from rustpunt.script import MAX_PAUSE_MS, Script
+from rustpunt.sentences import inline_pause_ms, spoken_words, timing_text
 from rustpunt.timing import TimingRule, infer_pause
 
 DEFAULT_PAUSE_MS = 5_000
@@ -24,8 +25,9 @@ LEAD_IN_MS = 700
 AFTER_INTRO_MS = 2_000
 """After the intro, a moment to settle before the first step."""
 
-ESTIMATE_WORDS_PER_MINUTE = 140
-"""The pace of the built-in voices, for estimating a session's length in `rustpunt plan`."""
+ESTIMATE_WORDS_PER_MINUTE = 115
+"""The pace of the built-in voices, sentence pauses included, for estimating a session's length
+in `rustpunt plan` (measured on the examples with nl-espeak: see the README)."""
 
 TAIL_MS = 2_000
 """After the outro, so the session ends in quiet instead of being cut off."""
@@ -73,9 +75,12 @@ class Timeline:
         return sum(item.ms for item in self.items if isinstance(item, Pause))
 
     def estimated_ms(self) -> int:
-        """The session's length before any audio exists: pauses plus speech at a calm pace."""
-        words = sum(len(speech.text.split()) for speech in self.speeches())
-        return self.pause_ms() + words * 60_000 // ESTIMATE_WORDS_PER_MINUTE
+        """The session's length before any audio exists: pauses (inline ones too) plus speech at
+        a calm pace."""
+        speeches = self.speeches()
+        words = sum(len(spoken_words(speech.text)) for speech in speeches)
+        inline = sum(inline_pause_ms(speech.text) for speech in speeches)
+        return self.pause_ms() + inline + words * 60_000 // ESTIMATE_WORDS_PER_MINUTE
 
 
 def plan(script: Script) -> Timeline:
@@ -97,7 +102,8 @@ def plan(script: Script) -> Timeline:
                 )
             )
         else:
-            decision = infer_pause(step.text, default_ms=default_ms, cycle_ms=cycle_ms)
+            # cues before an inline pause were answered by it (see rustpunt.sentences)
+            decision = infer_pause(timing_text(step.text), default_ms=default_ms, cycle_ms=cycle_ms)
             if decision.ms > MAX_PAUSE_MS:
                 raise ScriptError(
                     script.path,

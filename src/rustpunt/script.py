@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pytimeparse import parse as parse_duration
 
 from rustpunt.errors import ScriptError
+from rustpunt.sentences import InlinePauseError, check_inline_pauses
 from rustpunt.soundkeys import (
     DesignProblem,
     SoundSettings,
@@ -26,6 +26,7 @@ from rustpunt.soundkeys import (
     parse_breathing,
     parse_sound,
 )
+from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
 
 MAX_PAUSE_MS = 60 * 60 * 1000
 """A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
@@ -41,8 +42,6 @@ TOP_LEVEL_KEYS = (
     "sound",  # sound design: see rustpunt.soundkeys
 )  # fmt: skip
 STEP_KEYS = ("text", "pause", "breathing")  # breathing: tones in the step's pause
-
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -77,110 +76,6 @@ class Script:
     """The script's own `sound:` settings (a bed, bells, a chime), or None."""
 
 
-class _Mapping(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of the mapping and of each key, and each plain
-    scalar value as it was written (YAML 1.1 reads `1:30` as 90 and `Null` as nothing)."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-    written: dict[Any, str]
-
-
-class _Sequence(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the line of the sequence and of each item, and each plain
-    scalar item as it was written."""
-
-    line: int = 0
-    item_lines: list[int]
-    written: dict[int, str]
-
-
-def _as_written(node: yaml.Node) -> str | None:
-    """The text of a plain scalar that YAML 1.1 would turn into something else (a number, a
-    date, true/false, nothing), so a text field can say what the editor typed."""
-    if (
-        isinstance(node, yaml.ScalarNode)
-        and not node.style  # plain: None from PyYAML, '' from libyaml
-        and node.tag != "tag:yaml.org,2002:str"
-    ):
-        return str(node.value)
-    return None
-
-
-class _LineLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader (libyaml when present), with mappings and sequences that keep their lines."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        """PyYAML's constructors fail in odd ways on odd values (`!!int ''`, a 5,000-digit number):
-        every such failure becomes a problem at the value's line."""
-        try:
-            return super().construct_object(node, deep=deep)
-        except (_Problem, yaml.YAMLError, RecursionError):
-            raise
-        except (ValueError, TypeError, IndexError, AttributeError, OverflowError, KeyError):
-            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-            raise _Problem(
-                node.start_mark.line + 1, f"YAML error: this {tag} value cannot be read"
-            ) from None
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
-    # A merge key (`<<: *defaults`) brings in keys that the mapping's own keys may override:
-    # only a key written twice in the mapping itself is a mistake.
-    own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
-    loader.flatten_mapping(node)
-    merged = len(node.value) - own
-    mapping = _Mapping()
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {}
-    mapping.written = {}
-    own_keys: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
-        key_line = key_node.start_mark.line + 1
-        try:
-            duplicate = key in own_keys
-        except TypeError:
-            raise _Problem(key_line, "a key must be a plain word, not a list or mapping") from None
-        if duplicate:
-            raise _Problem(key_line, f"key {key!r} appears twice; keep one")
-        if index >= merged:
-            own_keys.add(key)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = key_line
-        written = _as_written(value_node)
-        if written is None:
-            mapping.written.pop(key, None)
-        else:
-            mapping.written[key] = written
-    return mapping
-
-
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _Sequence:
-    sequence = _Sequence(loader.construct_object(child, deep=True) for child in node.value)
-    sequence.line = node.start_mark.line + 1
-    sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
-    sequence.written = {
-        index: written
-        for index, child in enumerate(node.value)
-        if (written := _as_written(child)) is not None
-    }
-    return sequence
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-class _Problem(Exception):
-    """A validation problem at a line; load_script turns it into a ScriptError with the path."""
-
-    def __init__(self, line: int | None, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
 def load_script(path: Path | str) -> Script:
     """Read and validate one script; raises ScriptError naming the file and line of the problem."""
     path = Path(path)
@@ -204,24 +99,22 @@ def parse_script(data: bytes, path: Path) -> Script:
     Raises ScriptError naming the file and line of the problem."""
     try:
         return _parse(data, path)
-    except _Problem as problem:
+    except Problem as problem:
         raise ScriptError(path, problem.line, problem.message) from None
 
 
 def _parse(data: bytes, path: Path) -> Script:
-    text = _decode(data)
-    document = _parse_yaml(text)
-    if not isinstance(document, _Mapping):
+    text = decode_text(data)
+    document = parse_document(text)
+    if not isinstance(document, LineMapping):
         line = getattr(document, "line", 1)
-        raise _Problem(line, "a script is a mapping with `title:` and `steps:` at the top level")
+        raise Problem(line, "a script is a mapping with `title:` and `steps:` at the top level")
     for key in document:
         if key not in TOP_LEVEL_KEYS:
-            raise _Problem(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
+            raise Problem(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
     for required in ("title", "steps"):
         if required not in document:
-            raise _Problem(
-                document.line, f"missing `{required}:`; a script needs a title and steps"
-            )
+            raise Problem(document.line, f"missing `{required}:`; a script needs a title and steps")
 
     def line_of(key: str) -> int:
         return document.key_lines.get(key, document.line)
@@ -232,11 +125,11 @@ def _parse(data: bytes, path: Path) -> Script:
         written = document.written.get(key)
         if value is None and written in (None, "", "~"):
             return None
-        return _text(value, line_of(key), key, spoken=spoken, written=written)
+        return text_field(value, line_of(key), key, spoken=spoken, written=written)
 
     title = text_of("title")
     if title is None:
-        raise _Problem(line_of("title"), "`title` is empty; write the session's title")
+        raise Problem(line_of("title"), "`title` is empty; write the session's title")
     return Script(
         path=path,
         title=title,
@@ -261,7 +154,7 @@ def _parse(data: bytes, path: Path) -> Script:
     )
 
 
-def _sound(document: _Mapping, path: Path) -> SoundSettings | None:
+def _sound(document: LineMapping, path: Path) -> SoundSettings | None:
     if document.get("sound") is None:
         return None
     value, line = document["sound"], document.key_lines["sound"]
@@ -270,48 +163,17 @@ def _sound(document: _Mapping, path: Path) -> SoundSettings | None:
             value, getattr(value, "key_lines", {}), line, base=path.parent, named_in=path
         )
     except DesignProblem as problem:
-        raise _Problem(problem.line, problem.message) from None
+        raise Problem(problem.line, problem.message) from None
 
 
-def _breathing(item: _Mapping, where: str) -> StepBreathing | None:
+def _breathing(item: LineMapping, where: str) -> StepBreathing | None:
     if item.get("breathing") is None:
         return None
     value, line = item["breathing"], item.key_lines["breathing"]
     try:
         return parse_breathing(value, getattr(value, "key_lines", {}), line, where)
     except DesignProblem as problem:
-        raise _Problem(problem.line, problem.message) from None
-
-
-def _decode(data: bytes) -> str:
-    if not data.strip():
-        raise _Problem(1, "the file is empty; a script needs `title:` and `steps:`")
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise _Problem(line, "this is a binary file (a NUL byte here), not a YAML script")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise _Problem(line, "the file is not UTF-8 text; save it as UTF-8") from None
-
-
-def _parse_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_LineLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        what = error.problem or error.context or "unreadable YAML"
-        if "could not determine a constructor" in str(error):
-            tag = (error.problem or "").split("'")[1:2] or ["?"]
-            shown = tag[0].replace("tag:yaml.org,2002:", "!!")
-            what = f"the tag {shown} is not allowed; scripts hold only text, numbers, lists and mappings"
-        raise _Problem(line, f"YAML error: {what}") from None
-    except yaml.YAMLError as error:
-        raise _Problem(None, f"YAML error: {error}") from None
-    except RecursionError:
-        raise _Problem(1, "YAML is nested too deeply to be a script") from None
+        raise Problem(problem.line, problem.message) from None
 
 
 def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
@@ -322,7 +184,7 @@ def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
     return f"unknown key `{key}` at the {where}; {hint}"
 
 
-def _text(
+def text_field(
     value: Any, line: int, what: str, *, spoken: bool = False, written: str | None = None
 ) -> str:
     """A text field. A plain scalar that YAML 1.1 reads as something else (`1:30`, `010`,
@@ -331,12 +193,17 @@ def _text(
         value = written
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         kind = _kind(value)
-        raise _Problem(line, f"`{what}` must be text, not {kind}")
+        raise Problem(line, f"`{what}` must be text, not {kind}")
     text = " ".join(str(value).split())
     if not text:
-        raise _Problem(line, f"`{what}` is empty; write the text to speak")
+        raise Problem(line, f"`{what}` is empty; write the text to speak")
     if spoken and not any(character.isalnum() for character in text):
-        raise _Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
+        raise Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
+    if spoken:
+        try:
+            check_inline_pauses(text)
+        except InlinePauseError as error:
+            raise Problem(line, f"{what}: {error}") from None
     return text
 
 
@@ -344,7 +211,7 @@ def _voice(value: Any, line: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise _Problem(
+        raise Problem(
             line,
             f"`voice` must name a voice profile, such as nl-google or nl-espeak, not {_kind(value)}",
         )
@@ -352,27 +219,27 @@ def _voice(value: Any, line: int) -> str | None:
 
 
 def _steps(value: Any, line: int) -> tuple[Step, ...]:
-    if not isinstance(value, _Sequence):
-        raise _Problem(
+    if not isinstance(value, LineSequence):
+        raise Problem(
             line, f"`steps` must be a list of steps (lines starting with `- `), not {_kind(value)}"
         )
     if not value:
-        raise _Problem(line, "`steps` is empty; a script needs at least one step")
+        raise Problem(line, "`steps` is empty; a script needs at least one step")
     if len(value) > MAX_STEPS:
-        raise _Problem(
+        raise Problem(
             line,
             f"{len(value)} steps are too many for one session (at most {MAX_STEPS}); split the script",
         )
     steps = []
     for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
         where = f"step {number}"
-        if isinstance(item, _Mapping):
+        if isinstance(item, LineMapping):
             for key in item:
                 if key not in STEP_KEYS:
-                    raise _Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
+                    raise Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
             if "text" not in item:
-                raise _Problem(item.line, f"{where} has no `text:`; write what to say")
-            text = _text(
+                raise Problem(item.line, f"{where} has no `text:`; write what to say")
+            text = text_field(
                 item["text"],
                 item.key_lines["text"],
                 f"{where} text",
@@ -399,13 +266,15 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
                     breathing=_breathing(item, where),
                 )
             )
-        elif not isinstance(item, (_Mapping, _Sequence)) and (
+        elif not isinstance(item, (LineMapping, LineSequence)) and (
             item is not None or value.written.get(number - 1) not in (None, "", "~")
         ):
-            text = _text(item, item_line, where, spoken=True, written=value.written.get(number - 1))
+            text = text_field(
+                item, item_line, where, spoken=True, written=value.written.get(number - 1)
+            )
             steps.append(Step(number=number, text=text, pause_ms=None, line=item_line))
         else:
-            raise _Problem(
+            raise Problem(
                 item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}"
             )
     return tuple(steps)
@@ -428,7 +297,7 @@ def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | No
     not eight (octal)."""
     typed = (written if written is not None else value if isinstance(value, str) else "").strip()
     if _THOUSANDS.fullmatch(typed):
-        raise _Problem(
+        raise Problem(
             line,
             f"`{what}` {typed!r} is ambiguous (in Dutch 1.000 is a thousand); write "
             f"{typed.replace('.', '')} for that many seconds, or use a comma for a decimal",
@@ -438,14 +307,14 @@ def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | No
     seconds = _seconds(value)
     value = _shown(value)
     if seconds is None or math.isnan(seconds):
-        raise _Problem(
+        raise Problem(
             line,
             f'`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"',
         )
     if seconds < 0:
-        raise _Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
+        raise Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
     if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise _Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
+        raise Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
     return round(seconds * 1000)
 
 
@@ -481,7 +350,7 @@ def _seconds(value: Any) -> float | None:
 def _cycle(value: Any, line: int) -> int:
     ms = parse_pause(value, line, "cycle")
     if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
-        raise _Problem(
+        raise Problem(
             line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds"
         )
     return ms

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from rustpunt import __version__
+from rustpunt.audio import samples_to_ms
 from rustpunt.cache import PIPELINE, ClipCache
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
@@ -41,6 +42,7 @@ from rustpunt.mix import (
 )
 from rustpunt.plan import Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script
+from rustpunt.sentences import caption_cues, split_span
 from rustpunt.sounddesign import (
     ENCODER_LOSS_DB,
     Designed,
@@ -55,6 +57,7 @@ from rustpunt.soundkeys import SoundSettings, check_design
 from rustpunt.speak import SpokenSession, Voices
 from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.voicing import PhraseSpan, engine_identity, lexicon_digest
 
 BITRATE_KBPS = 64
 """Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
@@ -155,6 +158,7 @@ def build_key(
         "tool": __version__,
         "script": script.digest,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
+        **voice_identity(script, registry, voice),
         "pipeline": PIPELINE,
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
@@ -166,6 +170,17 @@ def build_key(
     if designed is not None and designed.has_layer:
         document["sound"] = sound_document(designed)
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def voice_identity(script: Script, registry: VoiceRegistry, voice: str) -> dict[str, Any]:
+    """For the build key: each voice's engine identity and the lexicon digest it would speak
+    with, so a replaced Piper model or a changed lexicon.yaml rebuilds the script."""
+    chain = registry.chain(voice)
+    folders = (script.path.parent,)
+    return {
+        "engines": [engine_identity(profile) for profile in chain],
+        "lexicons": [lexicon_digest(folders, profile) for profile in chain],
+    }
 
 
 def recorded_build(json_path: Path) -> dict[str, Any] | None:
@@ -277,7 +292,12 @@ def build_script(
         check_design(prepared.designed.design, script_path)
     texts = [speech.text for speech in timeline.speeches()]
     spoken = voices.speak(
-        texts, prepared.registry, prepared.voice, strict=options.strict, on_clip=on_clip
+        texts,
+        prepared.registry,
+        prepared.voice,
+        strict=options.strict,
+        on_clip=on_clip,
+        lexicon_folders=(script_path.parent,),
     )
     mix = place(timeline, spoken.clips)
     layered = level(mix, layer_for(prepared.designed, mix) if prepared.designed else None)
@@ -297,6 +317,7 @@ def build_script(
         document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
         | _sound_record(prepared.designed, layered),
         layered=layered,
+        layouts=spoken.layouts,
         encoder=options.encoder,
         parts=DirectoryPartCache(options.cache.parts),
     )
@@ -321,6 +342,7 @@ def write_outputs(
     cover: tuple[bytes, str] | None = None,
     chapter_list: list[Chapter] | None = None,
     cue_list: list[Cue] | None = None,
+    layouts: Mapping[str, tuple[PhraseSpan, ...]] | None = None,
     encoder: Encoder = "splice",
     parts: PartCache | None = None,
 ) -> None:
@@ -353,7 +375,7 @@ def write_outputs(
                 **picture,  # type: ignore[arg-type]
             )
         write_sidecar_into(
-            vtt, vtt_text(cues(mix) if cue_list is None else cue_list), shown=paths.vtt
+            vtt, vtt_text(cues(mix, layouts) if cue_list is None else cue_list), shown=paths.vtt
         )
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
         document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
@@ -421,8 +443,43 @@ def chapters(mix: Mix) -> list[Chapter]:
     return result
 
 
-def cues(mix: Mix) -> list[Cue]:
-    return [Cue(p.start_ms, p.end_ms, p.item.text) for p in _speech_spans(mix)]  # type: ignore[union-attr]
+def cues(mix: Mix, layouts: Mapping[str, tuple[PhraseSpan, ...]] | None = None) -> list[Cue]:
+    """One cue per sentence (a long one split into cues of at most two lines of 42 characters),
+    from where each sentence lies in its part; a text without a layout is one cue."""
+    found: list[Cue] = []
+    for placement in _speech_spans(mix):
+        text = placement.item.text  # type: ignore[union-attr]
+        spans = (layouts or {}).get(text)
+        if not spans:
+            found.append(Cue(placement.start_ms, placement.end_ms, text))
+            continue
+        for sentence in sentence_spans(placement, spans):
+            found.extend(sentence_cues(sentence))
+    return found
+
+
+def sentence_spans(placement: Placement, spans: tuple[PhraseSpan, ...]) -> list[dict[str, Any]]:
+    """The sentences of a placed part, in session time: text as written, start and end in ms."""
+    sentences: list[dict[str, Any]] = []
+    for span in spans:
+        start = samples_to_ms(placement.start + span.start)
+        end = samples_to_ms(placement.start + span.end)
+        if sentences and sentences[-1]["index"] == span.sentence:
+            sentences[-1]["text"] += f" {span.text}"
+            sentences[-1]["end_ms"] = end
+        else:
+            sentences.append(
+                {"index": span.sentence, "text": span.text, "start_ms": start, "end_ms": end}
+            )
+    return [{key: value for key, value in s.items() if key != "index"} for s in sentences]
+
+
+def sentence_cues(sentence: Mapping[str, Any]) -> list[Cue]:
+    """A sentence's caption cues: one when it fits two lines of 42 characters, else several,
+    its time shared in proportion to their length."""
+    texts = caption_cues(sentence["text"])
+    times = split_span(sentence["start_ms"], sentence["end_ms"], texts)
+    return [Cue(start, end, text) for text, (start, end) in zip(texts, times)]
 
 
 def sidecar(
@@ -435,6 +492,9 @@ def sidecar(
         item = placement.item
         if isinstance(item, Speech):
             entry = {"text": item.text, "start_ms": placement.start_ms, "end_ms": placement.end_ms}
+            spans = spoken.layouts.get(item.text)
+            if spans:
+                entry["sentences"] = sentence_spans(placement, spans)
             if item.part == "step":
                 steps.append(
                     {

@@ -41,7 +41,7 @@ import numpy as np
 
 from rustpunt.audio import ms_to_samples
 from rustpunt.errors import ScriptError
-from rustpunt.loudness import _segment_energies, integrated_loudness
+from rustpunt.loudness import integrated_loudness, segment_energies
 from rustpunt.mix import TARGET_LUFS, Mix, render
 from rustpunt.plan import DEFAULT_PAUSE_MS, Item, Pause, Speech, Timeline
 from rustpunt.script import MAX_PAUSE_MS, Script
@@ -299,7 +299,7 @@ def measure(mix: Mix, layer: SoundLayer, layer_gain: float) -> float:
     the layer, read chunk by chunk like the render (no buffer the length of the session)."""
     segments = np.concatenate(
         [
-            _segment_energies(chunk * np.float32(32768))
+            segment_energies(chunk * np.float32(32768))
             for chunk in _layered(mix, layer, layer_gain, as_float=True)
         ]
         or [np.zeros(0)]

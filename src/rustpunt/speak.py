@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,10 @@ from rustpunt.audio import prepare_clip
 from rustpunt.cache import ClipCache, clip_key
 from rustpunt.engines import Engine, create_engine
 from rustpunt.errors import ProfileError, RustpuntError, VoiceError, VoiceUnavailable
+from rustpunt.lexicon import Lexicon
+from rustpunt.sentences import phrases
 from rustpunt.voices import VoiceProfile, VoiceRegistry
+from rustpunt.voicing import PhraseSpan, join_phrases
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +40,13 @@ class SpokenSession:
     """The voice that actually spoke every clip."""
     identity: Mapping[str, Any]
     clips: Mapping[str, np.ndarray]
-    """Each distinct text's finished clip."""
+    """Each distinct text's finished clip: its sentences joined with the profile's pauses."""
     synthesized: int
-    """How many texts went to the engine; the others came from the cache."""
+    """How many sentences (or clauses) went to the engine; the others came from the cache."""
     fallback_reason: str | None = None
     """Why the requested voice did not speak, when a fallback did."""
+    layouts: Mapping[str, tuple[PhraseSpan, ...]] = field(default_factory=dict)
+    """Where each sentence (or clause) of each text lies in the text's clip."""
 
 
 def _key(profile: VoiceProfile) -> ProfileKey:
@@ -60,6 +66,15 @@ class Voices:
     """Voices that could not speak, with the reason."""
     checked: dict[ProfileKey, bool] = field(default_factory=dict)
     """Whether a voice could speak when reachable_now() asked."""
+    lexicons: dict[tuple[ProfileKey, tuple[Path, ...]], Lexicon] = field(default_factory=dict)
+    """Each voice's lexicon for a set of script folders, read once per build."""
+
+    def lexicon_for(self, profile: VoiceProfile, folders: Sequence[Path] = ()) -> Lexicon:
+        """The built-in lexicon, the folders' lexicon.yaml and the profile's `lexicon:`."""
+        key = (_key(profile), tuple(folders))
+        if key not in self.lexicons:
+            self.lexicons[key] = Lexicon.load(folders, profile=profile)
+        return self.lexicons[key]
 
     def engine_for(self, profile: VoiceProfile) -> Engine:
         key = _key(profile)
@@ -96,16 +111,19 @@ class Voices:
         *,
         strict: bool = False,
         on_clip: Callable[[int, int], None] | None = None,
+        lexicon_folders: Sequence[Path] = (),
     ) -> SpokenSession:
         """Speak every text with `voice`, or with the first fallback that can speak them all.
 
-        `on_clip(done, total)` is told after each text the engine speaks (cached ones take no
-        time).
+        Each text is spoken sentence by sentence, through the lexicon (of `lexicon_folders` and
+        the profile), and joined with the profile's pauses and the text's inline pauses.
+        `on_clip(done, total)` is told after each sentence the engine speaks (cached ones take
+        no time).
         """
         reasons: list[str] = []
         for profile in registry.chain(voice):
             try:
-                session = self._speak_with(profile, texts, on_clip)
+                session = self._speak_with(profile, texts, on_clip, lexicon_folders)
             except VoiceUnavailable as error:
                 self.unreachable[_key(profile)] = str(error)
                 if strict:
@@ -122,6 +140,7 @@ class Voices:
                     clips=session.clips,
                     synthesized=session.synthesized,
                     fallback_reason="; ".join(reasons),
+                    layouts=session.layouts,
                 )
             return session
         raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
@@ -131,24 +150,33 @@ class Voices:
         profile: VoiceProfile,
         texts: Sequence[str],
         on_clip: Callable[[int, int], None] | None,
+        lexicon_folders: Sequence[Path] = (),
     ) -> SpokenSession:
         engine = self.engine_for(profile)
         identity = engine.identity()
-        clips: dict[str, np.ndarray] = {}
+        lexicon = self.lexicon_for(profile, lexicon_folders)
+        split_clauses = profile.clause_pause_ms > 0
+        pieces = {text: phrases(text, split_clauses=split_clauses) for text in dict.fromkeys(texts)}
+        forms = {text: [lexicon.spoken(p.text) for p in found] for text, found in pieces.items()}
+        phrase_clips: dict[str, np.ndarray] = {}
         missing: list[tuple[str, str]] = []
-        for text in dict.fromkeys(texts):
-            key = clip_key(identity, profile.tempo, text)
+        for form in dict.fromkeys(f for found in forms.values() for f in found):
+            key = clip_key(identity, profile.tempo, form)
             cached = self.cache.get(key)
             if cached is None:
-                missing.append((text, key))
+                missing.append((form, key))
             else:
-                clips[text] = cached
+                phrase_clips[form] = cached
         if missing and _key(profile) in self.unreachable:
             raise VoiceUnavailable(self.unreachable[_key(profile)])
-        for done, (text, key) in enumerate(missing, start=1):
-            clip = prepare_clip(engine.synthesize(text), profile.tempo)
-            self.cache.put(key, clip, text, engine.name)
-            clips[text] = clip
+        for done, (form, key) in enumerate(missing, start=1):
+            clip = prepare_clip(engine.synthesize(form), profile.tempo)
+            self.cache.put(key, clip, form, engine.name)
+            phrase_clips[form] = clip
             if on_clip:
                 on_clip(done, len(missing))
-        return SpokenSession(profile, identity, clips, len(missing))
+        clips: dict[str, np.ndarray] = {}
+        layouts: dict[str, tuple[PhraseSpan, ...]] = {}
+        for text, found in pieces.items():
+            clips[text], layouts[text] = join_phrases(found, forms[text], phrase_clips, profile)
+        return SpokenSession(profile, identity, clips, len(missing), layouts=layouts)

@@ -17,13 +17,17 @@ unit, "een" is read as one: "een minuut" is 1 min, "nog een keer" is one cycle.
 
 Decisions (the MP3 is measured, so every inferred pause is at least what the cue asks):
 
-* Settle margin: a step with a timed cue (seconds, counts, minutes) gets SETTLE_MS (1 s) on top,
-  once per step, so the next spoken step never starts the very moment a hold ends. A pure
-  repetition cue gets exactly N * cycle_ms: the cycle is already a generous, author-set estimate.
+* A hold ends on time: a step whose cues are seconds or counts gets exactly what they ask
+  ("Houd dit vijf seconden vast" = 5 s), because the next words ("En laat los") are the signal
+  that the hold is over; a margin would make every hold, and every counted breath, a second too
+  long. The settle margin, SETTLE_MS (1 s) once per step, stays where the listener times a long
+  stretch alone and needs a moment to come back before the voice speaks again: a stay of a
+  minute or more, and rounds of breathing that "Herhaal ... N keer" repeats. A pure repetition
+  cue gets exactly N * cycle_ms: the cycle is already a generous, author-set estimate.
 * No default floor: a cue replaces the default, even when it is shorter ("Adem twee tellen in"
-  gives 3 s against a 6 s default). Paced breathing lives on those short, exact pauses.
+  gives 2 s against a 6 s default). Paced breathing lives on those short, exact pauses.
 * Several cues in one step happen one after the other, so they add up ("Adem vier tellen in en
-  zeven tellen uit" = 11 s + 1 s). Alternatives ("vijf of zes seconden", "dertig tot veertig
+  zeven tellen uit" = 11 s). Alternatives ("vijf of zes seconden", "dertig tot veertig
   seconden", "twee, drie keer") count once, at the longest; "een minuut of twee" is the Dutch
   "about two minutes" and counts as two.
 * "Herhaal ... N keer" after timed cues in the same step repeats those cues: the pause is
@@ -85,7 +89,8 @@ class PauseDecision:
 
 
 SETTLE_MS = 1000
-"""Added once to a step with a timed cue: a moment to let go before the voice goes on."""
+"""Added once to a step that asks for minutes or repeats timed rounds: a moment to come back
+before the voice goes on. Seconds and counts end on time (see the module's notes)."""
 
 MS_PER_COUNT = 1000
 """One count ("tel") is one second: breathing exercises (4-7-8, box breathing) count seconds."""
@@ -410,7 +415,10 @@ class CueReading:
 
     @property
     def settle_ms(self) -> int:
-        return SETTLE_MS if self.timed or self.repeated else 0
+        """The margin after a long, self-timed stretch (minutes, repeated rounds); seconds and
+        counts end on time."""
+        minutes = any(g.kind == "minutes" for g in (*self.timed, *self.repeated))
+        return SETTLE_MS if minutes or self.repeated else 0
 
 
 def read_cues(text: str) -> CueReading:
@@ -468,7 +476,7 @@ def explain(reading: CueReading, ms: int, *, default_ms: int, cycle_ms: int) -> 
     if len(reading.groups) == 1:
         cue = reading.groups[0]
         if cue.kind != "repeat":
-            return f"'{cue.quote}' asks for at least {_gloss(cue, cycle_ms)}{margin}"
+            return f"'{cue.quote}' asks for {_gloss(cue, cycle_ms)}{margin}"
         cycles = "breathing cycle" if reading.times == 1 else "breathing cycles"
         note = _few_note(cue, " ('{}' read as {})")
         return (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,8 +21,31 @@ from rustpunt.engines import create_engine
 from rustpunt.errors import ProfileError, VoiceError
 
 DEFAULT_VOICE = "nl-google"
-PROFILE_KEYS = ("description", "engine", "settings", "tempo", "fallback", "lexicon")
+PROFILE_KEYS = (
+    "description",
+    "engine",
+    "settings",
+    "tempo",
+    "fallback",
+    "lexicon",
+    "sentence_pause",
+    "clause_pause",
+)
 MIN_TEMPO, MAX_TEMPO = 0.5, 2.0
+
+DEFAULT_SENTENCE_PAUSE_MS = 800
+"""Silence between two sentences of a step. Engines leave about half a second at a full stop,
+which runs "Dwaal je af, dan is dat goed. Begin gewoon opnieuw." together as one breath; guided
+relaxation is read with a slow breath between sentences, and 0.8 s is one calm out-breath's pause
+without sounding like the voice lost its place (longer silences belong to the step's pause)."""
+
+DEFAULT_CLAUSE_PAUSE_MS = 0
+"""Silence after a comma, semicolon or colon; 0 leaves the phrasing to the engine (a natural voice
+phrases its commas itself, and speaking clauses apart costs intonation)."""
+
+MAX_SPEECH_PAUSE_MS = 5000
+"""A sentence or clause pause over 5 s is no longer a pause between words: use the script's
+pauses (`pause:`, or an inline `(pauze 8 s)`) for that."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +61,10 @@ class VoiceProfile:
     path: Path | None = None
     lexicon: Mapping[str, Any] = field(default_factory=dict)
     """Pronunciations for this voice only (word: how to say it); see rustpunt.lexicon."""
+    sentence_pause_ms: int = DEFAULT_SENTENCE_PAUSE_MS
+    """Silence between the sentences of a spoken part."""
+    clause_pause_ms: int = DEFAULT_CLAUSE_PAUSE_MS
+    """Silence after a comma, semicolon or colon; 0: the engine phrases clauses itself."""
 
     def fingerprint(self) -> str:
         """A digest of everything in the profile that changes the sound, for incremental builds."""
@@ -45,6 +72,8 @@ class VoiceProfile:
             "engine": self.engine,
             "settings": dict(self.settings),
             "tempo": self.tempo,
+            "sentence_pause_ms": self.sentence_pause_ms,
+            "clause_pause_ms": self.clause_pause_ms,
         }
         if self.lexicon:  # only when set, so the fingerprints of existing profiles stay the same
             document["lexicon"] = dict(self.lexicon)
@@ -122,6 +151,10 @@ def load_profile(path: Path) -> VoiceProfile:
     lexicon = document.get("lexicon") or {}
     if not isinstance(lexicon, dict):
         raise problem("lexicon", "`lexicon:` must be a mapping of words to how to say them")
+    pauses = {
+        key: _speech_pause(document.get(key), key, problem)
+        for key in ("sentence_pause", "clause_pause")
+    }
     model = settings.get("model")
     if isinstance(model, str) and model and not Path(model).expanduser().is_absolute():
         # a model path in a profile is relative to the profile's own folder, not to where
@@ -147,7 +180,30 @@ def load_profile(path: Path) -> VoiceProfile:
         description=str(document.get("description") or ""),
         path=path,
         lexicon=lexicon,
+        sentence_pause_ms=pauses["sentence_pause"]
+        if pauses["sentence_pause"] is not None
+        else DEFAULT_SENTENCE_PAUSE_MS,
+        clause_pause_ms=pauses["clause_pause"]
+        if pauses["clause_pause"] is not None
+        else DEFAULT_CLAUSE_PAUSE_MS,
     )
+
+
+def _speech_pause(value: Any, key: str, problem: Callable[[str, str], ProfileError]) -> int | None:
+    """A sentence or clause pause in seconds (0.8) to whole milliseconds; None when not set."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value * 1000 <= MAX_SPEECH_PAUSE_MS
+    ):
+        raise problem(
+            key,
+            f"`{key}:` must be seconds from 0 to {MAX_SPEECH_PAUSE_MS // 1000} (such as 0.8),"
+            f" not {value!r}",
+        )
+    return round(value * 1000)
 
 
 class VoiceRegistry:

@@ -1,0 +1,110 @@
+"""A spoken part's clip from its phrase clips: each sentence (or clause) is its own clip in the
+cache, and the part is those clips joined with the voice profile's silences and the script's
+inline pauses, in whole samples. Where each phrase lies is kept, for captions and the sidecar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rustpunt.audio import ms_to_samples
+from rustpunt.engines import create_engine
+from rustpunt.errors import RustpuntError
+from rustpunt.lexicon import FOLDER_FILE, Lexicon, builtin_path
+from rustpunt.sentences import Phrase
+from rustpunt.voices import VoiceProfile
+
+__all__ = ["PhraseSpan", "engine_identity", "gap_ms", "join_phrases", "lexicon_digest"]
+
+
+@dataclass(frozen=True)
+class PhraseSpan:
+    """Where one phrase lies in its part's clip."""
+
+    text: str
+    """As written in the script (the caption shows it)."""
+    spoken: str
+    """What the engine was asked to say (after the lexicon)."""
+    sentence: int
+    start: int
+    """First sample, counted from the start of the part's clip."""
+    end: int
+    """One past the last sample."""
+
+
+def gap_ms(phrase: Phrase, profile: VoiceProfile) -> int:
+    """The silence after a phrase: the profile's clause or sentence pause, or the inline pause."""
+    if phrase.gap == "clause":
+        return profile.clause_pause_ms
+    if phrase.gap == "sentence":
+        return profile.sentence_pause_ms
+    if phrase.gap == "inline":
+        return phrase.gap_ms
+    return 0
+
+
+def join_phrases(
+    phrases: Sequence[Phrase],
+    spoken: Sequence[str],
+    clips: Mapping[str, np.ndarray],
+    profile: VoiceProfile,
+) -> tuple[np.ndarray, tuple[PhraseSpan, ...]]:
+    """The part's clip (phrase clips with silences between them) and where each phrase lies.
+
+    `spoken[i]` is the spoken form of `phrases[i]`, the key of its clip in `clips`.
+    """
+    gaps = [ms_to_samples(gap_ms(phrase, profile)) for phrase in phrases]
+    total = sum(clips[form].size for form in spoken) + sum(gaps)
+    if len(phrases) == 1:
+        clip = clips[spoken[0]]
+        return clip, (PhraseSpan(phrases[0].text, spoken[0], phrases[0].sentence, 0, clip.size),)
+    joined = np.zeros(total, dtype="<i2")
+    spans = []
+    position = 0
+    for phrase, form, gap in zip(phrases, spoken, gaps):
+        clip = clips[form]
+        joined[position : position + clip.size] = clip
+        spans.append(PhraseSpan(phrase.text, form, phrase.sentence, position, position + clip.size))
+        position += clip.size + gap
+    return joined, tuple(spans)
+
+
+# --------------------------------------------------------------------------- build identity
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+_LEXICON_DIGESTS: dict[tuple[Any, ...], str] = {}
+"""Lexicon digests by the stamps of the files read and the profile: a no-op rebuild of hundreds
+of scripts reads each lexicon once, and an edited lexicon.yaml (new stamp) is read again."""
+
+
+def lexicon_digest(folders: Sequence[Path], profile: VoiceProfile) -> str:
+    """The digest of the lexicon a build of a script in `folders` uses with `profile`: part of
+    the build key, so a changed lexicon rebuilds. Raises LexiconError for a broken lexicon."""
+    files = [builtin_path(), *(Path(folder) / FOLDER_FILE for folder in folders)]
+    key = (tuple(_file_stamp(path) for path in files), profile.name, profile.fingerprint())
+    if key not in _LEXICON_DIGESTS:
+        _LEXICON_DIGESTS[key] = Lexicon.load(folders, profile=profile).digest()
+    return _LEXICON_DIGESTS[key]
+
+
+def engine_identity(profile: VoiceProfile) -> dict[str, Any]:
+    """What the engine says it is (version, model checksum, settings): part of the build key, so a
+    replaced Piper model or an upgraded espeak rebuilds. A voice that cannot say (a Piper model
+    not installed) is recorded as unavailable, so installing it rebuilds too."""
+    try:
+        return dict(create_engine(profile.engine, profile.settings).identity())
+    except RustpuntError as error:
+        return {"engine": profile.engine, "unavailable": str(error)}
