@@ -325,11 +325,11 @@ def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
 
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
-    """Before any synthesis: --voice is known, the encoder works (checked once), every output
-    folder takes files (a codec or folder problem found after an hour of speech wastes the
-    hour); leftovers of killed builds go."""
+    """Before any synthesis: --voice is known, every output folder takes files and so does the
+    clip cache (a folder problem found after an hour of speech wastes the hour); leftovers of
+    killed builds go. The encoder is tried by build_all once it knows something is to be built,
+    so a no-op rebuild starts no ffmpeg."""
     check_voice_override(jobs, options)
-    check_encoder()
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
         remove_stale_parts(folder)
@@ -440,6 +440,8 @@ def build_all(
             preflight(jobs, options)
         voices = Voices(options.cache)
         results, todo = find_pending(jobs, options, voices, on_done)
+        if todo:
+            check_encoder()  # before any speech: a codec problem found after an hour wastes it
         count = worker_count(workers, len(todo))
         pending = [jobs[index] for index in todo]
         if count == 1:
