@@ -1,10 +1,19 @@
-"""session: the up-to-date rule, on its own (no audio)."""
+"""session on its own, no audio engine: the up-to-date rule, chapters, captions, the sidecar."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rustpunt.session import BuildStatus, output_paths, up_to_date
+import numpy as np
+
+from conftest import write_script
+from rustpunt.mix import Mix, place
+from rustpunt.plan import Timeline, plan
+from rustpunt.script import load_script
+from rustpunt.session import BuildStatus, chapters, cues, output_paths, sidecar, up_to_date
+from rustpunt.speak import SpokenSession
+from rustpunt.voices import VoiceRegistry
+from rustpunt.voicing import PhraseSpan
 
 
 def outputs(tmp_path: Path, mp3: bytes = b"ID3 mp3", vtt: bytes = b"WEBVTT\n") -> dict:
@@ -39,3 +48,73 @@ def test_another_key_no_record_or_a_damaged_output_means_a_rebuild(tmp_path: Pat
     assert up_to_date(tmp_path / "adem.yaml", paths, "k1", previous) is None
     paths.mp3.unlink()
     assert up_to_date(tmp_path / "adem.yaml", paths, "k1", previous) is None
+
+
+# --------------------------------------------------------------------------- chapters, cues, sidecar
+
+SCRIPT = """\
+title: Kort
+intro: Welkom.
+steps:
+  - text: Adem in. Adem uit.
+    pause: 2
+  - text: Ontspan.
+    pause: 1
+outro: Klaar.
+"""
+SECOND = 44_100
+
+
+def placed(tmp_path: Path) -> tuple[Timeline, Mix, SpokenSession]:
+    """A planned session with silent one-second clips (two for the two-sentence step)."""
+    timeline = plan(load_script(write_script(tmp_path, "kort.yaml", SCRIPT)))
+    lengths = {
+        "Welkom.": SECOND,
+        "Adem in. Adem uit.": 2 * SECOND,
+        "Ontspan.": SECOND,
+        "Klaar.": SECOND,
+    }
+    clips = {text: np.full(n, 1000, dtype="<i2") for text, n in lengths.items()}
+    layouts = {
+        "Adem in. Adem uit.": (
+            PhraseSpan("Adem in.", "Adem in.", 0, 0, 40_000),
+            PhraseSpan("Adem uit.", "Adem uit.", 1, 50_000, 2 * SECOND),
+        )
+    }
+    mix = place(timeline, clips, normalize=False)
+    profile = VoiceRegistry().get("nl-espeak")
+    spoken = SpokenSession(profile, {"engine": "espeak"}, clips, 4, layouts=layouts)
+    return timeline, mix, spoken
+
+
+def test_chapters_cover_the_file_intro_steps_and_outro_in_order(tmp_path: Path) -> None:
+    _, mix, _ = placed(tmp_path)
+    found = chapters(mix)
+    assert [c.title for c in found] == ["Intro", "Adem in. Adem uit.", "Ontspan.", "Outro"]
+    assert found[0].start_ms == 0 and found[-1].end_ms == mix.duration_ms
+    assert all(a.end_ms == b.start_ms for a, b in zip(found, found[1:]))  # no gaps, no overlaps
+    step = next(p for p in mix.placements if getattr(p.item, "text", "") == "Adem in. Adem uit.")
+    assert found[1].start_ms == step.start_ms  # a step's chapter starts at its first word
+
+
+def test_one_cue_per_sentence_where_the_sentence_lies(tmp_path: Path) -> None:
+    _, mix, spoken = placed(tmp_path)
+    found = cues(mix, spoken.layouts)
+    assert [c.text for c in found] == ["Welkom.", "Adem in.", "Adem uit.", "Ontspan.", "Klaar."]
+    step = next(p for p in mix.placements if getattr(p.item, "text", "") == "Adem in. Adem uit.")
+    assert (found[1].start_ms, found[1].end_ms) == (step.start_ms, step.start_ms + 907)
+    assert found[2].start_ms == step.start_ms + 1134 and found[2].end_ms == step.end_ms
+
+
+def test_the_sidecar_says_where_every_step_sentence_and_pause_lies(tmp_path: Path) -> None:
+    timeline, mix, spoken = placed(tmp_path)
+    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel")
+    assert document["build_key"] == "sleutel" and document["duration_ms"] == mix.duration_ms
+    assert (
+        document["voice"]["requested"] == "nl-google" and document["voice"]["used"] == "nl-espeak"
+    )
+    first, second = document["steps"]
+    assert first["pause"]["ms"] == 2000 and first["pause"]["rule"] == "explicit"
+    assert first["end_ms"] == first["pause"]["end_ms"] == second["start_ms"]
+    assert [s["text"] for s in first["sentences"]] == ["Adem in.", "Adem uit."]
+    assert document["intro"]["text"] == "Welkom." and document["outro"]["text"] == "Klaar."
