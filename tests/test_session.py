@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def test_chapters_cover_the_file_intro_steps_and_outro_in_order(tmp_path: Path) 
     found = chapters(mix)
     assert [c.title for c in found] == ["Intro", "Adem in. Adem uit.", "Ontspan.", "Outro"]
     assert found[0].start_ms == 0 and found[-1].end_ms == mix.duration_ms
-    assert all(a.end_ms == b.start_ms for a, b in zip(found, found[1:]))  # no gaps, no overlaps
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(found))  # no gaps
     step = next(p for p in mix.placements if getattr(p.item, "text", "") == "Adem in. Adem uit.")
     assert found[1].start_ms == step.start_ms  # a step's chapter starts at its first word
 
