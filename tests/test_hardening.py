@@ -128,3 +128,14 @@ def test_a_fallback_is_one_line_once_per_build(tmp_path: Path, hermetic: Path) -
     notes = [line for line in result.stderr.splitlines() if "nl-espeak" in line]
     assert len(notes) == 1 and notes[0].startswith("Note: 3 session(s) spoken by nl-espeak (")
     assert notes[0].endswith("--strict fails instead")
+
+
+@pytest.mark.slow
+def test_a_script_of_300_steps_builds_with_every_chapter(tmp_path: Path, hermetic: Path) -> None:
+    steps = "".join(f"  - text: Stap {n}.\n    pause: 0.2\n" for n in range(1, 301))
+    write_script(tmp_path / "in", "lang.yaml", f"title: Driehonderd\nsteps:\n{steps}")
+    assert run_main("check", tmp_path / "in").returncode == 0
+    result = run_main("build", tmp_path / "in", "--voice", "nl-espeak", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    found = audiotools.chapters(tmp_path / "out" / "lang.mp3")  # as ffmpeg-based players read it
+    assert [title for _, _, title in found] == [f"Stap {n}." for n in range(1, 301)]
