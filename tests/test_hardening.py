@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import audiotools
 from conftest import run_main, write_script
 from rustpunt.errors import ScriptError
 from rustpunt.plan import plan
