@@ -257,6 +257,7 @@ class Lexicon:
         )
         self.patterns: tuple[Entry, ...] = tuple(patterns)
         self.sources = tuple(sources)
+        self._digest: str | None = None
         self._exact = {
             entry.written: entry for entry in self.words if not entry.pattern.flags & re.IGNORECASE
         }
@@ -330,6 +331,11 @@ class Lexicon:
 
     def digest(self) -> str:
         """Changes whenever what is said could change: for build keys."""
+        if self._digest is None:
+            self._digest = self._compute_digest()
+        return self._digest
+
+    def _compute_digest(self) -> str:
         document = [
             [entry.written, entry.say, entry.is_pattern] for entry in (*self.words, *self.patterns)
         ]

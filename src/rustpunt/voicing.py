@@ -15,7 +15,7 @@ import numpy as np
 from rustpunt.audio import ms_to_samples
 from rustpunt.engines import create_engine
 from rustpunt.errors import RustpuntError
-from rustpunt.lexicon import FOLDER_FILE, Lexicon, builtin_path
+from rustpunt.lexicon import Lexicon
 from rustpunt.sentences import Phrase
 from rustpunt.voices import VoiceProfile
 
@@ -77,27 +77,10 @@ def join_phrases(
 # --------------------------------------------------------------------------- build identity
 
 
-def _file_stamp(path: Path) -> tuple[str, int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (str(path), stat.st_mtime_ns, stat.st_size)
-
-
-_LEXICON_DIGESTS: dict[tuple[Any, ...], str] = {}
-"""Lexicon digests by the stamps of the files read and the profile: a no-op rebuild of hundreds
-of scripts reads each lexicon once, and an edited lexicon.yaml (new stamp) is read again."""
-
-
 def lexicon_digest(folders: Sequence[Path], profile: VoiceProfile) -> str:
     """The digest of the lexicon a build of a script in `folders` uses with `profile`: part of
     the build key, so a changed lexicon rebuilds. Raises LexiconError for a broken lexicon."""
-    files = [builtin_path(), *(Path(folder) / FOLDER_FILE for folder in folders)]
-    key = (tuple(_file_stamp(path) for path in files), profile.name, profile.fingerprint())
-    if key not in _LEXICON_DIGESTS:
-        _LEXICON_DIGESTS[key] = Lexicon.load(folders, profile=profile).digest()
-    return _LEXICON_DIGESTS[key]
+    return Lexicon.load(folders, profile=profile).digest()  # both read once per process
 
 
 def engine_identity(profile: VoiceProfile) -> dict[str, Any]:
