@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from rustpunt.errors import RustpuntError
+from rustpunt.errors import FileProblem
 from rustpunt.voices import VoiceProfile
 
 FOLDER_FILE = "lexicon.yaml"
@@ -35,8 +35,8 @@ PATTERN_KEYS = ("match", "say")
 MAX_ENTRY_CHARS = 200
 
 
-class LexiconError(RustpuntError):
-    """A lexicon file (or a profile's `lexicon:`) cannot be read or is not valid."""
+class LexiconError(FileProblem):
+    """A lexicon file (or a profile's `lexicon:`) cannot be read or is not valid, at its line."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Entry:
 
 
 def _fail(origin: str, line: int, message: str) -> LexiconError:
-    return LexiconError(f"{origin}:{line}: {message}")
+    return LexiconError(origin, line, message)
 
 
 def _compose(path: Path) -> yaml.Node | None:
@@ -64,7 +64,7 @@ def _compose(path: Path) -> yaml.Node | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LexiconError(
-            f"{path}: cannot read the lexicon: {' '.join(str(error).split())}"
+            path, None, f"cannot read the lexicon: {' '.join(str(error).split())}"
         ) from None
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
@@ -72,7 +72,7 @@ def _compose(path: Path) -> yaml.Node | None:
         line = error.problem_mark.line + 1 if error.problem_mark else 1
         raise _fail(str(path), line, f"not valid YAML: {error.problem}") from None
     except yaml.YAMLError as error:
-        raise LexiconError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+        raise LexiconError(path, None, f"not valid YAML: {' '.join(str(error).split())}") from None
 
 
 def _line(node: yaml.Node) -> int:

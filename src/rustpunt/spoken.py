@@ -5,39 +5,25 @@ would likely need (for `rustpunt plan` and `rustpunt check`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rustpunt.errors import FileProblem, RustpuntError, shown
-from rustpunt.lexicon import Lexicon, LexiconError
+from rustpunt.errors import RustpuntError, shown
+from rustpunt.lexicon import Lexicon
 from rustpunt.plan import Speech, Timeline, timeline_document
 from rustpunt.script import Script
 from rustpunt.sentences import InlinePause, split_inline
 from rustpunt.session import chosen_voice, voices_for
 
 __all__ = [
-    "LexiconProblem",
     "Piece",
     "lexicon_warnings",
     "plan_document",
     "script_lexicon",
     "speech_pieces",
 ]
-
-
-class LexiconProblem(FileProblem):
-    """A lexicon file that cannot be used, reported at its own file and line."""
-
-
-def _as_problem(error: LexiconError) -> FileProblem:
-    found = re.match(r"(?P<path>.+?):(?P<line>\d+): (?P<message>.*)", str(error))
-    if found is None:
-        path, _, message = str(error).partition(": ")
-        return LexiconProblem(path, None, message or str(error))
-    return LexiconProblem(found["path"], int(found["line"]), found["message"])
 
 
 def script_lexicon(
@@ -52,10 +38,7 @@ def script_lexicon(
         profile = registry.get(chosen_voice(script, registry, voice))
     except RustpuntError:
         profile = None  # the voice's own problem is reported where voices are checked
-    try:
-        return Lexicon.load([script.path.parent], profile=profile)
-    except LexiconError as error:
-        raise _as_problem(error) from None
+    return Lexicon.load([script.path.parent], profile=profile)
 
 
 @dataclass(frozen=True)
