@@ -21,7 +21,7 @@ from rustpunt.lexicon import Lexicon
 from rustpunt.loudness import limit
 from rustpunt.mix import LIMITER_CEILING, speech_gain
 from rustpunt.sentences import InlinePauseError, phrases
-from rustpunt.speak import Voices
+from rustpunt.speak import Voices, engine_label
 from rustpunt.voices import VoiceRegistry
 from rustpunt.voicing import join_phrases
 
@@ -66,7 +66,7 @@ def audition(
     speech = limit(clip, speech_gain({spoken: clip}), LIMITER_CEILING)
     silence = np.zeros(ms_to_samples(LEAD_MS), dtype="<i2")
     total = 2 * silence.size + speech.size
-    label = f"{identity.get('engine', profile.engine)} {identity.get('version', '')}".strip()
+    label = engine_label(identity, profile)
     write_mp3(
         destination,
         [silence, speech, silence],

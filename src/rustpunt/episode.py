@@ -81,7 +81,7 @@ from rustpunt.soundkeys import (
     parse_sound,
 )
 from rustpunt.sounds import SoundError, decode_audio
-from rustpunt.speak import Voices
+from rustpunt.speak import Voices, engine_label
 from rustpunt.splice import DirectoryPartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
@@ -564,7 +564,7 @@ def build_episode(
         artist=episode.author or options.artist,
         album=episode.show or options.album,
         voice=spoken.profile.name,
-        engine=f"{spoken.identity.get('engine', spoken.profile.engine)} {spoken.identity.get('version', '')}".strip(),
+        engine=engine_label(spoken.identity, spoken.profile),
         comment=episode.description,
         year=episode.date[:4] if episode.date else None,
     )

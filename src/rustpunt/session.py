@@ -54,7 +54,7 @@ from rustpunt.sounddesign import (
     sound_document,
 )
 from rustpunt.soundkeys import SoundSettings, check_design
-from rustpunt.speak import SpokenSession, Voices
+from rustpunt.speak import SpokenSession, Voices, engine_label
 from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 from rustpunt.voicing import PhraseSpan, engine_identity, lexicon_digest
@@ -307,7 +307,7 @@ def build_script(
         artist=options.artist,
         album=options.album,
         voice=spoken.profile.name,
-        engine=_engine_label(spoken),
+        engine=engine_label(spoken.identity, spoken.profile),
         comment=_comment(script, spoken, prepared.voice),
     )
     write_outputs(
@@ -393,10 +393,6 @@ def _sound_record(designed: Designed | None, layered: Layered) -> dict[str, Any]
             "layer_gain_db": layered.gain_db,
         }
     }
-
-
-def _engine_label(spoken: SpokenSession) -> str:
-    return f"{spoken.identity.get('engine', spoken.profile.engine)} {spoken.identity.get('version', '')}".strip()
 
 
 def _comment(script: Script, spoken: SpokenSession, requested: str) -> str | None:

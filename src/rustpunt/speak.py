@@ -49,6 +49,11 @@ class SpokenSession:
     """Where each sentence (or clause) of each text lies in the text's clip."""
 
 
+def engine_label(identity: Mapping[str, Any], profile: VoiceProfile) -> str:
+    """The engine and its version as the MP3's `TXXX:engine` tag says them, e.g. "espeak 1.52"."""
+    return f"{identity.get('engine', profile.engine)} {identity.get('version', '')}".strip()
+
+
 def _key(profile: VoiceProfile) -> ProfileKey:
     return (profile.name, profile.fingerprint())
 
