@@ -102,8 +102,12 @@ def plan(script: Script) -> Timeline:
                 )
             )
         else:
-            # cues before an inline pause were answered by it (see rustpunt.sentences)
-            decision = infer_pause(timing_text(step.text), default_ms=default_ms, cycle_ms=cycle_ms)
+            # cues before an inline pause were answered by it (see rustpunt.sentences); a step
+            # that paces the breath counts "vijf keer" in cycles of its own breath
+            breath_ms = step.breathing.pattern.cycle_ms if step.breathing else cycle_ms
+            decision = infer_pause(
+                timing_text(step.text), default_ms=default_ms, cycle_ms=breath_ms
+            )
             if decision.ms > MAX_PAUSE_MS:
                 raise ScriptError(
                     script.path,

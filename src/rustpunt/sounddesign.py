@@ -43,8 +43,8 @@ from rustpunt.audio import ms_to_samples
 from rustpunt.errors import ScriptError
 from rustpunt.loudness import integrated_loudness, segment_energies
 from rustpunt.mix import TARGET_LUFS, Mix, render
-from rustpunt.plan import DEFAULT_PAUSE_MS, Item, Pause, Speech, Timeline
-from rustpunt.script import MAX_PAUSE_MS, Script
+from rustpunt.plan import Pause, Speech, Timeline
+from rustpunt.script import Script
 from rustpunt.soundkeys import (
     SoundDesign,
     SoundSettings,
@@ -68,7 +68,6 @@ from rustpunt.sounds import (
     generated_bed,
     to_pcm16,
 )
-from rustpunt.timing import infer_pause
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +121,6 @@ def arrange(
     timeline: Timeline,
     design: SoundDesign,
     breathing: Mapping[int, tuple[StepBreathing, int | None]] | None = None,
-    *,
-    default_ms: int = 5_000,
 ) -> Designed:
     """The timeline with room for the design's sounds; `breathing` maps a step number to its
     `breathing:` and the step's line. Raises ScriptError when a step's pause holds no breath."""
@@ -166,12 +163,6 @@ def arrange(
             continue
         asked, line = breathing[step]
         pattern = replace(asked.pattern, level_dbfs=design.breathing_level)
-        if item.rule == "repeat":  # "Adem vijf keer": cycles of this breath, not the script's
-            text = _step_text(timeline, step, items[:index])
-            again = infer_pause(text, default_ms=default_ms, cycle_ms=pattern.cycle_ms)
-            if again.rule == "repeat" and again.ms <= MAX_PAUSE_MS:
-                item = replace(item, ms=again.ms, reason=again.reason)
-                items[index] = item
         cycles = asked.cycles if asked.cycles is not None else item.ms // pattern.cycle_ms
         if cycles < 1 or cycles * pattern.cycle_ms > item.ms:
             raise ScriptError(
@@ -185,14 +176,6 @@ def arrange(
     return Designed(replace(timeline, items=tuple(items)), design, tuple(runs))
 
 
-def _step_text(timeline: Timeline, step: int, before: list[Item]) -> str:
-    """The whole text of step `step` (the script's, else the speech just before its pause)."""
-    steps = timeline.script.steps
-    if 0 < step <= len(steps) and steps[step - 1].number == step:
-        return steps[step - 1].text
-    return next(s.text for s in reversed(before) if isinstance(s, Speech))
-
-
 def design_session(
     script: Script, timeline: Timeline, overrides: SoundSettings | None = None
 ) -> Designed:
@@ -200,8 +183,7 @@ def design_session(
     timeline made room for it. Raises ScriptError for a step whose pause holds no breath."""
     design = design_for(script.path, script.sound, overrides)
     breathing = {s.number: (s.breathing, s.line) for s in script.steps if s.breathing is not None}
-    default_ms = script.pause_ms if script.pause_ms is not None else DEFAULT_PAUSE_MS
-    return arrange(timeline, design, breathing, default_ms=default_ms)
+    return arrange(timeline, design, breathing)
 
 
 def check_sound(script: Script, timeline: Timeline) -> Designed:
