@@ -61,11 +61,11 @@ def test_the_spliced_mp3_matches_the_one_pass_reference(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_pause_only_edit_re_encodes_only_the_speech_that_moved_off_its_frames(
+def test_a_pause_or_sentence_edit_re_encodes_only_what_changed(
     tmp_path: Path, hermetic: Path
 ) -> None:
-    """Speech stays exact to the sample. Moved by whole MP3 frames (1152 samples; 1.28 s is 49
-    frames) a segment is reused as encoded; moved by anything else it is encoded again."""
+    """Speech starts on an MP3 frame, so a clip's encoded speech fits wherever a changed pause
+    moves it: a pause-only edit is pure assembly, and an edited sentence encodes that step only."""
     script = write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
     first = build(tmp_path / "in", tmp_path / "out")
 
@@ -74,14 +74,36 @@ def test_a_pause_only_edit_re_encodes_only_the_speech_that_moved_off_its_frames(
 
     before = parts()
     assert first["built"] == 1 and len(before) == 5  # intro, three steps, outro
-    script.write_text(SCRIPT.format(pause=4.28), encoding="utf-8")
-    second = build(tmp_path / "in", tmp_path / "out")
-    assert second["built"] == 1 and second["scripts"][0]["synthesized"] == 0
-    assert parts() == before  # pure assembly: nothing encoded
-    assert second["scripts"][0]["duration_ms"] == first["scripts"][0]["duration_ms"] + 1280
-    assert (
-        audiotools.duration_ms(tmp_path / "out" / "kort.mp3") == second["scripts"][0]["duration_ms"]
+    for pause, asked_ms in (
+        ("4.28", 4280),
+        ('"3,337"', 3337),
+        ("0.6", 600),
+    ):  # closer clips share one encoded part
+        script.write_text(SCRIPT.format(pause=pause), encoding="utf-8")
+        edited = build(tmp_path / "in", tmp_path / "out")
+        assert edited["built"] == 1 and edited["scripts"][0]["synthesized"] == 0
+        assert parts() == before, pause  # pure assembly: nothing encoded
+        sidecar = json.loads((tmp_path / "out" / "kort.json").read_text(encoding="utf-8"))
+        measured = sidecar["steps"][0]["pause"]
+        length = measured["end_ms"] - measured["start_ms"]
+        assert asked_ms <= length <= asked_ms + 27, (pause, length)
+        mp3 = tmp_path / "out" / "kort.mp3"
+        assert audiotools.duration_ms(mp3) == edited["scripts"][0]["duration_ms"]
+    assert_pauses_decode_to_zero(mp3, sidecar)
+    script.write_text(
+        SCRIPT.format(pause=3).replace("Houd dit drie", "Houd dit vier"), encoding="utf-8"
     )
-    script.write_text(SCRIPT.format(pause=5), encoding="utf-8")
-    build(tmp_path / "in", tmp_path / "out")
-    assert len(parts() - before) == 3  # the two steps and the outro after the edited pause
+    edited = build(tmp_path / "in", tmp_path / "out")
+    assert edited["scripts"][0]["synthesized"] == 1
+    assert len(parts() - before) == 1  # only the edited step's speech was encoded
+
+
+def assert_pauses_decode_to_zero(mp3: Path, sidecar: dict) -> None:
+    decoded = audiotools.decode(mp3)
+    for step in sidecar["steps"]:
+        pause = step.get("pause")
+        if pause and pause["end_ms"] - pause["start_ms"] > 200:
+            quiet = decoded[
+                round(pause["start_ms"] * 44.1) + 2400 : round(pause["end_ms"] * 44.1) - 2400
+            ]
+            assert not quiet.any(), step["text"]

@@ -20,7 +20,16 @@ from rustpunt.audio import (
 from rustpunt.engines import create_engine
 from rustpunt.engines.base import EngineAudio
 from rustpunt.loudness import block_energies, integrated_loudness, limit
-from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, place, render
+from rustpunt.mix import (
+    GAIN_STEP_DB,
+    SPEECH_GRID,
+    TARGET_LUFS,
+    TRUE_PEAK_DBTP,
+    on_grid,
+    place,
+    render,
+    speech_gain,
+)
 from rustpunt.plan import Pause, Speech, Timeline
 from rustpunt.script import Script, Step
 
@@ -138,13 +147,50 @@ def test_render_places_every_sample_whatever_the_chunk_size(chunk: int) -> None:
     items = [Pause(333, "lead-in", ""), Speech("een", "step", 1), Pause(1001, "explicit", "", 1),
              Speech("twee", "step", 2), Pause(0, "explicit", "", 2), Speech("een", "step", 3)]  # fmt: skip
     mix = place(timeline_of(items), clips, normalize=False)
+    first_gap = on_grid(ms_to_samples(333))  # the pause before speech ends on the speech grid
+    second_gap = on_grid(first_gap + clips["een"].size + ms_to_samples(1001)) - (
+        first_gap + clips["een"].size
+    )
     expected = np.concatenate([
-        np.zeros(ms_to_samples(333), "<i2"), clips["een"], np.zeros(ms_to_samples(1001), "<i2"),
+        np.zeros(first_gap, "<i2"), clips["een"], np.zeros(second_gap, "<i2"),
         clips["twee"], clips["een"],
     ])  # fmt: skip
     rendered = np.concatenate(list(render(mix, chunk_samples=chunk)))
     assert mix.total_samples == expected.size
     np.testing.assert_array_equal(rendered, expected)
+
+
+def test_speech_starts_on_an_mp3_frame_and_no_pause_is_shorter_than_asked() -> None:
+    """The pause before speech ends on the next frame edge: at most 1151 samples (26 ms) more
+    than asked, each pause on its own, so the error never adds up over a session."""
+    clips = {f"zin {n}": sine(300 + n, SAMPLE_RATE, 0.1 + 0.0137 * n) for n in range(40)}
+    asked = [137 * n + 1 for n in range(40)]
+    items = []
+    for n, ms in enumerate(asked):
+        items += [Pause(ms, "explicit", ""), Speech(f"zin {n}", "step", n + 1)]
+    items.append(Pause(777, "outro", ""))
+    mix = place(timeline_of(items), clips, normalize=False)
+    speeches = [p for p in mix.placements if isinstance(p.item, Speech)]
+    pauses = [p for p in mix.placements if isinstance(p.item, Pause)]
+    assert all(p.start % SPEECH_GRID == 0 for p in speeches)
+    for placement, ms in zip(pauses, asked):
+        extra = placement.end - placement.start - ms_to_samples(ms)
+        assert 0 <= extra < SPEECH_GRID, (ms, extra)
+    assert pauses[-1].end - pauses[-1].start == ms_to_samples(777)  # no speech after it: as asked
+    assert on_grid(0) == 0 and on_grid(1) == SPEECH_GRID and on_grid(SPEECH_GRID) == SPEECH_GRID
+
+
+def test_the_session_gain_moves_in_steps_so_a_small_edit_keeps_it() -> None:
+    """An edited sentence changes the measured loudness a little; the gain, a multiple of
+    GAIN_STEP_DB, then stays as it was, and so does every other clip's encoded speech."""
+    clips = {f"zin {n}": sine(200 + 10 * n, SAMPLE_RATE, 2.0, amplitude=0.1) for n in range(30)}
+    gain = speech_gain(clips)
+    gain_db = 20 * math.log10(gain)
+    assert gain_db / GAIN_STEP_DB == pytest.approx(round(gain_db / GAIN_STEP_DB), abs=1e-9)
+    lufs = integrated_loudness(block_energies(clip) for clip in clips.values())
+    assert abs(lufs + gain_db - TARGET_LUFS) <= GAIN_STEP_DB / 2 + 1e-9
+    edited = dict(clips, **{"zin 3": sine(230, SAMPLE_RATE, 2.0, amplitude=0.102)})
+    assert speech_gain(edited) == gain
 
 
 def test_the_limiter_holds_peaks_and_leaves_the_rest() -> None:

@@ -53,6 +53,7 @@ from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
     PART_CHAPTER_TITLES,
+    PLACEMENT,
     BuildOptions,
     BuildResult,
     BuildStatus,
@@ -503,6 +504,7 @@ def episode_key(
         "part_sound": sound,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
         "pipeline": PIPELINE,
+        "placement": PLACEMENT,
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP, ENCODER_LOSS_DB],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
@@ -554,7 +556,7 @@ def build_episode(
     for part in episode.parts:
         if part.kind == "audio" and part.path is not None:
             clips[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
-    mix = replace(place(timeline, clips, normalize=False), gain=gain)
+    mix = replace(place(timeline, clips, normalize=False, keys=spoken.keys), gain=gain)
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix
     paths = output_paths(path, options.output_dir)

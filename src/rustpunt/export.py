@@ -238,17 +238,21 @@ def write_spliced_into(
     bitrate_kbps: int,
     shown: Path,
     parts: PartCache | None = None,
+    keys: Sequence[str] | None = None,
     cover: bytes | None = None,
     cover_mime: str = "image/jpeg",
 ) -> None:
     """The MP3 made by encoding only the speech: each `(offset, samples)` segment is encoded
-    (or taken from `parts`, a cache of encoded segments) and the pauses between them are
-    pre-encoded silent frames (rustpunt.splice); then tagged like write_mp3_into's."""
+    (or taken from `parts`, a cache of encoded segments, by its samples or by `keys`, one per
+    segment) and the pauses between them are pre-encoded silent frames (rustpunt.splice); then
+    tagged like write_mp3_into's."""
     ordered = _chronological(chapters)
     if total_samples <= 0:
         raise ExportError(f"{shown}: the session has no audio to encode")
     try:
-        placed = place_parts(segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts)
+        placed = place_parts(
+            segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts, segment_keys=keys
+        )
     except ExportError as error:
         raise ExportError(f"{shown}: {error}") from None
     try:

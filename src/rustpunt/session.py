@@ -32,12 +32,15 @@ from rustpunt.export import (
 )
 from rustpunt.files import atomic_paths
 from rustpunt.mix import (
+    GAIN_STEP_DB,
+    SPEECH_GRID,
     TARGET_LUFS,
     TRUE_PEAK_DBTP,
     Mix,
     Placement,
     place,
     render,
+    segment_keys,
     speech_segments,
 )
 from rustpunt.plan import Pause, Speech, Timeline, plan
@@ -58,6 +61,9 @@ from rustpunt.speak import SpokenSession, Voices, engine_label
 from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
 from rustpunt.voicing import PhraseSpan, engine_identity, lexicon_digest
+
+PLACEMENT = {"speech_grid": SPEECH_GRID, "gain_step_db": GAIN_STEP_DB}
+"""How clips are placed and levelled (rustpunt.mix): part of the build key."""
 
 BITRATE_KBPS = 64
 """Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
@@ -166,6 +172,7 @@ def build_key(
         "encoder": options.encoder,
         "encoder_loss_db": ENCODER_LOSS_DB,
         "chapters": CHAPTERS_VERSION,
+        "placement": PLACEMENT,
     }
     if designed is not None and designed.has_layer:
         document["sound"] = sound_document(designed)
@@ -299,7 +306,7 @@ def build_script(
         on_clip=on_clip,
         lexicon_folders=(script_path.parent,),
     )
-    mix = place(timeline, spoken.clips)
+    mix = place(timeline, spoken.clips, keys=spoken.keys)
     layered = level(mix, layer_for(prepared.designed, mix) if prepared.designed else None)
     mix = layered.mix
     metadata = Metadata(
@@ -362,6 +369,7 @@ def write_outputs(
                 bitrate_kbps=BITRATE_KBPS,
                 shown=paths.mp3,
                 parts=parts,
+                keys=segment_keys(mix),
                 **picture,  # type: ignore[arg-type]
             )
         else:  # the one-pass encode: also every session with a bed or bells under its speech

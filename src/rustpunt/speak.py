@@ -10,6 +10,7 @@ globals, so two builds in one process never see each other's state.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -47,6 +48,8 @@ class SpokenSession:
     """Why the requested voice did not speak, when a fallback did."""
     layouts: Mapping[str, tuple[PhraseSpan, ...]] = field(default_factory=dict)
     """Where each sentence (or clause) of each text lies in the text's clip."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """Each text's content address: its phrases' cache keys and the silences between them."""
 
 
 def engine_label(identity: Mapping[str, Any], profile: VoiceProfile) -> str:
@@ -146,6 +149,7 @@ class Voices:
                     synthesized=session.synthesized,
                     fallback_reason="; ".join(reasons),
                     layouts=session.layouts,
+                    keys=session.keys,
                 )
             return session
         raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
@@ -164,9 +168,10 @@ class Voices:
         pieces = {text: phrases(text, split_clauses=split_clauses) for text in dict.fromkeys(texts)}
         forms = {text: [lexicon.spoken(p.text) for p in found] for text, found in pieces.items()}
         phrase_clips: dict[str, np.ndarray] = {}
+        phrase_keys: dict[str, str] = {}
         missing: list[tuple[str, str]] = []
         for form in dict.fromkeys(f for found in forms.values() for f in found):
-            key = clip_key(identity, profile.tempo, form)
+            key = phrase_keys[form] = clip_key(identity, profile.tempo, form)
             cached = self.cache.get(key)
             if cached is None:
                 missing.append((form, key))
@@ -182,6 +187,17 @@ class Voices:
                 on_clip(done, len(missing))
         clips: dict[str, np.ndarray] = {}
         layouts: dict[str, tuple[PhraseSpan, ...]] = {}
+        keys: dict[str, str] = {}
         for text, found in pieces.items():
             clips[text], layouts[text] = join_phrases(found, forms[text], phrase_clips, profile)
-        return SpokenSession(profile, identity, clips, len(missing), layouts=layouts)
+            keys[text] = joined_key(
+                [phrase_keys[form] for form in forms[text]], layouts[text], clips[text].size
+            )
+        return SpokenSession(profile, identity, clips, len(missing), layouts=layouts, keys=keys)
+
+
+def joined_key(phrase_keys: Sequence[str], layout: Sequence[PhraseSpan], length: int) -> str:
+    """A text's clip, named by what it is made of: its phrase clips, where each lies, its length."""
+    places = " ".join(f"{key}@{span.start}" for key, span in zip(phrase_keys, layout))
+    places += f" length {length}"
+    return hashlib.sha256(places.encode()).hexdigest()

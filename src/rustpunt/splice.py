@@ -33,7 +33,9 @@ one-pass reference, so a join comparison shows the splice and nothing else.
 Re-timing: a part is cached under its PCM (or keys the caller gives), its lead (the sub-frame
 offset) and lead-in, the bitrate and the encoder. A segment that moves by a whole number of frames (multiples of 1152 samples, 26.1 ms)
 keeps its lead and is pure assembly; one that moves by anything else is re-encoded, so placement
-stays exact to the sample (this module never rounds an offset).
+stays exact to the sample (this module never rounds an offset). A build starts every clip on a
+frame edge (`mix.SPEECH_GRID`: its lead is always 0), so a changed pause or sentence re-encodes
+no other clip; segments less than about 0.4 s apart share one part, encoded together.
 
 Beds under the pauses are not handled here; benchmarks/splice_bed.py measures how a looped bed
 could be laid as whole pre-encoded frames too (benchmarks/README.md has the figures).
