@@ -169,7 +169,7 @@ def lameenc_part(unit: splice.Unit) -> splice.EncodedPart:
     encoder.set_out_sample_rate(SAMPLE_RATE)
     encoder.set_channels(1)
     encoder.set_quality(3)
-    samples, lead = unit.samples, unit.lead
+    samples, lead = unit.samples(), unit.lead
     zeros = unit.lead_in * SAMPLES_PER_FRAME + lead
     frames = unit.lead_in + splice.reach_frames(lead, samples.size) + 1
     block = np.zeros(frames * SAMPLES_PER_FRAME, "<i2")
@@ -317,7 +317,7 @@ def measure_edits(
     placed = []
     for unit in units:
         key = splice.part_key(
-            unit.samples, lead=unit.lead, lead_in=unit.lead_in, bitrate_kbps=BITRATE_KBPS
+            unit.samples(), lead=unit.lead, lead_in=unit.lead_in, bitrate_kbps=BITRATE_KBPS
         )
         part = cache.get(key)
         assert part is not None, "a whole-frame move must keep every part"

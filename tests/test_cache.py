@@ -74,3 +74,19 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert ClipCache(tmp_path / "daar").root == tmp_path / "daar"
     monkeypatch.delenv(CACHE_ENV)
     assert default_cache_dir().name == "rustpunt"  # the platform's user cache folder
+
+
+def test_an_entry_never_changes_once_written(tmp_path: Path) -> None:
+    """Two workers that speak the same sentence may get other samples (espeak does not always
+    give the same twice); the first entry stays, since a build reads its clips again to mix."""
+    cache = ClipCache(tmp_path)
+    first = np.arange(100, dtype="<i2")
+    second = np.arange(90, dtype="<i2")
+    assert cache.put("ab" * 32, first, "Adem in.", "espeak") is True
+    assert cache.put("ab" * 32, second, "Adem in.", "espeak") is False
+    np.testing.assert_array_equal(cache.get("ab" * 32), first)
+    assert not list(cache.clips.glob("*/.*.part"))  # the loser's temporary file is gone
+    (cache.clips / "ab" / f"{'ab' * 32}.clip").write_bytes(b"damaged")
+    assert cache.get("ab" * 32) is None  # a damaged entry is removed, so it can be made again
+    assert cache.put("ab" * 32, second, "Adem in.", "espeak") is True
+    np.testing.assert_array_equal(cache.get("ab" * 32), second)

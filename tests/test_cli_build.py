@@ -271,7 +271,7 @@ def test_a_bad_script_does_not_stop_the_others(tmp_path: Path) -> None:
         "built  up to date  failed    audio  wall time",
         result.stdout.splitlines()[-1],
     ]
-    assert result.stdout.splitlines()[-1].split()[:3] == ["2", "0", "2"]
+    assert result.stdout.splitlines()[-1].split()[:3] == ["2", "0", "2"], result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "a-goed.json", "a-goed.mp3", "a-goed.vtt", "c-goed.json", "c-goed.mp3", "c-goed.vtt",
     ]  # fmt: skip

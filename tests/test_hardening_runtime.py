@@ -192,22 +192,23 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
 ) -> None:
     import errno
 
+    import rustpunt.files
     from rustpunt.batch import build_all, jobs_for
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions
 
     cache = ClipCache(hermetic)
-    real_open = Path.open
+    real_link = os.link
 
-    def full_disk_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        if self.is_relative_to(cache.clips) and args and "w" in str(args[0]):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
+    def full_disk_link(source: str, destination: str) -> None:  # a new entry: no room
+        if Path(destination).is_relative_to(cache.clips):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination))
+        real_link(source, destination)
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
     options = BuildOptions(output_dir=tmp_path / "out", cache=cache)
     jobs = jobs_for([script], options.output_dir)
-    monkeypatch.setattr(Path, "open", full_disk_open)
+    monkeypatch.setattr(rustpunt.files.os, "link", full_disk_link)
     [result] = build_all(jobs, options, workers=1)
     assert result.status == "failed" and result.error is not None
     assert "internal error" not in result.error and "\n" not in result.error

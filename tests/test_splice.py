@@ -395,9 +395,9 @@ def test_units_that_start_fresh_get_runs_of_their_own(clips: list[np.ndarray]) -
     """LAME's reservoir is empty only at the start of a run: units without a full lead-in (the
     session's first) cannot follow another unit in the same run."""
     units = [
-        splice.Unit(start_frame=40, lead=5, lead_in=splice.LEAD_IN_FRAMES, samples=clips[0]),
-        splice.Unit(start_frame=0, lead=0, lead_in=0, samples=clips[2]),
-        splice.Unit(start_frame=1, lead=7, lead_in=1, samples=clips[2]),
+        splice.Unit.holding(40, 5, splice.LEAD_IN_FRAMES, clips[0]),
+        splice.Unit.holding(0, 0, 0, clips[2]),
+        splice.Unit.holding(1, 7, 1, clips[2]),
     ]
     parts = splice.encode_parts(units)
     assert [part.lead_in for part in parts] == [splice.LEAD_IN_FRAMES, 0, 1]

@@ -24,7 +24,7 @@ import numpy as np
 
 from rustpunt.audio import FADE_MS, RESAMPLER_QUALITY, SAMPLE_RATE, SILENCE_THRESHOLD
 from rustpunt.errors import RustpuntError
-from rustpunt.files import atomic_path, remove_stale_parts
+from rustpunt.files import remove_stale_parts, write_new_file
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
@@ -115,6 +115,10 @@ class ClipCache:
     def _path(self, key: str) -> Path:
         return self.clips / key[:2] / f"{key}.clip"
 
+    def contains(self, key: str) -> bool:
+        """Whether an entry is there (not whether it is sound: get() checks that)."""
+        return self._path(key).is_file()
+
     def get(self, key: str) -> np.ndarray | None:
         """The clip for a key, or None when absent or damaged (a damaged entry is removed)."""
         path = self._path(key)
@@ -130,7 +134,12 @@ class ClipCache:
             os.utime(path)  # "last used", for `rustpunt cache --clear --older-than`
         return samples
 
-    def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> None:
+    def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> bool:
+        """Keep a clip, unless the entry is already there: an entry never changes once written,
+        because a build reads its clips again while it mixes (engines such as espeak do not
+        always give the same samples twice, and a parallel worker may speak the same sentence).
+        True when this call wrote it; False when another was first (get() then gives that one).
+        """
         payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
         header = {
             "samples": samples.size,
@@ -140,9 +149,7 @@ class ClipCache:
         }
         head = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n"
         try:
-            with atomic_path(self._path(key)) as temporary, temporary.open("wb") as handle:
-                handle.write(head)
-                handle.write(payload)
+            return write_new_file(self._path(key), [head, payload])
         except OSError as error:  # a full disk, or the folder went away while building
             raise cache_error(self.root, error) from None
 

@@ -47,7 +47,7 @@ from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.errors import FileProblem, ProfileError, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
 from rustpunt.loudness import block_energies, integrated_loudness
-from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain
+from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain, with_clips
 from rustpunt.plan import LEAD_IN_MS, TAIL_MS, Item, Pause, Speech, Timeline, plan
 from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
@@ -550,12 +550,12 @@ def build_episode(
     timeline = planned.designed.timeline
     texts = [s.text for s in timeline.speeches() if not s.text.startswith(AUDIO_KEY)]
     spoken = voices.speak(texts, registry, voice, strict=options.strict, on_clip=on_clip)
-    speech_clips = dict(spoken.clips)
-    gain = speech_gain(speech_clips)
-    clips: dict[str, np.ndarray] = dict(speech_clips)
+    gain = speech_gain(spoken.clips)
+    assets: dict[str, np.ndarray] = {}
     for part in episode.parts:
         if part.kind == "audio" and part.path is not None:
-            clips[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
+            assets[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
+    clips = with_clips(spoken.clips, assets)  # the spoken clips stay lazy: made when mixed
     mix = replace(place(timeline, clips, normalize=False, keys=spoken.keys), gain=gain)
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix

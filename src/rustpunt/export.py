@@ -52,7 +52,14 @@ from mutagen.id3 import (
 from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe, samples_to_ms
 from rustpunt.errors import ExportError, RustpuntError
 from rustpunt.files import atomic_path, write_text_atomic
-from rustpunt.splice import PartCache, assemble, check_bitrate, place_parts, rewrite_info_tag
+from rustpunt.splice import (
+    PartCache,
+    SegmentLike,
+    assemble,
+    check_bitrate,
+    place_parts,
+    rewrite_info_tag,
+)
 
 Encoder = Literal["splice", "whole"]
 """How the MP3 is made: "splice" encodes only the speech and fills the pauses with ready silent
@@ -230,7 +237,7 @@ def write_mp3_into(
 
 def write_spliced_into(
     temporary: Path,
-    segments: Sequence[tuple[int, np.ndarray]],
+    segments: Sequence[SegmentLike],
     total_samples: int,
     metadata: Metadata,
     chapters: Sequence[Chapter],
@@ -238,21 +245,18 @@ def write_spliced_into(
     bitrate_kbps: int,
     shown: Path,
     parts: PartCache | None = None,
-    keys: Sequence[str] | None = None,
     cover: bytes | None = None,
     cover_mime: str = "image/jpeg",
 ) -> None:
-    """The MP3 made by encoding only the speech: each `(offset, samples)` segment is encoded
-    (or taken from `parts`, a cache of encoded segments, by its samples or by `keys`, one per
-    segment) and the pauses between them are pre-encoded silent frames (rustpunt.splice); then
-    tagged like write_mp3_into's."""
+    """The MP3 made by encoding only the speech: each segment (a splice.Segment, or an
+    `(offset, samples)` pair) is encoded, or taken from `parts`, a cache of encoded segments, by
+    its key or its samples; the pauses between them are pre-encoded silent frames
+    (rustpunt.splice). Then tagged like write_mp3_into's."""
     ordered = _chronological(chapters)
     if total_samples <= 0:
         raise ExportError(f"{shown}: the session has no audio to encode")
     try:
-        placed = place_parts(
-            segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts, segment_keys=keys
-        )
+        placed = place_parts(segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts)
     except ExportError as error:
         raise ExportError(f"{shown}: {error}") from None
     try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 try:
@@ -48,6 +49,40 @@ def atomic_paths(destinations: Sequence[Path]) -> Iterator[list[Path]]:
         for temporary in temporaries:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
+
+
+NO_HARD_LINKS = {
+    code
+    for code in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK)
+    if code is not None
+}
+"""What os.link says on a file system that cannot make hard links (FAT, some network shares)."""
+
+
+def write_new_file(destination: Path, chunks: Iterable[bytes | memoryview]) -> bool:
+    """Write `destination` atomically unless it is already there: True when this call wrote it,
+    False when another writer (a parallel worker) was first. For content-addressed caches, where
+    an entry must never change once someone may have read it."""
+    handle, temporary = _temporary_beside(destination)
+    try:
+        with os.fdopen(os.dup(handle), "wb") as stream:
+            for chunk in chunks:
+                stream.write(chunk)
+        try:
+            os.link(temporary, destination)  # fails if it exists: the first writer stays
+        except FileExistsError:
+            return False
+        except OSError as error:
+            if error.errno not in NO_HARD_LINKS:
+                raise
+            if destination.exists():  # a file system without hard links: nearly as good
+                return False
+            os.replace(temporary, destination)
+        return True
+    finally:
+        os.close(handle)
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
 
 
 def _temporary_beside(destination: Path) -> tuple[int, Path]:

@@ -106,8 +106,10 @@ LIMITER_WINDOW = SAMPLE_RATE // 200
 """5 ms: the limiter lowers the level this long before and after a peak, so it never clicks."""
 
 
-LIMIT_BLOCK = 1 << 18
-"""The limiter works on this many samples (about 6 s) at a time, plus its window on either side."""
+LIMIT_BLOCK = 1 << 16
+"""The limiter works on this many samples (about 1.5 s) at a time, plus its window on either
+side: its float work on a block is some twenty times the block's int16 size, so a long step
+limited whole would briefly take tens of MB."""
 
 
 def limit(

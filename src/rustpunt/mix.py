@@ -6,7 +6,8 @@ never sits in memory as one buffer, and rendering stays linear in its length.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from rustpunt.audio import SAMPLE_RATE, ms_to_samples, samples_to_ms
 from rustpunt.loudness import block_energies, integrated_loudness, limit
 from rustpunt.mp3frames import SAMPLES_PER_FRAME
 from rustpunt.plan import Item, Pause, Speech, Timeline
+from rustpunt.splice import Segment
 
 TARGET_LUFS = -19.0
 """Integrated loudness of a finished session. The file is mono: played on both ears it sounds like
@@ -78,15 +80,66 @@ class Mix:
         return samples_to_ms(self.total_samples)
 
 
+@dataclass(frozen=True, eq=False)
+class LazyClips(Mapping[str, np.ndarray]):
+    """A session's clips, each made when asked for (read from the clip cache and joined) and let
+    go after use: a 60-minute session's speech is never in memory at once. Their lengths and
+    loudness blocks are known up front, so placing and levelling them loads nothing."""
+
+    lengths: Mapping[str, int]
+    energies: Mapping[str, np.ndarray]
+    """Each clip's block_energies(), for the session's gain."""
+    load: Callable[[str], np.ndarray]
+
+    def __getitem__(self, text: str) -> np.ndarray:
+        if text not in self.lengths:
+            raise KeyError(text)
+        return self.load(text)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def with_clips(
+    clips: Mapping[str, np.ndarray], more: Mapping[str, np.ndarray]
+) -> Mapping[str, np.ndarray]:
+    """`clips` and `more` (clips already made) as one mapping, still lazy when `clips` is."""
+    if not isinstance(clips, LazyClips):
+        return {**clips, **more}
+    lazy = clips
+
+    def load(text: str) -> np.ndarray:
+        return more[text] if text in more else lazy.load(text)
+
+    return LazyClips(
+        lengths={**lazy.lengths, **{text: clip.size for text, clip in more.items()}},
+        energies={**lazy.energies, **{text: block_energies(clip) for text, clip in more.items()}},
+        load=load,
+    )
+
+
+def clip_length(clips: Mapping[str, np.ndarray], text: str) -> int:
+    """A clip's length in samples, without making it when the clips are lazy."""
+    return clips.lengths[text] if isinstance(clips, LazyClips) else clips[text].size
+
+
 def speech_gain(clips: Mapping[str, np.ndarray]) -> float:
     """One gain for the whole session, decided from its speech (silence is gated out anyway).
 
     The clips themselves are left as they are relative to each other: normalising each sentence
     on its own would make the level jump between sentences.
     """
-    if sum(clip.size for clip in clips.values()) < SAMPLE_RATE // 2:
+    if sum(clip_length(clips, text) for text in clips) < SAMPLE_RATE // 2:
         return 1.0  # too little speech to measure integrated loudness
-    lufs = integrated_loudness(block_energies(clip) for clip in clips.values())
+    blocks: Iterable[np.ndarray] = (
+        clips.energies.values()
+        if isinstance(clips, LazyClips)
+        else (block_energies(clip) for clip in clips.values())
+    )
+    lufs = integrated_loudness(blocks)
     if lufs < -70:
         return 1.0
     gain_db = min(TARGET_LUFS - lufs, MAX_GAIN_DB)
@@ -107,7 +160,7 @@ def place(
     items = timeline.items
     for index, item in enumerate(items):
         if isinstance(item, Speech):
-            end = position + clips[item.text].size
+            end = position + clip_length(clips, item.text)
         else:
             end = position + ms_to_samples(item.ms)
             before_speech = index + 1 < len(items) and isinstance(items[index + 1], Speech)
@@ -124,27 +177,29 @@ def on_grid(sample: int) -> int:
     return -(-sample // SPEECH_GRID) * SPEECH_GRID
 
 
-def speech_segments(mix: Mix) -> list[tuple[int, np.ndarray]]:
-    """Each spoken clip at its first sample, with the session's gain and limiter applied: what
-    render() would put there, for the spliced MP3 writer, which encodes only these."""
+def speech_segments(mix: Mix) -> list[Segment]:
+    """Each spoken clip at its first sample, for the spliced MP3 writer, which encodes only these:
+    its samples (made when the writer needs them) are what render() puts there, with the gain and
+    the limiter; its key, when the clips have keys, names all that makes them."""
+    spoken = [p for p in mix.placements if isinstance(p.item, Speech)]
+    texts = [p.item.text for p in spoken]  # type: ignore[union-attr]
+    keyed = mix.keys is not None and all(text in mix.keys for text in texts)
     return [
-        (placement.start, limit(mix.clips[placement.item.text], mix.gain, LIMITER_CEILING))
-        for placement in mix.placements
-        if isinstance(placement.item, Speech)
+        Segment(
+            offset=placement.start,
+            length=placement.end - placement.start,
+            load=functools.partial(limited_clip, mix, text),
+            key=f"{mix.keys[text]} gain {mix.gain!r} ceiling {LIMITER_CEILING!r}"
+            if keyed and mix.keys is not None
+            else None,
+        )
+        for placement, text in zip(spoken, texts)
     ]
 
 
-def segment_keys(mix: Mix) -> list[str] | None:
-    """What makes each of speech_segments(): the clip's key, the gain and the limiter, or None
-    when the clips came without keys (the writer then hashes the samples)."""
-    speeches = [p.item.text for p in mix.placements if isinstance(p.item, Speech)]
-    if mix.keys is None or not all(text in mix.keys for text in speeches):
-        return None
-    return [
-        f"{mix.keys[placement.item.text]} gain {mix.gain!r} ceiling {LIMITER_CEILING!r}"
-        for placement in mix.placements
-        if isinstance(placement.item, Speech)
-    ]
+def limited_clip(mix: Mix, text: str) -> np.ndarray:
+    """A clip as the session plays it: at the session's gain, through the limiter."""
+    return limit(mix.clips[text], mix.gain, LIMITER_CEILING)
 
 
 def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
@@ -163,7 +218,7 @@ def render(mix: Mix, chunk_samples: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]
                     yield buffer.copy()
                     filled = 0
             continue
-        clip = limit(mix.clips[placement.item.text], mix.gain, LIMITER_CEILING)
+        clip = limited_clip(mix, placement.item.text)
         offset = 0
         while offset < clip.size:
             take = min(clip.size - offset, chunk_samples - filled)

@@ -40,7 +40,6 @@ from rustpunt.mix import (
     Placement,
     place,
     render,
-    segment_keys,
     speech_segments,
 )
 from rustpunt.plan import Pause, Speech, Timeline, plan
@@ -369,7 +368,6 @@ def write_outputs(
                 bitrate_kbps=BITRATE_KBPS,
                 shown=paths.mp3,
                 parts=parts,
-                keys=segment_keys(mix),
                 **picture,  # type: ignore[arg-type]
             )
         else:  # the one-pass encode: also every session with a bed or bells under its speech

@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from rustpunt.audio import prepare_clip
-from rustpunt.cache import ClipCache, clip_key
+from rustpunt.cache import CacheError, ClipCache, clip_key
 from rustpunt.engines import Engine, create_engine
 from rustpunt.errors import ProfileError, RustpuntError, VoiceError, VoiceUnavailable
 from rustpunt.lexicon import Lexicon
+from rustpunt.loudness import block_energies
+from rustpunt.mix import LazyClips
 from rustpunt.sentences import phrases
 from rustpunt.voices import VoiceProfile, VoiceRegistry
 from rustpunt.voicing import PhraseSpan, join_phrases
@@ -41,7 +43,8 @@ class SpokenSession:
     """The voice that actually spoke every clip."""
     identity: Mapping[str, Any]
     clips: Mapping[str, np.ndarray]
-    """Each distinct text's finished clip: its sentences joined with the profile's pauses."""
+    """Each distinct text's finished clip: its sentences joined with the profile's pauses (a
+    LazyClips: joined from the cache when asked for, with lengths and loudness known)."""
     synthesized: int
     """How many sentences (or clauses) went to the engine; the others came from the cache."""
     fallback_reason: str | None = None
@@ -167,33 +170,64 @@ class Voices:
         split_clauses = profile.clause_pause_ms > 0
         pieces = {text: phrases(text, split_clauses=split_clauses) for text in dict.fromkeys(texts)}
         forms = {text: [lexicon.spoken(p.text) for p in found] for text, found in pieces.items()}
-        phrase_clips: dict[str, np.ndarray] = {}
-        phrase_keys: dict[str, str] = {}
-        missing: list[tuple[str, str]] = []
-        for form in dict.fromkeys(f for found in forms.values() for f in found):
-            key = phrase_keys[form] = clip_key(identity, profile.tempo, form)
-            cached = self.cache.get(key)
-            if cached is None:
-                missing.append((form, key))
-            else:
-                phrase_clips[form] = cached
+        phrase_keys = {
+            form: clip_key(identity, profile.tempo, form)
+            for form in dict.fromkeys(f for found in forms.values() for f in found)
+        }
+        missing = sum(not self.cache.contains(key) for key in phrase_keys.values())
         if missing and _key(profile) in self.unreachable:
             raise VoiceUnavailable(self.unreachable[_key(profile)])
-        for done, (form, key) in enumerate(missing, start=1):
-            clip = prepare_clip(engine.synthesize(form), profile.tempo)
-            self.cache.put(key, clip, form, engine.name)
-            phrase_clips[form] = clip
-            if on_clip:
-                on_clip(done, len(missing))
-        clips: dict[str, np.ndarray] = {}
+        synthesized = 0
+        phrase_lengths: dict[str, int] = {}
+
+        def phrase_clip(form: str) -> np.ndarray:
+            """From the cache, else spoken now (and kept there)."""
+            nonlocal synthesized
+            key = phrase_keys[form]
+            clip = self.cache.get(key)
+            if clip is None:
+                clip = prepare_clip(engine.synthesize(form), profile.tempo)
+                if not self.cache.put(key, clip, form, engine.name):
+                    clip = self.cache.get(key)  # a parallel worker spoke it first: use that one
+                    if clip is None:
+                        raise _cache_changed(self.cache)
+                synthesized += 1
+                if on_clip:
+                    on_clip(synthesized, max(missing, synthesized))
+            phrase_lengths[form] = clip.size
+            return clip
+
+        lengths: dict[str, int] = {}
+        energies: dict[str, np.ndarray] = {}
         layouts: dict[str, tuple[PhraseSpan, ...]] = {}
         keys: dict[str, str] = {}
-        for text, found in pieces.items():
-            clips[text], layouts[text] = join_phrases(found, forms[text], phrase_clips, profile)
+        for text, found in pieces.items():  # one text's clip at a time: measured, then let go
+            made = {form: phrase_clip(form) for form in dict.fromkeys(forms[text])}
+            clip, layouts[text] = join_phrases(found, forms[text], made, profile)
+            lengths[text], energies[text] = clip.size, block_energies(clip)
             keys[text] = joined_key(
-                [phrase_keys[form] for form in forms[text]], layouts[text], clips[text].size
+                [phrase_keys[form] for form in forms[text]], layouts[text], clip.size
             )
-        return SpokenSession(profile, identity, clips, len(missing), layouts=layouts, keys=keys)
+
+        def load(text: str) -> np.ndarray:
+            """A text's clip, joined again from the cache when the mix needs it."""
+            made = {}
+            for form in dict.fromkeys(forms[text]):
+                clip = self.cache.get(phrase_keys[form])
+                if clip is None or clip.size != phrase_lengths[form]:
+                    raise _cache_changed(self.cache)
+                made[form] = clip
+            return join_phrases(pieces[text], forms[text], made, profile)[0]
+
+        clips = LazyClips(lengths=lengths, energies=energies, load=load)
+        return SpokenSession(profile, identity, clips, synthesized, layouts=layouts, keys=keys)
+
+
+def _cache_changed(cache: ClipCache) -> CacheError:
+    return CacheError(
+        f"{cache.root}: a clip of this build left the clip cache while it was being built "
+        "(was `rustpunt cache --clear` run?); build again"
+    )
 
 
 def joined_key(phrase_keys: Sequence[str], layout: Sequence[PhraseSpan], length: int) -> str:

@@ -54,10 +54,10 @@ import struct
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol, TypeAlias
 
 import numpy as np
 
@@ -103,6 +103,22 @@ class EncodedPart:
     crc: int  # CRC-16/ARC of `data`, from 0: the LAME tag's music CRC is combined from these
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Speech to lay at a sample offset. Its samples are made only when they are encoded (and
+    let go right after), so a session's speech is never in memory at once; with a `key` that
+    names everything that makes them, a cached part is found without making them at all."""
+
+    offset: int
+    length: int
+    load: Callable[[], np.ndarray]
+    key: str | None = None
+
+
+SegmentLike: TypeAlias = "Segment | tuple[int, np.ndarray]"
+"""A Segment, or an (offset, samples) pair of samples already made."""
+
+
 class PartCache(Protocol):
     """Where encoded parts are kept between builds (see `DirectoryPartCache`)."""
 
@@ -123,7 +139,7 @@ def encoder_version() -> str:
 
 
 def part_key(
-    samples: np.ndarray,
+    samples: np.ndarray | None,
     *,
     lead: int,
     lead_in: int,
@@ -136,8 +152,10 @@ def part_key(
     digest.update(f"{encoder_version()}|{bitrate_kbps}|{lead}|{lead_in}|{SAMPLE_RATE}|".encode())
     if content is not None:
         digest.update(f"key|{content}".encode())
-    else:
+    elif samples is not None:
         digest.update(np.ascontiguousarray(samples, dtype="<i2").data)
+    else:
+        raise ValueError("a part key needs the samples or a content key")
     return digest.hexdigest()
 
 
@@ -154,7 +172,7 @@ def encode_part(
 ) -> EncodedPart:
     """Encode one speech segment (int16 mono 44.1 kHz) that starts `lead` samples into a frame,
     after `lead_in` frames of silence: see `encode_parts`."""
-    return encode_parts([Unit(0, lead, lead_in, samples)], bitrate_kbps=bitrate_kbps)[0]
+    return encode_parts([Unit.holding(0, lead, lead_in, samples)], bitrate_kbps=bitrate_kbps)[0]
 
 
 def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[EncodedPart]:
@@ -178,9 +196,8 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
                 f"lead must be 0 to {SAMPLES_PER_FRAME - 1} samples and lead_in not negative, "
                 f"got {unit.lead} and {unit.lead_in}"
             )
-        samples = as_mono_int16(unit.samples, "segments")
         zeros = unit.lead_in * SAMPLES_PER_FRAME + unit.lead
-        blocks.append((samples, zeros, unit.lead_in + reach_frames(unit.lead, samples.size) + 1))
+        blocks.append(_Block(unit, zeros, unit.lead_in + reach_frames(unit.lead, unit.length) + 1))
     if not blocks:
         return []
     # LAME is fresh (its reservoir empty) only at the start of a run: a unit with a short lead-in
@@ -196,12 +213,21 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
     return [part for part in parts if part is not None]
 
 
+@dataclass(frozen=True)
+class _Block:
+    """A unit as fed to LAME: `zeros` before its samples, `frames` whole frames in all."""
+
+    unit: Unit
+    zeros: int
+    frames: int
+
+
 def _encode_run(
-    units: Sequence[Unit], blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int
+    units: Sequence[Unit], blocks: Sequence[_Block], bitrate_kbps: int
 ) -> list[EncodedPart]:
-    stream = bytearray(_run_lame(blocks, bitrate_kbps))
+    stream = _run_lame(blocks, bitrate_kbps)
     every = mp3frames.frame_offsets(stream)
-    needed = sum(frames for _, _, frames in blocks)
+    needed = sum(block.frames for block in blocks)
     if len(every) < needed:
         raise ExportError(f"ffmpeg returned {len(every)} MP3 frames for {needed}; report this bug")
     offsets = every[:needed]  # LAME's flush may add frames after the last block
@@ -210,7 +236,8 @@ def _encode_run(
     areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
     cuts = []  # (first frame, frames kept) per block
     first = 0
-    for _, _, frames in blocks:
+    for block in blocks:
+        frames = block.frames
         block_silent = silent[first : first + frames]
         if not block_silent[-1] or (first > 0 and not silent[first - 1]):
             raise ExportError("an encoded segment sounds past its planned frames; report this bug")
@@ -227,13 +254,15 @@ def _encode_run(
         first += frames
     crcs = mp3frames.frame_crcs(stream, offsets, end=int(starts[needed]))
     parts = []
-    for unit, (first, count) in zip(units, cuts):
-        begin, end = int(starts[first]), int(starts[first + count])
-        ends = starts[first + 1 : first + count + 1]
+    for unit, (first, count) in reversed(list(zip(units, cuts))):  # from the end, so that
+        begin, end = int(starts[first]), int(starts[first + count])  # the stream shrinks as
+        ends = starts[first + 1 : first + count + 1]  # the parts are copied out of it
         shifted = mp3frames.crc16_shift(crcs[first : first + count], end - ends)
+        data = bytes(stream[begin:end])
+        del stream[begin:]
         parts.append(
             EncodedPart(
-                data=bytes(stream[begin:end]),
+                data=data,
                 frame_count=count,
                 lead=unit.lead,
                 lead_in=unit.lead_in,
@@ -242,7 +271,7 @@ def _encode_run(
                 crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
             )
         )
-    return parts
+    return parts[::-1]
 
 
 def _contain_reservoir(
@@ -283,9 +312,10 @@ def _lame_command(bitrate_kbps: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _run_lame(blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int) -> bytes:
-    """Stream the blocks (samples, zeros before them, frames in all) through one ffmpeg (a thread writes, this one reads: no deadlock, and
-    the session's speech is never copied into one buffer). ffmpeg's messages go to a file."""
+def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> bytearray:
+    """Stream the blocks through one ffmpeg: a thread makes each unit's samples and writes them,
+    this one reads (no deadlock, and one unit's speech in memory at a time) into one bytearray,
+    which the caller edits in place. ffmpeg's messages go to a file."""
     failure: list[BaseException] = []
     with tempfile.TemporaryFile() as errors:
         try:
@@ -303,11 +333,13 @@ def _run_lame(blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int) 
 
             def feed() -> None:
                 try:
-                    for samples, zeros, frames in blocks:
-                        stdin.write(bytes(2 * zeros))
+                    for block in blocks:
+                        samples = block.unit.samples()
+                        stdin.write(bytes(2 * block.zeros))
                         stdin.write(samples.data.cast("B"))
-                        stdin.write(bytes(2 * (frames * SAMPLES_PER_FRAME - zeros - samples.size)))
-                except OSError as error:  # ffmpeg stopped reading: its messages say why
+                        tail = block.frames * SAMPLES_PER_FRAME - block.zeros - samples.size
+                        stdin.write(bytes(2 * tail))
+                except BaseException as error:  # ffmpeg stopped reading, or a clip failed
                     failure.append(error)
                 finally:
                     with contextlib.suppress(OSError):
@@ -316,18 +348,43 @@ def _run_lame(blocks: Sequence[tuple[np.ndarray, int, int]], bitrate_kbps: int) 
             writer = threading.Thread(target=feed, daemon=True)
             writer.start()
             try:
-                stream = process.stdout.read()
+                stream = _read_all(process.stdout, expected=_stream_bytes(blocks, bitrate_kbps))
                 writer.join()
                 returncode = process.wait()
             except BaseException:
                 process.kill()
                 raise
+        broken = [error for error in failure if not isinstance(error, OSError)]
+        if broken:  # making a unit's samples failed (e.g. a clip left the cache): say that
+            raise broken[0]
         if returncode != 0 or failure:
             errors.seek(0)
             lines = errors.read().decode("utf-8", "replace").strip().splitlines()
             detail = lines[-1] if lines else f"exit status {returncode}"
             raise ExportError(f"ffmpeg could not encode the speech: {detail}")
     return stream
+
+
+def _stream_bytes(blocks: Sequence[_Block], bitrate_kbps: int) -> int:
+    """About what LAME writes for the blocks: whole frames, a few more for its flush."""
+    frame_bytes = 144_000 * bitrate_kbps // SAMPLE_RATE + 1
+    return (sum(block.frames for block in blocks) + 4) * frame_bytes
+
+
+def _read_all(source: IO[bytes], *, expected: int) -> bytearray:
+    """Everything `source` gives, read into one buffer of the expected size (grown if need be):
+    a bytearray grown chunk by chunk would briefly need twice the stream when it moves."""
+    buffer = bytearray(expected)
+    filled = 0
+    while True:
+        if filled == len(buffer):
+            buffer.extend(bytes(len(buffer) // 4 + 4096))
+        read = source.readinto(memoryview(buffer)[filled:])  # type: ignore[attr-defined]
+        if not read:
+            break
+        filled += read
+    del buffer[filled:]
+    return buffer
 
 
 # --------------------------------------------------------------------------- planning
@@ -344,8 +401,39 @@ class Unit:
     start_frame: int
     lead: int
     lead_in: int
-    samples: np.ndarray
-    content: str | None = None  # the members' keys and places, when the caller gave keys
+    members: tuple[Segment, ...]
+    """Its segments, the first at the unit's start (overlapping ones are summed)."""
+    content: str | None = None  # the members' keys and places, when every member has a key
+
+    @classmethod
+    def holding(cls, start_frame: int, lead: int, lead_in: int, samples: np.ndarray) -> Unit:
+        """A unit of samples already made."""
+        made = as_mono_int16(samples, "segments")
+        offset = start_frame * SAMPLES_PER_FRAME + lead
+        return cls(start_frame, lead, lead_in, (Segment(offset, made.size, lambda: made),))
+
+    @property
+    def length(self) -> int:
+        first = self.members[0].offset
+        return max(member.offset + member.length for member in self.members) - first
+
+    def samples(self) -> np.ndarray:
+        """The unit's int16 samples, made now (from its segments) and not kept."""
+        if len(self.members) == 1:
+            return _made(self.members[0])
+        first = self.members[0].offset
+        mixed = np.zeros(self.length, dtype=np.int32)
+        for member in self.members:
+            at = member.offset - first
+            mixed[at : at + member.length] += _made(member)
+        return np.clip(mixed, -32768, 32767).astype("<i2")
+
+
+def _made(segment: Segment) -> np.ndarray:
+    samples = as_mono_int16(segment.load(), "segments")
+    if samples.size != segment.length:
+        raise ValueError(f"a segment of {segment.length} samples made {samples.size}")
+    return samples
 
 
 def _reach(offset: int, length: int) -> int:
@@ -354,66 +442,69 @@ def _reach(offset: int, length: int) -> int:
     return offset // SAMPLES_PER_FRAME + reach_frames(lead, length)
 
 
+def as_segments(
+    segments: Sequence[SegmentLike], segment_keys: Sequence[str] | None = None
+) -> list[Segment]:
+    """Segments as Segment, (offset, samples) pairs made into ones, with `segment_keys` if given."""
+    if segment_keys is not None and len(segment_keys) != len(segments):
+        raise ValueError(f"{len(segment_keys)} segment keys for {len(segments)} segments")
+    found = []
+    for index, segment in enumerate(segments):
+        if not isinstance(segment, Segment):
+            offset, samples = segment
+            made = as_mono_int16(samples, "segments")
+            segment = Segment(int(offset), made.size, functools.partial(_same, made))
+        if segment_keys is not None:
+            segment = Segment(segment.offset, segment.length, segment.load, segment_keys[index])
+        found.append(segment)
+    return found
+
+
+def _same(samples: np.ndarray) -> np.ndarray:
+    return samples
+
+
 def plan_units(
-    segments: Sequence[tuple[int, np.ndarray]],
+    segments: Sequence[SegmentLike],
     total_samples: int,
     *,
     segment_keys: Sequence[str] | None = None,
 ) -> list[Unit]:
     """Group segments into parts: each part starts LEAD_IN_FRAMES before its first segment's frame
     (fewer at the session's start) and ends at least one silent frame before the next part
-    starts; segments closer than that share a part, and overlapping ones are summed."""
-    if segment_keys is not None and len(segment_keys) != len(segments):
-        raise ValueError(f"{len(segment_keys)} segment keys for {len(segments)} segments")
-    ordered = sorted(
-        (
-            (
-                int(offset),
-                as_mono_int16(samples, "segments"),
-                None if segment_keys is None else segment_keys[index],
-            )
-            for index, (offset, samples) in enumerate(segments)
-        ),
-        key=lambda item: item[0],
-    )
-    groups: list[list[tuple[int, np.ndarray, str | None]]] = []
+    starts; segments closer than that share a part, and overlapping ones are summed. No samples
+    are made here."""
+    ordered = sorted(as_segments(segments, segment_keys), key=lambda segment: segment.offset)
+    groups: list[list[Segment]] = []
     group_reach = 0
-    for offset, samples, key in ordered:
-        if offset < 0 or offset + samples.size > total_samples:
+    for segment in ordered:
+        offset, length = segment.offset, segment.length
+        if offset < 0 or offset + length > total_samples:
             raise ValueError(
-                f"a segment of {samples.size} samples at {offset} does not fit in "
-                f"{total_samples} samples"
+                f"a segment of {length} samples at {offset} does not fit in {total_samples} samples"
             )
-        if samples.size == 0:
+        if length == 0:
             continue
         start_frame = offset // SAMPLES_PER_FRAME
         if groups and start_frame - LEAD_IN_FRAMES <= group_reach:  # one silent frame between
-            groups[-1].append((offset, samples, key))
-            group_reach = max(group_reach, _reach(offset, samples.size))
+            groups[-1].append(segment)
+            group_reach = max(group_reach, _reach(offset, length))
         else:
-            groups.append([(offset, samples, key)])
-            group_reach = _reach(offset, samples.size)
+            groups.append([segment])
+            group_reach = _reach(offset, length)
     units = []
     for group in groups:
-        first = group[0][0]
-        if len(group) == 1:
-            pcm = group[0][1]
-        else:
-            end = max(offset + samples.size for offset, samples, _ in group)
-            mixed = np.zeros(end - first, dtype=np.int32)
-            for offset, samples, _ in group:
-                mixed[offset - first : offset - first + samples.size] += samples
-            pcm = np.clip(mixed, -32768, 32767).astype("<i2")
+        first = group[0].offset
         content = None
-        if segment_keys is not None:
-            content = " ".join(f"{offset - first}:{key}" for offset, _, key in group)
+        if all(segment.key is not None for segment in group):
+            content = " ".join(f"{segment.offset - first}:{segment.key}" for segment in group)
         start_frame = first // SAMPLES_PER_FRAME
         units.append(
             Unit(
                 start_frame=start_frame,
                 lead=first % SAMPLES_PER_FRAME,
                 lead_in=min(LEAD_IN_FRAMES, start_frame),
-                samples=pcm,
+                members=tuple(group),
                 content=content,
             )
         )
@@ -425,7 +516,7 @@ def plan_units(
 
 def write_spliced_mp3(
     destination: Path,
-    segments: Sequence[tuple[int, np.ndarray]],
+    segments: Sequence[SegmentLike],
     total_samples: int,
     *,
     bitrate_kbps: int = 64,
@@ -460,7 +551,7 @@ def write_spliced_mp3(
 
 
 def place_parts(
-    segments: Sequence[tuple[int, np.ndarray]],
+    segments: Sequence[SegmentLike],
     total_samples: int,
     *,
     bitrate_kbps: int = 64,
@@ -488,7 +579,7 @@ def _encoded(
     """Every unit's part: from the cache when it has it, the others encoded in one ffmpeg run."""
     keys = [
         part_key(
-            unit.samples,
+            None if unit.content is not None else unit.samples(),
             lead=unit.lead,
             lead_in=unit.lead_in,
             bitrate_kbps=bitrate_kbps,
@@ -901,7 +992,10 @@ __all__ = [
     "EncodedPart",
     "MemoryPartCache",
     "PartCache",
+    "Segment",
+    "SegmentLike",
     "Unit",
+    "as_segments",
     "assemble",
     "encode_part",
     "encode_parts",
