@@ -502,19 +502,24 @@ def build_all(
     workers: int | None = None,
     on_done: Progress | None = None,
     on_clip: ClipProgress | None = None,
+    on_checked: Callable[[float], None] | None = None,
     checked: bool = False,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1; results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
-    when the jobs are built in this process (one at a time). `checked`: preflight() was run.
+    when the jobs are built in this process (one at a time); `on_checked(seconds)` how long
+    finding the jobs to build took. `checked`: preflight() was run.
     """
     with _terminate_as_interrupt():
         if not checked:
             preflight(jobs, options)
         voices = _voices_when_needed(options.cache)
+        started = time.perf_counter()
         ledger = Ledger.open(options)
         results, todo = find_pending(jobs, options, voices, on_done, ledger)
+        if on_checked:
+            on_checked(time.perf_counter() - started)
         built: list[BuildResult] = []
         if todo:
             from rustpunt.export import check_encoder
@@ -538,6 +543,8 @@ def build_all(
 class Report:
     results: list[BuildResult]
     wall_seconds: float
+    check_seconds: float = 0.0
+    """Of wall_seconds, the time spent finding which scripts to build (the others up to date)."""
 
     def count(self, status: BuildStatus | str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -553,6 +560,7 @@ class Report:
             "failed": self.count("failed"),
             "audio_minutes": round(self.audio_minutes, 2),
             "wall_seconds": round(self.wall_seconds, 2),
+            "check_seconds": round(self.check_seconds, 3),
             "scripts": [
                 {
                     "script": shown(r.script),
@@ -571,5 +579,6 @@ class Report:
 
 def timed_build(jobs: Sequence[Job], options: BuildOptions, **kwargs: Any) -> Report:
     started = time.perf_counter()
-    results = build_all(jobs, options, **kwargs)
-    return Report(results, time.perf_counter() - started)
+    checking: list[float] = []
+    results = build_all(jobs, options, on_checked=checking.append, **kwargs)
+    return Report(results, time.perf_counter() - started, sum(checking))
