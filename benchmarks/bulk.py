@@ -22,11 +22,13 @@ Figures, all measured in one run:
 2. No-op rebuild of M scripts: all built, then built again; the first rebuild is the figure (the
    median of three is shown too), with the share the build itself reports as spent finding the
    scripts up to date (`check_seconds` of its --json report: the rest is Python starting,
-   imports and the command line).
+   imports, the command line, finding the script files).
 3. One sentence of one of the M scripts edited, then all M rebuilt; against building that one
    script alone into a fresh output folder with the clip cache warm except for the edited
    sentence (the same synthesis work as the rebuild has). The fully cold single build is shown
-   too, and the time the rebuild spent finding the other M - 1 up to date (`check_seconds`).
+   too, and the time the rebuild spent finding the other M - 1 up to date by their stamps
+   (`stamp_check_seconds` of its report), apart from the full check of the edited script (which
+   imports what its build needs: session, engines, profiles).
 5. No-op rebuild of 1,000 scripts (--noop-many): the M scripts and copies of them under other
    names, each beside a copy of its built outputs (a copy's outputs are up to date by rustpunt's
    own full check: the build key covers the script's bytes, not its name; building 1,000 distinct
@@ -483,6 +485,7 @@ def experiment_one_sentence(
         "ratio_to_alone_warm": rebuild.wall / alone_warm.wall,
         "ratio_to_alone_cold": rebuild.wall / alone_cold.wall,
         "check_s": rebuild.report.get("check_seconds"),
+        "stamp_check_s": rebuild.report.get("stamp_check_seconds"),
     }
 
 
@@ -610,9 +613,14 @@ def figures(results: dict[str, Any]) -> list[Figure]:
         Figure("  rebuild / alone (cold)", edit["ratio_to_alone_cold"], "x"),
         Figure(
             f"  of the rebuild, finding the other {edit['scripts'] - 1} up to date",
-            edit["check_s"] or 0.0,
+            edit["stamp_check_s"] or 0.0,
             "s",
             target=("<", 0.2),
+        ),
+        Figure(
+            "  of the rebuild, checking the edited one in full",
+            (edit["check_s"] or 0.0) - (edit["stamp_check_s"] or 0.0),
+            "s",
         ),
         Figure(
             f"5-minute session, cold ({short_s['audio_s'] / 60:.1f} min)",

@@ -72,6 +72,7 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     script.
     """
     found: dict[Path, tuple[Path, Path]] = {}
+    folders: dict[Path, Path] = {}
     for path in paths:
         path = Path(path)
         if path.is_dir():
@@ -84,10 +85,19 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
                         part.startswith(".") or part == "voices" for part in relative.parts[:-1]
                     )
                 ):
-                    found.setdefault(candidate.resolve(), (candidate, relative.parent))
+                    found.setdefault(_resolved(candidate, folders), (candidate, relative.parent))
         else:
             found.setdefault(path.resolve(), (path, Path()))
     return list(found.values())
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """path.resolve(), with each folder resolved once: a thousand scripts share a few folders."""
+    if path.is_symlink():
+        return path.resolve()
+    if path.parent not in folders:
+        folders[path.parent] = path.parent.resolve()
+    return folders[path.parent] / path.name
 
 
 def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
@@ -95,9 +105,10 @@ def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
     both fail, saying why; the other scripts are not held up by them."""
     jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
     claims: dict[Path, list[int]] = {}
+    folders: dict[Path, Path] = {}
     for index, job in enumerate(jobs):
         target = output_paths(job.script, job.output_dir).mp3
-        claims.setdefault(target.resolve(), []).append(index)
+        claims.setdefault(_resolved(target, folders), []).append(index)
     for target, indexes in claims.items():
         if len(indexes) > 1:
             names = [shown(jobs[index].script) for index in indexes]
@@ -357,12 +368,15 @@ def find_pending(
     voices: Callable[[], Voices],
     on_done: Progress | None = None,
     ledger: Ledger | None = None,
+    on_stamped: Callable[[float], None] | None = None,
 ) -> tuple[dict[int, BuildResult], list[int]]:
     """The results of jobs that need no building (told to on_done), and the indexes of the rest.
 
     Runs in this process: a no-op rebuild of hundreds of scripts starts no worker at all. A job
-    whose stamps in `ledger` all match is up to date without being read; the others take the
-    full check, and `ledger` notes what each one read, to record it once the batch is done."""
+    whose stamps in `ledger` all match is up to date without being read (`on_stamped` hears how
+    long that took for all); the others take the full check, and `ledger` notes what each one
+    read, to record it once the batch is done."""
+    started = time.perf_counter()
     results: dict[int, BuildResult] = {}
     unknown: list[int] = []
     for index, job in enumerate(jobs):
@@ -373,6 +387,8 @@ def find_pending(
         results[index] = current
         if on_done:
             on_done(current)
+    if on_stamped:
+        on_stamped(time.perf_counter() - started)
     if unknown:
         check_voice_override(jobs, options)  # an unknown --voice fails before any work
     todo: list[int] = []
@@ -502,14 +518,15 @@ def build_all(
     workers: int | None = None,
     on_done: Progress | None = None,
     on_clip: ClipProgress | None = None,
-    on_checked: Callable[[float], None] | None = None,
+    on_checked: Callable[[float, float], None] | None = None,
     checked: bool = False,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1; results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
-    when the jobs are built in this process (one at a time); `on_checked(seconds)` how long
-    finding the jobs to build took. `checked`: preflight() was run.
+    when the jobs are built in this process (one at a time); `on_checked(seconds, by_stamps)`
+    how long finding the jobs to build took, and how much of it went to the jobs found up to
+    date by their stamps alone. `checked`: preflight() was run.
     """
     with _terminate_as_interrupt():
         if not checked:
@@ -517,9 +534,10 @@ def build_all(
         voices = _voices_when_needed(options.cache)
         started = time.perf_counter()
         ledger = Ledger.open(options)
-        results, todo = find_pending(jobs, options, voices, on_done, ledger)
+        stamped: list[float] = []
+        results, todo = find_pending(jobs, options, voices, on_done, ledger, stamped.append)
         if on_checked:
-            on_checked(time.perf_counter() - started)
+            on_checked(time.perf_counter() - started, sum(stamped))
         built: list[BuildResult] = []
         if todo:
             from rustpunt.export import check_encoder
@@ -544,7 +562,11 @@ class Report:
     results: list[BuildResult]
     wall_seconds: float
     check_seconds: float = 0.0
-    """Of wall_seconds, the time spent finding which scripts to build (the others up to date)."""
+    """Of wall_seconds, the time spent finding which scripts to build."""
+    stamp_check_seconds: float = 0.0
+    """Of check_seconds, the time spent on the scripts found up to date by their stamps alone
+    (rustpunt.uptodate); the rest went to checking the others in full (and the imports that
+    takes)."""
 
     def count(self, status: BuildStatus | str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -561,6 +583,7 @@ class Report:
             "audio_minutes": round(self.audio_minutes, 2),
             "wall_seconds": round(self.wall_seconds, 2),
             "check_seconds": round(self.check_seconds, 3),
+            "stamp_check_seconds": round(self.stamp_check_seconds, 3),
             "scripts": [
                 {
                     "script": shown(r.script),
@@ -579,6 +602,9 @@ class Report:
 
 def timed_build(jobs: Sequence[Job], options: BuildOptions, **kwargs: Any) -> Report:
     started = time.perf_counter()
-    checking: list[float] = []
-    results = build_all(jobs, options, on_checked=checking.append, **kwargs)
-    return Report(results, time.perf_counter() - started, sum(checking))
+    checking: list[tuple[float, float]] = []
+    results = build_all(
+        jobs, options, on_checked=lambda *seconds: checking.append(seconds), **kwargs
+    )
+    check, stamps = checking[0] if checking else (0.0, 0.0)
+    return Report(results, time.perf_counter() - started, check, stamps)
