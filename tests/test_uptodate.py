@@ -174,6 +174,9 @@ def test_force_and_other_options_take_the_full_check(tmp_path: Path, checks: lis
     result = run_main("build", script, "-o", out, "--artist", "Iemand", "--json")  # no --voice
     assert result.returncode == 0, result.stderr
     assert checks
+    result = run_main("build", script, "-o", out, "--voice", "robot")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: unknown voice 'robot'; known voices: nl-espeak")
 
 
 def test_a_damaged_or_unwritable_record_only_costs_the_full_check(

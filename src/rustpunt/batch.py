@@ -335,6 +335,26 @@ def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
     return _build_one(job, options, _worker_voices)
 
 
+def check_voice_named(jobs: Sequence[Job], options: BuildOptions) -> None:
+    """An unknown --voice fails before any work: at once when no voice folder of the scripts
+    has a profile of that name (by its file name, without reading any), else in full once some
+    script is to be checked (check_voice_override)."""
+    if not options.voice or not jobs:
+        return
+    from rustpunt.voices import builtin_voices_dir
+
+    folders = dict.fromkeys(
+        [
+            builtin_voices_dir(),
+            *(job.script.parent / "voices" for job in jobs),
+            *options.voices_dirs,
+        ]
+    )
+    names = [f"{options.voice}.yaml", f"{options.voice}.yml"]
+    if not any((Path(folder) / name).is_file() for folder in folders for name in names):
+        check_voice_override(jobs, options)
+
+
 def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
     """An unknown --voice fails before any work, listing the voices known to the scripts."""
     if not options.voice or not jobs:
@@ -347,10 +367,12 @@ def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
 
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
-    """Before any synthesis: every output folder takes files and so does the clip cache (a
-    folder problem found after an hour of speech wastes the hour); leftovers of killed builds go.
-    --voice and the encoder are tried by build_all once it knows something is to be checked or
-    built, so a no-op rebuild reads no voice profile and starts no ffmpeg."""
+    """Before any synthesis: --voice names a profile, every output folder takes files and so
+    does the clip cache (a folder problem found after an hour of speech wastes the hour);
+    leftovers of killed builds go. The --voice profile is read, and the encoder tried, by
+    build_all once it knows something is to be checked or built: a no-op rebuild reads no voice
+    profile and starts no ffmpeg."""
+    check_voice_named(jobs, options)
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
         remove_stale_parts(folder)
@@ -390,7 +412,7 @@ def find_pending(
     if on_stamped:
         on_stamped(time.perf_counter() - started)
     if unknown:
-        check_voice_override(jobs, options)  # an unknown --voice fails before any work
+        check_voice_override(jobs, options)  # a broken --voice profile fails before any work
     todo: list[int] = []
     for index in unknown:
         job = jobs[index]
@@ -432,7 +454,11 @@ def _recorded(
 def _note(
     ledger: Ledger, job: Job, options: BuildOptions, started_ns: int, prepared: Prepared
 ) -> None:
-    ledger.note(job.script, noted(prepared, options, started_ns))
+    """What the full check of a job read, for its record; a failure here costs only the record."""
+    try:
+        ledger.note(job.script, noted(prepared, options, started_ns))
+    except Exception:  # bookkeeping must never fail a build
+        log.debug("cannot note the inputs of %s", job.script, exc_info=True)
 
 
 def _voices_when_needed(cache: ClipCache) -> Callable[[], Voices]:
@@ -534,10 +560,11 @@ def build_all(
         voices = _voices_when_needed(options.cache)
         started = time.perf_counter()
         ledger = Ledger.open(options)
+        opened = time.perf_counter() - started
         stamped: list[float] = []
         results, todo = find_pending(jobs, options, voices, on_done, ledger, stamped.append)
         if on_checked:
-            on_checked(time.perf_counter() - started, sum(stamped))
+            on_checked(time.perf_counter() - started, opened + sum(stamped))
         built: list[BuildResult] = []
         if todo:
             from rustpunt.export import check_encoder
