@@ -29,17 +29,17 @@ Figures, all measured in one run:
    too, and the time the rebuild spent finding the other M - 1 up to date by their stamps
    (`stamp_check_seconds` of its report), apart from the full check of the edited script (which
    imports what its build needs: session, engines, profiles).
+4. A 60-minute session against a 5-minute one of the same density (3 steps a minute), each with a
+   cold cache, best of --repeat: build times, their ratio, and the peak memory of the 60-minute
+   build: the largest single process (os.wait4 ru_maxrss of that very child: the build and every
+   ffmpeg it waited for; a maximum, not a sum) and the sum over the live process tree (sampled
+   with psutil every 20 ms: the build and its ffmpeg children at the same moment).
 5. No-op rebuild of 1,000 scripts (--noop-many): the M scripts and copies of them under other
    names, each beside a copy of its built outputs (a copy's outputs are up to date by rustpunt's
    own full check: the build key covers the script's bytes, not its name; building 1,000 distinct
    scripts cold would take ten minutes for a figure about file stamps). The first rebuild checks
    every script in full (what every no-op cost before rustpunt.uptodate) and records the stamps;
    the figure is the next one, the whole command timed from outside.
-4. A 60-minute session against a 5-minute one of the same density (3 steps a minute), each with a
-   cold cache, best of --repeat: build times, their ratio, and the peak memory of the 60-minute
-   build: the largest single process (os.wait4 ru_maxrss of that very child: the build and every
-   ffmpeg it waited for; a maximum, not a sum) and the sum over the live process tree (sampled
-   with psutil every 20 ms: the build and its ffmpeg children at the same moment).
 
 The machine may be shared: before each measurement the benchmark waits (up to --settle seconds)
 for it to be idle, and the "others" column says what share of all cores processes outside the
