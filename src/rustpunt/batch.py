@@ -6,11 +6,9 @@ would not do); each failure becomes one line in the report and never stops the o
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import ctypes
+import functools
 import logging
-import multiprocessing
 import os
 import signal
 import sys
@@ -19,36 +17,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rustpunt.cache import ClipCache
-from rustpunt.episode import build_episode, check_episode, is_episode_file
-from rustpunt.episode import settled as episode_settled
-from rustpunt.errors import (
-    FileProblem,
-    ProfileError,
-    RustpuntError,
-    ScriptError,
-    VoiceError,
-    shown,
-)
-from rustpunt.export import check_encoder, check_writable
-from rustpunt.files import remove_stale_parts
-from rustpunt.plan import plan
-from rustpunt.script import load_script
-from rustpunt.session import (
-    BuildOptions,
-    BuildResult,
-    BuildStatus,
-    build_script,
-    chosen_voice,
-    output_paths,
-    prepare,
-    voices_for,
-)
-from rustpunt.sounddesign import check_sound
-from rustpunt.speak import Voices
-from rustpunt.spoken import lexicon_warnings, script_lexicon
+from rustpunt.builds import BuildOptions, BuildResult, BuildStatus, output_paths
+from rustpunt.errors import FileProblem, RustpuntError, ScriptError, VoiceError, shown
+from rustpunt.files import check_writable, remove_stale_parts
+from rustpunt.uptodate import Ledger, noted
+
+if TYPE_CHECKING:
+    from rustpunt.cache import ClipCache
+    from rustpunt.errors import ProfileError
+    from rustpunt.session import Prepared
+    from rustpunt.speak import Voices
+
+# The audio side (session, episode, speak, export, numpy) is imported where a script is checked
+# or built: a no-op rebuild, which only compares file stamps (rustpunt.uptodate), never needs it.
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +72,7 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     script.
     """
     found: dict[Path, tuple[Path, Path]] = {}
+    folders: dict[Path, Path] = {}
     for path in paths:
         path = Path(path)
         if path.is_dir():
@@ -101,10 +85,19 @@ def find_scripts(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
                         part.startswith(".") or part == "voices" for part in relative.parts[:-1]
                     )
                 ):
-                    found.setdefault(candidate.resolve(), (candidate, relative.parent))
+                    found.setdefault(_resolved(candidate, folders), (candidate, relative.parent))
         else:
             found.setdefault(path.resolve(), (path, Path()))
     return list(found.values())
+
+
+def _resolved(path: Path, folders: dict[Path, Path]) -> Path:
+    """path.resolve(), with each folder resolved once: a thousand scripts share a few folders."""
+    if path.is_symlink():
+        return path.resolve()
+    if path.parent not in folders:
+        folders[path.parent] = path.parent.resolve()
+    return folders[path.parent] / path.name
 
 
 def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
@@ -112,9 +105,10 @@ def jobs_for(paths: Iterable[Path], output_dir: Path) -> list[Job]:
     both fail, saying why; the other scripts are not held up by them."""
     jobs = [Job(script, output_dir / sub) for script, sub in find_scripts(paths)]
     claims: dict[Path, list[int]] = {}
+    folders: dict[Path, Path] = {}
     for index, job in enumerate(jobs):
         target = output_paths(job.script, job.output_dir).mp3
-        claims.setdefault(target.resolve(), []).append(index)
+        claims.setdefault(_resolved(target, folders), []).append(index)
     for target, indexes in claims.items():
         if len(indexes) > 1:
             names = [shown(jobs[index].script) for index in indexes]
@@ -141,6 +135,13 @@ class CheckResult:
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
     """Everything a build would refuse, without any audio work: the script, its plan (pause
     limits), its voice and fallbacks, clashing outputs; and voice profiles that cannot be used."""
+    from rustpunt.episode import check_episode, is_episode_file
+    from rustpunt.plan import plan
+    from rustpunt.script import load_script
+    from rustpunt.session import chosen_voice, voices_for
+    from rustpunt.sounddesign import check_sound
+    from rustpunt.spoken import lexicon_warnings, script_lexicon
+
     results = []
     profile_problems: dict[Path, ProfileError] = {}
     for job in jobs_for(paths, Path("output")):
@@ -199,6 +200,9 @@ def _build_one(
     voices: Voices,
     on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
+    from rustpunt.episode import build_episode, is_episode_file
+    from rustpunt.session import build_script
+
     job_options = replace(options, output_dir=job.output_dir)
     builder = build_episode if is_episode_file(job.script) else build_script
     result = _guarded(lambda: builder(job.script, job_options, voices, on_clip), job)
@@ -206,11 +210,21 @@ def _build_one(
     return result
 
 
-def _settled(job: Job, options: BuildOptions, voices: Voices) -> BuildResult | None:
-    """The result of a job that needs no building (up to date, or invalid), else None.
+def _settled(
+    job: Job,
+    options: BuildOptions,
+    voices: Callable[[], Voices],
+    on_prepared: Callable[[Prepared], None] | None = None,
+) -> BuildResult | None:
+    """The result of a job that needs no building (up to date, or invalid), else None: the full
+    check, which reads and plans the script (`on_prepared` hears what it found).
 
     A session spoken by a fallback voice is up to date until its own voice can speak again;
-    `voices` asks that once per voice for the whole build."""
+    `voices()` asks that once per voice for the whole build."""
+    from rustpunt.episode import is_episode_file
+    from rustpunt.episode import settled as episode_settled
+    from rustpunt.session import prepare
+
     if job.clash:
         return BuildResult(
             job.script, BuildStatus.FAILED, error=f"{shown(job.script)}: {job.clash}"
@@ -220,7 +234,9 @@ def _settled(job: Job, options: BuildOptions, voices: Voices) -> BuildResult | N
         if is_episode_file(job.script):
             return episode_settled(job.script, replace(options, output_dir=job.output_dir))
         prepared = prepare(job.script, replace(options, output_dir=job.output_dir))
-        if prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice)):
+        if on_prepared is not None:
+            on_prepared(prepared)
+        if prepared.fell_back and voices().reachable_now(prepared.registry.get(prepared.voice)):
             return None
         return prepared.up_to_date
 
@@ -236,6 +252,8 @@ def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
     is left to the parent, which stops the workers (an interrupt inside espeak's callback would
     only print a traceback and let the worker go on); and the worker dies with its parent,
     however the parent dies."""
+    from rustpunt.speak import Voices
+
     global _worker_voices
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
@@ -254,6 +272,8 @@ def _die_with_parent(parent_pid: int) -> None:
     """A worker whose parent was killed (kill -9, an out-of-memory kill) stops at once instead of
     running on forever under PID 1: the kernel kills it on Linux, a watching thread elsewhere."""
     if sys.platform.startswith("linux"):
+        import ctypes
+
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -315,21 +335,44 @@ def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
     return _build_one(job, options, _worker_voices)
 
 
+def check_voice_named(jobs: Sequence[Job], options: BuildOptions) -> None:
+    """An unknown --voice fails before any work: at once when no voice folder of the scripts
+    has a profile of that name (by its file name, without reading any), else in full once some
+    script is to be checked (check_voice_override)."""
+    if not options.voice or not jobs:
+        return
+    from rustpunt.voices import builtin_voices_dir
+
+    folders = dict.fromkeys(
+        [
+            builtin_voices_dir(),
+            *(job.script.parent / "voices" for job in jobs),
+            *options.voices_dirs,
+        ]
+    )
+    names = [f"{options.voice}.yaml", f"{options.voice}.yml"]
+    if not any((Path(folder) / name).is_file() for folder in folders for name in names):
+        check_voice_override(jobs, options)
+
+
 def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
     """An unknown --voice fails before any work, listing the voices known to the scripts."""
     if not options.voice or not jobs:
         return
+    from rustpunt.session import voices_for
+
     registries = [voices_for(job.script, options.voices_dirs) for job in jobs]
     if all(options.voice not in registry.profiles for registry in registries):
         registries[0].get(options.voice)
 
 
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
-    """Before any synthesis: --voice is known, every output folder takes files and so does the
-    clip cache (a folder problem found after an hour of speech wastes the hour); leftovers of
-    killed builds go. The encoder is tried by build_all once it knows something is to be built,
-    so a no-op rebuild starts no ffmpeg."""
-    check_voice_override(jobs, options)
+    """Before any synthesis: --voice names a profile, every output folder takes files and so
+    does the clip cache (a folder problem found after an hour of speech wastes the hour);
+    leftovers of killed builds go. The --voice profile is read, and the encoder tried, by
+    build_all once it knows something is to be checked or built: a no-op rebuild reads no voice
+    profile and starts no ffmpeg."""
+    check_voice_named(jobs, options)
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
         remove_stale_parts(folder)
@@ -342,15 +385,41 @@ ClipProgress = Callable[[Path, int, int], None]
 
 
 def find_pending(
-    jobs: Sequence[Job], options: BuildOptions, voices: Voices, on_done: Progress | None = None
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    voices: Callable[[], Voices],
+    on_done: Progress | None = None,
+    ledger: Ledger | None = None,
+    on_stamped: Callable[[float], None] | None = None,
 ) -> tuple[dict[int, BuildResult], list[int]]:
     """The results of jobs that need no building (told to on_done), and the indexes of the rest.
 
-    Runs in this process: a no-op rebuild of hundreds of scripts starts no worker at all."""
+    Runs in this process: a no-op rebuild of hundreds of scripts starts no worker at all. A job
+    whose stamps in `ledger` all match is up to date without being read (`on_stamped` hears how
+    long that took for all); the others take the full check, and `ledger` notes what each one
+    read, to record it once the batch is done."""
+    started = time.perf_counter()
     results: dict[int, BuildResult] = {}
-    todo: list[int] = []
+    unknown: list[int] = []
     for index, job in enumerate(jobs):
-        current = _settled(job, options, voices)
+        current = _recorded(job, options, voices, ledger)
+        if current is None:
+            unknown.append(index)
+            continue
+        results[index] = current
+        if on_done:
+            on_done(current)
+    if on_stamped:
+        on_stamped(time.perf_counter() - started)
+    if unknown:
+        check_voice_override(jobs, options)  # a broken --voice profile fails before any work
+    todo: list[int] = []
+    for index in unknown:
+        job = jobs[index]
+        on_prepared = None
+        if ledger is not None:
+            on_prepared = functools.partial(_note, ledger, job, options, time.time_ns())
+        current = _settled(job, options, voices, on_prepared)
         if current is None:
             todo.append(index)
             continue
@@ -358,6 +427,50 @@ def find_pending(
         if on_done:
             on_done(current)
     return results, todo
+
+
+def _recorded(
+    job: Job, options: BuildOptions, voices: Callable[[], Voices], ledger: Ledger | None
+) -> BuildResult | None:
+    """The result of a job whose recorded stamps all still match (rustpunt.uptodate), else None.
+    A session spoken by a fallback voice stays up to date only while its own voice cannot speak."""
+    if ledger is None or options.force or job.clash:
+        return None
+    recorded = ledger.recorded(job.script, job.output_dir)
+    if recorded is None:
+        return None
+    if recorded.fell_back:
+        from rustpunt.session import voices_for
+
+        try:
+            profile = voices_for(job.script, options.voices_dirs).get(recorded.requested)
+        except RustpuntError:
+            return None  # the full check says what is wrong
+        if voices().reachable_now(profile):
+            return None
+    return recorded.result
+
+
+def _note(
+    ledger: Ledger, job: Job, options: BuildOptions, started_ns: int, prepared: Prepared
+) -> None:
+    """What the full check of a job read, for its record; a failure here costs only the record."""
+    try:
+        ledger.note(job.script, noted(prepared, options, started_ns))
+    except Exception:  # bookkeeping must never fail a build
+        log.debug("cannot note the inputs of %s", job.script, exc_info=True)
+
+
+def _voices_when_needed(cache: ClipCache) -> Callable[[], Voices]:
+    """The build's Voices, made on first use: a no-op rebuild never imports the engines."""
+
+    @functools.cache
+    def voices() -> Voices:
+        from rustpunt.speak import Voices
+
+        return Voices(cache)
+
+    return voices
 
 
 def build_serially(
@@ -386,6 +499,9 @@ def build_in_parallel(
     jobs: Sequence[Job], options: BuildOptions, workers: int, on_done: Progress | None = None
 ) -> list[BuildResult]:
     """Build jobs in worker processes (espeak keeps global state: threads would not do)."""
+    import concurrent.futures
+    import multiprocessing
+
     from rustpunt.engines.google import MAX_CONCURRENT_REQUESTS
 
     context = multiprocessing.get_context(
@@ -428,34 +544,56 @@ def build_all(
     workers: int | None = None,
     on_done: Progress | None = None,
     on_clip: ClipProgress | None = None,
+    on_checked: Callable[[float, float], None] | None = None,
     checked: bool = False,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1; results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
-    when the jobs are built in this process (one at a time). `checked`: preflight() was run.
+    when the jobs are built in this process (one at a time); `on_checked(seconds, by_stamps)`
+    how long finding the jobs to build took, and how much of it went to the jobs found up to
+    date by their stamps alone. `checked`: preflight() was run.
     """
     with _terminate_as_interrupt():
         if not checked:
             preflight(jobs, options)
-        voices = Voices(options.cache)
-        results, todo = find_pending(jobs, options, voices, on_done)
+        voices = _voices_when_needed(options.cache)
+        started = time.perf_counter()
+        ledger = Ledger.open(options)
+        opened = time.perf_counter() - started
+        stamped: list[float] = []
+        results, todo = find_pending(jobs, options, voices, on_done, ledger, stamped.append)
+        if on_checked:
+            on_checked(time.perf_counter() - started, opened + sum(stamped))
+        built: list[BuildResult] = []
         if todo:
+            from rustpunt.export import check_encoder
+
             check_encoder()  # before any speech: a codec problem found after an hour wastes it
-        count = worker_count(workers, len(todo))
-        pending = [jobs[index] for index in todo]
-        if count == 1:
-            built = build_serially(pending, options, voices, on_done, on_clip)
-        else:
-            built = build_in_parallel(pending, options, count, on_done)
+            count = worker_count(workers, len(todo))
+            pending = [jobs[index] for index in todo]
+            if count == 1:
+                built = build_serially(pending, options, voices(), on_done, on_clip)
+            else:
+                built = build_in_parallel(pending, options, count, on_done)
         results.update(zip(todo, built))
-        return [results[i] for i in range(len(jobs))]
+        ordered = [results[i] for i in range(len(jobs))]
+        for job, result in zip(jobs, ordered):
+            ledger.finish(job.script, job.output_dir, result)
+        ledger.save()  # by this process alone, once: workers never write the record
+        return ordered
 
 
 @dataclass(frozen=True)
 class Report:
     results: list[BuildResult]
     wall_seconds: float
+    check_seconds: float = 0.0
+    """Of wall_seconds, the time spent finding which scripts to build."""
+    stamp_check_seconds: float = 0.0
+    """Of check_seconds, the time spent on the scripts found up to date by their stamps alone
+    (rustpunt.uptodate); the rest went to checking the others in full (and the imports that
+    takes)."""
 
     def count(self, status: BuildStatus | str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -471,6 +609,8 @@ class Report:
             "failed": self.count("failed"),
             "audio_minutes": round(self.audio_minutes, 2),
             "wall_seconds": round(self.wall_seconds, 2),
+            "check_seconds": round(self.check_seconds, 3),
+            "stamp_check_seconds": round(self.stamp_check_seconds, 3),
             "scripts": [
                 {
                     "script": shown(r.script),
@@ -489,5 +629,9 @@ class Report:
 
 def timed_build(jobs: Sequence[Job], options: BuildOptions, **kwargs: Any) -> Report:
     started = time.perf_counter()
-    results = build_all(jobs, options, **kwargs)
-    return Report(results, time.perf_counter() - started)
+    checking: list[tuple[float, float]] = []
+    results = build_all(
+        jobs, options, on_checked=lambda *seconds: checking.append(seconds), **kwargs
+    )
+    check, stamps = checking[0] if checking else (0.0, 0.0)
+    return Report(results, time.perf_counter() - started, check, stamps)

@@ -186,14 +186,18 @@ def build(
       rustpunt build scripts/ --bed rain --bell both   # sound design for every session
     """
     from rustpunt.batch import jobs_for, preflight, timed_build
+    from rustpunt.builds import BuildOptions
     from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
-    from rustpunt.soundkeys import command_line_settings
 
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise _no_scripts(paths)
+    sound = None
+    if (bed, bell, chime) != (None, None, None):
+        from rustpunt.soundkeys import command_line_settings
+
+        sound = command_line_settings(bed=bed, bell=bell, chime=chime)
     options = BuildOptions(
         output_dir=output_dir,
         cache=ClipCache(cache_dir),
@@ -204,7 +208,7 @@ def build(
         artist=artist,
         album=album,
         encoder=encoder,
-        sound=command_line_settings(bed=bed, bell=bell, chime=chime),
+        sound=sound,
     )
     preflight(job_list, options)
     with click.progressbar(

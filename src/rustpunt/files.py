@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from rustpunt.errors import ExportError
+
 try:
     import fcntl
 except ImportError:  # Windows: stale temporary files are recognised by their writer's process id
@@ -109,6 +111,27 @@ def write_bytes_atomic(destination: Path, data: bytes) -> None:
 
 def write_text_atomic(destination: Path, text: str) -> None:
     write_bytes_atomic(destination, text.encode("utf-8"))
+
+
+def check_writable(output_dir: Path) -> None:
+    """Before any synthesis: `output_dir` exists or can be made, and takes a file."""
+    output_dir = Path(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".rustpunt-probe.pid{os.getpid()}.", suffix=".part", dir=output_dir
+        )
+        try:
+            os.write(handle, b"rustpunt")
+        finally:
+            os.close(handle)
+            os.unlink(name)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ExportError(
+            f"{output_dir}: cannot write the output folder ({reason}); "
+            "choose another output folder or fix its permissions"
+        ) from None
 
 
 def remove_stale_parts(folder: Path, pattern: str = ".*.part") -> int:

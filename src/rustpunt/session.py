@@ -11,13 +11,19 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from rustpunt import __version__
 from rustpunt.audio import samples_to_ms
-from rustpunt.cache import PIPELINE, ClipCache
+from rustpunt.builds import (  # defined apart so that a no-op rebuild imports no audio modules
+    BuildOptions,
+    BuildResult,
+    BuildStatus,
+    OutputPaths,
+    output_paths,
+)
+from rustpunt.cache import PIPELINE
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
     Chapter,
@@ -55,7 +61,7 @@ from rustpunt.sounddesign import (
     render_layered,
     sound_document,
 )
-from rustpunt.soundkeys import SoundSettings, check_design
+from rustpunt.soundkeys import check_design
 from rustpunt.speak import SpokenSession, Voices, engine_label
 from rustpunt.splice import DirectoryPartCache, PartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
@@ -66,44 +72,6 @@ PLACEMENT = {"speech_grid": SPEECH_GRID, "gain_step_db": GAIN_STEP_DB}
 
 BITRATE_KBPS = 64
 """Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    output_dir: Path
-    cache: ClipCache
-    voices_dirs: tuple[Path, ...] = ()
-    voice: str | None = None
-    """--voice: overrides the script's voice."""
-    strict: bool = False
-    force: bool = False
-    artist: str = "rustpunt"
-    album: str = "rustpunt"
-    encoder: Encoder = "splice"
-    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass.
-    A session with sounds under its speech (a bed, bells) is always encoded whole."""
-    sound: SoundSettings | None = None
-    """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
-
-
-class BuildStatus(str, Enum):
-    """What became of one script in a build (the value is what reports and JSON say)."""
-
-    BUILT = "built"
-    UP_TO_DATE = "up to date"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    script: Path
-    status: BuildStatus
-    mp3: Path | None = None
-    duration_ms: int = 0
-    voice: str | None = None
-    fallback_reason: str | None = None
-    synthesized: int = 0
-    error: str | None = None
 
 
 def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
@@ -133,23 +101,6 @@ def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) 
             raise ScriptError(script.path, script.voice_line, str(error)) from None
         return script.voice
     return DEFAULT_VOICE
-
-
-class OutputPaths(NamedTuple):
-    """Where one script's files go: the MP3 and its two sidecars, named after the script."""
-
-    mp3: Path
-    vtt: Path
-    json: Path
-
-
-def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
-    stem = script_path.stem
-    return OutputPaths(
-        mp3=output_dir / f"{stem}.mp3",
-        vtt=output_dir / f"{stem}.vtt",
-        json=output_dir / f"{stem}.json",
-    )
 
 
 def build_key(

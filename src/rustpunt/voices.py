@@ -15,8 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rustpunt.engines import create_engine
 from rustpunt.errors import ProfileError, VoiceError
 
@@ -90,6 +88,8 @@ def builtin_voices_dir() -> Path:
 
 def _key_lines(text: str) -> dict[str, int]:
     """The line of each top-level key and of each key under `settings:` (as `settings.KEY`)."""
+    import yaml  # here, not at the top: a no-op rebuild reads no profile
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -108,6 +108,8 @@ def _key_lines(text: str) -> dict[str, int]:
 def load_profile(path: Path) -> VoiceProfile:
     """Read and validate one profile, its engine settings included, so `rustpunt check` finds
     every problem a build would meet; raises ProfileError at the file and line."""
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
         document = yaml.safe_load(text)

@@ -1,0 +1,73 @@
+"""What a build is asked to do and what became of each script: the few types that the batch, the
+session and the episode share.
+
+They live apart from rustpunt.session so that a no-op rebuild, which only compares file stamps
+(rustpunt.uptodate), never imports the audio modules (numpy, the encoder, the engines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from rustpunt.cache import ClipCache
+    from rustpunt.export import Encoder
+    from rustpunt.soundkeys import SoundSettings
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output_dir: Path
+    cache: ClipCache
+    voices_dirs: tuple[Path, ...] = ()
+    voice: str | None = None
+    """--voice: overrides the script's voice."""
+    strict: bool = False
+    force: bool = False
+    artist: str = "rustpunt"
+    album: str = "rustpunt"
+    encoder: Encoder = "splice"
+    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass.
+    A session with sounds under its speech (a bed, bells) is always encoded whole."""
+    sound: SoundSettings | None = None
+    """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
+
+
+class BuildStatus(str, Enum):
+    """What became of one script in a build (the value is what reports and JSON say)."""
+
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    script: Path
+    status: BuildStatus
+    mp3: Path | None = None
+    duration_ms: int = 0
+    voice: str | None = None
+    fallback_reason: str | None = None
+    synthesized: int = 0
+    error: str | None = None
+
+
+class OutputPaths(NamedTuple):
+    """Where one script's files go: the MP3 and its two sidecars, named after the script."""
+
+    mp3: Path
+    vtt: Path
+    json: Path
+
+
+def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
+    stem = script_path.stem
+    return OutputPaths(
+        mp3=output_dir / f"{stem}.mp3",
+        vtt=output_dir / f"{stem}.vtt",
+        json=output_dir / f"{stem}.json",
+    )
