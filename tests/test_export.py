@@ -24,11 +24,11 @@ from rustpunt.export import (
     Cue,
     Metadata,
     check_encoder,
-    check_writable,
     write_json,
     write_mp3,
     write_vtt,
 )
+from rustpunt.files import check_writable
 
 TOLERANCE_MS = 50
 

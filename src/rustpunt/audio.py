@@ -100,7 +100,7 @@ def to_session_pcm(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
 
 RESAMPLER_QUALITY = "HQ"
 """Raw engine PCM is resampled by libsoxr (python-soxr) at its "HQ" quality: 20-bit precision,
-flat to about 10 kHz from 22,050 Hz. Part of the clip cache key (cache.PIPELINE)."""
+flat to about 10 kHz from 22,050 Hz. Part of the clip cache key (cache.pipeline())."""
 
 
 BLOCK_SAMPLES = 1 << 18

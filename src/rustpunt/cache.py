@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -18,24 +19,30 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from rustpunt.audio import FADE_MS, RESAMPLER_QUALITY, SAMPLE_RATE, SILENCE_THRESHOLD
 from rustpunt.errors import RustpuntError
 from rustpunt.files import remove_stale_parts, write_new_file
 
+if TYPE_CHECKING:  # numpy is imported where clips are read or written: a no-op build never is
+    import numpy as np
+
 CACHE_ENV = "RUSTPUNT_CACHE"
 MAGIC = b"RUSTPUNT-CLIP-1\n"
-PIPELINE = {
-    "rate": SAMPLE_RATE,
-    "threshold": SILENCE_THRESHOLD,
-    "fade_ms": FADE_MS,
-    "format": "s16le",
-    "resampler": f"soxr-{RESAMPLER_QUALITY}",  # was a hand-written polyphase sinc
-}
-"""How a clip is made after the engine: a change here must miss the old entries."""
+
+
+@functools.cache
+def pipeline() -> dict[str, Any]:
+    """How a clip is made after the engine: a change here must miss the old entries."""
+    from rustpunt.audio import FADE_MS, RESAMPLER_QUALITY, SAMPLE_RATE, SILENCE_THRESHOLD
+
+    return {
+        "rate": SAMPLE_RATE,
+        "threshold": SILENCE_THRESHOLD,
+        "fade_ms": FADE_MS,
+        "format": "s16le",
+        "resampler": f"soxr-{RESAMPLER_QUALITY}",  # was a hand-written polyphase sinc
+    }
 
 
 class CacheError(RustpuntError):
@@ -70,7 +77,7 @@ def clip_key(identity: Mapping[str, Any], tempo: float, text: str) -> str:
     document = {
         "engine": dict(identity),
         "tempo": round(tempo, 4),
-        "pipeline": PIPELINE,
+        "pipeline": pipeline(),
         "text": text,
     }
     return hashlib.sha256(
@@ -140,6 +147,8 @@ class ClipCache:
         always give the same samples twice, and a parallel worker may speak the same sentence).
         True when this call wrote it; False when another was first (get() then gives that one).
         """
+        import numpy as np
+
         payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
         header = {
             "samples": samples.size,
@@ -215,4 +224,6 @@ def _decode(data: bytes) -> np.ndarray | None:
         payload
     ).hexdigest() != header.get("sha256"):
         return None
+    import numpy as np
+
     return np.frombuffer(payload, dtype="<i2")

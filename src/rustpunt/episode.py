@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rustpunt import __version__
-from rustpunt.cache import PIPELINE
+from rustpunt.cache import pipeline
 from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.errors import FileProblem, ProfileError, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
@@ -503,7 +503,7 @@ def episode_key(
         "sound": episode.design.fingerprint(),
         "part_sound": sound,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
-        "pipeline": PIPELINE,
+        "pipeline": pipeline(),
         "placement": PLACEMENT,
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP, ENCODER_LOSS_DB],
         "bitrate": BITRATE_KBPS,

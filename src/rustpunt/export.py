@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -148,27 +147,6 @@ def check_encoder() -> None:
             f"ffmpeg cannot encode MP3 ({detail}); {hint}"
             "reinstall it with `pip install --force-reinstall imageio-ffmpeg`"
         )
-
-
-def check_writable(output_dir: Path) -> None:
-    """Before any synthesis: `output_dir` exists or can be made, and takes a file."""
-    output_dir = Path(output_dir)
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            prefix=f".rustpunt-probe.pid{os.getpid()}.", suffix=".part", dir=output_dir
-        )
-        try:
-            os.write(handle, b"rustpunt")
-        finally:
-            os.close(handle)
-            os.unlink(name)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ExportError(
-            f"{output_dir}: cannot write the output folder ({reason}); "
-            "choose another output folder or fix its permissions"
-        ) from None
 
 
 # --------------------------------------------------------------------------- MP3
@@ -583,7 +561,6 @@ __all__ = [
     "Metadata",
     "chapter_id",
     "check_encoder",
-    "check_writable",
     "cover_frame",
     "encoder_command",
     "json_text",

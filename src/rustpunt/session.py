@@ -23,7 +23,7 @@ from rustpunt.builds import (  # defined apart so that a no-op rebuild imports n
     OutputPaths,
     output_paths,
 )
-from rustpunt.cache import PIPELINE
+from rustpunt.cache import pipeline
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.export import (
     Chapter,
@@ -115,7 +115,7 @@ def build_key(
         "script": script.digest,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
         **voice_identity(script, registry, voice),
-        "pipeline": PIPELINE,
+        "pipeline": pipeline(),
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
         "tags": [options.artist, options.album],
