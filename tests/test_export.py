@@ -542,3 +542,29 @@ def test_the_mutagen_pin_covers_the_private_method_export_overrides() -> None:
     assert len(pins) == 1 and pins[0].specifier.contains(version("mutagen"))
     assert not pins[0].specifier.contains("1.49.0")  # a new minor version is tried first
     assert list(inspect.signature(mutagen.id3.ID3Tags._write).parameters) == ["self", "config"]
+
+
+@pytest.mark.parametrize("count", [3, 300])
+def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
+    """The spliced writer checks the chapter order on the tag it is about to write by walking
+    the frame headers; mutagen's full parse must see the same IDs in the same order."""
+    import io
+
+    from mutagen.id3 import CHAP, ID3, TIT2
+
+    from rustpunt import export
+
+    chapters = [Chapter(i * 1000, (i + 1) * 1000, f"Stap {i}: adem in") for i in range(count)]
+    tag = export.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))
+    parsed = export._chap_keys(ID3(io.BytesIO(tag)))
+    assert export._chapter_ids(tag) == parsed == [export.chapter_id(i) for i in range(count)]
+    shuffled = ID3()  # mutagen's own ID3 writes frames sorted by key: ch10 before ch2
+    for index in (0, 10, 2):
+        shuffled.add(
+            CHAP(element_id=f"ch{index}", start_time=0, end_time=1, sub_frames=[TIT2(text=["x"])])
+        )
+    buffer = io.BytesIO()
+    shuffled.save(buffer, v2_version=3)
+    assert export._chapter_ids(buffer.getvalue()) == export._chap_keys(
+        ID3(io.BytesIO(buffer.getvalue()))
+    )

@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rustpunt.errors import RustpuntError
-from rustpunt.files import remove_stale_parts, write_new_file
+from rustpunt.files import remove_stale_parts, write_bytes_atomic, write_new_file
 
 if TYPE_CHECKING:  # numpy is imported where clips are read or written: a no-op build never is
     import numpy as np
 
 CACHE_ENV = "RUSTPUNT_CACHE"
+HEADER_READ = 16384
+"""Bytes read at once for an entry's header (with a clip's loudness blocks, a few kB)."""
 MAGIC = b"RUSTPUNT-CLIP-1\n"
 
 
@@ -141,24 +143,47 @@ class ClipCache:
             os.utime(path)  # "last used", for `rustpunt cache --clear --older-than`
         return samples
 
-    def put(self, key: str, samples: np.ndarray, text: str, engine: str) -> bool:
+    def header(self, key: str) -> dict[str, Any] | None:
+        """An entry's header alone (its length, checksum and what put() was given beside the
+        samples), or None when absent or unreadable: cheap, for a build that may not need the
+        samples at all. A truncated entry counts as absent; the samples' checksum is checked
+        when get() reads them."""
+        try:
+            with self._path(key).open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                head = handle.read(HEADER_READ)
+                while b"\n" not in head[len(MAGIC) :]:
+                    more = handle.read(HEADER_READ)
+                    if not more:
+                        return None
+                    head += more
+        except OSError:
+            return None
+        header = _header(head)
+        samples = header.get("samples") if header is not None else None
+        if not isinstance(samples, int) or size != head.find(b"\n", len(MAGIC)) + 1 + 2 * samples:
+            return None  # damaged (a truncated entry): get() removes it
+        return header
+
+    def annotate(self, key: str, samples: np.ndarray, **fields: Any) -> None:
+        """Add fields to an entry's header (same samples, so a reader sees the same clip before
+        and after); for entries written before those fields existed. Best effort."""
+        header = self.header(key)
+        if header is None:
+            return
+        with contextlib.suppress(OSError):
+            write_bytes_atomic(self._path(key), b"".join(_entry({**header, **fields}, samples)))
+
+    def put(self, key: str, samples: np.ndarray, text: str, engine: str, **fields: Any) -> bool:
         """Keep a clip, unless the entry is already there: an entry never changes once written,
         because a build reads its clips again while it mixes (engines such as espeak do not
         always give the same samples twice, and a parallel worker may speak the same sentence).
         True when this call wrote it; False when another was first (get() then gives that one).
         """
-        import numpy as np
-
-        payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
-        header = {
-            "samples": samples.size,
-            "sha256": hashlib.sha256(payload).hexdigest(),
-            "text": text,
-            "engine": engine,
-        }
-        head = MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n"
         try:
-            return write_new_file(self._path(key), [head, payload])
+            return write_new_file(
+                self._path(key), _entry({"text": text, "engine": engine, **fields}, samples)
+            )
         except OSError as error:  # a full disk, or the folder went away while building
             raise cache_error(self.root, error) from None
 
@@ -200,6 +225,16 @@ class ClipCache:
         remove_stale_parts(self.clips, "*/.*.part")  # left by a process killed mid-write
         remove_stale_parts(self.parts, "*/.*.part")
         return removed, freed
+
+
+def _entry(header: dict[str, Any], samples: np.ndarray) -> list[bytes | memoryview]:
+    """An entry's bytes: the magic line, the header (with the samples' count and checksum), the
+    samples."""
+    import numpy as np
+
+    payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
+    header = {**header, "samples": samples.size, "sha256": hashlib.sha256(payload).hexdigest()}
+    return [MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n", payload]
 
 
 def _header(data: bytes) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from rustpunt.loudness import block_energies
 from rustpunt.mix import LazyClips
 from rustpunt.sentences import phrases
 from rustpunt.voices import VoiceProfile, VoiceRegistry
-from rustpunt.voicing import PhraseSpan, join_phrases
+from rustpunt.voicing import PhraseSpan, join_phrases, lay_out_phrases
 
 log = logging.getLogger(__name__)
 
@@ -178,35 +178,48 @@ class Voices:
         if missing and _key(profile) in self.unreachable:
             raise VoiceUnavailable(self.unreachable[_key(profile)])
         synthesized = 0
-        phrase_lengths: dict[str, int] = {}
+        measured: dict[str, tuple[int, np.ndarray]] = {}  # each phrase clip's length, loudness
 
-        def phrase_clip(form: str) -> np.ndarray:
-            """From the cache, else spoken now (and kept there)."""
+        def measure(form: str) -> tuple[int, np.ndarray]:
+            """From the clip's cache header; else from its samples, spoken now if need be."""
             nonlocal synthesized
             key = phrase_keys[form]
+            header = self.cache.header(key)
+            if header is not None and isinstance(header.get(LOUDNESS_FIELD), list):
+                return int(header["samples"]), np.asarray(header[LOUDNESS_FIELD], dtype=np.float64)
             clip = self.cache.get(key)
-            if clip is None:
-                clip = prepare_clip(engine.synthesize(form), profile.tempo)
-                if not self.cache.put(key, clip, form, engine.name):
-                    clip = self.cache.get(key)  # a parallel worker spoke it first: use that one
-                    if clip is None:
-                        raise _cache_changed(self.cache)
-                synthesized += 1
-                if on_clip:
-                    on_clip(synthesized, max(missing, synthesized))
-            phrase_lengths[form] = clip.size
-            return clip
+            if clip is not None:  # an entry from before loudness was kept in its header
+                blocks = block_energies(clip)
+                self.cache.annotate(key, clip, **{LOUDNESS_FIELD: blocks.tolist()})
+                return clip.size, blocks
+            clip = prepare_clip(engine.synthesize(form), profile.tempo)
+            blocks = block_energies(clip)
+            if not self.cache.put(
+                key, clip, form, engine.name, **{LOUDNESS_FIELD: blocks.tolist()}
+            ):
+                clip = self.cache.get(key)  # a parallel worker spoke it first: use that one
+                if clip is None:
+                    raise _cache_changed(self.cache)
+                blocks = block_energies(clip)
+            synthesized += 1
+            if on_clip:
+                on_clip(synthesized, max(missing, synthesized))
+            return clip.size, blocks
 
+        for form in phrase_keys:
+            measured[form] = measure(form)
         lengths: dict[str, int] = {}
         energies: dict[str, np.ndarray] = {}
         layouts: dict[str, tuple[PhraseSpan, ...]] = {}
         keys: dict[str, str] = {}
-        for text, found in pieces.items():  # one text's clip at a time: measured, then let go
-            made = {form: phrase_clip(form) for form in dict.fromkeys(forms[text])}
-            clip, layouts[text] = join_phrases(found, forms[text], made, profile)
-            lengths[text], energies[text] = clip.size, block_energies(clip)
+        phrase_lengths = {form: length for form, (length, _) in measured.items()}
+        for text, found in pieces.items():
+            lengths[text], layouts[text] = lay_out_phrases(
+                found, forms[text], phrase_lengths, profile
+            )
+            energies[text] = np.concatenate([measured[form][1] for form in forms[text]])
             keys[text] = joined_key(
-                [phrase_keys[form] for form in forms[text]], layouts[text], clip.size
+                [phrase_keys[form] for form in forms[text]], layouts[text], lengths[text]
             )
 
         def load(text: str) -> np.ndarray:
@@ -223,10 +236,15 @@ class Voices:
         return SpokenSession(profile, identity, clips, synthesized, layouts=layouts, keys=keys)
 
 
+LOUDNESS_FIELD = "loudness_blocks"
+"""A phrase clip's block_energies(), kept in its cache header: a session's loudness is then
+known without reading its speech (a pause-only edit reads none)."""
+
+
 def _cache_changed(cache: ClipCache) -> CacheError:
     return CacheError(
-        f"{cache.root}: a clip of this build left the clip cache while it was being built "
-        "(was `rustpunt cache --clear` run?); build again"
+        f"{cache.root}: a clip of this build was damaged or removed from the clip cache while "
+        "it was being built (was `rustpunt cache --clear` run?); build again"
     )
 
 

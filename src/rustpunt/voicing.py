@@ -19,7 +19,14 @@ from rustpunt.lexicon import Lexicon
 from rustpunt.sentences import Phrase
 from rustpunt.voices import VoiceProfile
 
-__all__ = ["PhraseSpan", "engine_identity", "gap_ms", "join_phrases", "lexicon_digest"]
+__all__ = [
+    "PhraseSpan",
+    "engine_identity",
+    "gap_ms",
+    "join_phrases",
+    "lay_out_phrases",
+    "lexicon_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -48,30 +55,39 @@ def gap_ms(phrase: Phrase, profile: VoiceProfile) -> int:
     return 0
 
 
+def lay_out_phrases(
+    phrases: Sequence[Phrase],
+    spoken: Sequence[str],
+    lengths: Mapping[str, int],
+    profile: VoiceProfile,
+) -> tuple[int, tuple[PhraseSpan, ...]]:
+    """Where each phrase lies in the part's clip, and the clip's length, from the phrase clips'
+    lengths alone: `spoken[i]` is the spoken form of `phrases[i]`, its key in `lengths`."""
+    spans = []
+    position = 0
+    for phrase, form in zip(phrases, spoken):
+        end = position + lengths[form]
+        spans.append(PhraseSpan(phrase.text, form, phrase.sentence, position, end))
+        position = end + (ms_to_samples(gap_ms(phrase, profile)) if len(phrases) > 1 else 0)
+    return position, tuple(spans)
+
+
 def join_phrases(
     phrases: Sequence[Phrase],
     spoken: Sequence[str],
     clips: Mapping[str, np.ndarray],
     profile: VoiceProfile,
 ) -> tuple[np.ndarray, tuple[PhraseSpan, ...]]:
-    """The part's clip (phrase clips with silences between them) and where each phrase lies.
-
-    `spoken[i]` is the spoken form of `phrases[i]`, the key of its clip in `clips`.
-    """
-    gaps = [ms_to_samples(gap_ms(phrase, profile)) for phrase in phrases]
-    total = sum(clips[form].size for form in spoken) + sum(gaps)
+    """The part's clip (phrase clips with silences between them) and where each phrase lies."""
+    total, spans = lay_out_phrases(
+        phrases, spoken, {form: clips[form].size for form in spoken}, profile
+    )
     if len(phrases) == 1:
-        clip = clips[spoken[0]]
-        return clip, (PhraseSpan(phrases[0].text, spoken[0], phrases[0].sentence, 0, clip.size),)
+        return clips[spoken[0]], spans
     joined = np.zeros(total, dtype="<i2")
-    spans = []
-    position = 0
-    for phrase, form, gap in zip(phrases, spoken, gaps):
-        clip = clips[form]
-        joined[position : position + clip.size] = clip
-        spans.append(PhraseSpan(phrase.text, form, phrase.sentence, position, position + clip.size))
-        position += clip.size + gap
-    return joined, tuple(spans)
+    for span in spans:
+        joined[span.start : span.end] = clips[span.spoken]
+    return joined, spans
 
 
 # --------------------------------------------------------------------------- build identity
