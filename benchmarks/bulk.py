@@ -55,6 +55,7 @@ import concurrent.futures
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -486,6 +487,7 @@ def experiment_one_sentence(
         "ratio_to_alone_cold": rebuild.wall / alone_cold.wall,
         "check_s": rebuild.report.get("check_seconds"),
         "stamp_check_s": rebuild.report.get("stamp_check_seconds"),
+        "work_s": float(rebuild.report["wall_seconds"]),
     }
 
 
@@ -518,7 +520,8 @@ def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
                     sample_memory=True,
                 )
             )
-            shutil.rmtree(cache, ignore_errors=True)
+            if minutes != long_minutes or attempt < repeat - 1:  # the last one is edited below
+                shutil.rmtree(cache, ignore_errors=True)
         best = min(builds, key=lambda b: b.wall)
         results[minutes] = {
             "steps": len(document["steps"]),
@@ -531,12 +534,56 @@ def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
             "tree_peak_mb": max(b.tree_peak_bytes for b in builds) / 2**20,
         }
     short, long = results[5], results[long_minutes]
+    edits = pause_only_edits(settings, folder / f"sessie-{long_minutes}min.yaml", long_minutes)
     return {
         "short": short,
         "long": long,
         "long_minutes": long_minutes,
         "ratio": long["wall_s"] / short["wall_s"],
         "audio_ratio": long["audio_s"] / short["audio_s"],
+        "pause_edit": edits,
+    }
+
+
+PAUSE_EDITS = ("+0,37", "-0,11", "+1,5")
+"""Pause-only edits of the long session, each by an amount that is no whole number of MP3
+frames: the first explicit pause moved by this many seconds."""
+
+
+def pause_only_edits(settings: Settings, path: Path, minutes: int) -> dict[str, Any]:
+    """The long session rebuilt after each pause-only edit (its last cold build's cache and
+    output kept): the whole command, and the build's own time from its --json report (no
+    interpreter start, no imports), best of the edits."""
+    log(f"   pause-only edits of the {minutes}-minute session, rebuilt")
+    original = path.read_text(encoding="utf-8")
+    match = re.search(r"^(\s+pause: )(\d+)$", original, flags=re.MULTILINE)
+    if match is None:
+        raise BuildFailed(f"{path.name} has no explicit pause to edit")
+    builds = []
+    for change in PAUSE_EDITS:
+        seconds = f"{int(match[2]) + float(change.replace(',', '.')):.2f}".replace(".", ",")
+        path.write_text(
+            original[: match.start()] + f'{match[1]}"{seconds}"' + original[match.end() :],
+            encoding="utf-8",
+        )
+        build = run_build(
+            f"pause {match[2]} s -> {seconds} s",
+            [path],
+            out=settings.work / f"out-{minutes}min-{settings.repeat - 1}",
+            cache=settings.work / f"cache-{minutes}min-{settings.repeat - 1}",
+            jobs=1,
+            settle_s=settings.settle_s,
+        )
+        if build.report["built"] != 1 or build.synthesized != 0:
+            raise BuildFailed(f"a pause-only edit built {build.report['built']} scripts")
+        builds.append(build)
+    path.write_text(original, encoding="utf-8")
+    best = min(builds, key=lambda b: b.wall)
+    return {
+        "wall_s": best.wall,
+        "work_s": min(float(b.report["wall_seconds"]) for b in builds),
+        "wall_s_all": [b.wall for b in builds],
+        "others": best.others,
     }
 
 
@@ -612,10 +659,15 @@ def figures(results: dict[str, Any]) -> list[Figure]:
         ),
         Figure("  rebuild / alone (cold)", edit["ratio_to_alone_cold"], "x"),
         Figure(
-            f"  of the rebuild, finding the other {edit['scripts'] - 1} up to date",
-            edit["stamp_check_s"] or 0.0,
+            "  of the rebuild, the build itself (no start, no imports)",
+            edit["work_s"],
             "s",
             target=("<", 0.2),
+        ),
+        Figure(
+            f"  of which finding the other {edit['scripts'] - 1} up to date",
+            edit["stamp_check_s"] or 0.0,
+            "s",
         ),
         Figure(
             "  of the rebuild, checking the edited one in full",
@@ -644,13 +696,24 @@ def figures(results: dict[str, Any]) -> list[Figure]:
             f"  {minutes}-min peak RSS, process tree (sum)",
             long_s["tree_peak_mb"],
             "MB",
-            target=("<", 300.0),
+            target=("<", 120.0),
         ),
         Figure(
             f"  {minutes}-min peak RSS, largest process",
             long_s["maxrss_mb"],
             "MB",
-            target=("<", 300.0),
+        ),
+        Figure(
+            f"  {minutes}-min pause-only edit, rebuilt (whole command)",
+            long["pause_edit"]["wall_s"],
+            "s",
+            others=long["pause_edit"]["others"],
+        ),
+        Figure(
+            "    of which the build itself (no start, no imports)",
+            long["pause_edit"]["work_s"],
+            "s",
+            target=("<", 0.05),
         ),
     ]
 

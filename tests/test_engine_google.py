@@ -182,8 +182,9 @@ def test_hang_times_out_within_bounds(fake_google):
     with pytest.raises(VoiceUnavailable, match="did not answer within 0.5 s"):
         engine.synthesize(TEXT)
     assert time.monotonic() - started < 3.0
-    assert fake_google.count == 2
-    assert sleeps == [1.0]
+    assert sleeps == [1.0]  # two attempts, one pause between them
+    # under heavy load a timed-out attempt may also leave a connection that never sent its text
+    assert fake_google.count >= 2 and sum(t is not None for t in fake_google.texts) <= 2
 
 
 @pytest.mark.parametrize(
