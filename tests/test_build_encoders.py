@@ -107,3 +107,23 @@ def assert_pauses_decode_to_zero(mp3: Path, sidecar: dict) -> None:
                 round(pause["start_ms"] * 44.1) + 2400 : round(pause["end_ms"] * 44.1) - 2400
             ]
             assert not quiet.any(), step["text"]
+
+
+def test_a_pause_only_edit_reads_no_speech(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lengths and loudness come from the clips' cache headers and the encoded speech from the
+    part cache: rebuilding after a pause edit never reads a clip's samples."""
+    from rustpunt.cache import ClipCache
+
+    script = write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
+    first = build(tmp_path / "in", tmp_path / "out")
+
+    def no_reading(self: ClipCache, key: str) -> None:
+        raise AssertionError(f"read the samples of clip {key}")
+
+    monkeypatch.setattr(ClipCache, "get", no_reading)
+    script.write_text(SCRIPT.format(pause='"3,3"'), encoding="utf-8")
+    edited = build(tmp_path / "in", tmp_path / "out")
+    assert edited["built"] == 1
+    assert edited["scripts"][0]["duration_ms"] - first["scripts"][0]["duration_ms"] in range(
+        300, 327
+    )

@@ -88,7 +88,7 @@ class LazyClips(Mapping[str, np.ndarray]):
 
     lengths: Mapping[str, int]
     energies: Mapping[str, np.ndarray]
-    """Each clip's block_energies(), for the session's gain."""
+    """Each clip's loudness blocks (block_energies() of each of its phrases), for the gain."""
     load: Callable[[str], np.ndarray]
 
     def __getitem__(self, text: str) -> np.ndarray:

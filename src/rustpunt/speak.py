@@ -178,7 +178,6 @@ class Voices:
         if missing and _key(profile) in self.unreachable:
             raise VoiceUnavailable(self.unreachable[_key(profile)])
         synthesized = 0
-        measured: dict[str, tuple[int, np.ndarray]] = {}  # each phrase clip's length, loudness
 
         def measure(form: str) -> tuple[int, np.ndarray]:
             """From the clip's cache header; else from its samples, spoken now if need be."""
@@ -206,8 +205,7 @@ class Voices:
                 on_clip(synthesized, max(missing, synthesized))
             return clip.size, blocks
 
-        for form in phrase_keys:
-            measured[form] = measure(form)
+        measured = {form: measure(form) for form in phrase_keys}  # each clip's length, loudness
         lengths: dict[str, int] = {}
         energies: dict[str, np.ndarray] = {}
         layouts: dict[str, tuple[PhraseSpan, ...]] = {}
