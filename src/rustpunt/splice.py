@@ -30,9 +30,9 @@ build is faster (benchmarks/splice.py, 5-minute session at 80 % pause: 0.46x the
 against 0.54x; one ffmpeg per part: 1.19x), needs no new dependency, and is the encoder of the
 one-pass reference, so a join comparison shows the splice and nothing else.
 
-Re-timing: a part is cached under its PCM (or keys the caller gives), its lead (the sub-frame
-offset) and lead-in, the bitrate and the encoder. A segment that moves by a whole number of frames (multiples of 1152 samples, 26.1 ms)
-keeps its lead and is pure assembly; one that moves by anything else is re-encoded, so placement
+Re-timing: a part is cached under its PCM (or the segments' keys, when the caller gives them),
+its lead (the sub-frame offset) and lead-in, the bitrate and the encoder. A segment that moves by
+a whole number of frames (multiples of 1152 samples, 26.1 ms) keeps its lead and is pure assembly; one that moves by anything else is re-encoded, so placement
 stays exact to the sample (this module never rounds an offset). A build starts every clip on a
 frame edge (`mix.SPEECH_GRID`: its lead is always 0), so a changed pause or sentence re-encodes
 no other clip; segments less than about 0.4 s apart share one part, encoded together.
@@ -524,13 +524,15 @@ def write_spliced_mp3(
     segment_keys: Sequence[str] | None = None,
 ) -> None:
     """Write a CBR mono 44.1 kHz MP3 that decodes to exactly `total_samples` samples, each
-    `(offset, samples)` segment at its offset and digital zero elsewhere; atomically.
+    segment (a Segment, or an `(offset, samples)` pair) at its offset and digital zero elsewhere;
+    atomically.
 
     Only the segments are encoded (or taken from `cache`); pauses are silent frames. Tags are
     for the caller to add afterwards (mutagen keeps the Info frame as it is). Parts are found in
-    the cache by their PCM (sha256, about 36 ms for the 12 minutes of speech of a 60-minute
-    session), or by `segment_keys`, one per segment, when the caller already has keys that cover
-    everything that makes the samples (clip key, gain, fades).
+    the cache by their segments' keys, when every segment has one (Segment.key, or
+    `segment_keys`, one per segment: keys that cover everything that makes the samples, such as
+    clip key, gain and limiter), else by their PCM (sha256, about 36 ms for the 12 minutes of
+    speech of a 60-minute session).
     """
     destination = Path(destination)
     check_bitrate(bitrate_kbps, str(destination))
