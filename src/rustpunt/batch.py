@@ -19,7 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rustpunt.builds import BuildOptions, BuildResult, BuildStatus, output_paths
+from rustpunt.builds import (
+    BuildOptions,
+    BuildResult,
+    BuildStatus,
+    is_episode_file,
+    output_paths,
+)
 from rustpunt.errors import FileProblem, RustpuntError, ScriptError, VoiceError, shown
 from rustpunt.files import check_writable, remove_stale_parts
 from rustpunt.uptodate import Ledger, noted
@@ -135,7 +141,6 @@ class CheckResult:
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
     """Everything a build would refuse, without any audio work: the script, its plan (pause
     limits), its voice and fallbacks, clashing outputs; and voice profiles that cannot be used."""
-    from rustpunt.episode import check_episode, is_episode_file
     from rustpunt.plan import plan
     from rustpunt.script import load_script
     from rustpunt.session import chosen_voice, voices_for
@@ -153,6 +158,8 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
             if job.clash:
                 raise ScriptError(script_path, None, job.clash)
             if is_episode_file(script_path):
+                from rustpunt.episode import check_episode
+
                 check_episode(script_path, tuple(voices_dirs))
                 results.append(CheckResult(script_path, None))
                 continue
@@ -200,11 +207,14 @@ def _build_one(
     voices: Voices,
     on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    from rustpunt.episode import build_episode, is_episode_file
     from rustpunt.session import build_script
 
     job_options = replace(options, output_dir=job.output_dir)
-    builder = build_episode if is_episode_file(job.script) else build_script
+    builder: Callable[..., BuildResult] = build_script
+    if is_episode_file(job.script):
+        from rustpunt.episode import build_episode
+
+        builder = build_episode
     result = _guarded(lambda: builder(job.script, job_options, voices, on_clip), job)
     assert result is not None
     return result
@@ -221,8 +231,6 @@ def _settled(
 
     A session spoken by a fallback voice is up to date until its own voice can speak again;
     `voices()` asks that once per voice for the whole build."""
-    from rustpunt.episode import is_episode_file
-    from rustpunt.episode import settled as episode_settled
     from rustpunt.session import prepare
 
     if job.clash:
@@ -232,6 +240,8 @@ def _settled(
 
     def settle() -> BuildResult | None:
         if is_episode_file(job.script):
+            from rustpunt.episode import settled as episode_settled
+
             return episode_settled(job.script, replace(options, output_dir=job.output_dir))
         prepared = prepare(job.script, replace(options, output_dir=job.output_dir))
         if on_prepared is not None:

@@ -7,6 +7,7 @@ They live apart from rustpunt.session so that a no-op rebuild, which only compar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -71,3 +72,17 @@ def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
         vtt=output_dir / f"{stem}.vtt",
         json=output_dir / f"{stem}.json",
     )
+
+
+_EPISODE_MARK = re.compile(rb"^parts[ \t]*:", re.MULTILINE)
+
+
+def is_episode_file(path: Path) -> bool:
+    """A YAML file with `parts:` at the top level is an episode, not a script (a quick look at
+    the bytes: the batch asks this of every file, so it lives here, away from the episode
+    module and all it imports)."""
+    try:
+        with open(path, "rb") as handle:
+            return bool(_EPISODE_MARK.search(handle.read(1 << 20)))
+    except OSError:
+        return False

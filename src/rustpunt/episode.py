@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rustpunt import __version__
+from rustpunt.builds import is_episode_file
 from rustpunt.cache import pipeline
 from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.errors import FileProblem, ProfileError, ScriptError, VoiceError, shown
@@ -97,21 +97,9 @@ PART_KEYS = (*PART_KINDS, "title")
 MAX_ASSET_SECONDS = 30 * 60
 """An audio part longer than half an hour is surely the wrong file (and would fill memory)."""
 
-_EPISODE_MARK = re.compile(rb"^parts[ \t]*:", re.MULTILINE)
-
 AUDIO_KEY = "\x00audio:"
 """Audio parts ride through the mixer as clips under this key plus their path: mix.place and
 render treat them as any clip; captions leave them out."""
-
-
-def is_episode_file(path: Path) -> bool:
-    """A YAML file with `parts:` at the top level is an episode, not a script (a quick look at
-    the bytes: the batch asks this of every file)."""
-    try:
-        with open(path, "rb") as handle:
-            return bool(_EPISODE_MARK.search(handle.read(1 << 20)))
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- the file

@@ -368,6 +368,8 @@ class Lexicon:
         found: list[str] = []
         for token in text.split():
             word = token.strip(_EDGE_PUNCTUATION)
+            if not _DIGIT.search(word) and (word.islower() or sum(map(str.isupper, word)) < 2):
+                continue  # neither digits nor two capitals: no lookup needed (most words)
             if self.lookup(word) is not None:
                 continue  # an abbreviation the lexicon knows, full stop included
             word = word.rstrip(".")
@@ -381,6 +383,8 @@ class Lexicon:
                 found.append(word)
         return found
 
+
+_DIGIT = re.compile(r"\d")
 
 _EDGE_PUNCTUATION = "\"'\u2018\u2019\u201c\u201d()[]{},;:!?\u2026"
 
