@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import json
 import os
 import random
@@ -63,7 +64,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -430,34 +431,58 @@ def edit_one_sentence(scripts: dict[Path, dict[str, Any]], seed: int) -> tuple[P
     return path, index
 
 
-def sentence_edits_in_process(
-    path: Path, document: dict[str, Any], index: int, *, out: Path, cache: Path
+def rebuilds_in_process(
+    path: Path,
+    edits: Sequence[Callable[[], object]],
+    *,
+    out: Path,
+    cache: Path,
+    synthesized: int,
 ) -> list[float]:
-    """That step reworded again, three times, each rebuilt by the library in this process
-    (rustpunt.session.build_script; modules imported and the voice started by a first call):
-    the work inside rustpunt, the one new sentence spoken and its step encoded included."""
+    """`path` rebuilt by the library in this process (rustpunt.session.build_script) after each
+    edit, its modules imported and its voice started by a first, up-to-date call: the work
+    inside rustpunt, without the interpreter's start and the imports a command pays each time.
+    Each rebuild must have spoken `synthesized` sentences."""
     from rustpunt.cache import ClipCache
     from rustpunt.session import BuildOptions, BuildStatus, build_script
     from rustpunt.speak import Voices
 
     options = BuildOptions(output_dir=out, cache=ClipCache(cache), voice=VOICE)
     voices = Voices(options.cache)
-    build_script(path, options, voices)  # up to date: imports, engine, lexicon
-    step = document["steps"][index]
-    old = step if isinstance(step, str) else step["text"]
+    build_script(path, options, voices)  # imports, the engine, the lexicon: once per process
     seconds = []
-    for ending in ("zonder haast.", "zo lang als je wilt.", "met je ogen dicht."):
-        new = old.rstrip(".") + " " + ending
-        edited = {**document, "steps": list(document["steps"])}
-        edited["steps"][index] = new if isinstance(step, str) else {**step, "text": new}
-        write_script(path, edited)
+    for edit in edits:
+        edit()
         started = time.perf_counter()
         result = build_script(path, options, voices)
         seconds.append(time.perf_counter() - started)
-        if result.status != BuildStatus.BUILT or result.synthesized != 1:
-            raise BuildFailed(f"an in-process sentence edit synthesised {result.synthesized}")
-    write_script(path, document)
+        if result.status != BuildStatus.BUILT or result.synthesized != synthesized:
+            raise BuildFailed(
+                f"an in-process rebuild gave {result.status.value}, {result.synthesized} spoken"
+            )
     log(f"    in process: {', '.join(f'{1000 * s:.0f} ms' for s in seconds)}")
+    return seconds
+
+
+def sentence_edits_in_process(
+    path: Path, document: dict[str, Any], index: int, *, out: Path, cache: Path
+) -> list[float]:
+    """That step reworded again, three times, each rebuilt in this process: the one new sentence
+    spoken and its step encoded included."""
+    step = document["steps"][index]
+    old = step if isinstance(step, str) else step["text"]
+
+    def reword(ending: str) -> Callable[[], object]:
+        new = old.rstrip(".") + " " + ending
+        edited = {**document, "steps": list(document["steps"])}
+        edited["steps"][index] = new if isinstance(step, str) else {**step, "text": new}
+        return functools.partial(write_script, path, edited)
+
+    endings = ("zonder haast.", "zo lang als je wilt.", "met je ogen dicht.")
+    seconds = rebuilds_in_process(
+        path, [reword(e) for e in endings], out=out, cache=cache, synthesized=1
+    )
+    write_script(path, document)
     return seconds
 
 
@@ -597,11 +622,7 @@ def pause_only_edits(settings: Settings, path: Path, minutes: int) -> dict[str, 
         raise BuildFailed(f"{path.name} has no explicit pause to edit")
     builds = []
     for change in PAUSE_EDITS:
-        seconds = f"{int(match[2]) + float(change.replace(',', '.')):.2f}".replace(".", ",")
-        path.write_text(
-            original[: match.start()] + f'{match[1]}"{seconds}"' + original[match.end() :],
-            encoding="utf-8",
-        )
+        seconds = _move_pause(path, original, match, change)
         build = run_build(
             f"pause {match[2]} s -> {seconds} s",
             [path],
@@ -635,30 +656,27 @@ def pause_only_edits(settings: Settings, path: Path, minutes: int) -> dict[str, 
 def pause_edits_in_process(
     path: Path, original: str, match: re.Match[str], *, out: Path, cache: Path
 ) -> list[float]:
-    """The same edits rebuilt by the library in this process (rustpunt.session.build_script),
-    its modules imported and its voice started by a first, up-to-date call: the work inside
-    rustpunt, without the interpreter's start and the imports a command pays each time."""
-    from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions, BuildStatus, build_script
-    from rustpunt.speak import Voices
+    """The pause moved three more times, each rebuilt in this process (nothing spoken)."""
+    return rebuilds_in_process(
+        path,
+        [
+            functools.partial(_move_pause, path, original, match, c)
+            for c in ("+0,23", "-0,29", "+2,71")
+        ],
+        out=out,
+        cache=cache,
+        synthesized=0,
+    )
 
-    options = BuildOptions(output_dir=out, cache=ClipCache(cache), voice=VOICE)
-    voices = Voices(options.cache)
-    build_script(path, options, voices)  # imports, the engine, the lexicon: once per process
-    seconds = []
-    for change in ("+0,23", "-0,29", "+2,71"):
-        value = f"{int(match[2]) + float(change.replace(',', '.')):.2f}".replace(".", ",")
-        path.write_text(
-            original[: match.start()] + f'{match[1]}"{value}"' + original[match.end() :],
-            encoding="utf-8",
-        )
-        started = time.perf_counter()
-        result = build_script(path, options, voices)
-        seconds.append(time.perf_counter() - started)
-        if result.status != BuildStatus.BUILT or result.synthesized:
-            raise BuildFailed(f"an in-process pause edit gave {result.status}")
-    log(f"    in process: {', '.join(f'{1000 * s:.0f} ms' for s in seconds)}")
-    return seconds
+
+def _move_pause(path: Path, original: str, match: re.Match[str], change: str) -> str:
+    """Write `original` with the pause `match` found moved by `change` seconds; the new value."""
+    value = f"{int(match[2]) + float(change.replace(',', '.')):.2f}".replace(".", ",")
+    path.write_text(
+        original[: match.start()] + f'{match[1]}"{value}"' + original[match.end() :],
+        encoding="utf-8",
+    )
+    return value
 
 
 # --------------------------------------------------------------------------- report
