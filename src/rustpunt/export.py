@@ -238,11 +238,15 @@ def write_spliced_into(
         placed = place_parts(segments, total_samples, bitrate_kbps=bitrate_kbps, cache=parts)
     except ExportError as error:
         raise ExportError(f"{shown}: {error}") from None
-    tag = tag_bytes(
-        metadata, ordered, samples_to_ms(total_samples), cover=cover, cover_mime=cover_mime
-    )
-    if _chapter_ids(tag) != [chapter_id(index) for index in range(len(ordered))]:
-        raise _out_of_order(shown, _chapter_ids(tag))
+    try:
+        tag = tag_bytes(
+            metadata, ordered, samples_to_ms(total_samples), cover=cover, cover_mime=cover_mime
+        )
+    except MutagenError as error:
+        raise output_error(shown, error) from None
+    in_tag = _chapter_ids(tag)
+    if in_tag != [chapter_id(index) for index in range(len(ordered))]:
+        raise _out_of_order(shown, in_tag)
     try:
         with temporary.open("wb") as handle:
             handle.write(tag)  # first: mutagen would otherwise move the whole stream to fit it
