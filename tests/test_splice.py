@@ -68,7 +68,7 @@ def listed_duration(listing: str) -> float:
 def audio_frames(path: Path) -> tuple[bytes, list[int]]:
     """The file's frames (after any ID3 tag), and each one's offset."""
     data = path.read_bytes()
-    start = splice._id3_size(data[:10])
+    start = mp3frames.id3_size(data[:10])
     frames = data[start:]
     return frames, mp3frames.frame_offsets(frames)
 

@@ -49,6 +49,7 @@ from mutagen.id3 import (
     PictureType,
 )
 
+from rustpunt import mp3frames
 from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe, samples_to_ms
 from rustpunt.errors import ExportError, RustpuntError
 from rustpunt.files import atomic_path, write_text_atomic
@@ -244,9 +245,7 @@ def write_spliced_into(
         )
     except MutagenError as error:
         raise output_error(shown, error) from None
-    in_tag = _chapter_ids(tag)
-    if in_tag != [chapter_id(index) for index in range(len(ordered))]:
-        raise _out_of_order(shown, in_tag)
+    _check_chapter_ids(_chapter_ids(tag), len(ordered), shown)
     try:
         with temporary.open("wb") as handle:
             handle.write(tag)  # first: mutagen would otherwise move the whole stream to fit it
@@ -521,20 +520,23 @@ def _tables_of_contents(chapter_ids: list[str], title: str) -> list[CTOC]:
 
 def _check_chapter_order(path: Path, count: int, shown: Path) -> None:
     """Read the saved tag back: the CHAP frames must sit in the file in time order."""
-    in_file = _chap_keys(ID3(path))  # loads frames in file order, and keeps that order
+    with path.open("rb") as handle:
+        head = handle.read(10)
+        tag = head + handle.read(max(0, mp3frames.id3_size(head) - len(head)))
+    _check_chapter_ids(_chapter_ids(tag), count, shown)
+
+
+def _check_chapter_ids(in_file: list[str], count: int, shown: Path) -> None:
+    """The chapters' IDs as the tag holds them must be ch0, ch1, ... in that order."""
     if in_file != [chapter_id(index) for index in range(count)]:
-        raise _out_of_order(shown, in_file)
+        raise ExportError(
+            f"{shown}: the chapters were written out of order ({', '.join(in_file)}); "
+            "this mutagen version orders frames differently, report it to the rustpunt developers"
+        )
 
 
 def _chap_keys(tags: ID3) -> list[str]:
     return [key.removeprefix("CHAP:") for key in tags.keys() if key.startswith("CHAP:")]  # noqa: SIM118
-
-
-def _out_of_order(shown: Path, in_file: list[str]) -> ExportError:
-    return ExportError(
-        f"{shown}: the chapters were written out of order ({', '.join(in_file)}); "
-        "this mutagen version orders frames differently, report it to the rustpunt developers"
-    )
 
 
 def _chapter_ids(tag: bytes) -> list[str]:
@@ -543,7 +545,7 @@ def _chapter_ids(tag: bytes) -> list[str]:
     which for a few hundred chapters costs more than the rest of a rebuild."""
     if tag[:4] != b"ID3\x03" or tag[5] & 0xC0:  # not v2.3, or unsynchronised / extended header
         return _chap_keys(ID3(io.BytesIO(tag)))
-    end = 10 + _syncsafe(tag[6:10])
+    end = mp3frames.id3_size(tag[:10])
     found = []
     position = 10
     while position + 10 <= end and tag[position] != 0:  # a zero byte: the padding begins
@@ -553,13 +555,6 @@ def _chapter_ids(tag: bytes) -> list[str]:
             found.append(body[: body.index(b"\0")].decode("latin-1"))
         position += 10 + size
     return found
-
-
-def _syncsafe(data: bytes) -> int:
-    value = 0
-    for byte in data:
-        value = (value << 7) | (byte & 0x7F)
-    return value
 
 
 # --------------------------------------------------------------------------- sidecars

@@ -81,6 +81,17 @@ class FrameHeader:
         return _SIDE_INFO_BYTES[self.channels]
 
 
+def id3_size(head: Bytes) -> int:
+    """Bytes an ID3v2 tag takes at the start of a file, from its 10-byte header (its size is
+    syncsafe: 7 bits a byte; a footer adds 10); 0 when the file starts with no tag."""
+    if len(head) < 10 or bytes(head[:3]) != b"ID3":
+        return 0
+    size = 0
+    for byte in head[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
 def parse_header(data: Bytes, offset: int = 0) -> FrameHeader:
     """The header at `offset`; FrameError when it is not MPEG-1 Layer III."""
     if offset + 4 > len(data):

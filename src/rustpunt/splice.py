@@ -408,9 +408,8 @@ class Unit:
     @classmethod
     def holding(cls, start_frame: int, lead: int, lead_in: int, samples: np.ndarray) -> Unit:
         """A unit of samples already made."""
-        made = as_mono_int16(samples, "segments")
         offset = start_frame * SAMPLES_PER_FRAME + lead
-        return cls(start_frame, lead, lead_in, (Segment(offset, made.size, lambda: made),))
+        return cls(start_frame, lead, lead_in, tuple(as_segments([(offset, samples)])))
 
     @property
     def length(self) -> int:
@@ -861,7 +860,7 @@ def rewrite_info_tag(path: Path, *, total_samples: int | None = None) -> None:
     """
     path = Path(path)
     with path.open("r+b") as handle:
-        start = _id3_size(handle.read(10))
+        start = mp3frames.id3_size(handle.read(10))
         handle.seek(start)
         try:
             header = mp3frames.parse_header(handle.read(4))
@@ -886,15 +885,6 @@ def rewrite_info_tag(path: Path, *, total_samples: int | None = None) -> None:
         frame[lame + 34 : lame + 36] = struct.pack(">H", mp3frames.crc16(frame[: lame + 34]))
         handle.seek(start)
         handle.write(frame)
-
-
-def _id3_size(head: bytes) -> int:
-    if len(head) == 10 and head[:3] == b"ID3":
-        size = 0
-        for byte in head[6:10]:
-            size = (size << 7) | (byte & 0x7F)
-        return 10 + size + (10 if head[5] & 0x10 else 0)
-    return 0
 
 
 # --------------------------------------------------------------------------- cache on disk
