@@ -124,10 +124,6 @@ class ClipCache:
     def _path(self, key: str) -> Path:
         return self.clips / key[:2] / f"{key}.clip"
 
-    def contains(self, key: str) -> bool:
-        """Whether an entry is there (not whether it is sound: get() checks that)."""
-        return self._path(key).is_file()
-
     def get(self, key: str) -> np.ndarray | None:
         """The clip for a key, or None when absent or damaged (a damaged entry is removed)."""
         path = self._path(key)

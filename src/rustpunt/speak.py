@@ -174,7 +174,8 @@ class Voices:
             form: clip_key(identity, profile.tempo, form)
             for form in dict.fromkeys(f for found in forms.values() for f in found)
         }
-        missing = sum(not self.cache.contains(key) for key in phrase_keys.values())
+        headers = {form: self.cache.header(key) for form, key in phrase_keys.items()}
+        missing = sum(header is None for header in headers.values())
         if missing and _key(profile) in self.unreachable:
             raise VoiceUnavailable(self.unreachable[_key(profile)])
         synthesized = 0
@@ -182,8 +183,7 @@ class Voices:
         def measure(form: str) -> tuple[int, np.ndarray]:
             """From the clip's cache header; else from its samples, spoken now if need be."""
             nonlocal synthesized
-            key = phrase_keys[form]
-            header = self.cache.header(key)
+            key, header = phrase_keys[form], headers[form]
             if header is not None and isinstance(header.get(LOUDNESS_FIELD), list):
                 return int(header["samples"]), np.asarray(header[LOUDNESS_FIELD], dtype=np.float64)
             clip = self.cache.get(key)
