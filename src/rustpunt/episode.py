@@ -57,6 +57,7 @@ from rustpunt.session import (
     BuildOptions,
     BuildResult,
     BuildStatus,
+    built_result,
     output_paths,
     outputs_intact,
     recorded_build,
@@ -571,15 +572,7 @@ def build_episode(
         encoder=options.encoder,
         parts=DirectoryPartCache(options.cache.parts),
     )
-    return BuildResult(
-        script=path,
-        status=BuildStatus.BUILT,
-        mp3=paths.mp3,
-        duration_ms=mix.duration_ms,
-        voice=spoken.profile.name,
-        fallback_reason=spoken.fallback_reason,
-        synthesized=spoken.synthesized,
-    )
+    return built_result(path, paths, mix, spoken)
 
 
 def _sound(planned: EpisodePlan, layered: Any) -> dict[str, Any]:

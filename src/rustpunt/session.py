@@ -278,8 +278,13 @@ def build_script(
         encoder=options.encoder,
         parts=DirectoryPartCache(options.cache.parts),
     )
+    return built_result(script_path, paths, mix, spoken)
+
+
+def built_result(source: Path, paths: OutputPaths, mix: Mix, spoken: SpokenSession) -> BuildResult:
+    """What a script or episode whose outputs were just written reports."""
     return BuildResult(
-        script=script_path,
+        script=source,
         status=BuildStatus.BUILT,
         mp3=paths.mp3,
         duration_ms=mix.duration_ms,
