@@ -186,7 +186,7 @@ def lameenc_part(unit: splice.Unit) -> splice.EncodedPart:
         lead=lead,
         lead_in=unit.lead_in,
         bitrate_kbps=BITRATE_KBPS,
-        frame_offsets=tuple(offsets[:count]),
+        frame_offsets=np.asarray(offsets[:count], dtype=np.int64),
         crc=splice.mp3frames.crc16_frames(data, offsets[:count]),
     )
 

@@ -85,7 +85,7 @@ spectral values. The planner keeps segments whose reach is closer than this plus
 in one part, and every encoded part is checked against it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EncodedPart:
     """Speech encoded into whole frames, to be laid at a frame index of a session.
 
@@ -99,8 +99,23 @@ class EncodedPart:
     lead: int
     lead_in: int  # the part starts this many frames before the speech's first frame
     bitrate_kbps: int
-    frame_offsets: tuple[int, ...]  # where each frame starts in `data`
+    frame_offsets: np.ndarray  # where each frame starts in `data` (integers)
     crc: int  # CRC-16/ARC of `data`, from 0: the LAME tag's music CRC is combined from these
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EncodedPart):
+            return NotImplemented
+        same = (self.data, self.frame_count, self.lead, self.lead_in, self.bitrate_kbps, self.crc)
+        return same == (
+            other.data,
+            other.frame_count,
+            other.lead,
+            other.lead_in,
+            other.bitrate_kbps,
+            other.crc,
+        ) and np.array_equal(self.frame_offsets, other.frame_offsets)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -267,7 +282,7 @@ def _encode_run(
                 lead=unit.lead,
                 lead_in=unit.lead_in,
                 bitrate_kbps=bitrate_kbps,
-                frame_offsets=tuple((starts[first : first + count] - begin).tolist()),
+                frame_offsets=starts[first : first + count] - begin,
                 crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
             )
         )
@@ -620,49 +635,28 @@ def assemble(
     frame, silence around.
 
     `placed` holds (first frame, part) in order, each part ending at least one frame before the
-    next begins. Pure assembly: nothing is encoded here.
+    next begins. Pure assembly: nothing is encoded here. The session's frames are laid out first
+    as arrays (every frame's length, which are silent and padded), so the TOC and the music CRC
+    come from whole-session numpy steps rather than a few per pause.
     """
     frames = session_frames(total_samples)
     silence = _silence_template(bitrate_kbps)
     info_length = mp3frames.info_frame_header(bitrate_kbps, SAMPLE_RATE).length
+    layout = _plan_layout(placed, frames, silence)
     start = handle.tell()  # after the ID3 tag, when the caller wrote one first
     handle.write(bytes(info_length))  # the Info frame is written last, once everything is known
-    layout = _Layout()
-    cursor = 0  # the next frame to write
-    previous_end = -1
-    for start_frame, part in placed:
-        if start_frame < cursor or start_frame <= previous_end:
-            raise ValueError("parts overlap or touch: keep one silent frame between them")
-        if start_frame >= frames:
-            break
-        count = min(part.frame_count, frames - start_frame)
-        excess = _excess(silence, part, start_frame, count)
-        _write_silence(handle, layout, silence, cursor, start_frame, excess)
-        if count:
-            data = (
-                part.data if count == part.frame_count else part.data[: part.frame_offsets[count]]
-            )
-            crc = (
-                part.crc
-                if count == part.frame_count
-                else mp3frames.crc16_frames(data, list(part.frame_offsets[:count]))
-            )
-            handle.write(data)
-            layout.add_part(
-                first_frame=start_frame,
-                offsets=np.asarray(part.frame_offsets[:count], dtype=np.int64),
-                length=len(data),
-                crc=crc,
-            )
-        cursor = start_frame + count
-        previous_end = cursor
-    _write_silence(handle, layout, silence, cursor, frames, 0)
-
-    stream_bytes = info_length + layout.written
+    for run in layout.runs:
+        if run.part is None:
+            _write_silence(handle, silence, run, layout.padded)
+        else:
+            handle.write(run.part.data if run.count == run.part.frame_count else run.data)
+    written = handle.tell() - start - info_length
+    if written != layout.stream_bytes:  # the plan and the bytes disagree: never ship that
+        raise ExportError(f"assembled {written} audio bytes for {layout.stream_bytes} planned")
     tag = mp3frames.InfoTag(
         frames=frames,
-        stream_bytes=stream_bytes,
-        toc=layout.toc(frames, info_length),
+        stream_bytes=info_length + written,
+        toc=layout.toc(info_length),
         encoder_delay=mp3frames.ENCODER_DELAY,
         padding=frames * SAMPLES_PER_FRAME - mp3frames.ENCODER_DELAY - total_samples,
         music_crc=layout.music_crc(silence),
@@ -724,115 +718,147 @@ def _silence_template(bitrate_kbps: int) -> _Silence:
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """Frames `first` to `first + count` of the session: a part's first `count` frames (`data`,
+    those frames' bytes, when they are fewer than the part's), or silence (`part` None) whose
+    first `changed` frames leave LAME's pattern to bring the byte count back onto it."""
+
+    first: int
+    count: int
+    part: EncodedPart | None = None
+    data: bytes = b""
+    changed: int = 0
+
+
+@dataclass(frozen=True)
 class _Layout:
-    """Where every frame went, for the TOC and the music CRC, kept as arrays per piece."""
+    """Every frame of the session before a byte is written: its length, and for silent frames
+    whether it is padded; the runs to write in order."""
 
-    def __init__(self) -> None:
-        self.written = 0  # audio bytes so far
-        self.first_frames: list[int] = []
-        self.byte_starts: list[int] = []
-        self.offsets: list[np.ndarray] = []  # frame starts within each piece
-        self.silent_headers: list[tuple[np.ndarray, np.ndarray]] = []  # (positions, padded)
-        self.part_ends: list[int] = []
-        self.part_crcs: list[int] = []
+    runs: list[_Run]
+    lengths: np.ndarray  # bytes of each frame
+    silent: np.ndarray  # True where a silent frame goes
+    padded: np.ndarray  # for silent frames: 1 when padded (other frames: what LAME would do)
+    part_ends: list[int]  # audio bytes up to the end of each part
+    part_crcs: list[int]
 
-    def _add(self, first_frame: int, offsets: np.ndarray, length: int) -> None:
-        self.first_frames.append(first_frame)
-        self.byte_starts.append(self.written)
-        self.offsets.append(offsets)
-        self.written += length
+    @property
+    def stream_bytes(self) -> int:
+        return int(self.lengths.sum())
 
-    def add_part(self, *, first_frame: int, offsets: np.ndarray, length: int, crc: int) -> None:
-        self._add(first_frame, offsets, length)
-        self.part_ends.append(self.written)
-        self.part_crcs.append(crc)
-
-    def add_silence(
-        self, first_frame: int, offsets: np.ndarray, padded: np.ndarray, length: int
-    ) -> None:
-        self.silent_headers.append((self.written + offsets, padded))
-        self._add(first_frame, offsets, length)
-
-    def toc(self, frames: int, info_length: int) -> bytes:
+    def toc(self, info_length: int) -> bytes:
         """Xing TOC: where (in 256ths of the stream) each per cent of the duration starts."""
+        frames = self.lengths.size
         wanted = (np.arange(100, dtype=np.int64) * frames) // 100
-        which = np.searchsorted(np.asarray(self.first_frames), wanted, side="right") - 1
-        positions = np.array(
-            [
-                self.byte_starts[w] + self.offsets[w][f - self.first_frames[w]]
-                for w, f in zip(which.tolist(), wanted.tolist())
-            ],
-            dtype=np.int64,
-        )
-        stream_bytes = info_length + self.written
-        return bytes(
-            np.minimum(255, (info_length + positions) * 256 // stream_bytes).astype(np.uint8)
-        )
+        starts = np.cumsum(self.lengths) - self.lengths
+        stream_bytes = info_length + self.stream_bytes
+        positions = info_length + starts[wanted]
+        return bytes(np.minimum(255, positions * 256 // stream_bytes).astype(np.uint8))
 
     def music_crc(self, silence: _Silence) -> int:
         """CRC-16 of all audio frames: the CRC is linear, so it is the xor of each part's CRC and
         each silent frame's header CRC, each shifted over the zero bytes that follow it."""
+        written = self.stream_bytes
         crc = 0
         if self.part_crcs:
-            after = self.written - np.asarray(self.part_ends, dtype=np.int64)
+            after = written - np.asarray(self.part_ends, dtype=np.int64)
             shifted = mp3frames.crc16_shift(np.asarray(self.part_crcs, dtype=np.uint32), after)
             crc ^= int(np.bitwise_xor.reduce(shifted))
-        if self.silent_headers:
-            positions = np.concatenate([positions for positions, _ in self.silent_headers])
-            padded = np.concatenate([padded for _, padded in self.silent_headers])
-            after = (self.written - positions - 4) % mp3frames.CRC_ZERO_PERIOD
-            for flag in (0, 1):
-                table = mp3frames.crc16_after_zeros(silence.header_crcs[flag])
-                crc ^= int(np.bitwise_xor.reduce(table[after[padded == flag]], initial=0))
+        ends = np.cumsum(self.lengths)
+        positions = (ends - self.lengths)[self.silent]
+        after = (written - positions - 4) % mp3frames.CRC_ZERO_PERIOD
+        padded = self.padded[self.silent]
+        for flag in (0, 1):
+            table = mp3frames.crc16_after_zeros(silence.header_crcs[flag])
+            crc ^= int(np.bitwise_xor.reduce(table[after[padded == flag]], initial=0))
         return crc
 
 
-def _excess(silence: _Silence, part: EncodedPart, start_frame: int, count: int) -> int:
-    """Bytes a part's first `count` frames have beyond LAME's pattern at that place (its own
-    encode started the pattern afresh): a byte or two either way."""
-    if count == 0:
-        return 0
-    length = len(part.data) if count == part.frame_count else part.frame_offsets[count]
-    target = silence.target(np.array([start_frame, start_frame + count], dtype=np.int64))
-    return length - int(target[1] - target[0])
-
-
-def _write_silence(
-    handle: BinaryIO, layout: _Layout, silence: _Silence, first: int, end: int, excess: int
-) -> None:
-    """Write silent frames `first` to `end` (exclusive) in LAME's padding pattern.
-
-    The first frames of the pause are padded or not so that the byte count, after the part that
-    follows (`excess` bytes off the pattern), is exactly on the constant bitrate again.
-    """
-    count = end - first
-    if count <= 0:
-        return
-    target = silence.target(np.arange(first, end + 1, dtype=np.int64))
-    padded = np.diff(target) - silence.base
-    deviation = layout.written - int(target[0]) + excess  # > 0: ahead of the pattern
-    if deviation > 0:
-        flips = np.flatnonzero(padded == 1)[:deviation]
-        padded[flips] = 0
-    elif deviation < 0:
-        flips = np.flatnonzero(padded == 0)[:-deviation]
-        padded[flips] = 1
-    else:
-        flips = np.zeros(0, dtype=np.int64)
+def _plan_layout(
+    placed: Sequence[tuple[int, EncodedPart]], frames: int, silence: _Silence
+) -> _Layout:
+    """Where every part and silent frame goes. Silence follows LAME's padding pattern, except
+    that the first frames of a pause are padded or not so that the byte count after the part
+    that follows (its own encode started the pattern afresh: a byte or two off) is exactly on
+    the constant bitrate again."""
+    target = silence.target(np.arange(frames + 1, dtype=np.int64))
+    padded = np.diff(target) - silence.base  # LAME's pattern: silent frames start from it
     lengths = silence.base + padded
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    changed = int(flips.max()) + 1 if flips.size else 0  # frames off the pattern come first
-    if changed:
-        handle.write(b"".join(silence.frames[flag] for flag in padded[:changed].tolist()))
-    _write_pattern(handle, silence, first + changed, end)
-    layout.add_silence(first, offsets, padded, int(lengths.sum()))
+    silent = np.ones(frames, dtype=bool)
+    session = (target, padded, lengths)
+    runs: list[_Run] = []
+    part_ends: list[int] = []
+    part_crcs: list[int] = []
+    written = 0  # audio bytes before `cursor`
+    cursor = 0
+    previous_end = -1
+    for start_frame, part in placed:
+        if start_frame < cursor or start_frame <= previous_end:
+            raise ValueError("parts overlap or touch: keep one silent frame between them")
+        if start_frame >= frames:
+            break
+        count = min(part.frame_count, frames - start_frame)
+        length = len(part.data) if count == part.frame_count else int(part.frame_offsets[count])
+        excess = length - int(target[start_frame + count] - target[start_frame]) if count else 0
+        written = _lay_silence(
+            runs, session, cursor, start_frame, written=written, excess=excess, base=silence.base
+        )
+        if count:
+            offsets = np.append(np.asarray(part.frame_offsets[:count], dtype=np.int64), length)
+            lengths[start_frame : start_frame + count] = np.diff(offsets)
+            silent[start_frame : start_frame + count] = False
+            whole = count == part.frame_count
+            data = b"" if whole else part.data[:length]
+            runs.append(_Run(start_frame, count, part=part, data=data))
+            written += length
+            part_ends.append(written)
+            part_crcs.append(
+                part.crc if whole else mp3frames.crc16_frames(data, offsets[:-1].tolist())
+            )
+        cursor = start_frame + count
+        previous_end = cursor
+    _lay_silence(runs, session, cursor, frames, written=written, excess=0, base=silence.base)
+    return _Layout(runs, lengths, silent, padded, part_ends, part_crcs)
 
 
-def _write_pattern(handle: BinaryIO, silence: _Silence, first: int, end: int) -> None:
-    """Frames `first` to `end` exactly in LAME's pattern: slices of the template."""
+def _lay_silence(
+    runs: list[_Run],
+    layout: tuple[np.ndarray, np.ndarray, np.ndarray],
+    first: int,
+    end: int,
+    *,
+    written: int,
+    excess: int,
+    base: int,
+) -> int:
+    """Plan silent frames `first` to `end` (exclusive), `written` audio bytes before them and a
+    part `excess` bytes off the pattern after them (see _plan_layout); the bytes after them.
+    `layout` holds the session's pattern positions, padding flags and frame lengths."""
+    target, padded, lengths = layout
+    if end <= first:
+        return written
+    deviation = written - int(target[first]) + excess  # > 0: ahead of the pattern
+    flips = np.flatnonzero(padded[first:end] == (1 if deviation > 0 else 0))[: abs(deviation)]
+    changed = 0
+    if deviation and flips.size:
+        at = first + flips
+        padded[at] ^= 1
+        lengths[at] = base + padded[at]
+        changed = int(flips[-1]) + 1
+    runs.append(_Run(first, end - first, changed=changed))
+    moved = flips.size if deviation > 0 else -flips.size if deviation < 0 else 0
+    return written + int(target[end] - target[first]) - moved
+
+
+def _write_silence(handle: BinaryIO, silence: _Silence, run: _Run, padded: np.ndarray) -> None:
+    """A silent run: its frames off the pattern one by one, the rest as slices of the template."""
+    if run.changed:
+        flags = padded[run.first : run.first + run.changed].tolist()
+        handle.write(b"".join(silence.frames[flag] for flag in flags))
     view = memoryview(silence.data)
-    phase = first % silence.period
-    remaining = end - first
+    phase = (run.first + run.changed) % silence.period
+    remaining = run.count - run.changed
     frames_in_template = silence.starts.size - 1
     while remaining > 0:
         take = min(remaining, frames_in_template - phase)
@@ -968,7 +994,7 @@ def _decode_part(blob: bytes) -> EncodedPart | None:
             lead=int(header["lead"]),
             lead_in=int(header["lead_in"]),
             bitrate_kbps=int(header["bitrate_kbps"]),
-            frame_offsets=tuple(offsets.tolist()),
+            frame_offsets=offsets,
             crc=int(header["crc"]),
         )
     except (ValueError, KeyError, TypeError):
