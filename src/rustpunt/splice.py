@@ -54,6 +54,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ import numpy as np
 from rustpunt import mp3frames
 from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
-from rustpunt.files import atomic_path, write_bytes_atomic
+from rustpunt.files import atomic_path, preallocate, write_bytes_atomic
 from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class EncodedPart:
     are left out: the session's silent frames take their place.
     """
 
-    data: bytes
+    data: mp3frames.Bytes
     frame_count: int
     lead: int
     lead_in: int  # the part starts this many frames before the speech's first frame
@@ -644,6 +645,7 @@ def assemble(
     info_length = mp3frames.info_frame_header(bitrate_kbps, SAMPLE_RATE).length
     layout = _plan_layout(placed, frames, silence)
     start = handle.tell()  # after the ID3 tag, when the caller wrote one first
+    preallocate(handle, start + info_length + layout.stream_bytes)
     handle.write(bytes(info_length))  # the Info frame is written last, once everything is known
     for run in layout.runs:
         if run.part is None:
@@ -727,7 +729,7 @@ class _Run:
     first: int
     count: int
     part: EncodedPart | None = None
-    data: bytes = b""
+    data: mp3frames.Bytes = b""
     changed: int = 0
 
 
@@ -915,8 +917,12 @@ def rewrite_info_tag(path: Path, *, total_samples: int | None = None) -> None:
 
 # --------------------------------------------------------------------------- cache on disk
 
-_PART_MAGIC = b"RUSTPUNT-MP3PART-2\n"
-"""2: the frame offsets as uint32 after the header line, not a JSON list (parsed 4x faster)."""
+_PART_MAGIC = b"RUSTPUNT-MP3PART-3\n"
+"""3: checked by CRC-32 rather than SHA-256 (a part is read on every build, and a 60-minute
+session's parts are 12 MB: 2.8 ms against 6.6). 2: the frame offsets as uint32 after the header
+line, not a JSON list (parsed 4x faster). Parts of format 2 are still read."""
+
+_PART_MAGIC_2 = b"RUSTPUNT-MP3PART-2\n"
 
 
 class MemoryPartCache:
@@ -941,24 +947,30 @@ class DirectoryPartCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._folder = os.fspath(self.root)
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.mp3part"
+    def _path(self, key: str) -> str:
+        return os.path.join(self._folder, key[:2], f"{key}.mp3part")
 
     def get(self, key: str) -> EncodedPart | None:
         path = self._path(key)
         try:
-            blob = path.read_bytes()
+            with open(path, "rb", buffering=0) as handle:
+                blob = handle.read()
         except OSError:
             return None
         part = _decode_part(blob)
         if part is None:
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(path)
+        elif blob.startswith(_PART_MAGIC_2):  # kept again in today's format: quicker to check
+            with contextlib.suppress(OSError):
+                self.put(key, part)
         return part
 
     def put(self, key: str, part: EncodedPart) -> None:
         offsets = np.asarray(part.frame_offsets, dtype="<u4").tobytes()
+        body = offsets + part.data
         header: dict[str, Any] = {
             "frames": part.frame_count,
             "lead": part.lead,
@@ -966,30 +978,36 @@ class DirectoryPartCache:
             "bitrate_kbps": part.bitrate_kbps,
             "crc": part.crc,
             "offsets_bytes": len(offsets),
-            "sha256": hashlib.sha256(offsets + part.data).hexdigest(),
+            "body_bytes": len(body),
+            "crc32": zlib.crc32(body),
         }
-        blob = _PART_MAGIC + json.dumps(header).encode() + b"\n" + offsets + part.data
-        write_bytes_atomic(self._path(key), blob)
+        blob = _PART_MAGIC + json.dumps(header).encode() + b"\n" + body
+        write_bytes_atomic(Path(self._path(key)), blob)
 
 
 def _decode_part(blob: bytes) -> EncodedPart | None:
-    """A part from its file: the header line, the frame offsets (uint32), the frames."""
-    if not blob.startswith(_PART_MAGIC):
+    """A part from its file: the header line, the frame offsets (uint32), the frames. The
+    frames stay a view of `blob`: a session's parts are laid without being copied again."""
+    magic = _PART_MAGIC if blob.startswith(_PART_MAGIC) else _PART_MAGIC_2
+    if not blob.startswith(magic):
         return None
-    line_end = blob.find(b"\n", len(_PART_MAGIC))
+    line_end = blob.find(b"\n", len(magic))
     if line_end < 0:
         return None
     try:
-        header = json.loads(blob[len(_PART_MAGIC) : line_end])
+        header = json.loads(blob[len(magic) : line_end])
         body = memoryview(blob)[line_end + 1 :]
-        if hashlib.sha256(body).hexdigest() != header["sha256"]:
+        if magic == _PART_MAGIC_2:
+            if hashlib.sha256(body).hexdigest() != header["sha256"]:
+                return None
+        elif len(body) != int(header["body_bytes"]) or zlib.crc32(body) != header["crc32"]:
             return None
         split = int(header["offsets_bytes"])
         offsets = np.frombuffer(body[:split], dtype="<u4")
         if offsets.size != int(header["frames"]):
             return None
         return EncodedPart(
-            data=bytes(body[split:]),
+            data=body[split:],
             frame_count=int(header["frames"]),
             lead=int(header["lead"]),
             lead_in=int(header["lead_in"]),
