@@ -435,9 +435,16 @@ def sentence_spans(placement: Placement, spans: tuple[PhraseSpan, ...]) -> list[
 def sentence_cues(sentence: Mapping[str, Any]) -> list[Cue]:
     """A sentence's caption cues: one when it fits two lines of 42 characters, else several,
     its time shared in proportion to their length."""
-    texts = caption_cues(sentence["text"])
+    texts = _caption_texts(sentence["text"])
     times = split_span(sentence["start_ms"], sentence["end_ms"], texts)
     return [Cue(start, end, text) for text, (start, end) in zip(texts, times)]
+
+
+@functools.lru_cache(maxsize=8192)
+def _caption_texts(sentence: str) -> tuple[str, ...]:
+    """caption_cues, remembered: a pure function of the sentence, and a rebuild captions the same
+    sentences again. A tuple, so that no caller can change what the next one gets."""
+    return tuple(caption_cues(sentence))
 
 
 def sidecar(
