@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,29 @@ def test_sentence_spans_are_what_they_were(
     found = sentence_spans(placement, tuple(spans))
     assert found == _sentence_spans_before(placement, tuple(spans))
     assert [list(s) for s in found] == [["text", "start_ms", "end_ms"]] * len(found)  # key order
+
+
+def _split_span_before(start: int, end: int, texts: list[str]) -> list[tuple[int, int]]:
+    """split_span as it was written before its one-text shortcut: the reference."""
+    total = sum(len(t) for t in texts) or 1
+    spans: list[tuple[int, int]] = []
+    position, consumed = start, 0
+    for index, piece in enumerate(texts):
+        consumed += len(piece)
+        last = index + 1 == len(texts)
+        stop = end if last else start + math.floor((end - start) * consumed / total)
+        spans.append((position, max(stop, position + 1)))
+        position = stop
+    return spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.integers(0, 10**8),
+    length=st.integers(-5, 60_000),
+    texts=st.lists(st.text(max_size=90), max_size=4),
+)
+def test_split_span_is_what_it_was(start: int, length: int, texts: list[str]) -> None:
+    assert split_span(start, start + length, texts) == _split_span_before(
+        start, start + length, texts
+    )
