@@ -8,7 +8,7 @@ import pytest
 
 from conftest import write_script
 from rustpunt.errors import ScriptError
-from rustpunt.script import load_script
+from rustpunt.script import _text_seconds, load_script
 
 GOOD = """\
 title: Ademhaling
@@ -201,3 +201,29 @@ def test_a_merge_key_may_override_what_it_merges(tmp_path: Path) -> None:
     )
     script = load_script(path)
     assert [(s.text, s.pause_ms) for s in script.steps] == [("Adem in.", 4000), ("Adem uit.", 4000)]
+
+
+def test_a_remembered_inline_pause_problem_names_each_files_own_line(tmp_path: Path) -> None:
+    bad = "Adem in (pauze 4 uur) en uit."
+    first = write_script(tmp_path, "a.yaml", f"title: A\nsteps:\n  - {bad}\n")
+    second = write_script(tmp_path, "b.yaml", f"title: B\nsteps:\n  - Sluit je ogen.\n  - {bad}\n")
+    messages = []
+    for path in (first, first, second):
+        with pytest.raises(ScriptError) as error:
+            load_script(path)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert messages[0].endswith(
+        "a.yaml:3: step 1: (pauze 4 uur): unknown unit 'uur'; write"
+        " seconds or minutes, as in (pauze 4 s) or (pauze 1 min)"
+    )
+    assert messages[2] == messages[0].replace("a.yaml:3: step 1", "b.yaml:4: step 2")
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["6", "2,5", "2.5", "44s", "1m30s", "90 s", "-3s", "1:30", "zes", "", "5 h", "99999h"],
+)
+def test_a_remembered_pause_string_reads_as_afresh(written: str) -> None:
+    assert _text_seconds(written) == _text_seconds.__wrapped__(written)
+    assert _text_seconds(written) == _text_seconds.__wrapped__(written)  # from memory

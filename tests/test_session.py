@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import write_script
-from rustpunt.mix import Mix, place
-from rustpunt.plan import Timeline, plan
+from rustpunt.audio import samples_to_ms
+from rustpunt.export import Cue
+from rustpunt.mix import Mix, Placement, place
+from rustpunt.plan import Speech, Timeline, plan
 from rustpunt.script import load_script
-from rustpunt.session import BuildStatus, chapters, cues, output_paths, sidecar, up_to_date
+from rustpunt.sentences import caption_cues, sentences, split_span
+from rustpunt.session import (
+    BuildStatus,
+    _caption_texts,
+    chapters,
+    cues,
+    output_paths,
+    sentence_cues,
+    sentence_spans,
+    sidecar,
+    up_to_date,
+)
 from rustpunt.speak import SpokenSession
 from rustpunt.voices import VoiceRegistry
 from rustpunt.voicing import PhraseSpan
+from stocktexts import step_texts
 
 
 def outputs(tmp_path: Path, mp3: bytes = b"ID3 mp3", vtt: bytes = b"WEBVTT\n") -> dict:
@@ -119,3 +137,86 @@ def test_the_sidecar_says_where_every_step_sentence_and_pause_lies(tmp_path: Pat
     assert first["end_ms"] == first["pause"]["end_ms"] == second["start_ms"]
     assert [s["text"] for s in first["sentences"]] == ["Adem in.", "Adem uit."]
     assert document["intro"]["text"] == "Welkom." and document["outro"]["text"] == "Klaar."
+
+
+def test_remembered_caption_cues_are_the_ones_worked_out_afresh() -> None:
+    found = [s for text in step_texts() for s in sentences(text)]
+    found += [" ".join(found[i : i + 4]) for i in range(0, len(found), 4)]  # too long for one cue
+    assert any(len(caption_cues(s)) > 1 for s in found)
+    for sentence in found:
+        assert _caption_texts(sentence) == tuple(caption_cues(sentence))
+        assert _caption_texts(sentence) == tuple(caption_cues(sentence))  # from memory
+        assert sentence_cues({"text": sentence, "start_ms": 10, "end_ms": 4010}) == [
+            Cue(start, end, text)
+            for text, (start, end) in zip(
+                caption_cues(sentence), split_span(10, 4010, caption_cues(sentence))
+            )
+        ]
+
+
+def _sentence_spans_before(
+    placement: Placement, spans: tuple[PhraseSpan, ...]
+) -> list[dict[str, Any]]:
+    """sentence_spans as it was written before it was made faster: the reference."""
+    found: list[dict[str, Any]] = []
+    for span in spans:
+        start = samples_to_ms(placement.start + span.start)
+        end = samples_to_ms(placement.start + span.end)
+        if found and found[-1]["index"] == span.sentence:
+            found[-1]["text"] += f" {span.text}"
+            found[-1]["end_ms"] = end
+        else:
+            found.append(
+                {"index": span.sentence, "text": span.text, "start_ms": start, "end_ms": end}
+            )
+    return [{key: value for key, value in s.items() if key != "index"} for s in found]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    origin=st.integers(0, 10**9),
+    pieces=st.lists(
+        st.tuples(st.sampled_from(["Adem in,", "adem uit.", "Ontspan.", "Ja"]), st.integers(0, 2)),
+        max_size=12,
+    ),
+    lengths=st.lists(st.integers(0, 50_000), min_size=24, max_size=24),
+)
+def test_sentence_spans_are_what_they_were(
+    origin: int, pieces: list[tuple[str, int]], lengths: list[int]
+) -> None:
+    spans, position, sentence = [], 0, 0
+    for index, (text, step) in enumerate(pieces):
+        sentence += step  # phrases of one sentence follow each other
+        start = position + lengths[2 * index]
+        position = start + lengths[2 * index + 1]
+        spans.append(PhraseSpan(text, text.lower(), sentence, start, position))
+    placement = Placement(Speech("tekst", "step", 1), origin, origin + position + 1)
+    found = sentence_spans(placement, tuple(spans))
+    assert found == _sentence_spans_before(placement, tuple(spans))
+    assert [list(s) for s in found] == [["text", "start_ms", "end_ms"]] * len(found)  # key order
+
+
+def _split_span_before(start: int, end: int, texts: list[str]) -> list[tuple[int, int]]:
+    """split_span as it was written before its one-text shortcut: the reference."""
+    total = sum(len(t) for t in texts) or 1
+    spans: list[tuple[int, int]] = []
+    position, consumed = start, 0
+    for index, piece in enumerate(texts):
+        consumed += len(piece)
+        last = index + 1 == len(texts)
+        stop = end if last else start + math.floor((end - start) * consumed / total)
+        spans.append((position, max(stop, position + 1)))
+        position = stop
+    return spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.integers(0, 10**8),
+    length=st.integers(-5, 60_000),
+    texts=st.lists(st.text(max_size=90), max_size=4),
+)
+def test_split_span_is_what_it_was(start: int, length: int, texts: list[str]) -> None:
+    assert split_span(start, start + length, texts) == _split_span_before(
+        start, start + length, texts
+    )

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rustpunt.timing import PauseDecision, infer_pause
+from rustpunt.timing import PauseDecision, _decide_pause, _remembered_pause, infer_pause
+from stocktexts import step_texts
 
 DEFAULT_MS = 6000
 CYCLE_MS = 10_000
@@ -195,3 +196,31 @@ def test_never_shorter_than_asked(n: int, unit: str) -> None:
     decision = infer_pause(f"Houd dit {n} {unit} vast.", default_ms=DEFAULT_MS, cycle_ms=CYCLE_MS)
     settle = 1000 if unit == "minuten" else 0  # a hold of seconds or counts ends on time
     assert decision.ms == n * per_unit + settle
+
+
+# --- The remembered decision ---------------------------------------------------------------------
+
+SETTINGS = [(6000, 10_000), (5000, 8000), (8000, 4000)]
+"""(default_ms, cycle_ms) pairs: a step's pause depends on both."""
+
+
+def test_a_remembered_pause_is_the_one_worked_out_afresh() -> None:
+    texts = [*step_texts(), *(text for text, _, _ in CASES)]
+    assert len(set(texts)) > 150
+    _remembered_pause.cache_clear()
+    for default_ms, cycle_ms in SETTINGS:
+        for text in texts:
+            fresh = _decide_pause(text, default_ms, cycle_ms)
+            assert infer_pause(text, default_ms=default_ms, cycle_ms=cycle_ms) == fresh, text
+            assert infer_pause(text, default_ms=default_ms, cycle_ms=cycle_ms) == fresh, text
+    assert _remembered_pause.cache_info().hits >= len(texts) * len(SETTINGS)
+
+
+def test_a_changed_setting_is_not_served_a_remembered_pause() -> None:
+    repeat, plain = "Adem drie keer diep in en uit.", "Sluit je ogen."
+    assert infer_pause(repeat, default_ms=6000, cycle_ms=10_000).ms == 30_000
+    assert infer_pause(repeat, default_ms=6000, cycle_ms=8000).ms == 24_000
+    assert infer_pause(plain, default_ms=6000, cycle_ms=10_000).ms == 6000
+    changed = infer_pause(plain, default_ms=5000, cycle_ms=10_000)
+    assert changed.ms == 5000 and "5 s" in changed.reason
+    assert infer_pause("Houd dit vijf seconden vast.", default_ms=5000, cycle_ms=10_000).ms == 5000

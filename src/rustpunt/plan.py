@@ -6,6 +6,7 @@ Every pause records the rule that set its length, so `rustpunt plan` can show wh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from rustpunt.errors import ScriptError
@@ -77,10 +78,21 @@ class Timeline:
     def estimated_ms(self) -> int:
         """The session's length before any audio exists: pauses (inline ones too) plus speech at
         a calm pace."""
-        speeches = self.speeches()
-        words = sum(len(spoken_words(speech.text)) for speech in speeches)
-        inline = sum(inline_pause_ms(speech.text) for speech in speeches)
+        measures = [_spoken_measure(speech.text) for speech in self.speeches()]
+        words = sum(count for count, _ in measures)
+        inline = sum(ms for _, ms in measures)
         return self.pause_ms() + inline + words * 60_000 // ESTIMATE_WORDS_PER_MINUTE
+
+
+@lru_cache(maxsize=8192)
+def _spoken_measure(text: str) -> tuple[int, int]:
+    """The words a text speaks and its inline pauses in ms: remembered, because a rebuild (and
+    every `plan`) estimates the same texts again."""
+    return len(spoken_words(text)), inline_pause_ms(text)
+
+
+_timing_text = lru_cache(maxsize=8192)(timing_text)
+"""timing_text, remembered for the same reason: a pure function of the step's text."""
 
 
 def plan(script: Script) -> Timeline:
@@ -106,7 +118,7 @@ def plan(script: Script) -> Timeline:
             # that paces the breath counts "vijf keer" in cycles of its own breath
             breath_ms = step.breathing.pattern.cycle_ms if step.breathing else cycle_ms
             decision = infer_pause(
-                timing_text(step.text), default_ms=default_ms, cycle_ms=breath_ms
+                _timing_text(step.text), default_ms=default_ms, cycle_ms=breath_ms
             )
             if decision.ms > MAX_PAUSE_MS:
                 raise ScriptError(

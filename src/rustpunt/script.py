@@ -7,6 +7,7 @@ and every problem becomes a ScriptError naming the file, the line and what to do
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import math
 import os
@@ -200,11 +201,21 @@ def text_field(
     if spoken and not any(character.isalnum() for character in text):
         raise Problem(line, f"`{what}` has nothing to speak ({_shown(text)}); write words")
     if spoken:
-        try:
-            check_inline_pauses(text)
-        except InlinePauseError as error:
-            raise Problem(line, f"{what}: {error}") from None
+        problem = _inline_problem(text)
+        if problem is not None:
+            raise Problem(line, f"{what}: {problem}")
     return text
+
+
+@functools.lru_cache(maxsize=8192)
+def _inline_problem(text: str) -> str | None:
+    """What is wrong with a text's inline pauses, or None: remembered, because a rebuild (and a
+    bulk build's stock sentences) checks the same texts again."""
+    try:
+        check_inline_pauses(text)
+    except InlinePauseError as error:
+        return str(error)
+    return None
 
 
 def _voice(value: Any, line: int) -> str | None:
@@ -336,7 +347,12 @@ def _seconds(value: Any) -> float | None:
         return value
     if not isinstance(value, str):
         return None
-    cleaned = value.strip()
+    return _text_seconds(value.strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_seconds(cleaned: str) -> float | None:
+    """_seconds of a string: remembered, as a rebuild reads the same `"44s"` pauses again."""
     if _NUMBER.fullmatch(cleaned):
         return float(cleaned.replace(",", "."))
     negative = cleaned.startswith("-")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -333,8 +334,10 @@ def caption_cues(sentence: str, width: int = CAPTION_LINE_CHARS) -> list[str]:
     return ["\n".join(caption_lines(chunk, width)) for chunk in packed]
 
 
-def split_span(start: int, end: int, texts: list[str]) -> list[tuple[int, int]]:
+def split_span(start: int, end: int, texts: Sequence[str]) -> list[tuple[int, int]]:
     """A time span shared among texts in proportion to their lengths (for a sentence's cues)."""
+    if len(texts) == 1:  # most sentences are one cue: the whole span (at least 1 ms)
+        return [(start, max(end, start + 1))]
     total = sum(len(t) for t in texts) or 1
     spans: list[tuple[int, int]] = []
     position = start

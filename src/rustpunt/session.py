@@ -419,25 +419,33 @@ def cues(mix: Mix, layouts: Mapping[str, tuple[PhraseSpan, ...]] | None = None) 
 def sentence_spans(placement: Placement, spans: tuple[PhraseSpan, ...]) -> list[dict[str, Any]]:
     """The sentences of a placed part, in session time: text as written, start and end in ms."""
     sentences: list[dict[str, Any]] = []
+    origin = placement.start
+    current: int | None = None  # the sentence index of sentences[-1]
     for span in spans:
-        start = samples_to_ms(placement.start + span.start)
-        end = samples_to_ms(placement.start + span.end)
-        if sentences and sentences[-1]["index"] == span.sentence:
+        end = samples_to_ms(origin + span.end)
+        if sentences and span.sentence == current:
             sentences[-1]["text"] += f" {span.text}"
             sentences[-1]["end_ms"] = end
         else:
-            sentences.append(
-                {"index": span.sentence, "text": span.text, "start_ms": start, "end_ms": end}
-            )
-    return [{key: value for key, value in s.items() if key != "index"} for s in sentences]
+            start = samples_to_ms(origin + span.start)
+            sentences.append({"text": span.text, "start_ms": start, "end_ms": end})
+            current = span.sentence
+    return sentences
 
 
 def sentence_cues(sentence: Mapping[str, Any]) -> list[Cue]:
     """A sentence's caption cues: one when it fits two lines of 42 characters, else several,
     its time shared in proportion to their length."""
-    texts = caption_cues(sentence["text"])
+    texts = _caption_texts(sentence["text"])
     times = split_span(sentence["start_ms"], sentence["end_ms"], texts)
     return [Cue(start, end, text) for text, (start, end) in zip(texts, times)]
+
+
+@functools.lru_cache(maxsize=8192)
+def _caption_texts(sentence: str) -> tuple[str, ...]:
+    """caption_cues, remembered: a pure function of the sentence, and a rebuild captions the same
+    sentences again. A tuple, so that no caller can change what the next one gets."""
+    return tuple(caption_cues(sentence))
 
 
 def sidecar(

@@ -488,8 +488,20 @@ def explain(reading: CueReading, ms: int, *, default_ms: int, cycle_ms: int) -> 
 
 
 def infer_pause(text: str, *, default_ms: int, cycle_ms: int) -> PauseDecision:
-    """The pause after a step: at least what its Dutch words ask for, else the default pause."""
+    """The pause after a step: at least what its Dutch words ask for, else the default pause.
+
+    Remembered per (text, default_ms, cycle_ms), all it depends on: a rebuild plans the same
+    steps again, and stock sentences repeat across the scripts of a bulk build."""
+    return _remembered_pause(text, default_ms, cycle_ms)
+
+
+def _decide_pause(text: str, default_ms: int, cycle_ms: int) -> PauseDecision:
+    """infer_pause, worked out afresh (the decision is frozen, so one may be shared)."""
     reading = read_cues(text)
     ms, rule = pause_for(reading, default_ms=default_ms, cycle_ms=cycle_ms)
     reason = explain(reading, ms, default_ms=default_ms, cycle_ms=cycle_ms)
     return PauseDecision(ms, rule, reason)
+
+
+_remembered_pause = lru_cache(maxsize=8192, typed=True)(_decide_pause)
+"""A few thousand distinct step texts cover a large library; typed, so 5000 and 5000.0 differ."""

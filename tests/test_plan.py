@@ -1,0 +1,53 @@
+"""plan on its own: the remembered step pauses and estimates give the timeline worked out afresh,
+and a changed setting is planned anew."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rustpunt.plan as planning
+from conftest import write_script
+from rustpunt.plan import Pause, plan
+from rustpunt.script import Script, load_script
+from rustpunt.sentences import timing_text
+from rustpunt.timing import PauseDecision, _decide_pause
+from stocktexts import corpus, example_scripts
+
+
+def scripts(tmp_path: Path) -> list[Script]:
+    bench = corpus()
+    generated = []
+    for index in range(6):
+        path = tmp_path / f"s{index}.yaml"
+        bench.write_script(path, bench.make_script(index, 300, 15, 11))
+        generated.append(load_script(path))
+    return [*example_scripts(), *generated]
+
+
+def test_a_remembered_plan_is_the_one_worked_out_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = scripts(tmp_path)
+    remembered = [plan(script) for script in found]
+    again = [plan(script) for script in found]  # now all from memory
+
+    def afresh(text: str, *, default_ms: int, cycle_ms: int) -> PauseDecision:
+        return _decide_pause(text, default_ms, cycle_ms)
+
+    monkeypatch.setattr(planning, "infer_pause", afresh)
+    monkeypatch.setattr(planning, "_timing_text", timing_text)
+    monkeypatch.setattr(planning, "_spoken_measure", planning._spoken_measure.__wrapped__)
+    fresh = [plan(script) for script in found]
+    assert remembered == again == fresh
+    assert [t.estimated_ms() for t in remembered] == [t.estimated_ms() for t in fresh]
+
+
+def test_a_changed_pause_or_cycle_is_planned_anew(tmp_path: Path) -> None:
+    steps = "steps:\n  - Sluit je ogen.\n  - Adem drie keer diep in en uit.\n"
+    path = write_script(tmp_path, "adem.yaml", f"title: Adem\npause: 6\ncycle: 10\n{steps}")
+    first = [item.ms for item in plan(load_script(path)).items if isinstance(item, Pause)]
+    path.write_text(f"title: Adem\npause: 5\ncycle: 8\n{steps}", encoding="utf-8")
+    second = [item.ms for item in plan(load_script(path)).items if isinstance(item, Pause)]
+    assert first[1:3] == [6000, 30_000] and second[1:3] == [5000, 24_000]
