@@ -352,7 +352,7 @@ CUE_TEXTS = [
 
 
 def test_vtt_text_is_what_it_was_for_awkward_texts_and_times() -> None:
-    times = [0, 1, 999, 1000, 59_999, 60_000, 3_599_999, 3_600_000, 86_399_999, 360_000_000]
+    times = [0, 1, 999, 1000, 59_999, 60_000, 3_599_999, 3_600_000, 359_999_990, 360_000_000]
     cue_list = [
         Cue(start, start + 1 + index * 37, CUE_TEXTS[index % len(CUE_TEXTS)])
         for index, start in enumerate(times * 3)
