@@ -4,6 +4,7 @@ CHAP frames), json_text against json.dumps, vtt_text against its earlier form.""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import io
 import json
@@ -184,6 +185,26 @@ def test_mutagen_reads_back_every_chapter(count: int) -> None:
     ]
     tocs: list[CTOC] = tags.getall("CTOC")
     assert bool(tocs) == bool(chapter_list)
+
+
+@pytest.mark.parametrize("count", [0, 3, 300])
+def test_a_tag_read_back_and_saved_again_by_mutagen_is_the_same(count: int) -> None:
+    """rustpunt.cover re-saves a file's tag through _ChronologicalID3: the CHAP frames mutagen
+    read come out where and as they were (and so as the rendered ones). Without a year or a NUL
+    in a title: mutagen reads TYER as TDRC and writes it back in Latin-1, and reads a NUL as a
+    second text that it writes back joined by "/", changes of its own."""
+    metadata = dataclasses.replace(METADATA, year=None)
+    chapter_list = [
+        dataclasses.replace(chapter, title=chapter.title.replace("\0", ""))
+        for chapter in titled(count)
+    ]
+    tag = tag_bytes(metadata, chapter_list, 10**7, cover=b"\xff\xd8" + bytes(900))
+    tags = export._ChronologicalID3(io.BytesIO(tag))
+    assert len(tags.getall("CHAP")) == count and not tags.chapters
+    tags.update_to_v23()
+    again = io.BytesIO()
+    tags.save(again, v1=0, v2_version=export.ID3_VERSION)
+    assert again.getvalue() == tag
 
 
 def test_a_title_utf16_cannot_hold_is_mutagens_error_still() -> None:

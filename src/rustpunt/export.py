@@ -48,6 +48,7 @@ from mutagen.id3 import (
     TXXX,
     CTOCFlags,
     Encoding,
+    ID3Tags,
     PictureType,
 )
 from mutagen.id3 import error as ID3Error
@@ -383,24 +384,41 @@ def _chronological(chapters: Sequence[Chapter]) -> list[Chapter]:
 
 
 class _ChronologicalID3(ID3):
-    """mutagen's ID3 for every frame but the chapters, which are written last, in time order,
-    as bytes rendered here.
+    """mutagen's ID3, except that the chapters are written last and in time order.
 
     mutagen (`ID3Tags._write`, 1.47 and 1.48) sorts frames by a short priority list, then by their
     encoded size, then by key: chapters would come out ordered by the length of their titles, and
-    ffmpeg, like most players, lists chapters in file order. A mutagen CHAP frame per chapter
-    also costs about 14 ms for 180 chapters, most of a pause-only rebuild's tag; a v2.3 CHAP is
-    simple, and tests/test_export_text.py pins these bytes to mutagen's own.
+    ffmpeg, like most players, lists chapters in file order. A new tag's chapters (`chapters`)
+    are rendered here as bytes: a mutagen CHAP frame per chapter costs about 14 ms for 180
+    chapters, most of a pause-only rebuild's tag, and tests/test_export_text.py pins these bytes
+    to mutagen's own. CHAP frames read from a file (rustpunt.cover re-saves a tag) are still
+    serialised by mutagen, each as a one-frame tag.
     """
 
     chapters: Sequence[Chapter] = ()
-    """The chapters; the i-th gets the element id chapter_id(i), and they are written sorted by
-    time (the build passes them sorted already)."""
+    """A new tag's chapters; the i-th gets the element id chapter_id(i), and they are written
+    sorted by time (the build passes them sorted already)."""
 
     def _write(self, config: Any) -> bytes:
-        if config.v2_version != ID3_VERSION:
-            raise ValueError(f"the chapters are rendered for ID3v2.{ID3_VERSION} only")
-        return bytes(super()._write(config)) + _chapter_frames(self.chapters)
+        frames = self.getall("CHAP")
+        if frames and self.chapters:
+            raise ValueError("a tag holds CHAP frames read from a file or new chapters, not both")
+        self.delall("CHAP")
+        try:
+            data = bytes(super()._write(config))
+        finally:
+            for frame in frames:
+                self.add(frame)
+        frames.sort(key=lambda frame: (frame.start_time, frame.end_time))  # stable
+        for frame in frames:
+            single = ID3Tags()
+            single.add(frame)
+            data += bytes(single._write(config))
+        if self.chapters:
+            if config.v2_version != ID3_VERSION:
+                raise ValueError(f"new chapters are rendered for ID3v2.{ID3_VERSION} only")
+            data += _chapter_frames(self.chapters)
+        return data
 
 
 def _chapter_frames(chapters: Sequence[Chapter]) -> bytes:
