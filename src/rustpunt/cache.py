@@ -197,7 +197,7 @@ class ClipCache:
             if known is None:
                 return None
             if len(self._headers) >= HEADERS_KEPT:
-                del self._headers[next(iter(self._headers))]  # the longest kept
+                del self._headers[next(iter(self._headers))]  # the one kept longest
             self._headers[key] = known
         return dict(known[1])  # a copy: the caller may change it, the kept one stays
 

@@ -358,7 +358,7 @@ class Lexicon:
         if said is None:
             said = self._speak(text)
             if len(self._said) >= SAID_KEPT:
-                del self._said[next(iter(self._said))]  # the longest kept
+                del self._said[next(iter(self._said))]  # the one kept longest
             self._said[text] = said
         return said
 
