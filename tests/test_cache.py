@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rustpunt.cache import CACHE_ENV, ClipCache, clip_key, default_cache_dir
+from rustpunt.cache import CACHE_ENV, ClipCache, clip_key, clip_keys, default_cache_dir, pipeline
+from rustpunt.files import write_bytes_atomic
 
 IDENTITY = {"engine": "espeak", "version": "1.52.0", "voice": "nl", "rate": 140}
 
@@ -90,3 +95,92 @@ def test_an_entry_never_changes_once_written(tmp_path: Path) -> None:
     assert cache.get("ab" * 32) is None  # a damaged entry is removed, so it can be made again
     assert cache.put("ab" * 32, second, "Adem in.", "espeak") is True
     np.testing.assert_array_equal(cache.get("ab" * 32), second)
+
+
+def whole_document_key(identity: dict[str, object], tempo: float, text: str) -> str:
+    """The clip key as it was first written: the whole document dumped and hashed per text."""
+    document = {"engine": identity, "tempo": round(tempo, 4), "pipeline": pipeline(), "text": text}
+    return hashlib.sha256(
+        json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+AWKWARD_TEXTS = [
+    "Adem in.",
+    "",
+    'Zeg "ja", \\ of \\n niet.',
+    "Knieën, één\tmoment\nverder\r.",
+    "\x00text\x00",  # the stand-in clip_keys() puts where the text goes
+    '"text": ""}',
+    "\u2028\u2029 \U0001f9d8 \u00a0",
+]
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        IDENTITY,
+        {"engine": "piper", "model": "nl_BE-rdh-medium", "sha256": "ab" * 32, "scale": 0.667},
+        {"engine": "gtts", "nested": {"tld": "nl", "slow": False, "list": [1, 2.5, None, "é"]}},
+        {**IDENTITY, "voice": "\x00text\x00"},  # holds the stand-in: keyed one by one
+        {},
+    ],
+)
+def test_clip_keys_of_many_texts_equal_each_whole_document_hashed(
+    identity: dict[str, object],
+) -> None:
+    for tempo in (1.0, 0.85, 0.123456):
+        keys = clip_keys(identity, tempo, AWKWARD_TEXTS)
+        assert keys == {text: whole_document_key(identity, tempo, text) for text in AWKWARD_TEXTS}
+        assert all(clip_key(identity, tempo, text) == keys[text] for text in AWKWARD_TEXTS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_clip_keys_of_any_text_equal_the_whole_document_hashed(text: str) -> None:
+    try:
+        expected = whole_document_key(IDENTITY, 0.9, text)
+    except UnicodeEncodeError:  # a lone surrogate: neither way can key it
+        with pytest.raises(UnicodeEncodeError):
+            clip_keys(IDENTITY, 0.9, [text])
+        return
+    assert clip_keys(IDENTITY, 0.9, [text]) == {text: expected}
+
+
+def test_a_kept_header_follows_its_entry_removed_replaced_or_annotated(tmp_path: Path) -> None:
+    """header() keeps what it read while the entry's file stays the same; `cache --clear`,
+    another process replacing it, or annotate() give another file, and it reads that one."""
+    cache = ClipCache(tmp_path)
+    key = clip_key(IDENTITY, 1.0, "Adem in.")
+    path = cache.clips / key[:2] / f"{key}.clip"
+    assert cache.header(key) is None
+    cache.put(key, np.arange(100, dtype="<i2"), "Adem in.", "espeak", blocks=[1.0, 2.0])
+    first = cache.header(key)
+    assert first is not None and (first["samples"], first["blocks"]) == (100, [1.0, 2.0])
+    first["samples"] = 7  # the caller's copy: what is kept stays as read
+    assert cache.header(key) == {**first, "samples": 100}
+    assert ClipCache(tmp_path).header(key) == cache.header(key)  # as a fresh process reads it
+
+    assert cache.clear()[0] == 1  # `rustpunt cache --clear`
+    assert cache.header(key) is None
+
+    cache.put(key, np.arange(90, dtype="<i2"), "Adem in.", "espeak", blocks=[3.0])
+    assert cache.header(key) == ClipCache(tmp_path).header(key)
+    assert cache.header(key)["samples"] == 90  # type: ignore[index]
+
+    keep_alive = tmp_path / "old.clip"  # the old file lives on: the new one has another inode
+    os.link(path, keep_alive)
+    other = ClipCache(tmp_path / "elsewhere")
+    other.put(key, np.arange(90, 180, dtype="<i2"), "Adem in.", "espeak", blocks=[4.0])
+    replacement = (other.clips / key[:2] / f"{key}.clip").read_bytes()
+    assert len(replacement) == path.stat().st_size  # the same size: only the inode differs
+    write_bytes_atomic(path, replacement)  # replaced by another process
+    assert cache.header(key)["blocks"] == [4.0]  # type: ignore[index]
+
+    cache.annotate(key, np.arange(90, 180, dtype="<i2"), loud=True)
+    annotated = cache.header(key)
+    assert annotated is not None and annotated["loud"] is True
+    assert annotated == ClipCache(tmp_path).header(key)
+
+    path.write_bytes(path.read_bytes()[:-10])  # truncated: counts as absent, and is not kept
+    assert cache.header(key) is None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rustpunt import lexicon as lexicon_module
 from rustpunt.lexicon import Lexicon, LexiconError, clock_words
 from rustpunt.voices import load_profile
 
@@ -194,3 +195,21 @@ def test_patterns_apply_in_file_order_and_the_later_layer_first(tmp_path: Path) 
     )
     assert Lexicon.load([tmp_path]).spoken("adem") == "lucht"  # the second sees the first's work
     assert Lexicon.load([tmp_path], profile=load_profile(profile_path)).spoken("adem") == "zucht"
+
+
+def test_spoken_forms_are_kept_per_lexicon_and_a_changed_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spoken() works a text out once per Lexicon; the same as working it out afresh, also once
+    the memo is full, and a changed lexicon file gives a new Lexicon with new spoken forms."""
+    monkeypatch.setattr(lexicon_module, "SAID_KEPT", 5)
+    kept, plain = (Lexicon([*BUILTIN.words, *BUILTIN.patterns]) for _ in range(2))
+    for _ in range(2):
+        for written, said in DUTCH:
+            assert kept.spoken(written) == plain._speak(written) == said
+    assert len(plain._said) == 0 and len(kept._said) == 5
+    folder_file = tmp_path / "lexicon.yaml"
+    folder_file.write_text("words:\n  ggz: gee gee zet\n", encoding="utf-8")
+    assert Lexicon.load([tmp_path]).spoken("De ggz.") == "De gee gee zet."
+    folder_file.write_text("words:\n  ggz: geestelijke gezondheidszorg\n", encoding="utf-8")
+    assert Lexicon.load([tmp_path]).spoken("De ggz.") == "De geestelijke gezondheidszorg."

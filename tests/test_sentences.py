@@ -19,6 +19,7 @@ from rustpunt.sentences import (
     CAPTION_LINE_CHARS,
     InlinePause,
     InlinePauseError,
+    _phrases,
     caption_cues,
     clauses,
     phrases,
@@ -344,3 +345,44 @@ def test_the_build_key_covers_the_lexicon_and_the_engine(tmp_path: Path) -> None
     voices = tmp_path / "voices"
     write_script(voices, "nl-espeak.yaml", "engine: espeak\nsettings: {rate: 120}\n")
     assert key() != with_lexicon
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Adem",
+                "in.",
+                "uit,",
+                "rustig;",
+                "Dr.",
+                "Jansen",
+                "2,5",
+                "10.30",
+                "En",
+                "(pauze 4 s)",
+                "(pauze 1,5 seconden)",
+                "ja!",
+                "…",
+                "(pauze)",
+                "  ",
+            ]
+        ),
+        max_size=12,
+    ).map(" ".join),
+    st.booleans(),
+)
+def test_phrases_kept_per_text_equal_phrases_worked_out_afresh(
+    text: str, split_clauses: bool
+) -> None:
+    try:
+        expected = list(_phrases.__wrapped__(text, split_clauses))
+    except InlinePauseError:
+        with pytest.raises(InlinePauseError):
+            phrases(text, split_clauses=split_clauses)
+        return
+    for _ in range(2):
+        found = phrases(text, split_clauses=split_clauses)
+        assert found == expected
+        found.clear()  # the caller's own list: the kept phrases stay

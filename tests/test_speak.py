@@ -13,7 +13,7 @@ from conftest import write_script
 from rustpunt.cache import ClipCache
 from rustpunt.engines import EngineAudio
 from rustpunt.errors import VoiceUnavailable
-from rustpunt.speak import Voices
+from rustpunt.speak import LOUDNESS_FIELD, Voices
 from rustpunt.voices import VoiceProfile, VoiceRegistry
 
 
@@ -105,3 +105,73 @@ def test_two_builds_in_one_process_keep_their_own_state(
     online, engines = voices_with(registry, tmp_path / "b", eerste=FakeEngine("een"))
     assert online.reachable_now(registry.get("eerste")) and engines["eerste"].checks == 1
     assert online.reachable_now(registry.get("eerste")) and engines["eerste"].checks == 1
+
+
+TEXTS = [
+    "Adem in.",
+    "Adem 4 tellen in, en 6 tellen uit. Ontspan je schouders (pauze 2,5 s) en je kaak.",
+    "Om 10:30 ben je klaar; 1e keer, 2de keer.",
+    "Adem in.",
+]
+
+
+def same_sessions(one: Any, other: Any) -> None:
+    """Two speakings of the texts agree in every key, layout, length and loudness block."""
+    assert one.keys == other.keys and one.layouts == other.layouts
+    assert dict(one.clips.lengths) == dict(other.clips.lengths)
+    assert one.clips.energies.keys() == other.clips.energies.keys()
+    for text, energies in one.clips.energies.items():
+        np.testing.assert_array_equal(energies, other.clips.energies[text])
+
+
+def test_speaking_from_the_cache_again_gives_the_same_session(
+    registry: VoiceRegistry, tmp_path: Path
+) -> None:
+    """A pause-only edit speaks nothing: what it learns from the cache (kept in this process)
+    equals what a fresh process reads, and what was spoken the first time."""
+    voices, engines = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    first = voices.speak(TEXTS, registry, "eerste")
+    assert first.synthesized == len(engines["eerste"].spoken) == 5
+    again = voices.speak(TEXTS, registry, "eerste")
+    fresh, _ = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    from_disk = fresh.speak(TEXTS, registry, "eerste")
+    assert again.synthesized == from_disk.synthesized == 0
+    same_sessions(first, again)
+    same_sessions(first, from_disk)
+    for text in dict.fromkeys(TEXTS):
+        np.testing.assert_array_equal(again.clips[text], first.clips[text])
+
+
+def test_a_clip_cleared_between_builds_is_spoken_again(
+    registry: VoiceRegistry, tmp_path: Path
+) -> None:
+    voices, engines = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    first = voices.speak(TEXTS, registry, "eerste")
+    assert voices.speak(TEXTS, registry, "eerste").synthesized == 0  # headers read, and kept
+    voices.cache.clear()  # `rustpunt cache --clear` from another process
+    again = voices.speak(TEXTS, registry, "eerste")
+    assert again.synthesized == 5 and len(engines["eerste"].spoken) == 10
+    same_sessions(first, again)
+    for text in dict.fromkeys(TEXTS):
+        assert again.clips[text].size == again.clips.lengths[text]
+
+
+def test_an_entry_from_before_loudness_blocks_is_measured_and_annotated(
+    registry: VoiceRegistry, tmp_path: Path
+) -> None:
+    voices, engines = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    first = voices.speak(TEXTS, registry, "eerste")
+    for entry in voices.cache.entries():  # as an older rustpunt wrote them: no loudness blocks
+        key = entry.path.stem
+        header, clip = voices.cache.header(key), voices.cache.get(key)
+        assert header is not None and clip is not None and LOUDNESS_FIELD in header
+        entry.path.unlink()
+        voices.cache.put(key, clip, header["text"], header["engine"])
+        assert LOUDNESS_FIELD not in voices.cache.header(key)  # type: ignore[operator]
+    again = voices.speak(TEXTS, registry, "eerste")
+    assert again.synthesized == 0 and len(engines["eerste"].spoken) == 5
+    same_sessions(first, again)
+    for entry in voices.cache.entries():  # annotated, and read back from the new header
+        header = voices.cache.header(entry.path.stem)
+        assert header is not None and LOUDNESS_FIELD in header
+    same_sessions(first, voices.speak(TEXTS, registry, "eerste"))

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,12 @@ CACHE_ENV = "RUSTPUNT_CACHE"
 HEADER_READ = 16384
 """Bytes read at once for an entry's header (with a clip's loudness blocks, a few kB)."""
 MAGIC = b"RUSTPUNT-CLIP-1\n"
+HEADERS_KEPT = 4096
+"""Entry headers a ClipCache keeps in memory (a few kB each): a 60-minute session has ~150."""
+
+FileStamp = tuple[int, int, int, int]
+"""A file's device, inode, size and modification time: another file, or the same file rewritten,
+has another stamp."""
 
 
 @functools.cache
@@ -76,15 +82,40 @@ def default_cache_dir() -> Path:
 
 
 def clip_key(identity: Mapping[str, Any], tempo: float, text: str) -> str:
+    """A clip's content address: a sha256 of the engine's identity, the tempo, the pipeline and
+    the text, as one JSON document with sorted keys."""
+    return clip_keys(identity, tempo, (text,))[text]
+
+
+_TEXT_HOLE = "\x00text\x00"
+"""Stands for the text in a clip key's document: JSON writes it as \\u0000text\\u0000, which no
+identity, tempo or pipeline holds (clip_keys() checks, and writes each document whole if one does)."""
+_TEXT_JSON = json.JSONEncoder(ensure_ascii=False)
+"""Encodes a string exactly as json.dumps(..., ensure_ascii=False) does inside the document."""
+
+
+def clip_keys(identity: Mapping[str, Any], tempo: float, texts: Iterable[str]) -> dict[str, str]:
+    """clip_key() of many texts spoken by one voice: the document around the text is written
+    once, not once per text (the same keys; a build that needs no speech computes ~150)."""
+    written = _key_document(identity, tempo, _TEXT_HOLE)
+    before, hole, after = written.partition(_TEXT_JSON.encode(_TEXT_HOLE))
+    if not hole or hole in after:  # a setting that holds the stand-in itself: one by one
+        return {text: _sha256(_key_document(identity, tempo, text)) for text in texts}
+    return {text: _sha256(f"{before}{_TEXT_JSON.encode(text)}{after}") for text in texts}
+
+
+def _key_document(identity: Mapping[str, Any], tempo: float, text: str) -> str:
     document = {
         "engine": dict(identity),
         "tempo": round(tempo, 4),
         "pipeline": pipeline(),
         "text": text,
     }
-    return hashlib.sha256(
-        json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+    return json.dumps(document, sort_keys=True, ensure_ascii=False)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -102,6 +133,9 @@ class ClipCache:
         self.clips = self.root / "clips"
         self.parts = self.root / "mp3parts"
         """Encoded speech for the spliced MP3 writer (rustpunt.splice.DirectoryPartCache)."""
+        self._clips_text = str(self.clips)
+        self._headers: dict[str, tuple[FileStamp, dict[str, Any]]] = {}
+        """Headers read by header(), by key, with the stamp of the file they were read from."""
 
     def check(self) -> None:
         """Before any synthesis: the cache folder exists or can be made, and takes a file.
@@ -122,7 +156,11 @@ class ClipCache:
             raise cache_error(self.root, error) from None
 
     def _path(self, key: str) -> Path:
-        return self.clips / key[:2] / f"{key}.clip"
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """The entry's path as text: os.stat on it costs less than building a Path."""
+        return os.path.join(self._clips_text, key[:2], f"{key}.clip")
 
     def get(self, key: str) -> np.ndarray | None:
         """The clip for a key, or None when absent or damaged (a damaged entry is removed)."""
@@ -143,23 +181,25 @@ class ClipCache:
         """An entry's header alone (its length, checksum and what put() was given beside the
         samples), or None when absent or unreadable: cheap, for a build that may not need the
         samples at all. A truncated entry counts as absent; the samples' checksum is checked
-        when get() reads them."""
+        when get() reads them.
+
+        Read once per process while the file stays the same (by its stat stamp): an entry never
+        changes once written, but `rustpunt cache --clear` or another process may remove it, and
+        annotate() replaces it; either gives another stamp, and the header is read again."""
+        path = self._file(key)
         try:
-            with self._path(key).open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                head = handle.read(HEADER_READ)
-                while b"\n" not in head[len(MAGIC) :]:
-                    more = handle.read(HEADER_READ)
-                    if not more:
-                        return None
-                    head += more
+            stamp = _stamp(os.stat(path))
         except OSError:
             return None
-        header = _header(head)
-        samples = header.get("samples") if header is not None else None
-        if not isinstance(samples, int) or size != head.find(b"\n", len(MAGIC)) + 1 + 2 * samples:
-            return None  # damaged (a truncated entry): get() removes it
-        return header
+        known = self._headers.get(key)
+        if known is None or known[0] != stamp:
+            known = _read_header(path)
+            if known is None:
+                return None
+            if len(self._headers) >= HEADERS_KEPT:
+                del self._headers[next(iter(self._headers))]  # the one kept longest
+            self._headers[key] = known
+        return dict(known[1])  # a copy: the caller may change it, the kept one stays
 
     def annotate(self, key: str, samples: np.ndarray, **fields: Any) -> None:
         """Add fields to an entry's header (same samples, so a reader sees the same clip before
@@ -231,6 +271,33 @@ def _entry(header: dict[str, Any], samples: np.ndarray) -> list[bytes | memoryvi
     payload = np.ascontiguousarray(samples, dtype="<i2").data.cast("B")  # a view, no copy
     header = {**header, "samples": samples.size, "sha256": hashlib.sha256(payload).hexdigest()}
     return [MAGIC + json.dumps(header, ensure_ascii=False).encode() + b"\n", payload]
+
+
+def _stamp(status: os.stat_result) -> FileStamp:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _read_header(path: str) -> tuple[FileStamp, dict[str, Any]] | None:
+    """An entry's header and the stamp of the file it was read from; None when absent, damaged
+    or truncated (the samples' length disagrees with the file's size)."""
+    try:
+        with open(path, "rb") as handle:
+            stamp = _stamp(os.fstat(handle.fileno()))
+            head = handle.read(HEADER_READ)
+            while b"\n" not in head[len(MAGIC) :]:
+                more = handle.read(HEADER_READ)
+                if not more:
+                    return None
+                head += more
+    except OSError:
+        return None
+    header = _header(head)
+    if header is None:
+        return None
+    samples = header.get("samples")
+    if not isinstance(samples, int) or stamp[2] != head.find(b"\n", len(MAGIC)) + 1 + 2 * samples:
+        return None  # damaged (a truncated entry): get() removes it
+    return stamp, header
 
 
 def _header(data: bytes) -> dict[str, Any] | None:

@@ -20,11 +20,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import itertools
 import json
+import math
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,7 +36,6 @@ import numpy as np
 from mutagen import MutagenError
 from mutagen.id3 import (
     APIC,
-    CHAP,
     COMM,
     CTOC,
     ID3,
@@ -48,6 +51,7 @@ from mutagen.id3 import (
     ID3Tags,
     PictureType,
 )
+from mutagen.id3 import error as ID3Error
 
 from rustpunt import mp3frames
 from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe, samples_to_ms
@@ -380,28 +384,80 @@ def _chronological(chapters: Sequence[Chapter]) -> list[Chapter]:
 
 
 class _ChronologicalID3(ID3):
-    """mutagen's ID3, except that CHAP frames are written last and in time order.
+    """mutagen's ID3, except that the chapters are written last and in time order.
 
     mutagen (`ID3Tags._write`, 1.47 and 1.48) sorts frames by a short priority list, then by their
-    encoded size, then by key: chapters come out ordered by the length of their titles, and
-    ffmpeg, like most players, lists chapters in file order. Everything else keeps mutagen's own
-    layout; each CHAP is serialised by mutagen too, as a one-frame tag.
+    encoded size, then by key: chapters would come out ordered by the length of their titles, and
+    ffmpeg, like most players, lists chapters in file order. A new tag's chapters (`chapters`)
+    are rendered here as bytes: a mutagen CHAP frame per chapter costs about 14 ms for 180
+    chapters, most of a pause-only rebuild's tag, and tests/test_export_text.py pins these bytes
+    to mutagen's own. CHAP frames read from a file (rustpunt.cover re-saves a tag) are still
+    serialised by mutagen, each as a one-frame tag.
     """
 
+    chapters: Sequence[Chapter] = ()
+    """A new tag's chapters; the i-th gets the element id chapter_id(i), and they are written
+    sorted by time (the build passes them sorted already)."""
+
     def _write(self, config: Any) -> bytes:
-        chapters = self.getall("CHAP")
+        frames = self.getall("CHAP")
+        if frames and self.chapters:
+            raise ValueError("a tag holds CHAP frames read from a file or new chapters, not both")
         self.delall("CHAP")
         try:
             data = bytes(super()._write(config))
         finally:
-            for frame in chapters:
+            for frame in frames:
                 self.add(frame)
-        chapters.sort(key=lambda frame: (frame.start_time, frame.end_time))  # stable
-        for frame in chapters:
+        frames.sort(key=lambda frame: (frame.start_time, frame.end_time))  # stable
+        for frame in frames:
             single = ID3Tags()
             single.add(frame)
             data += bytes(single._write(config))
+        if self.chapters:
+            if config.v2_version != ID3_VERSION:
+                raise ValueError(f"new chapters are rendered for ID3v2.{ID3_VERSION} only")
+            data += _chapter_frames(self.chapters)
         return data
+
+
+def _chapter_frames(chapters: Sequence[Chapter]) -> bytes:
+    """The CHAP frames of `chapters`, byte for byte as mutagen writes them for ID3v2.3: element
+    id and NUL, start and end ms, two unset byte offsets, and the title as a TIT2 sub-frame."""
+    frames = []
+    by_time = sorted(enumerate(chapters), key=lambda item: (item[1].start_ms, item[1].end_ms))
+    for index, chapter in by_time:  # already in time order from _chronological; stable
+        body = b"".join(
+            (
+                chapter_id(index).encode("latin-1"),
+                b"\0",
+                _CHAP_TIMES.pack(chapter.start_ms, chapter.end_ms, _UNSET, _UNSET),
+                _utf16_text_frame(b"TIT2", chapter.title),
+            )
+        )
+        frames.append(_v23_frame(b"CHAP", body))
+    return b"".join(frames)
+
+
+_CHAP_TIMES = struct.Struct(">IIII")
+_UNSET = 0xFFFF_FFFF  # a CHAP's byte offsets: not set, players use the times
+
+
+def _v23_frame(frame_id: bytes, body: bytes) -> bytes:
+    """An ID3v2.3 frame: ID, body size (a plain 32-bit integer in v2.3), no flags, body."""
+    return frame_id + len(body).to_bytes(4, "big") + b"\0\0" + body
+
+
+def _utf16_text_frame(frame_id: bytes, text: str) -> bytes:
+    """A text frame as mutagen writes one of Encoding.UTF16 for v2.3: encoding byte 1, a
+    little-endian BOM, UTF-16-LE and two NULs; an empty text gives no frame at all."""
+    if not text:
+        return b""
+    try:
+        encoded = text.encode("utf-16-le")
+    except UnicodeEncodeError as error:  # a lone surrogate: mutagen's own error, as before
+        raise ID3Error(str(error)) from error
+    return _v23_frame(frame_id, b"\x01\xff\xfe" + encoded + b"\0\0")
 
 
 def cover_frame(data: bytes, mime: str) -> APIC:
@@ -468,15 +524,7 @@ def _tags(
         ids = [chapter_id(index) for index in range(len(chapters))]
         for toc in _tables_of_contents(ids, metadata.title):
             tags.add(toc)
-        for element_id, chapter in zip(ids, chapters):
-            tags.add(
-                CHAP(
-                    element_id=element_id,
-                    start_time=chapter.start_ms,
-                    end_time=chapter.end_ms,
-                    sub_frames=[TIT2(encoding=text, text=[chapter.title])],
-                )
-            )
+        tags.chapters = tuple(chapters)
     tags.update_to_v23()
     return tags
 
@@ -566,17 +614,34 @@ def write_vtt(destination: Path, cues: Sequence[Cue]) -> None:
 
 
 def vtt_text(cues: Sequence[Cue]) -> str:
-    """The WebVTT document for `cues`."""
+    """The WebVTT document for `cues`.
+
+    Times put together from ready digit strings, and cue text that needs no escaping or line
+    clean-up taken as it is: a 60-minute session's few hundred cues are rebuilt on every edit.
+    """
     blocks = ["WEBVTT"]
     for cue in cues:
-        if not 0 <= cue.start_ms < cue.end_ms:
-            raise ValueError(
-                f"cue {cue.text!r} has impossible times {cue.start_ms} ms to {cue.end_ms} ms"
+        start, end, text = cue.start_ms, cue.end_ms, cue.text
+        if not 0 <= start < end:
+            raise ValueError(f"cue {text!r} has impossible times {start} ms to {end} ms")
+        if not _plain_cue_text(text):
+            text = _vtt_text(text)
+        if end < _VTT_TABLE_MS:  # what _vtt_time writes, inline
+            timing = (
+                f"{_DIGITS_2[start // 3_600_000]}:{_DIGITS_2[start // 60_000 % 60]}:"
+                f"{_DIGITS_2[start // 1000 % 60]}.{_DIGITS_3[start % 1000]} --> "
+                f"{_DIGITS_2[end // 3_600_000]}:{_DIGITS_2[end // 60_000 % 60]}:"
+                f"{_DIGITS_2[end // 1000 % 60]}.{_DIGITS_3[end % 1000]}"
             )
-        timing = f"{_vtt_time(cue.start_ms)} --> {_vtt_time(cue.end_ms)}"
-        payload = _vtt_text(cue.text)
-        blocks.append(f"{timing}\n{payload}" if payload else timing)
+        else:
+            timing = f"{_vtt_time(start)} --> {_vtt_time(end)}"
+        blocks.append(f"{timing}\n{text}" if text else timing)
     return "\n\n".join(blocks) + "\n"
+
+
+_DIGITS_2 = tuple(f"{number:02d}" for number in range(100))
+_DIGITS_3 = tuple(f"{number:03d}" for number in range(1000))
+_VTT_TABLE_MS = 100 * 3_600_000  # up to 99:59:59.999 the hours come from _DIGITS_2 too
 
 
 def write_sidecar_into(temporary: Path, text: str, *, shown: Path) -> None:
@@ -588,10 +653,24 @@ def write_sidecar_into(temporary: Path, text: str, *, shown: Path) -> None:
 
 
 def _vtt_time(ms: int) -> str:
+    """A WebVTT timestamp, hh:mm:ss.ttt (vtt_text writes the same inline, below 100 hours)."""
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+
+
+def _plain_cue_text(text: str) -> bool:
+    """True when _vtt_text would return `text` unchanged: nothing to escape, no line break (every
+    character str.splitlines splits at is unprintable), no space to strip at either end."""
+    return (
+        text.isprintable()
+        and text[:1] != " "
+        and text[-1:] != " "
+        and "&" not in text
+        and "<" not in text
+        and ">" not in text
+    )
 
 
 def _vtt_text(text: str) -> str:
@@ -607,7 +686,80 @@ def write_json(destination: Path, document: Mapping[str, Any]) -> None:
 
 
 def json_text(document: Mapping[str, Any]) -> str:
+    """The text write_json writes: exactly `json.dumps(document, indent=2, ensure_ascii=False,
+    allow_nan=False)` and a newline.
+
+    json's indented output takes its pure-Python encoder (about 4 ms for a 60-minute session's
+    sidecar, on every rebuild); a document of plain dicts, lists, strings, ints, floats, bools
+    and None is written here at about a third of that, anything else by json itself.
+    """
+    if type(document) is dict and document:
+        pieces: list[str] = []
+        try:
+            _indented_json(document, 0, pieces, {_LIST_ITEM: ""})
+        except _NotPlainJSON:
+            pass
+        else:
+            pieces.append("\n")
+            return "".join(pieces)
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+class _NotPlainJSON(Exception):
+    """A value _indented_json leaves to json: another type, a non-string key, a float json
+    refuses, or nesting deep enough to be a circular reference."""
+
+
+_JSON_INDENTS = tuple("\n" + "  " * depth for depth in range(64))
+
+
+def _indented_json(
+    container: dict[Any, Any] | list[Any], depth: int, pieces: list[str], keys: dict[Any, str]
+) -> None:
+    """Append the indented JSON of a non-empty dict or list at `depth` to `pieces`, as json's
+    own encoder writes it. `keys` maps each key written so far to its encoding (a few keys are
+    written thousands of times), and _LIST_ITEM to "": a list's items are pairs with that key."""
+    if depth + 2 >= len(_JSON_INDENTS):
+        raise _NotPlainJSON
+    inner = _JSON_INDENTS[depth + 1]
+    items: Iterable[tuple[Any, Any]]
+    if type(container) is dict:
+        lead, closer, items = "{" + inner, "}", container.items()
+    else:
+        lead, closer, items = "[" + inner, "]", zip(itertools.repeat(_LIST_ITEM), container)
+    comma = "," + inner
+    for key, value in items:
+        encoded_key = keys.get(key)
+        if encoded_key is None:
+            if type(key) is not str:
+                raise _NotPlainJSON
+            encoded_key = keys[key] = encode_basestring(key) + ": "
+        kind = type(value)  # one chain of checks, inline: this runs for every value
+        if kind is int:
+            pieces.append(lead + encoded_key + repr(value))
+        elif kind is str:
+            pieces.append(lead + encoded_key + encode_basestring(value))
+        elif kind is dict or kind is list:
+            if value:
+                pieces.append(lead + encoded_key)
+                _indented_json(value, depth + 1, pieces, keys)
+            else:
+                pieces.append(lead + encoded_key + ("{}" if kind is dict else "[]"))
+        elif value is None:
+            pieces.append(lead + encoded_key + "null")
+        elif value is True:
+            pieces.append(lead + encoded_key + "true")
+        elif value is False:
+            pieces.append(lead + encoded_key + "false")
+        elif kind is float and -math.inf < value < math.inf:  # json refuses NaN and infinities
+            pieces.append(lead + encoded_key + repr(value))
+        else:
+            raise _NotPlainJSON
+        lead = comma
+    pieces.append(_JSON_INDENTS[depth] + closer)
+
+
+_LIST_ITEM = object()
 
 
 __all__ = [

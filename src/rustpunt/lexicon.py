@@ -33,6 +33,8 @@ FOLDER_FILE = "lexicon.yaml"
 FILE_KEYS = ("words", "patterns")
 PATTERN_KEYS = ("match", "say")
 MAX_ENTRY_CHARS = 200
+SAID_KEPT = 8192
+"""Texts whose spoken form a Lexicon keeps: a 60-minute session has a few hundred phrases."""
 
 
 class LexiconError(FileProblem):
@@ -258,6 +260,8 @@ class Lexicon:
         self.patterns: tuple[Entry, ...] = tuple(patterns)
         self.sources = tuple(sources)
         self._digest: str | None = None
+        self._said: dict[str, str] = {}
+        """spoken() of the texts asked so far, at most SAID_KEPT of them."""
         self._exact = {
             entry.written: entry for entry in self.words if not entry.pattern.flags & re.IGNORECASE
         }
@@ -348,7 +352,17 @@ class Lexicon:
         return self._exact.get(word) or self._folded.get(word.casefold())
 
     def spoken(self, text: str) -> str:
-        """What the engine should say for `text`."""
+        """What the engine should say for `text`: worked out once per text and lexicon (a
+        Lexicon never changes once made; a changed lexicon file is read into a new one)."""
+        said = self._said.get(text)
+        if said is None:
+            said = self._speak(text)
+            if len(self._said) >= SAID_KEPT:
+                del self._said[next(iter(self._said))]  # the one kept longest
+            self._said[text] = said
+        return said
+
+    def _speak(self, text: str) -> str:
         if self._word_match is not None:
             text = self._word_match.sub(lambda match: self._say_word(match, text), text)
         for entry in self.patterns:

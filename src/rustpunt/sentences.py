@@ -19,6 +19,7 @@ inline pause ("Adem vier tellen in (pauze 4 s) ...") is not waited for twice.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -47,6 +48,9 @@ __all__ = [
 
 MAX_INLINE_PAUSE_MS = 60 * 60 * 1000
 """As for `pause:`: over an hour is a typo ("(pauze 90 min)" for 90 s), so it is refused."""
+
+PHRASES_KEPT = 4096
+"""Texts whose phrases are kept in memory: a 60-minute session has ~150 distinct texts."""
 
 CAPTION_LINE_CHARS = 42
 """The longest caption line: the BBC, Netflix and most players' guidelines for subtitles."""
@@ -256,6 +260,12 @@ class Phrase:
 def phrases(text: str, *, split_clauses: bool) -> list[Phrase]:
     """The clips a text is spoken in, in order: a sentence each, or a clause each when the voice
     profile sets a clause pause. Raises InlinePauseError for a malformed inline pause."""
+    return list(_phrases(text, split_clauses))
+
+
+@functools.lru_cache(maxsize=PHRASES_KEPT)
+def _phrases(text: str, split_clauses: bool) -> tuple[Phrase, ...]:
+    """phrases(), kept per text: a pure function of its arguments, asked again on every build."""
     result: list[Phrase] = []
     sentence_index = 0
     for piece in split_inline(text):
@@ -272,7 +282,7 @@ def phrases(text: str, *, split_clauses: bool) -> list[Phrase]:
     if result:
         last = result[-1]
         result[-1] = Phrase(last.text, last.sentence, "end")
-    return result
+    return tuple(result)
 
 
 # --------------------------------------------------------------------------- captions

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rustpunt.audio import prepare_clip
-from rustpunt.cache import CacheError, ClipCache, clip_key
+from rustpunt.cache import CacheError, ClipCache, clip_keys
 from rustpunt.engines import Engine, create_engine
 from rustpunt.errors import ProfileError, RustpuntError, VoiceError, VoiceUnavailable
 from rustpunt.lexicon import Lexicon
@@ -170,10 +170,9 @@ class Voices:
         split_clauses = profile.clause_pause_ms > 0
         pieces = {text: phrases(text, split_clauses=split_clauses) for text in dict.fromkeys(texts)}
         forms = {text: [lexicon.spoken(p.text) for p in found] for text, found in pieces.items()}
-        phrase_keys = {
-            form: clip_key(identity, profile.tempo, form)
-            for form in dict.fromkeys(f for found in forms.values() for f in found)
-        }
+        phrase_keys = clip_keys(
+            identity, profile.tempo, dict.fromkeys(f for found in forms.values() for f in found)
+        )
         headers = {form: self.cache.header(key) for form, key in phrase_keys.items()}
         missing = sum(header is None for header in headers.values())
         if missing and _key(profile) in self.unreachable:
