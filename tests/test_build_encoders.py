@@ -150,3 +150,52 @@ def test_a_clip_gone_from_the_cache_while_encoding_is_one_line(
     [line] = [line for line in result.stderr.splitlines() if "kort.yaml" in line]
     assert str(hermetic) in line and "build again" in line and "Traceback" not in result.stderr
     assert not list((tmp_path / "out").glob(".*.part"))
+
+
+def _ffmpeg_that_leaves_a_mark(folder: Path) -> tuple[str, Path]:
+    """An "ffmpeg" that cannot encode and leaves a file behind when it is run at all."""
+    import sys
+
+    mark = folder / "ffmpeg-ran"
+    exe = folder / "fake-ffmpeg"
+    exe.write_text(
+        f"#!{sys.executable}\nimport sys\nopen({str(mark)!r}, 'a').write('ran\\n')\n"
+        "sys.stderr.write(\"Unknown encoder 'libmp3lame'\\n\")\nsys.exit(8)\n"
+    )
+    exe.chmod(0o755)
+    return str(exe), mark
+
+
+def test_a_pause_only_rebuild_starts_no_ffmpeg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is spoken and every encoded part is in the cache: the build does not even try
+    its encoder (that costs a command about 60 ms)."""
+    from rustpunt import audio, export, splice
+
+    script = write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
+    first = build(tmp_path / "in", tmp_path / "out")
+    exe, mark = _ffmpeg_that_leaves_a_mark(tmp_path)
+    for module in (audio, export, splice):
+        monkeypatch.setattr(module, "ffmpeg_exe", lambda: exe)
+    script.write_text(SCRIPT.format(pause=4), encoding="utf-8")
+    edited = build(tmp_path / "in", tmp_path / "out")
+    assert edited["built"] == 1 and not mark.exists()
+    moved = edited["scripts"][0]["duration_ms"] - first["scripts"][0]["duration_ms"]
+    assert moved in range(1000 - 27, 1000 + 27)  # each pause ends on a frame edge (26 ms)
+
+
+def test_a_broken_encoder_fails_the_build_before_any_speech(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With speech to make, the encoder is tried first: an ffmpeg without MP3 fails the script
+    in one line before a single sentence is spoken."""
+    from rustpunt import export
+
+    exe, mark = _ffmpeg_that_leaves_a_mark(tmp_path)
+    monkeypatch.setattr(export, "ffmpeg_exe", lambda: exe)
+    write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
+    result = run_main("build", tmp_path / "in", "-o", tmp_path / "out", "--voice", "nl-espeak")
+    assert result.returncode == 1 and mark.exists()
+    assert "no libmp3lame" in result.stderr and "Traceback" not in result.stderr
+    assert not list(hermetic.glob("clips/*/*.clip"))  # nothing was spoken

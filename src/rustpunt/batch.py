@@ -379,9 +379,10 @@ def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
 def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     """Before any synthesis: --voice names a profile, every output folder takes files and so
     does the clip cache (a folder problem found after an hour of speech wastes the hour);
-    leftovers of killed builds go. The --voice profile is read, and the encoder tried, by
-    build_all once it knows something is to be checked or built: a no-op rebuild reads no voice
-    profile and starts no ffmpeg."""
+    leftovers of killed builds go. The --voice profile is read by build_all once it knows
+    something is to be checked or built, and the encoder is tried before the first sentence is
+    spoken (before the workers start, when they are several): a no-op rebuild reads no voice
+    profile, and a rebuild that speaks nothing starts no ffmpeg it does not need."""
     check_voice_named(jobs, options)
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
@@ -476,9 +477,10 @@ def _voices_when_needed(cache: ClipCache) -> Callable[[], Voices]:
 
     @functools.cache
     def voices() -> Voices:
+        from rustpunt.export import check_encoder
         from rustpunt.speak import Voices
 
-        return Voices(cache)
+        return Voices(cache, before_synthesis=check_encoder)
 
     return voices
 
@@ -577,11 +579,12 @@ def build_all(
             on_checked(time.perf_counter() - started, opened + sum(stamped))
         built: list[BuildResult] = []
         if todo:
-            from rustpunt.export import check_encoder
-
-            check_encoder()  # before any speech: a codec problem found after an hour wastes it
             count = worker_count(workers, len(todo))
             pending = [jobs[index] for index in todo]
+            if count > 1:  # serially, Voices checks it before the first synthesis, if any
+                from rustpunt.export import check_encoder
+
+                check_encoder()  # before any speech: a codec problem found after an hour wastes it
             if count == 1:
                 built = build_serially(pending, options, voices(), on_done, on_clip)
             else:

@@ -79,6 +79,11 @@ class Voices:
     """Whether a voice could speak when reachable_now() asked."""
     lexicons: dict[tuple[ProfileKey, tuple[Path, ...]], Lexicon] = field(default_factory=dict)
     """Each voice's lexicon for a set of script folders, read once per build."""
+    before_synthesis: Callable[[], None] | None = None
+    """Run once before the first sentence goes to an engine (a build checks its encoder there:
+    a broken ffmpeg found after an hour of speech wastes the hour, while a build that speaks
+    nothing, such as a pause-only edit, need not start ffmpeg at all). Until it succeeds it is
+    run again before the next synthesis."""
 
     def lexicon_for(self, profile: VoiceProfile, folders: Sequence[Path] = ()) -> Lexicon:
         """The built-in lexicon, the folders' lexicon.yaml and the profile's `lexicon:`."""
@@ -190,6 +195,9 @@ class Voices:
                 blocks = block_energies(clip)
                 self.cache.annotate(key, clip, **{LOUDNESS_FIELD: blocks.tolist()})
                 return clip.size, blocks
+            if self.before_synthesis is not None:
+                self.before_synthesis()
+                self.before_synthesis = None
             clip = prepare_clip(engine.synthesize(form), profile.tempo)
             blocks = block_energies(clip)
             if not self.cache.put(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -424,8 +425,11 @@ class EspeakEngine:
             )
 
 
+@functools.cache
 def _loader_version() -> str:
-    """espeakng-loader's version: a new release can bring new dictionaries with the same espeak."""
+    """espeakng-loader's version: a new release can bring new dictionaries with the same espeak.
+    Asked once per process (the package metadata lookup costs 0.5 ms, and this process keeps
+    the library it loaded first, whatever is installed later)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
