@@ -166,21 +166,39 @@ def _ffmpeg_that_leaves_a_mark(folder: Path) -> tuple[str, Path]:
     return str(exe), mark
 
 
-def test_a_pause_only_rebuild_starts_no_ffmpeg(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Nothing is spoken and every encoded part is in the cache: the build does not even try
-    its encoder (that costs a command about 60 ms)."""
-    from rustpunt import audio, export, splice
+def test_a_pause_only_rebuild_starts_no_ffmpeg(tmp_path: Path) -> None:
+    """Nothing is spoken and every encoded part is in the cache: a fresh process rebuilds the
+    edited script without starting any program (trying the encoder, or asking its version for
+    the parts' keys, cost a command 150 ms)."""
+    import subprocess
+    import sys
 
     script = write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
     first = build(tmp_path / "in", tmp_path / "out")
-    exe, mark = _ffmpeg_that_leaves_a_mark(tmp_path)
-    for module in (audio, export, splice):
-        monkeypatch.setattr(module, "ffmpeg_exe", lambda: exe)
     script.write_text(SCRIPT.format(pause=4), encoding="utf-8")
-    edited = build(tmp_path / "in", tmp_path / "out")
-    assert edited["built"] == 1 and not mark.exists()
+    watched = (
+        "import subprocess, sys\n"
+        "started = []\n"
+        "class Recorded(subprocess.Popen):\n"
+        "    def __init__(self, args, *rest, **options):\n"
+        "        started.append(args)\n"
+        "        super().__init__(args, *rest, **options)\n"
+        "subprocess.Popen = Recorded\n"
+        "from rustpunt.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('STARTED', len(started), file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    arguments = [tmp_path / "in", "-o", tmp_path / "out", "--voice", "nl-espeak", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-c", watched, "build", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "STARTED 0" in result.stderr
+    edited = json.loads(result.stdout)
+    assert edited["built"] == 1 and edited["scripts"][0]["synthesized"] == 0
     moved = edited["scripts"][0]["duration_ms"] - first["scripts"][0]["duration_ms"]
     assert moved in range(1000 - 27, 1000 + 27)  # each pause ends on a frame edge (26 ms)
 

@@ -4,8 +4,6 @@ by the ffmpeg that pip installs, by mpg123 (soundfile) and by dr_mp3 (miniaudio)
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -426,33 +424,6 @@ def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path
     assert key != splice.part_key(clips[2], lead=301, lead_in=12, bitrate_kbps=64)
     assert key != splice.part_key(clips[2], lead=300, lead_in=11, bitrate_kbps=64)
     assert key != splice.part_key(clips[2], lead=300, lead_in=12, bitrate_kbps=96)
-
-
-def test_directory_cache_reads_format_2_parts(clips: list[np.ndarray], tmp_path: Path) -> None:
-    """Parts a cache kept before format 3 (checked by SHA-256) are read, not encoded again; a
-    damaged one is still noticed."""
-    part = splice.encode_part(clips[2], lead=0)
-    offsets = np.asarray(part.frame_offsets, dtype="<u4").tobytes()
-    header = {
-        "frames": part.frame_count,
-        "lead": part.lead,
-        "lead_in": part.lead_in,
-        "bitrate_kbps": part.bitrate_kbps,
-        "crc": part.crc,
-        "offsets_bytes": len(offsets),
-        "sha256": hashlib.sha256(offsets + part.data).hexdigest(),
-    }
-    blob = b"RUSTPUNT-MP3PART-2\n" + json.dumps(header).encode() + b"\n" + offsets + part.data
-    cache = splice.DirectoryPartCache(tmp_path / "parts")
-    key = "ab" + "0" * 62
-    stored = tmp_path / "parts" / "ab" / f"{key}.mp3part"
-    stored.parent.mkdir(parents=True)
-    stored.write_bytes(blob)
-    assert cache.get(key) == part
-    assert stored.read_bytes().startswith(b"RUSTPUNT-MP3PART-3\n")  # upgraded once read
-    assert cache.get(key) == part
-    stored.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
-    assert cache.get(key) is None and not stored.exists()
 
 
 def test_directory_cache_notices_a_truncated_part(clips: list[np.ndarray], tmp_path: Path) -> None:

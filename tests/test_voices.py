@@ -31,6 +31,29 @@ def test_the_builtin_profiles() -> None:
     assert (builtin_voices_dir() / "nl-google.yaml").is_file()
 
 
+def test_the_builtin_profiles_build_their_engines_only_when_used() -> None:
+    """Reading the profiles imports no engine (gTTS and requests cost every command 50 ms);
+    each shipped profile's settings are still valid for its engine."""
+    import subprocess
+    import sys
+
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from rustpunt.voices import VoiceRegistry; VoiceRegistry(); "
+            "print(sorted(m for m in ('gtts', 'requests', 'piper') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "[]"
+    for name in VoiceRegistry().names():
+        profile = load_profile(builtin_voices_dir() / f"{name}.yaml")  # engine checked here
+        assert create_engine(profile.engine, profile.settings) is not None
+
+
 def test_a_folder_adds_and_overrides_by_name(tmp_path: Path) -> None:
     write_script(tmp_path, "nl-espeak.yaml", "engine: espeak\nsettings: {rate: 120}\n")
     write_script(tmp_path, "nl-snel.yml", "engine: espeak\nsettings: {rate: 200}\ntempo: 1.1\n")

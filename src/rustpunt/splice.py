@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -145,13 +146,25 @@ class PartCache(Protocol):
 
 @functools.cache
 def encoder_version() -> str:
-    """The encoder as it goes into cache keys: another ffmpeg build misses the old parts."""
-    try:
-        import imageio_ffmpeg
+    """The encoder as it goes into cache keys: another ffmpeg build misses the old parts.
 
-        return f"ffmpeg {imageio_ffmpeg.get_ffmpeg_version()} libmp3lame lead-in {LEAD_IN_FRAMES}"
-    except Exception:  # the package is broken: ffmpeg_exe() says so when it is called
-        return "ffmpeg unknown"
+    Named without running it (`ffmpeg -version` costs a command 90 ms, and a pause-only edit
+    runs no ffmpeg at all): the imageio-ffmpeg release, which fixes the ffmpeg binary it ships,
+    or the file IMAGEIO_FFMPEG_EXE names, by its path, size and time."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        name = f"imageio-ffmpeg {version('imageio-ffmpeg')}"
+    except PackageNotFoundError:  # ffmpeg_exe() says what to do when it is called
+        name = "imageio-ffmpeg unknown"
+    chosen = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    if chosen:
+        try:
+            stat = os.stat(shutil.which(chosen) or chosen)
+            name += f" exe {chosen} {stat.st_size} {stat.st_mtime_ns}"
+        except OSError:
+            name += f" exe {chosen}"
+    return f"{name} libmp3lame lead-in {LEAD_IN_FRAMES}"
 
 
 def part_key(
@@ -920,9 +933,8 @@ def rewrite_info_tag(path: Path, *, total_samples: int | None = None) -> None:
 _PART_MAGIC = b"RUSTPUNT-MP3PART-3\n"
 """3: checked by CRC-32 rather than SHA-256 (a part is read on every build, and a 60-minute
 session's parts are 12 MB: 2.8 ms against 6.6). 2: the frame offsets as uint32 after the header
-line, not a JSON list (parsed 4x faster). Parts of format 2 are still read."""
-
-_PART_MAGIC_2 = b"RUSTPUNT-MP3PART-2\n"
+line, not a JSON list (parsed 4x faster). Older parts are never asked for: their keys named
+the encoder by running it."""
 
 
 class MemoryPartCache:
@@ -963,9 +975,6 @@ class DirectoryPartCache:
         if part is None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-        elif blob.startswith(_PART_MAGIC_2):  # kept again in today's format: quicker to check
-            with contextlib.suppress(OSError):
-                self.put(key, part)
         return part
 
     def put(self, key: str, part: EncodedPart) -> None:
@@ -988,19 +997,15 @@ class DirectoryPartCache:
 def _decode_part(blob: bytes) -> EncodedPart | None:
     """A part from its file: the header line, the frame offsets (uint32), the frames. The
     frames stay a view of `blob`: a session's parts are laid without being copied again."""
-    magic = _PART_MAGIC if blob.startswith(_PART_MAGIC) else _PART_MAGIC_2
-    if not blob.startswith(magic):
+    if not blob.startswith(_PART_MAGIC):
         return None
-    line_end = blob.find(b"\n", len(magic))
+    line_end = blob.find(b"\n", len(_PART_MAGIC))
     if line_end < 0:
         return None
     try:
-        header = json.loads(blob[len(magic) : line_end])
+        header = json.loads(blob[len(_PART_MAGIC) : line_end])
         body = memoryview(blob)[line_end + 1 :]
-        if magic == _PART_MAGIC_2:
-            if hashlib.sha256(body).hexdigest() != header["sha256"]:
-                return None
-        elif len(body) != int(header["body_bytes"]) or zlib.crc32(body) != header["crc32"]:
+        if len(body) != int(header["body_bytes"]) or zlib.crc32(body) != header["crc32"]:
             return None
         split = int(header["offsets_bytes"])
         offsets = np.frombuffer(body[:split], dtype="<u4")

@@ -105,9 +105,14 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def load_profile(path: Path) -> VoiceProfile:
+def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
     """Read and validate one profile, its engine settings included, so `rustpunt check` finds
-    every problem a build would meet; raises ProfileError at the file and line."""
+    every problem a build would meet; raises ProfileError at the file and line.
+
+    `check_engine=False` skips building the engine to check its settings: for the profiles
+    shipped with rustpunt (tested), so that every command need not import every engine (gTTS
+    and requests alone take 50 ms); the engine is still built, and checked, when a build uses
+    the profile."""
     import yaml
 
     try:
@@ -163,7 +168,8 @@ def load_profile(path: Path) -> VoiceProfile:
         # rustpunt runs
         settings = {**settings, "model": str(path.parent / model)}
     try:
-        create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
+        if check_engine:
+            create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
     except VoiceError as error:
         message = str(error)
         named = [str(key) for key in settings if repr(str(key)) in message] + [
@@ -215,12 +221,13 @@ class VoiceRegistry:
         self.profiles: dict[str, VoiceProfile] = {}
         self.broken: dict[str, ProfileError] = {}
         """Profiles that cannot be used, by name: only the scripts that ask for one fail."""
-        for folder in (builtin_voices_dir(), *extra_dirs):
+        builtin = builtin_voices_dir()
+        for folder in (builtin, *extra_dirs):
             for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")]):
                 self.profiles.pop(path.stem, None)
                 self.broken.pop(path.stem, None)
                 try:
-                    self.profiles[path.stem] = load_profile(path)
+                    self.profiles[path.stem] = load_profile(path, check_engine=folder != builtin)
                 except ProfileError as error:
                     self.broken[path.stem] = error
 
