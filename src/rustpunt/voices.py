@@ -91,7 +91,7 @@ def _key_lines(text: str) -> dict[str, int]:
     import yaml  # here, not at the top: a no-op rebuild reads no profile
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return {}
     lines: dict[str, int] = {}
@@ -117,7 +117,7 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
 
     try:
         text = path.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else None
         raise ProfileError(
@@ -127,10 +127,8 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
         raise ProfileError(
             path, None, f"cannot read voice profile: {' '.join(str(error).split())}"
         ) from None
-    lines = _key_lines(text)
-
     def problem(key: str, message: str) -> ProfileError:
-        return ProfileError(path, lines.get(key, 1), message)
+        return ProfileError(path, _key_lines(text).get(key, 1), message)  # lines only for errors
 
     if not isinstance(document, dict):
         raise ProfileError(path, 1, "a voice profile is a mapping with at least `engine:`")
