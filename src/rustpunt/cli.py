@@ -233,11 +233,13 @@ def build(
             return status
         from rustpunt.watch import watch as watch_scripts
 
-        click.echo(f"Watching {len(job_list)} script(s) for changes; Ctrl-C stops.", err=True)
         watch_scripts(
             paths,
             options,
             voices=voices,
+            on_watching=lambda count: click.echo(
+                f"Watching {count} script(s) for changes; Ctrl-C stops.", err=True
+            ),
             on_rebuilt=None if as_json else _print_rebuilt,
             on_round=_print_round_json if as_json else _print_removed,
         )

@@ -101,6 +101,7 @@ def watch(
     options: BuildOptions,
     *,
     voices: Voices | None = None,
+    on_watching: Callable[[int], None] | None = None,
     on_rebuilt: Callable[[Rebuilt], None] | None = None,
     on_round: Callable[[Round], None] | None = None,
     stop: threading.Event | None = None,
@@ -112,12 +113,15 @@ def watch(
     is set or `max_rounds` rounds were built; returns the number of rounds.
 
     Call it after a first build of the same paths and options (`voices`: that build's Voices,
-    whose engines are reused). `on_rebuilt` hears of each script as soon as it is done,
+    whose engines are reused). `on_watching` hears how many scripts are watched once their
+    stamps are taken (a change from then on is seen); `on_rebuilt` hears of each script as soon as it is done,
     `on_round` of each round once all its scripts are. A bad script is one failed result; the
     watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise KeyboardInterrupt out of
     here, between or during builds: what was being written is never left behind (rustpunt.files).
     """
     watcher = _Watcher(paths, options, voices)
+    if on_watching:
+        on_watching(len(watcher.jobs))
     stop = stop or threading.Event()
     rounds = 0
     with _terminate_as_interrupt():
@@ -220,8 +224,10 @@ class _Watcher:
             for key, job in self.jobs.items()
             if previous.get(key) != job or changed & self.inputs.get(key, frozenset())
         ]
+        for key in self.jobs.keys() - previous.keys():
+            self.inputs[key] = _static_inputs(self.jobs[key], self.options)
+        self._watch_new_inputs()  # before the build: a change from now on is seen
         if not affected and not removed:
-            self._watch_new_inputs()
             return None
         watched_inputs = set().union(*self.inputs.values())
         if any(path not in self.jobs and path in watched_inputs for path in changed):
