@@ -196,14 +196,22 @@ class _Watcher:
     def settle(
         self, latest: dict[str, Stamp], stop: threading.Event, settle_seconds: float
     ) -> dict[str, Stamp]:
-        """The stamps once none has changed for settle_seconds (or SETTLE_LIMIT_SECONDS passed)."""
+        """The stamps once none has changed for settle_seconds (or SETTLE_LIMIT_SECONDS passed).
+
+        A file's own modification time says how long it has been quiet already: a save seen
+        later than settle_seconds after it was made is built at once."""
         deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
-        while not stop.wait(settle_seconds):
+        previous = self.seen
+        while True:
+            wait = settle_seconds - _quiet_seconds(latest, previous)
+            if wait <= 0:
+                return latest
+            if stop.wait(wait):
+                return latest
             again = {path: stamp(path) for path in self.seen}
             if again == latest or time.monotonic() > deadline:
                 return again
-            latest = again
-        return latest
+            previous, latest = latest, again
 
     def round(
         self, number: int, latest: dict[str, Stamp], on_rebuilt: Callable[[Rebuilt], None] | None
@@ -271,6 +279,20 @@ class _Watcher:
         from rustpunt.speak import Voices
 
         return Voices(self.options.cache, engines=self.engines, lexicons=self.lexicons)
+
+
+def _quiet_seconds(now: dict[str, Stamp], before: dict[str, Stamp]) -> float:
+    """How long ago the last of the changed files was modified, by the stamps (0 for a file
+    removed: nothing says when)."""
+    times = []
+    for path, value in now.items():
+        if value != before.get(path):
+            if value is None:
+                return 0.0
+            times.append(max(value[1], value[2]))  # mtime, ctime (a rename, a chmod)
+    if not times:
+        return 0.0
+    return max(0.0, (time.time_ns() - max(times)) / 1e9)
 
 
 def _warm_up(jobs: Iterable[Job]) -> None:
