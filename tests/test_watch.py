@@ -165,6 +165,33 @@ def test_a_lexicon_beside_the_scripts_rebuilds_them_with_the_new_words(
     assert "Laat je schouders zakken." in captions and "nek" not in captions  # as written
 
 
+EPISODE = """\
+title: Aflevering een
+parts:
+  - text: Welkom.
+  - script: kort.yaml
+"""
+
+
+def test_an_episode_is_rebuilt_when_its_part_changes(tmp_path: Path, options: BuildOptions) -> None:
+    write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
+    write_script(tmp_path / "scripts", "aflevering.yaml", EPISODE)
+    running = Watching(tmp_path / "scripts", options)
+    try:
+        episode = tmp_path / "out" / "aflevering.mp3"
+        before = seconds(episode)
+        (tmp_path / "scripts" / "kort.yaml").write_text(
+            SCRIPT.replace("pause: 2", "pause: 3"), encoding="utf-8"
+        )
+        done = running.rounds.get(timeout=10)
+        built = {item.result.script.name: item.result for item in done.rebuilt}
+        assert set(built) == {"kort.yaml", "aflevering.yaml"}
+        assert all(r.status == BuildStatus.BUILT and r.synthesized == 0 for r in built.values())
+        assert abs(seconds(episode) - before - 1.0) * 1000 <= 2 * FRAME_MS
+    finally:
+        running.close()
+
+
 def test_rapid_saves_give_one_rebuild_of_the_last(tmp_path: Path, options: BuildOptions) -> None:
     write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
     running = Watching(tmp_path / "scripts", options, settle_seconds=0.4)

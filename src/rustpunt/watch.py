@@ -157,7 +157,12 @@ class _Watcher:
         _warm_up(self.jobs.values())
         recorded = _recorded_inputs(options)
         self.inputs = {
-            key: _static_inputs(job, options) | recorded.get(key, frozenset())
+            key: _static_inputs(job, options)
+            | (
+                _checked_inputs(job, options)  # episodes are never recorded; reading one is quick
+                if is_episode_file(job.script)
+                else recorded.get(key, frozenset())
+            )
             for key, job in self.jobs.items()
         }
         self.seen: dict[str, Stamp] = {path: stamp(path) for path in self._watched()}
