@@ -274,8 +274,17 @@ class Program:
                 return line
 
     def interrupt(self) -> int:
+        """SIGINT, as Ctrl-C sends it; the exit status, once it says it stopped (one line)."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=10)
+        code = self.process.wait(timeout=10)
+        for reader in self.readers:
+            reader.join(timeout=5)
+        said = []
+        while not self.err.empty():
+            said.append(self.err.get())
+        assert said[-1:] == ["Stopped watching."], said
+        assert not any("Traceback" in line for line in said), said
+        return code
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -308,7 +317,6 @@ def test_the_program_rebuilds_on_save_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         failed = program.wait_for(program.err, "failed  ")
         assert failed.startswith(f"failed  {Path('scripts') / 'kort.yaml'}:5: ")
         assert program.interrupt() == 0
-        program.wait_for(program.err, "Stopped watching.", timeout=5)
     finally:
         program.close()
     assert part_files(tmp_path) == []
@@ -337,3 +345,27 @@ def test_the_program_with_json_prints_json_lines(tmp_path: Path) -> None:
     finally:
         program.close()
     assert part_files(tmp_path, cache) == []
+
+
+def test_ctrl_c_during_a_rebuild_leaves_no_part_file(tmp_path: Path) -> None:
+    write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
+    program = Program(
+        "scripts", "--voice", "nl-espeak", "-o", "out", "--cache-dir", "cache", cwd=tmp_path
+    )
+    try:
+        program.wait_for(program.err, "Watching 1 script(s) for changes")
+        steps = "".join(
+            f"  - text: Dit is zin {number} van de lange oefening over rust.\n    pause: 1\n"
+            for number in range(1, 121)
+        )
+        write_script(tmp_path / "scripts", "lang.yaml", f"title: Lang\nsteps:\n{steps}")
+        clips = len(list((tmp_path / "cache").rglob("*.clip")))
+        deadline = time.monotonic() + 30
+        while len(list((tmp_path / "cache").rglob("*.clip"))) == clips:
+            assert time.monotonic() < deadline, "the new script was never spoken"
+            time.sleep(0.01)
+        assert program.interrupt() == 0  # in the middle of speaking its 120 sentences
+    finally:
+        program.close()
+    assert part_files(tmp_path) == []
+    assert not (tmp_path / "out" / "lang.mp3").exists()
