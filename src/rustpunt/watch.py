@@ -114,10 +114,11 @@ def watch(
 
     Call it after a first build of the same paths and options (`voices`: that build's Voices,
     whose engines are reused). `on_watching` hears how many scripts are watched once their
-    stamps are taken (a change from then on is seen); `on_rebuilt` hears of each script as soon as it is done,
-    `on_round` of each round once all its scripts are. A bad script is one failed result; the
-    watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise KeyboardInterrupt out of
-    here, between or during builds: what was being written is never left behind (rustpunt.files).
+    stamps are taken (a change from then on is seen); `on_rebuilt` hears of each script as
+    soon as it is done, `on_round` of each round once all its scripts are. A bad script is one
+    failed result; the watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise
+    KeyboardInterrupt out of here, between or during builds: what was being written is never
+    left behind (rustpunt.files).
     """
     watcher = _Watcher(paths, options, voices)
     if on_watching:
