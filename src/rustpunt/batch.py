@@ -472,15 +472,16 @@ def _note(
         log.debug("cannot note the inputs of %s", job.script, exc_info=True)
 
 
-def _voices_when_needed(cache: ClipCache) -> Callable[[], Voices]:
-    """The build's Voices, made on first use: a no-op rebuild never imports the engines."""
+def _voices_when_needed(cache: ClipCache, given: Voices | None = None) -> Callable[[], Voices]:
+    """The build's Voices (`given`, else made on first use: a no-op rebuild never imports the
+    engines)."""
 
     @functools.cache
     def voices() -> Voices:
         from rustpunt.export import check_encoder
         from rustpunt.speak import Voices
 
-        return Voices(cache, before_synthesis=check_encoder)
+        return given if given is not None else Voices(cache, before_synthesis=check_encoder)
 
     return voices
 
@@ -558,18 +559,20 @@ def build_all(
     on_clip: ClipProgress | None = None,
     on_checked: Callable[[float, float], None] | None = None,
     checked: bool = False,
+    shared_voices: Voices | None = None,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1; results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
     when the jobs are built in this process (one at a time); `on_checked(seconds, by_stamps)`
     how long finding the jobs to build took, and how much of it went to the jobs found up to
-    date by their stamps alone. `checked`: preflight() was run.
+    date by their stamps alone. `checked`: preflight() was run. `shared_voices`: the Voices to
+    build with in this process (rustpunt.watch keeps its engines), else one made on first use.
     """
     with _terminate_as_interrupt():
         if not checked:
             preflight(jobs, options)
-        voices = _voices_when_needed(options.cache)
+        voices = _voices_when_needed(options.cache, shared_voices)
         started = time.perf_counter()
         ledger = Ledger.open(options)
         opened = time.perf_counter() - started

@@ -21,8 +21,11 @@ from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.article import Format
-    from rustpunt.batch import Report
+    from rustpunt.batch import Job, Report
+    from rustpunt.builds import BuildOptions
     from rustpunt.export import Encoder
+    from rustpunt.speak import Voices
+    from rustpunt.watch import Rebuilt, Round
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EXIT_MEANINGS = {
@@ -151,6 +154,13 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @click.option("--bed", help="A bed under every session: pink, brown, rain, an audio file, or none.")
 @click.option("--bell", type=click.Choice(["start", "end", "both", "none"]), help="A singing bowl.")
 @click.option("--chime", type=float, help="A soft chime before speech after pauses of this many s.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="After the build, keep running: rebuild a script as soon as it (or its sound.yaml, "
+    "lexicon or voices) is saved, one line each; with --json one JSON document per line. "
+    "Ctrl-C stops.",
+)
 @_json_option
 def build(
     paths: tuple[Path, ...],
@@ -167,6 +177,7 @@ def build(
     bed: str | None,
     bell: str | None,
     chime: float | None,
+    watch: bool,
     as_json: bool,
 ) -> ExitStatus:
     """Build scripts into MP3s with chapters, tags and sidecars (NAME.json, NAME.vtt).
@@ -184,8 +195,9 @@ def build(
       rustpunt build scripts/ademhaling.yaml --voice nl-espeak -o ~/Music
       rustpunt build scripts/ --jobs 4 --json > report.json
       rustpunt build scripts/ --bed rain --bell both   # sound design for every session
+      rustpunt build scripts/ --watch         # rebuild each script when it is saved
     """
-    from rustpunt.batch import jobs_for, preflight, timed_build
+    from rustpunt.batch import jobs_for
     from rustpunt.builds import BuildOptions
     from rustpunt.cache import ClipCache
 
@@ -210,6 +222,48 @@ def build(
         encoder=encoder,
         sound=sound,
     )
+    voices = None
+    if watch:
+        from rustpunt.export import check_encoder
+        from rustpunt.speak import Voices
+
+        # kept for the rebuilds, with its engines; the encoder is tried before the first speech
+        voices = Voices(options.cache, before_synthesis=check_encoder)
+    try:
+        status = _build_once(job_list, options, jobs, as_json=as_json, watch=watch, voices=voices)
+        if not watch:
+            return status
+        from rustpunt.watch import watch as watch_scripts
+
+        watch_scripts(
+            paths,
+            options,
+            voices=voices,
+            on_watching=lambda count: click.echo(
+                f"Watching {count} script(s) for changes; Ctrl-C stops.", err=True
+            ),
+            on_rebuilt=None if as_json else _print_rebuilt,
+            on_round=_print_round_json if as_json else _print_removed,
+        )
+    except KeyboardInterrupt:
+        if not watch:
+            raise
+        click.echo("Stopped watching.", err=True)
+    return ExitStatus.OK
+
+
+def _build_once(
+    job_list: list[Job],
+    options: BuildOptions,
+    jobs: int | None,
+    *,
+    as_json: bool,
+    watch: bool,
+    voices: Voices | None,
+) -> ExitStatus:
+    """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json)."""
+    from rustpunt.batch import preflight, timed_build
+
     preflight(job_list, options)
     with click.progressbar(
         length=len(job_list),
@@ -227,12 +281,41 @@ def build(
                 0, f"{script.name}: speaking {done}/{total}"
             ),
             checked=True,
+            shared_voices=voices,
         )
-    if as_json:
+    if as_json and watch:
+        from rustpunt.watch import json_line
+
+        click.echo(json_line({"round": 0, **report.document()}))
+    elif as_json:
         _emit_json(report.document())
     else:
         _print_report(report)
     return ExitStatus.ERROR if report.count("failed") else ExitStatus.OK
+
+
+def _print_rebuilt(item: Rebuilt) -> None:
+    """A script the watch built again: the build's line for it, and how long it took."""
+    result = item.result
+    if result.status == "failed":
+        click.echo(f"failed  {result.error}  ({item.milliseconds} ms)", err=True)
+    elif result.status == "built":
+        minutes, seconds = divmod(result.duration_ms // 1000, 60)
+        line = f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}"
+        click.echo(_fit(f"{line}  {item.milliseconds} ms", _terminal_width()))
+    else:
+        click.echo(f"up to date  {result.mp3}  {item.milliseconds} ms")
+
+
+def _print_removed(done: Round) -> None:
+    for script in done.removed:
+        click.echo(f"removed {shown(script)} (its outputs are kept)")
+
+
+def _print_round_json(done: Round) -> None:
+    from rustpunt.watch import json_line
+
+    click.echo(json_line(done.document()))
 
 
 def _print_report(report: Report) -> None:

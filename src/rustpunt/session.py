@@ -78,13 +78,27 @@ def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRe
     """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
     beside = script_path.parent / "voices"
     extra = ([beside] if beside.is_dir() else []) + list(voices_dirs)
-    return _registry(tuple(extra))
+    return _registry(tuple(extra), _profile_stamps(extra))
 
 
 @functools.lru_cache(maxsize=64)
-def _registry(folders: tuple[Path, ...]) -> VoiceRegistry:
-    """Profiles are read once per folder set and process: hundreds of scripts share a handful."""
+def _registry(folders: tuple[Path, ...], stamps: tuple[tuple[str, int, int], ...]) -> VoiceRegistry:
+    """Profiles are read once per folder set (and its files' stamps) and process: hundreds of
+    scripts share a handful, and a profile edited while a process watches is read again."""
     return VoiceRegistry(folders)
+
+
+def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """Each profile file in the folders, with its modification time and size."""
+    found = []
+    for folder in folders:
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            try:
+                status = path.stat()
+            except OSError:
+                continue
+            found.append((str(path), status.st_mtime_ns, status.st_size))
+    return tuple(found)
 
 
 def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:

@@ -127,6 +127,7 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
         raise ProfileError(
             path, None, f"cannot read voice profile: {' '.join(str(error).split())}"
         ) from None
+
     def problem(key: str, message: str) -> ProfileError:
         return ProfileError(path, _key_lines(text).get(key, 1), message)  # lines only for errors
 
