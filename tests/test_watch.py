@@ -165,6 +165,25 @@ def test_a_lexicon_beside_the_scripts_rebuilds_them_with_the_new_words(
     assert "Laat je schouders zakken." in captions and "nek" not in captions  # as written
 
 
+def test_an_edited_voice_profile_beside_the_scripts_is_heard(tmp_path: Path) -> None:
+    """Voice profiles are read once per process, unless their file changes: the watch speaks
+    again with the edited profile."""
+    profile = "engine: espeak\nsettings:\n  voice: nl\n  rate: {rate}\ntempo: 1.0\n"
+    write_script(tmp_path / "scripts" / "voices", "mijn.yaml", profile.format(rate=150))
+    write_script(tmp_path / "scripts", "kort.yaml", "voice: mijn\n" + SCRIPT)
+    options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(tmp_path / "cache"))
+    running = Watching(tmp_path / "scripts", options)
+    try:
+        before = seconds(tmp_path / "out" / "kort.mp3")
+        write_script(tmp_path / "scripts" / "voices", "mijn.yaml", profile.format(rate=100))
+        item = running.next()
+        assert item.result.status == BuildStatus.BUILT, item.result.error
+        assert item.result.synthesized > 0  # every sentence again, at the new rate
+        assert seconds(tmp_path / "out" / "kort.mp3") > before + 1.0  # slower speech
+    finally:
+        running.close()
+
+
 EPISODE = """\
 title: Aflevering een
 parts:
