@@ -43,6 +43,7 @@ could be laid as whole pre-encoded frames too (benchmarks/README.md has the figu
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
@@ -748,11 +749,12 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Every frame of the session before a byte is written: its length, and for silent frames
-    whether it is padded; the runs to write in order."""
+    """Every frame of the session before a byte is written: the runs to write in order, and
+    per frame its bytes (a part's all at its first frame, 0 at its others), whether it is
+    silent and, for silent frames, whether it is padded."""
 
     runs: list[_Run]
-    lengths: np.ndarray  # bytes of each frame
+    lengths: np.ndarray  # bytes of each silent frame; a part's bytes at its first frame
     silent: np.ndarray  # True where a silent frame goes
     padded: np.ndarray  # for silent frames: 1 when padded (other frames: what LAME would do)
     part_ends: list[int]  # audio bytes up to the end of each part
@@ -765,11 +767,23 @@ class _Layout:
     def toc(self, info_length: int) -> bytes:
         """Xing TOC: where (in 256ths of the stream) each per cent of the duration starts."""
         frames = self.lengths.size
-        wanted = (np.arange(100, dtype=np.int64) * frames) // 100
+        wanted = ((np.arange(100, dtype=np.int64) * frames) // 100).tolist()
         starts = np.cumsum(self.lengths) - self.lengths
+        parts = [run for run in self.runs if run.part is not None]
+        firsts = [run.first for run in parts]
+        positions = []
+        for frame in wanted:
+            if self.silent[frame]:
+                positions.append(int(starts[frame]))
+                continue
+            run = parts[bisect.bisect_right(firsts, frame) - 1]  # the part holding this frame
+            assert run.part is not None
+            positions.append(
+                int(starts[run.first]) + int(run.part.frame_offsets[frame - run.first])
+            )
         stream_bytes = info_length + self.stream_bytes
-        positions = info_length + starts[wanted]
-        return bytes(np.minimum(255, positions * 256 // stream_bytes).astype(np.uint8))
+        found = info_length + np.asarray(positions, dtype=np.int64)
+        return bytes(np.minimum(255, found * 256 // stream_bytes).astype(np.uint8))
 
     def music_crc(self, silence: _Silence) -> int:
         """CRC-16 of all audio frames: the CRC is linear, so it is the xor of each part's CRC and
@@ -801,10 +815,7 @@ def _plan_layout(
     padded = np.diff(target) - silence.base  # LAME's pattern: silent frames start from it
     lengths = silence.base + padded
     silent = np.ones(frames, dtype=bool)
-    session = (target, padded, lengths)
-    runs: list[_Run] = []
-    part_ends: list[int] = []
-    part_crcs: list[int] = []
+    layout = _Layout([], lengths, silent, padded, [], [])
     written = 0  # audio bytes before `cursor`
     cursor = 0
     previous_end = -1
@@ -814,32 +825,34 @@ def _plan_layout(
         if start_frame >= frames:
             break
         count = min(part.frame_count, frames - start_frame)
-        length = len(part.data) if count == part.frame_count else int(part.frame_offsets[count])
+        whole = count == part.frame_count
+        length = len(part.data) if whole else int(part.frame_offsets[count])
         excess = length - int(target[start_frame + count] - target[start_frame]) if count else 0
         written = _lay_silence(
-            runs, session, cursor, start_frame, written=written, excess=excess, base=silence.base
+            layout, target, cursor, start_frame, written=written, excess=excess, base=silence.base
         )
         if count:
-            offsets = np.append(np.asarray(part.frame_offsets[:count], dtype=np.int64), length)
-            lengths[start_frame : start_frame + count] = np.diff(offsets)
+            lengths[start_frame] = length
+            lengths[start_frame + 1 : start_frame + count] = 0
             silent[start_frame : start_frame + count] = False
-            whole = count == part.frame_count
             data = b"" if whole else part.data[:length]
-            runs.append(_Run(start_frame, count, part=part, data=data))
+            layout.runs.append(_Run(start_frame, count, part=part, data=data))
             written += length
-            part_ends.append(written)
-            part_crcs.append(
-                part.crc if whole else mp3frames.crc16_frames(data, offsets[:-1].tolist())
+            layout.part_ends.append(written)
+            layout.part_crcs.append(
+                part.crc
+                if whole
+                else mp3frames.crc16_frames(data, np.asarray(part.frame_offsets[:count]).tolist())
             )
         cursor = start_frame + count
         previous_end = cursor
-    _lay_silence(runs, session, cursor, frames, written=written, excess=0, base=silence.base)
-    return _Layout(runs, lengths, silent, padded, part_ends, part_crcs)
+    _lay_silence(layout, target, cursor, frames, written=written, excess=0, base=silence.base)
+    return layout
 
 
 def _lay_silence(
-    runs: list[_Run],
-    layout: tuple[np.ndarray, np.ndarray, np.ndarray],
+    layout: _Layout,
+    target: np.ndarray,
     first: int,
     end: int,
     *,
@@ -847,23 +860,31 @@ def _lay_silence(
     excess: int,
     base: int,
 ) -> int:
-    """Plan silent frames `first` to `end` (exclusive), `written` audio bytes before them and a
-    part `excess` bytes off the pattern after them (see _plan_layout); the bytes after them.
-    `layout` holds the session's pattern positions, padding flags and frame lengths."""
-    target, padded, lengths = layout
+    """Plan silent frames `first` to `end` (exclusive) into `layout`, `written` audio bytes
+    before them and a part `excess` bytes off the pattern after them (see _plan_layout); the
+    bytes after them. `target` holds the pattern's byte count before each frame."""
     if end <= first:
         return written
     deviation = written - int(target[first]) + excess  # > 0: ahead of the pattern
-    flips = np.flatnonzero(padded[first:end] == (1 if deviation > 0 else 0))[: abs(deviation)]
-    changed = 0
-    if deviation and flips.size:
-        at = first + flips
-        padded[at] ^= 1
-        lengths[at] = base + padded[at]
-        changed = int(flips[-1]) + 1
-    runs.append(_Run(first, end - first, changed=changed))
-    moved = flips.size if deviation > 0 else -flips.size if deviation < 0 else 0
+    changed = moved = 0
+    if deviation:
+        flags = layout.padded[first:end]  # a view: flipped in place
+        wanted = 1 if deviation > 0 else 0
+        flips = np.flatnonzero(flags[:_FLIP_WINDOW] == wanted)[: abs(deviation)]
+        if flips.size < abs(deviation):  # rare: a pause of one kind of frame for so long
+            flips = np.flatnonzero(flags == wanted)[: abs(deviation)]
+        if flips.size:
+            flags[flips] ^= 1
+            layout.lengths[first + flips] = base + flags[flips]
+            changed = int(flips[-1]) + 1
+            moved = flips.size if deviation > 0 else -flips.size
+    layout.runs.append(_Run(first, end - first, changed=changed))
     return written + int(target[end] - target[first]) - moved
+
+
+_FLIP_WINDOW = 1024
+"""Frames searched first for ones to pad or unpad: LAME's pattern holds both kinds within a few
+hundred frames at every bitrate, and a deviation is a byte or two."""
 
 
 def _write_silence(handle: BinaryIO, silence: _Silence, run: _Run, padded: np.ndarray) -> None:
