@@ -987,9 +987,12 @@ class DirectoryPartCache:
 
     def get(self, key: str) -> EncodedPart | None:
         path = self._path(key)
-        try:
-            with open(path, "rb", buffering=0) as handle:
-                blob = handle.read()
+        try:  # one read of the size the file has: a plain read() reads twice and resizes
+            handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            try:
+                blob = os.read(handle, os.fstat(handle).st_size)
+            finally:
+                os.close(handle)
         except OSError:
             return None
         part = _decode_part(blob)
