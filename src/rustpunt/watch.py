@@ -166,6 +166,8 @@ class _Watcher:
         self.options = options
         self.engines: dict[Any, Any] = voices.engines if voices is not None else {}
         self.lexicons: dict[Any, Any] = voices.lexicons if voices is not None else {}
+        self.encoder_checked = voices is not None and voices.before_synthesis is None
+        """The first build tried the encoder before it spoke (or was given no such check)."""
         self.jobs = self._scan()
         self.folders = self._folders()
         _warm_up(self.jobs.values())
@@ -293,15 +295,21 @@ class _Watcher:
         self.lexicons = {}
 
     def _voices(self) -> Voices:
-        from rustpunt.export import check_encoder
         from rustpunt.speak import Voices
 
         return Voices(
             self.options.cache,
             engines=self.engines,
             lexicons=self.lexicons,
-            before_synthesis=check_encoder,  # a round with speech to make tries the encoder first
+            before_synthesis=None if self.encoder_checked else self._check_encoder,
         )
+
+    def _check_encoder(self) -> None:
+        """Before the watch first speaks: the encoder works (once per watch, 30 ms)."""
+        from rustpunt.export import check_encoder
+
+        check_encoder()
+        self.encoder_checked = True
 
 
 def _quiet_seconds(now: dict[str, Stamp], before: dict[str, Stamp]) -> float:
