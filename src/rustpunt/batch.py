@@ -301,9 +301,10 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """While a build runs, SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: workers
-    stopped, nothing half-written in view, KeyboardInterrupt for the caller to report."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a build (or a watch) runs, SIGTERM (a service manager, `kill`) stops it as Ctrl-C
+    does: workers stopped, nothing half-written in view, KeyboardInterrupt for the caller to
+    report."""
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may handle signals
         return
@@ -569,7 +570,7 @@ def build_all(
     date by their stamps alone. `checked`: preflight() was run. `shared_voices`: the Voices to
     build with in this process (rustpunt.watch keeps its engines), else one made on first use.
     """
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         if not checked:
             preflight(jobs, options)
         voices = _voices_when_needed(options.cache, shared_voices)

@@ -25,21 +25,19 @@ and the lexicons are read again whenever a file other than a script changed.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rustpunt.batch import Job, Report, build_serially, jobs_for
+from rustpunt.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
 from rustpunt.builds import BuildOptions, BuildResult, BuildStatus, is_episode_file
 from rustpunt.errors import RustpuntError, shown
 from rustpunt.uptodate import Stamp, record_path, stamp
@@ -127,7 +125,7 @@ def watch(
         on_watching(len(watcher.jobs))
     stop = stop or threading.Event()
     rounds = 0
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         while max_rounds is None or rounds < max_rounds:
             if stop.wait(poll_seconds):
                 break
@@ -419,20 +417,3 @@ def _environment(path: str) -> bool:
         *(p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")),
     ]
     return any(path == folder or path.startswith(folder + os.sep) for folder in folders)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a service manager, `kill`) stops the watch as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may handle signals
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
