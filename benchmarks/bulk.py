@@ -41,6 +41,10 @@ Figures, all measured in one run:
    every script in full (what every no-op cost before rustpunt.uptodate) and records the stamps;
    the figure is the next one, the whole command timed from outside.
 
+Figures 3 and 4 also rebuild their edited script in this process, after its imports: through
+the loop of `rustpunt build --watch` (rustpunt.watch, in a thread), which reports its own time
+for each rebuild; for the pause edits also the time from the save to the rebuilt MP3.
+
 The machine may be shared: before each measurement the benchmark waits (up to --settle seconds)
 for it to be idle, and the "others" column says what share of all cores processes outside the
 benchmark used during each measurement (measure.py).

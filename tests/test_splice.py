@@ -325,6 +325,37 @@ class CountingCache(splice.MemoryPartCache):
         return part
 
 
+def test_parts_kept_in_memory_in_front_of_the_folder(
+    clips: list[np.ndarray], tmp_path: Path
+) -> None:
+    """What `rustpunt build --watch` keeps: read from the folder once, written through to it,
+    and no more encoded speech than its limit (the part used longest ago goes first)."""
+    parts = [splice.encode_part(clip, lead=0) for clip in clips[:3]]
+    folder = CountingFolder(tmp_path / "parts")
+    limit = len(parts[0].data) + len(parts[1].data)
+    kept = splice.MemoryPartCache(folder, limit_bytes=limit)
+    for index, part in enumerate(parts[:2]):
+        folder.put(f"{index:02d}" + "0" * 62, part)
+    assert kept.get("00" + "0" * 62) == parts[0] and kept.get("00" + "0" * 62) == parts[0]
+    assert folder.reads == 1  # the second get came from memory
+    kept.put("02" + "0" * 62, parts[2])  # written through, and over the limit: 01 was never
+    assert splice.DirectoryPartCache(tmp_path / "parts").get("02" + "0" * 62) == parts[2]
+    assert len(kept) <= 2 and kept._bytes <= limit
+    assert kept.get("02" + "0" * 62) == parts[2] and folder.reads == 1
+    assert kept.get("01" + "0" * 62) == parts[1] and folder.reads == 2
+    assert kept.get("99" + "0" * 62) is None
+
+
+class CountingFolder(splice.DirectoryPartCache):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads = 0
+
+    def get(self, key: str) -> splice.EncodedPart | None:
+        self.reads += 1
+        return super().get(key)
+
+
 def test_whole_frame_moves_are_pure_assembly(session: Session, tmp_path: Path) -> None:
     cache = CountingCache()
     first = tmp_path / "first.mp3"

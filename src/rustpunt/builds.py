@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rustpunt.cache import ClipCache
     from rustpunt.export import Encoder
     from rustpunt.soundkeys import SoundSettings
+    from rustpunt.splice import PartCache
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class BuildOptions:
     A session with sounds under its speech (a bed, bells) is always encoded whole."""
     sound: SoundSettings | None = None
     """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
+    parts: PartCache | None = None
+    """Where the encoded speech is kept between builds; None: the cache folder's mp3parts/,
+    read each build (rustpunt build --watch keeps them in memory in front of it)."""
 
 
 class BuildStatus(str, Enum):

@@ -570,7 +570,9 @@ def build_episode(
         chapter_list=chapters,
         cue_list=episode_cues(mix),
         encoder=options.encoder,
-        parts=DirectoryPartCache(options.cache.parts),
+        parts=options.parts
+        if options.parts is not None
+        else DirectoryPartCache(options.cache.parts),
     )
     return built_result(path, paths, mix, spoken)
 

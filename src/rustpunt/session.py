@@ -290,7 +290,9 @@ def build_script(
         layered=layered,
         layouts=spoken.layouts,
         encoder=options.encoder,
-        parts=DirectoryPartCache(options.cache.parts),
+        parts=options.parts
+        if options.parts is not None
+        else DirectoryPartCache(options.cache.parts),
     )
     return built_result(script_path, paths, mix, spoken)
 

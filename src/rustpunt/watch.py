@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,9 @@ POLL_SECONDS = 0.25
 SETTLE_SECONDS = 0.1
 """A change is built once no watched stamp has changed for this long: an editor's burst of
 writes (or several files saved at once) gives one rebuild."""
+
+KEPT_PARTS_BYTES = 128 * 2**20
+"""Encoded speech the watch keeps in memory: a 60-minute session's is about 12 MB."""
 
 SETTLE_LIMIT_SECONDS = 2.0
 """A file written for longer than this is built as it is then; its later change builds again."""
@@ -119,6 +122,11 @@ def watch(
     KeyboardInterrupt out of here, between or during builds: what was being written is never
     left behind (rustpunt.files).
     """
+    if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
+        from rustpunt.splice import DirectoryPartCache, MemoryPartCache
+
+        behind = DirectoryPartCache(options.cache.parts)
+        options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
     watcher = _Watcher(paths, options, voices)
     _tidy(first=True)
     if on_watching:
