@@ -20,7 +20,9 @@ change made while a script builds is seen by the next look and builds it again.
 Rebuilds run one at a time in this process (worker processes would start cold, losing the
 point). Each round gets a fresh `Voices` that shares the engines of the previous ones: the
 engine is made once, while a voice that could not be reached is asked again in the next round,
-and the lexicons are read again whenever a file other than a script changed.
+and the lexicons are read again whenever a file other than a script changed. The encoded speech
+stays in memory from one rebuild to the next (splice.MemoryPartCache, in front of the cache
+folder), and Python's collector runs while the watch waits, not in the middle of a rebuild.
 """
 
 from __future__ import annotations
@@ -376,8 +378,6 @@ def _checked_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
     """What the full check of a script reads (rustpunt.uptodate.input_groups; an episode's
     parts and cover), without rustpunt's own files and the installed packages: the code of a
     running process does not change when they do. Empty when the script cannot be read."""
-    from dataclasses import replace
-
     job_options = replace(options, output_dir=job.output_dir)
     try:
         if is_episode_file(job.script):
