@@ -48,3 +48,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_preallocate_reserves_the_file_at_its_size(tmp_path: Path) -> None:
+    """A file about to be written whole is reserved first (where Linux's file system can), so
+    the rename over the old one need not allocate it; a buffer in memory is left alone."""
+    import io
+
+    from rustpunt.files import preallocate
+
+    target = tmp_path / "out.mp3"
+    with target.open("wb") as handle:
+        handle.write(b"ID3")
+        preallocate(handle, 1 << 20)
+        if sys.platform.startswith("linux"):
+            status = os.fstat(handle.fileno())
+            assert status.st_size == 1 << 20 and status.st_blocks * 512 >= 1 << 20
+        handle.write(bytes((1 << 20) - 3))
+    assert target.stat().st_size == 1 << 20 and target.read_bytes()[:3] == b"ID3"
+    preallocate(io.BytesIO(), 1000)  # nothing to reserve, no error
