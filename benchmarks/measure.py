@@ -59,7 +59,11 @@ class Meter:
 
 
 def wait_idle(max_wait_s: float) -> None:
-    """Wait (at most max_wait_s seconds) for other processes to leave the machine idle."""
+    """Wait (at most max_wait_s seconds) for other processes to leave the machine idle, after
+    the disk has written out what is pending (os.sync): a benchmark that has just written a
+    gigabyte of builds would otherwise measure the next figure during that writeback."""
+    if hasattr(os, "sync"):
+        os.sync()
     deadline = time.monotonic() + max_wait_s
     while True:
         share = psutil.cpu_percent(interval=0.5) / 100
