@@ -554,8 +554,8 @@ def experiment_one_sentence(
             f"expected 1 script built with 1 clip synthesised, got {rebuild.report['built']} / {rebuild.synthesized}"
         )
     made = set(clips.glob("*/*.clip")) | set(parts.glob("*/*.mp3part"))
-    for path in made - before:  # the baseline speaks the edit again, and encodes its step again
-        path.unlink()
+    for entry in made - before:  # the baseline speaks the edit again, and encodes its step again
+        entry.unlink()
     alone_warm = run_build(
         "that script alone, fresh output, cache warm but for the edited sentence and its step",
         [path],
