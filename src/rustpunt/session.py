@@ -64,7 +64,8 @@ from rustpunt.sounddesign import (
 from rustpunt.soundkeys import check_design
 from rustpunt.speak import SpokenSession, Voices, engine_label
 from rustpunt.splice import DirectoryPartCache, PartCache
-from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.uptodate import stamp
+from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry, profile_files
 from rustpunt.voicing import PhraseSpan, engine_identity, lexicon_digest
 
 PLACEMENT = {"speech_grid": SPEECH_GRID, "gain_step_db": GAIN_STEP_DB}
@@ -82,23 +83,21 @@ def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRe
 
 
 @functools.lru_cache(maxsize=64)
-def _registry(folders: tuple[Path, ...], stamps: tuple[tuple[str, int, int], ...]) -> VoiceRegistry:
+def _registry(
+    folders: tuple[Path, ...], stamps: tuple[tuple[str, tuple[int, ...]], ...]
+) -> VoiceRegistry:
     """Profiles are read once per folder set (and its files' stamps) and process: hundreds of
     scripts share a handful, and a profile edited while a process watches is read again."""
     return VoiceRegistry(folders)
 
 
-def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
-    """Each profile file in the folders, with its modification time and size."""
-    found = []
-    for folder in folders:
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            try:
-                status = path.stat()
-            except OSError:
-                continue
-            found.append((str(path), status.st_mtime_ns, status.st_size))
-    return tuple(found)
+def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Each profile file in the folders, with its stamp (rustpunt.uptodate's)."""
+    return tuple(
+        (str(path), tuple(stamp(path) or ()))
+        for folder in folders
+        for path in profile_files(folder)
+    )
 
 
 def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:

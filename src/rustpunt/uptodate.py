@@ -152,14 +152,14 @@ def input_groups(prepared: Prepared, options: BuildOptions) -> tuple[tuple[str, 
     shared: list[str | Path] = [
         *_environment(),
         builtin_path(),
-        *_profile_folder(builtin_voices_dir()),
-        *(path for extra in options.voices_dirs for path in _profile_folder(extra)),
+        *profile_folder(builtin_voices_dir()),
+        *(path for extra in options.voices_dirs for path in profile_folder(extra)),
     ]
     beside: list[str | Path] = [
         folder / SOUND_FILE,
         (folder / SOUND_FILE).with_suffix(".yml"),
         folder / LEXICON_FILE,
-        *_profile_folder(folder / "voices"),
+        *profile_folder(folder / "voices"),
     ]
     own: list[str | Path] = [script]
     bed = prepared.designed.design.bed if prepared.designed is not None else None
@@ -174,13 +174,12 @@ def _absolute(paths: Iterable[str | Path]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(os.path.abspath(path) for path in paths))
 
 
-def _profile_folder(folder: Path) -> list[Path]:
+def profile_folder(folder: Path) -> list[Path]:
     """A voice folder and its profiles, as VoiceRegistry reads them; the folder's own stamp
     changes when a profile is added or removed."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return [folder]
-    return [folder, *sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])]
+    from rustpunt.voices import profile_files
+
+    return [Path(folder), *profile_files(folder)]
 
 
 def _engine_files(profile: VoiceProfile) -> list[Path]:

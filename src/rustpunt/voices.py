@@ -213,6 +213,12 @@ def _speech_pause(value: Any, key: str, problem: Callable[[str, str], ProfileErr
     return round(value * 1000)
 
 
+def profile_files(folder: Path) -> list[Path]:
+    """The voice profiles in a folder, in the order a registry reads them (none if it is absent)."""
+    folder = Path(folder)
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
 class VoiceRegistry:
     """All profiles known for a build: built-in ones, overridden by those in the extra folders."""
 
@@ -222,7 +228,7 @@ class VoiceRegistry:
         """Profiles that cannot be used, by name: only the scripts that ask for one fail."""
         builtin = builtin_voices_dir()
         for folder in (builtin, *extra_dirs):
-            for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*.yml")]):
+            for path in profile_files(folder):
                 self.profiles.pop(path.stem, None)
                 self.broken.pop(path.stem, None)
                 try:

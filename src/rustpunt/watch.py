@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from rustpunt.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
 from rustpunt.builds import BuildOptions, BuildResult, BuildStatus, is_episode_file
 from rustpunt.errors import RustpuntError, shown
-from rustpunt.uptodate import Stamp, record_path, stamp
+from rustpunt.uptodate import Stamp, profile_folder, record_path, stamp
 
 if TYPE_CHECKING:
     from rustpunt.speak import Voices
@@ -361,17 +361,11 @@ def _static_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
         folder / "sound.yaml",
         folder / "sound.yml",
         folder / "lexicon.yaml",
-        *_profile_folder(folder / "voices"),
+        *profile_folder(folder / "voices"),
     ]
     for extra in options.voices_dirs:
-        paths.extend(_profile_folder(Path(extra)))
+        paths.extend(profile_folder(Path(extra)))
     return frozenset(os.path.abspath(path) for path in paths)
-
-
-def _profile_folder(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return [folder]
-    return [folder, *folder.glob("*.yaml"), *folder.glob("*.yml")]
 
 
 def _checked_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
