@@ -44,7 +44,7 @@ from rustpunt import __version__
 from rustpunt.builds import is_episode_file
 from rustpunt.cache import pipeline
 from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
-from rustpunt.errors import FileProblem, ProfileError, ScriptError, VoiceError, shown
+from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
 from rustpunt.loudness import block_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain, with_clips
@@ -58,6 +58,7 @@ from rustpunt.session import (
     BuildResult,
     BuildStatus,
     built_result,
+    known_voice,
     output_paths,
     outputs_intact,
     recorded_build,
@@ -446,13 +447,7 @@ def chosen_voice(episode: EpisodeFile, registry: VoiceRegistry, override: str | 
         registry.get(override)
         return override
     if episode.voice:
-        try:
-            registry.get(episode.voice)
-        except ProfileError:
-            raise
-        except VoiceError as error:
-            raise ScriptError(episode.path, episode.voice_line, str(error)) from None
-        return episode.voice
+        return known_voice(registry, episode.voice, episode.path, episode.voice_line)
     for part in episode.parts:
         if part.script is not None and part.script.voice:
             try:

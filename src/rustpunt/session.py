@@ -106,14 +106,20 @@ def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) 
         registry.get(override)
         return override
     if script.voice:
-        try:
-            registry.get(script.voice)
-        except ProfileError:
-            raise  # names the profile's file and line: that is where the fix goes
-        except VoiceError as error:
-            raise ScriptError(script.path, script.voice_line, str(error)) from None
-        return script.voice
+        return known_voice(registry, script.voice, script.path, script.voice_line)
     return DEFAULT_VOICE
+
+
+def known_voice(registry: VoiceRegistry, name: str, path: Path, line: int | None) -> str:
+    """`name`, when the registry has it; else a ScriptError at the `voice:` that asks for it (a
+    broken profile's own error names the profile's file and line: that is where the fix goes)."""
+    try:
+        registry.get(name)
+    except ProfileError:
+        raise
+    except VoiceError as error:
+        raise ScriptError(path, line, str(error)) from None
+    return name
 
 
 def build_key(
