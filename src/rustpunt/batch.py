@@ -479,12 +479,18 @@ def _voices_when_needed(cache: ClipCache, given: Voices | None = None) -> Callab
 
     @functools.cache
     def voices() -> Voices:
-        from rustpunt.export import check_encoder
-        from rustpunt.speak import Voices
-
-        return given if given is not None else Voices(cache, before_synthesis=check_encoder)
+        return given if given is not None else new_voices(cache)
 
     return voices
+
+
+def new_voices(cache: ClipCache) -> Voices:
+    """The Voices of a build in this process: its encoder is tried before its first sentence
+    is spoken (a broken ffmpeg found after an hour of speech wastes the hour)."""
+    from rustpunt.export import check_encoder
+    from rustpunt.speak import Voices
+
+    return Voices(cache, before_synthesis=check_encoder)
 
 
 def build_serially(

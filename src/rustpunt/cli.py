@@ -224,11 +224,9 @@ def build(
     )
     voices = None
     if watch:
-        from rustpunt.export import check_encoder
-        from rustpunt.speak import Voices
+        from rustpunt.batch import new_voices
 
-        # kept for the rebuilds, with its engines; the encoder is tried before the first speech
-        voices = Voices(options.cache, before_synthesis=check_encoder)
+        voices = new_voices(options.cache)  # kept for the rebuilds, with its engines
     try:
         status = _build_once(job_list, options, jobs, as_json=as_json, watch=watch, voices=voices)
         if not watch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import functools
 import io
@@ -127,6 +126,8 @@ def preallocate(handle: BinaryIO, size: int) -> None:
     except (AttributeError, io.UnsupportedOperation):
         return  # not a file on disk (a buffer in memory)
     if reserve(descriptor, 0, 0, size) != 0:
+        import ctypes
+
         code = ctypes.get_errno()
         if code in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(code, os.strerror(code))
@@ -139,6 +140,8 @@ def _fallocate() -> Callable[[int, int, int, int], int] | None:
     by writing a byte into every block of the file, while fallocate says EOPNOTSUPP."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: every command imports this module, few write an MP3
+
     try:
         library = ctypes.CDLL(None, use_errno=True)
         function = getattr(library, "fallocate64", None) or library.fallocate
