@@ -219,8 +219,9 @@ def test_parallel_builds_share_one_polite_limit_on_google(tmp_path: Path, fake_g
     # eight texts; a loaded machine may time out and retry one, which the limit must hold for too
     assert len({s.text for s in seen if s.text}) == 8, [(s.text, s.mode) for s in seen]
     most = max(
-        sum(1 for other in seen if other.started <= one.started < other.answered) for one in seen
-    )
+        sum(1 for other in seen if other.started <= one.started < (other.answered or one.started))
+        for one in seen
+    )  # a request still unanswered was abandoned by a client that timed out and asked again
     assert most == 2  # the limit held, and the processes did use it in parallel
 
 
