@@ -203,7 +203,8 @@ def test_a_word_longer_than_a_cue_is_split_over_cues_of_two_lines(size: int) -> 
     for sentence in (word, f"Adem {word} uit."):
         cues = caption_cues(sentence)
         assert all(
-            len(lines := cue.split("\n")) <= 2 and all(len(line) <= CAPTION_LINE_CHARS for line in lines)
+            len(lines := cue.split("\n")) <= 2
+            and all(len(line) <= CAPTION_LINE_CHARS for line in lines)
             for cue in cues
         )
         assert "".join(cue.replace("\n", "").replace(" ", "") for cue in cues) == sentence.replace(

@@ -30,8 +30,8 @@ from rustpunt.sounds import (
     ducking,
     file_bed,
     generated_bed,
-    ring_ms,
     overlay,
+    ring_ms,
     to_pcm16,
 )
 
