@@ -57,6 +57,9 @@ DUTCH = [
     # breathing counts
     ("Adem volgens 4-7-8.", "Adem volgens vier, zeven, acht."),
     ("Adem 4-4-4-4 in een vierkant.", "Adem vier, vier, vier, vier in een vierkant."),
+    ("Adem 4-7-8, bijv. 2x.", "Adem vier, zeven, acht, bijvoorbeeld twee keer."),
+    ("Adem 4-4-4-4, box.", "Adem vier, vier, vier, vier, box."),
+    ("Adem 4-7-8; rustig.", "Adem vier, zeven, acht; rustig."),
     # clock times
     ("Begin om 10:30.", "Begin om half elf."),
     ("Begin om 7:00 uur.", "Begin om zeven uur."),

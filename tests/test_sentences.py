@@ -174,6 +174,45 @@ def test_a_long_sentence_splits_at_a_clause() -> None:
     assert cues[0].replace("\n", " ").endswith(",")
 
 
+@pytest.mark.parametrize(
+    ("sentence", "lines"),
+    [
+        (
+            "Herhaal dit vijf keer, in je eigen rustige tempo.",
+            ["Herhaal dit vijf keer,", "in je eigen rustige tempo."],
+        ),
+        (  # two clauses that fit: the break after the one nearest the middle
+            "Adem in, houd vast, en adem dan langzaam weer helemaal uit.",
+            ["Adem in, houd vast,", "en adem dan langzaam weer helemaal uit."],
+        ),
+        (  # no clause break where both lines fit: the most even break between words
+            "Ontspan je schouders en laat je armen zwaar worden.",
+            ["Ontspan je schouders en", "laat je armen zwaar worden."],
+        ),
+    ],
+)
+def test_a_two_line_cue_breaks_at_a_clause_when_both_lines_fit(
+    sentence: str, lines: list[str]
+) -> None:
+    assert caption_cues(sentence) == ["\n".join(lines)]
+
+
+@pytest.mark.parametrize("size", [43, 85, 50_000])
+def test_a_word_longer_than_a_cue_is_split_over_cues_of_two_lines(size: int) -> None:
+    word = "a" * size
+    for sentence in (word, f"Adem {word} uit."):
+        cues = caption_cues(sentence)
+        assert all(
+            len(lines := cue.split("\n")) <= 2
+            and all(len(line) <= CAPTION_LINE_CHARS for line in lines)
+            for cue in cues
+        )
+        assert "".join(cue.replace("\n", "").replace(" ", "") for cue in cues) == sentence.replace(
+            " ", ""
+        )
+    assert len(caption_cues(word)) == -(-size // (2 * CAPTION_LINE_CHARS))  # full cues
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

@@ -26,6 +26,7 @@ from rustpunt.sounddesign import (
     END_BELL_AFTER_MS,
     MAX_LAYER_BOOST_DB,
     START_BELL_MS,
+    START_BELL_RING_MS,
     design_session,
     layer_for,
     level,
@@ -33,7 +34,7 @@ from rustpunt.sounddesign import (
     render_layered,
 )
 from rustpunt.soundkeys import BED_LEVEL_DBFS, command_line_settings
-from rustpunt.sounds import SoundLayer
+from rustpunt.sounds import SINGING_BOWL, SoundLayer, ring_ms
 
 HEAD = "title: Rust\n"
 
@@ -133,7 +134,9 @@ def test_room_is_made_for_bells_and_the_bed_and_step_pauses_keep_their_length(
     after = design_session(script, plan(script)).timeline.items
     assert [type(item) for item in before] == [type(item) for item in after]
     pauses = {item.rule: item.ms for item in after if isinstance(item, Pause)}
-    assert pauses == {"lead-in": 4_500, "explicit": 7_000, "tail": 11_000}
+    # the end bell strikes 1 s after the words and rings out: in the step's 7 s, then the tail
+    tail = END_BELL_AFTER_MS + ring_ms(SINGING_BOWL) - 7_000
+    assert pauses == {"lead-in": 4_500, "explicit": 7_000, "tail": tail}
 
 
 def test_breathing_fills_the_pause_with_its_own_cycles(tmp_path: Path) -> None:
@@ -363,6 +366,13 @@ def test_a_brown_bed_keeps_every_pause_and_fades_in_and_out(tmp_path: Path) -> N
     assert rms_db(window(samples, 0, 300)) < full - 15
     assert rms_db(window(samples, total - 300, total)) < full - 15  # faded out, not cut
     assert np.abs(samples[-ms_to_samples(20) :]).max() < 40  # the very end is silence
+    # the bed fades out over the last 5 s (raised cosine: 6 dB down half way, 2.5 s before the
+    # end; a 6 s fade would be 4 dB down there, 3.5 dB at 3 s, 1.2 dB at 5 s)
+    step = sidecar["steps"][0]  # 10 s of quiet: the bed at full level
+    full = rms_db(window(samples, step["pause"]["start_ms"] + 1500, step["end_ms"] - 1500))
+    fading = [rms_db(window(samples, total - ms - 250, total - ms + 250)) for ms in (4_500, 2_500)]
+    assert full - 6 - 1.5 <= fading[1] <= full - 6 + 1.5, (full, fading)
+    assert fading[0] - fading[1] >= 3, (full, fading)
     lufs, peak = audiotools.loudness(bedded)
     assert abs(lufs - TARGET_LUFS) <= 0.3 and peak <= -1.0, (lufs, peak)
     lufs, peak = audiotools.loudness(plain)
@@ -406,6 +416,8 @@ def test_bells_chime_and_breathing_tones_sound_at_their_times(tmp_path: Path) ->
         return (ms_to_samples(ms) + int(np.argmax(loud[ms_to_samples(ms) :]))) * 1000 // SAMPLE_RATE
 
     assert abs(onset_after(0) - START_BELL_MS) <= 20  # the bowl, half a second in
+    # ...and rings 4 s before the first word (which starts on the next frame edge: <= 26 ms more)
+    assert 0 <= sidecar["intro"]["start_ms"] - onset_after(0) - START_BELL_RING_MS <= 26 + 20
     outro_end = sidecar["outro"]["end_ms"]
     assert abs(onset_after(outro_end + 100) - (outro_end + END_BELL_AFTER_MS)) <= 20
     first = sidecar["steps"][0]  # 10 s of quiet, then a chime 2 s before the next words
@@ -450,3 +462,37 @@ def test_a_bed_file_from_the_command_line_that_is_not_audio_fails_before_speakin
     (entry,) = json.loads(result.stdout)["scripts"]
     assert "not an audio file" in entry["error"] and entry["synthesized"] == 0
     assert not (tmp_path / "out" / "s.mp3").exists()
+
+
+def windows_dbfs(samples: np.ndarray, ms: int = 10) -> np.ndarray:
+    """RMS level (dBFS) of each whole `ms` window of int16 samples."""
+    size = ms_to_samples(ms)
+    frames = samples[: samples.size // size * size].astype(np.float64).reshape(-1, size) / 32768
+    power = np.mean(frames * frames, axis=1)
+    return 10 * np.log10(np.maximum(power, 1e-20))
+
+
+@pytest.mark.slow
+def test_the_end_bell_rings_out_naturally_and_the_session_ends_when_it_has(
+    tmp_path: Path,
+) -> None:
+    """No bed: after the end bowl comes digital silence, where a cut is heard. Measured on the
+    decoded MP3 from the bowl's strike to the end of the file, in 10 ms windows."""
+    script = write_script(
+        tmp_path / "scripts", "bowl.yaml", HEAD + "sound: {bell: end}\nsteps: [Sluit je ogen.]\n"
+    )
+    out = tmp_path / "out"
+    result = run_main("build", script, "-o", out, "--voice", "nl-espeak")
+    assert result.returncode == 0, result.stderr
+    sidecar = json.loads((out / "bowl.json").read_text(encoding="utf-8"))
+    samples = audiotools.decode(out / "bowl.mp3")
+    strike = ms_to_samples(sidecar["steps"][-1]["speech_end_ms"] + END_BELL_AFTER_MS)
+    levels = windows_dbfs(samples[strike:])
+    assert levels[:10].max() > -30  # the bowl is there
+    drops = levels[:-1] - levels[1:]
+    audible = levels[:-1] > -65
+    assert drops[audible].max() <= 6, (drops[audible].max(), np.argmax(drops * audible) * 10)
+    below_60 = (levels.size - int(np.flatnonzero(levels > -60)[-1])) * 10
+    below_65 = (levels.size - int(np.flatnonzero(levels > -65)[-1])) * 10
+    assert below_60 >= 1_000  # it rings out to below -60 dBFS before the file ends...
+    assert below_65 <= 4_000, below_65  # ...and the file ends soon after: no quiet left over

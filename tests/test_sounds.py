@@ -13,6 +13,7 @@ from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
 from rustpunt.export import Metadata, write_mp3
 from rustpunt.sounds import (
     BED_KINDS,
+    RING_OUT_DBFS,
     SINGING_BOWL,
     SOFT_CHIME,
     Bed,
@@ -30,6 +31,7 @@ from rustpunt.sounds import (
     file_bed,
     generated_bed,
     overlay,
+    ring_ms,
     to_pcm16,
 )
 
@@ -353,11 +355,29 @@ def test_bowl_partials_beat_slowly() -> None:
 def test_bells_start_softly_end_silent_and_have_their_peak_level() -> None:
     for spec in (SINGING_BOWL, SOFT_CHIME):
         sound = bell(spec)
-        assert sound.size == round(spec.seconds * S)
+        assert sound.size == ring_ms(spec) * S // 1000
         assert 20 * np.log10(np.max(np.abs(sound))) == pytest.approx(spec.level_dbfs, abs=0.01)
         assert abs(sound[0]) < 1e-6 and abs(sound[-1]) < 1e-6
         onset = np.flatnonzero(np.abs(sound) > 0.1 * np.max(np.abs(sound)))[0]
         assert onset < S // 100  # struck: loud within 10 ms
+
+
+def test_bells_ring_out_with_a_natural_decay_at_any_level() -> None:
+    """A bowl cut off at -45 dBFS is heard as a click of silence: every bell decays on its own
+    to below RING_OUT_DBFS (no 10 ms window falls more than 6 dB below the one before while above
+    -65 dBFS, the finished file's bound less the session's gain of up to 5 dB), then ends."""
+    size = S // 100
+    for spec in (SINGING_BOWL, SOFT_CHIME):
+        for level_dbfs in (-6.0, -12.0, -30.0, -70.0):
+            sound = bell(spec, level_dbfs=level_dbfs).astype(np.float64)
+            frames = sound[: sound.size // size * size].reshape(-1, size)
+            levels = 10 * np.log10(np.maximum(np.mean(frames * frames, axis=1), 1e-30))
+            drops = levels[:-1] - levels[1:]
+            assert drops[levels[:-1] > -70].max(initial=0) <= 6, (spec, level_dbfs)
+            assert 20 * np.log10(np.abs(sound[-size * 6 :]).max()) < RING_OUT_DBFS
+            assert levels[-3:].max() < RING_OUT_DBFS
+    louder, softer = ring_ms(SINGING_BOWL, level_dbfs=-6), ring_ms(SINGING_BOWL, level_dbfs=-12)
+    assert louder > softer > 20_000  # a bowl rings for tens of seconds, longer when struck harder
 
 
 def test_the_chime_is_higher_shorter_and_quieter_than_the_bowl() -> None:
@@ -436,9 +456,9 @@ def test_the_layer_streams_chunk_by_chunk_to_the_same_sound() -> None:
     pieces = np.concatenate([layer.chunk(start, 10_007) for start in range(0, 14 * S, 10_007)])
     assert np.array_equal(whole, pieces[: whole.size])
     by_hand = bed_chunk(bed, layer.envelope, 0, 14 * S)  # type: ignore[arg-type]
-    by_hand[1 * S : 11 * S] += bell(SINGING_BOWL)
+    by_hand[1 * S :] += bell(SINGING_BOWL)[: 13 * S]  # rings on past the end of the session
     by_hand[7 * S : 12 * S] += breathing_cues(Breathing(inhale_ms=1000, exhale_ms=1500), 2)
-    by_hand[9 * S : 12 * S] += bell(SOFT_CHIME)
+    by_hand[9 * S :] += bell(SOFT_CHIME)[: 5 * S]
     np.testing.assert_allclose(whole, by_hand, atol=1e-6)
 
 
@@ -446,7 +466,8 @@ def test_a_layer_without_a_bed_is_silence_around_its_sounds() -> None:
     layer = SoundLayer(sounds=(PlacedSound(S, bell(SOFT_CHIME)),))
     assert not layer.chunk(0, S).any()
     assert layer.chunk(S, S).any()
-    assert not layer.chunk(5 * S, S).any()
+    after = S + ring_ms(SOFT_CHIME) * S // 1000
+    assert layer.chunk(after - S, S).any() and not layer.chunk(after, S).any()
     with pytest.raises(SoundError, match="a bed needs its ducking envelope"):
         SoundLayer(bed=generated_bed("pink", loop_seconds=1))
 

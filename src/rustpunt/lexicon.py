@@ -434,7 +434,7 @@ def _ends_sentence(text: str, end: int) -> bool:
 
 # --------------------------------------------------------------------------- Dutch numbers
 
-RULES_VERSION = 1
+RULES_VERSION = 2
 """Raise when the number rules below change what is said: clips spoken before are then stale."""
 
 
@@ -529,8 +529,9 @@ _CLOCK = re.compile(
 )
 """10:30, 7:05 uur, 22.15 u, om 9.45 (a dot only with "uur" or "u" after or "om" before it:
 10.300 is ten thousand three hundred)."""
-_COUNTS = re.compile(r"(?<![\w.,-])(\d{1,2})((?:-\d{1,2}){2,})(?![\d,]|-\d)")
-"""4-7-8: a breathing count, said as "vier, zeven, acht"."""
+_COUNTS = re.compile(r"(?<![\w.,-])(\d{1,2})((?:-\d{1,2}){2,})(?!\d|,\d|-\d)")
+"""4-7-8: a breathing count, said as "vier, zeven, acht". A comma after it ends a clause
+("4-7-8, bijv. 2x"); only a comma before a digit ("4-7-8,5") makes it something else."""
 _QUANTITY = re.compile(
     rf"(?<![\w.,-])(?P<first>{_NUMBER})(?:\s?(?:-|\u2013|tot)\s?(?P<second>{_NUMBER}))?"
     rf"(?:\s?(?P<unit>{_UNIT}))?(?![\w°%])",

@@ -66,6 +66,7 @@ from rustpunt.sounds import (
     ducking,
     file_bed,
     generated_bed,
+    ring_ms,
     to_pcm16,
 )
 
@@ -76,7 +77,8 @@ START_BELL_MS = 500
 START_BELL_RING_MS = 4_000
 """...and rings this long before the first word (it goes on ringing, softly, under the voice)."""
 END_BELL_AFTER_MS = 1_000
-"""The end bell strikes a second after the last words and rings out to the end of the file."""
+"""The end bell strikes a second after the last words and rings out (`sounds.ring_ms`): the file
+ends when it has."""
 CHIME_LEAD_MS = 2_000
 """A chime strikes two seconds before speech resumes: it has decayed by 17 dB when words come."""
 BED_LEAD_IN_MS = FADE_IN_MS
@@ -138,14 +140,21 @@ def arrange(
                 items[index] = replace(item, ms=max(item.ms, lead), reason=reason)
                 break
     if design.bed is not None or "end" in design.bell:
-        bell_ms = round(SINGING_BOWL.seconds * 1000)
-        tail = max(
-            BED_TAIL_MS if design.bed else 0,
-            END_BELL_AFTER_MS + bell_ms if "end" in design.bell else 0,
-        )
+        bell_ms = ring_ms(SINGING_BOWL, level_dbfs=design.bell_level)
         for index in range(len(items) - 1, -1, -1):
             item = items[index]
             if isinstance(item, Pause) and item.rule == "tail":
+                # the end bell strikes after the last words, maybe in a step's pause before the
+                # tail: the tail holds what is left of its ringing, so the file ends when it has
+                quiet = 0
+                for before in reversed(items[:index]):
+                    if isinstance(before, Speech):
+                        break
+                    quiet += before.ms if isinstance(before, Pause) else 0
+                tail = max(
+                    BED_TAIL_MS if design.bed else 0,
+                    END_BELL_AFTER_MS + bell_ms - quiet if "end" in design.bell else 0,
+                )
                 items[index] = replace(
                     item,
                     ms=max(item.ms, tail),

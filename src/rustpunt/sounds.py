@@ -429,7 +429,6 @@ class Bell:
     """Each partial's time constant: the amplitude falls to 1/e after this long (higher: faster)."""
     beat_hz: tuple[float, ...]
     """Each partial is paired with a copy this much higher: the pair beats slowly at this rate."""
-    seconds: float
     level_dbfs: float
     """Peak level."""
 
@@ -440,10 +439,9 @@ SINGING_BOWL = Bell(
     amplitudes=(1.0, 0.55, 0.3, 0.15),
     decay_s=(3.5, 2.0, 1.1, 0.6),
     beat_hz=(0.5, 0.8, 1.3, 1.9),
-    seconds=10.0,
     level_dbfs=-12.0,
 )
-"""A 220 Hz bowl that rings for about ten seconds: for the start and the end of a session."""
+"""A 220 Hz bowl for the start and the end of a session; at -12 dBFS it rings 22 s."""
 
 SOFT_CHIME = Bell(
     fundamental_hz=660.0,
@@ -451,7 +449,6 @@ SOFT_CHIME = Bell(
     amplitudes=(1.0, 0.3, 0.1),
     decay_s=(1.0, 0.5, 0.25),
     beat_hz=(0.7, 1.2, 1.8),
-    seconds=3.0,
     level_dbfs=-24.0,
 )
 """A short, quiet, higher chime: to announce speech after a long pause without startling."""
@@ -464,18 +461,20 @@ BEAT_PARTNER = 0.6
 swell that never falls to silence (equal copies would cancel at every beat)."""
 
 
-def bell(spec: Bell = SINGING_BOWL, *, level_dbfs: float | None = None) -> np.ndarray:
-    """The bell of `spec` as float32 samples, struck at sample 0, at its peak level.
+RING_OUT_DBFS = -72.0
+"""A bell rings until its peak has decayed to this level, and only then ends (in `END_FADE_MS`).
+The session's gain raises the layer by at most 5 dB (`sounddesign.MAX_LAYER_BOOST_DB`): still
+under -65 dBFS RMS, where a bowl cut off at -45 dBFS was an audible click of silence."""
 
-    Each partial k is two sines, at f_k and (weaker) f_k + beat_k, decaying as exp(-t / decay_k);
-    the pair's sum swells and fades `beat_k` times a second, the slow wavering of a real bowl. The
-    last 50 ms fade to zero so the sound ends without a click.
-    """
+END_FADE_MS = 50
+"""The last moment of a bell fades to zero: from below `RING_OUT_DBFS`, inaudible."""
+
+
+def _partials(spec: Bell, time: np.ndarray) -> np.ndarray:
+    """The bell of `spec` at `time` (seconds after the strike), not yet set to its level."""
     if not len(spec.ratios) == len(spec.amplitudes) == len(spec.decay_s) == len(spec.beat_hz):
         raise SoundError("a bell needs one amplitude, decay and beat for each partial")
-    size = round(spec.seconds * SAMPLE_RATE)
-    time = np.arange(size) / SAMPLE_RATE
-    out = np.zeros(size)
+    out = np.zeros(time.size)
     for index, (ratio, amplitude, decay, beat) in enumerate(
         zip(spec.ratios, spec.amplitudes, spec.decay_s, spec.beat_hz)
     ):
@@ -484,11 +483,43 @@ def bell(spec: Bell = SINGING_BOWL, *, level_dbfs: float | None = None) -> np.nd
         phase = 0.7 * index  # partials start out of step, as after a real strike
         out += envelope * np.sin(2 * np.pi * frequency * time + phase)
         out += BEAT_PARTNER * envelope * np.sin(2 * np.pi * (frequency + beat) * time + phase)
-    out *= _raised_cosine(time / (STRIKE_MS / 1000))
-    out *= _raised_cosine((spec.seconds - time) / 0.05)
-    peak = float(np.max(np.abs(out)))
+    return out * _raised_cosine(time / (STRIKE_MS / 1000))
+
+
+def _scale(spec: Bell, level_dbfs: float) -> float:
+    """What the bell's partials are multiplied by to peak at `level_dbfs` (the peak comes in the
+    first tenths of a second: every partial only decays after the strike)."""
+    peak = float(np.max(np.abs(_partials(spec, np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE))))
+    return 10 ** (level_dbfs / 20) / peak
+
+
+def ring_ms(spec: Bell = SINGING_BOWL, *, level_dbfs: float | None = None) -> int:
+    """How long the bell of `spec` at `level_dbfs` (peak) rings: until no sum of its partials can
+    reach above `RING_OUT_DBFS`, plus its end fade; in whole 10 ms. A louder bell rings longer
+    (the -12 dBFS bowl 22 s, at -6 dBFS 24 s), as a harder-struck bowl does."""
     level = spec.level_dbfs if level_dbfs is None else level_dbfs
-    return (out * (10 ** (level / 20) / peak)).astype(np.float32)
+    time = np.arange(0.0, 600.0, 0.01)
+    bound = np.zeros(time.size)  # the largest the partials can add up to at each moment
+    for amplitude, decay in zip(spec.amplitudes, spec.decay_s):
+        bound += (1 + BEAT_PARTNER) * amplitude * np.exp(-time / decay)
+    above = np.flatnonzero(bound * _scale(spec, level) > 10 ** (RING_OUT_DBFS / 20))
+    rung_out = (int(above[-1]) + 1) * 10 if above.size else 0
+    return max(rung_out, STRIKE_MS) + END_FADE_MS
+
+
+def bell(spec: Bell = SINGING_BOWL, *, level_dbfs: float | None = None) -> np.ndarray:
+    """The bell of `spec` as float32 samples, struck at sample 0, at its peak level.
+
+    Each partial k is two sines, at f_k and (weaker) f_k + beat_k, decaying as exp(-t / decay_k);
+    the pair's sum swells and fades `beat_k` times a second, the slow wavering of a real bowl. It
+    lasts `ring_ms`: it decays naturally to `RING_OUT_DBFS` and then fades to zero over the last
+    `END_FADE_MS`, so it neither clicks nor is cut off while it is still heard.
+    """
+    level = spec.level_dbfs if level_dbfs is None else level_dbfs
+    size = ms_to_samples(ring_ms(spec, level_dbfs=level))
+    time = np.arange(size) / SAMPLE_RATE
+    out = _partials(spec, time) * _raised_cosine((size / SAMPLE_RATE - time) / (END_FADE_MS / 1000))
+    return (out * _scale(spec, level)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- breathing
@@ -656,6 +687,7 @@ __all__ = [
     "FADE_IN_MS",
     "FADE_OUT_MS",
     "RELEASE_MS",
+    "RING_OUT_DBFS",
     "SAMPLE_RATE",
     "SINGING_BOWL",
     "SOFT_CHIME",
@@ -678,6 +710,7 @@ __all__ = [
     "file_bed",
     "generated_bed",
     "overlay",
+    "ring_ms",
     "sample_spans",
     "to_pcm16",
 ]
