@@ -11,7 +11,9 @@ per script: the script; the sound.yaml, lexicon.yaml and voices/ beside it (also
 so one that appears is seen); --voices-dir folders and their profiles; and what the full check
 last read for it (a bed file, a Piper voice's model): from the stamps the last build recorded
 (rustpunt.uptodate) and, for a script the watch rebuilt, from its own check after the build.
-The folders given are watched for scripts added and removed.
+The folders given are watched for scripts added and removed. A `changes` source (the hook
+rustpunt.changes.FileEvents plugs into: the operating system's file events) can wake the watch
+instead of the poll; the stamps still decide what changed.
 
 Several saves in a row give one rebuild: once a change is seen, the watch waits until no
 watched stamp has changed for SETTLE_SECONDS (at most SETTLE_LIMIT_SECONDS) and then builds. A
@@ -37,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rustpunt.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
 from rustpunt.builds import BuildOptions, BuildResult, BuildStatus, is_episode_file
@@ -48,6 +50,16 @@ if TYPE_CHECKING:
     from rustpunt.speak import Voices
 
 log = logging.getLogger(__name__)
+
+
+class Changes(Protocol):
+    """What wakes the watch to look at the stamps (rustpunt.changes.FileEvents); without one it
+    looks every poll_seconds."""
+
+    def wait(self, watched: frozenset[str], stop: threading.Event) -> None:
+        """Return once a path in `watched` (files and folders, some absent) may have changed,
+        or once `stop` is set."""
+
 
 POLL_SECONDS = 0.25
 """How often the stamps are looked at: a save is seen within this long (plus SETTLE_SECONDS)."""
@@ -112,6 +124,7 @@ def watch(
     max_rounds: int | None = None,
     poll_seconds: float = POLL_SECONDS,
     settle_seconds: float = SETTLE_SECONDS,
+    changes: Changes | None = None,
 ) -> int:
     """Rebuild the scripts found in `paths` whenever they or their inputs change, until `stop`
     is set or `max_rounds` rounds were built; returns the number of rounds.
@@ -122,7 +135,8 @@ def watch(
     soon as it is done, `on_round` of each round once all its scripts are. A bad script is one
     failed result; the watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise
     KeyboardInterrupt out of here, between or during builds: what was being written is never
-    left behind (rustpunt.files).
+    left behind (rustpunt.files). `changes`: what wakes the watch instead of the poll (file
+    events).
     """
     if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
         from rustpunt.splice import DirectoryPartCache, MemoryPartCache
@@ -137,7 +151,11 @@ def watch(
     rounds = 0
     with terminate_as_interrupt():
         while max_rounds is None or rounds < max_rounds:
-            if stop.wait(poll_seconds):
+            if changes is not None:
+                changes.wait(watcher.watched(), stop)
+                if stop.is_set():
+                    break
+            elif stop.wait(poll_seconds):
                 break
             latest = watcher.look()
             if latest is None:
@@ -216,6 +234,10 @@ class _Watcher:
 
     def _watched(self) -> set[str]:
         return set(self.folders).union(*self.inputs.values())
+
+    def watched(self) -> frozenset[str]:
+        """Every path whose stamp is looked at: for a source of file events to listen to."""
+        return frozenset(self.seen)
 
     def look(self) -> dict[str, Stamp] | None:
         """Every watched stamp as it is now, when one of them changed; else None."""
