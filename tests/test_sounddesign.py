@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import audiotools
-from conftest import EXAMPLES, run_main, write_script
+from conftest import EXAMPLES, run_cli, run_main, write_script
 from rustpunt.audio import SAMPLE_RATE, ms_to_samples
 from rustpunt.batch import find_scripts
 from rustpunt.errors import ScriptError
@@ -450,3 +451,20 @@ def test_a_bed_file_from_the_command_line_that_is_not_audio_fails_before_speakin
     (entry,) = json.loads(result.stdout)["scripts"]
     assert "not an audio file" in entry["error"] and entry["synthesized"] == 0
     assert not (tmp_path / "out" / "s.mp3").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_bed_that_is_a_fifo_or_a_device_is_refused_not_read(tmp_path: Path) -> None:
+    """open() of a FIFO waits for a writer and /dev/zero never ends: both hung the build."""
+    os.mkfifo(tmp_path / "fifo.wav")
+    script = tmp_path / "s.yaml"
+    script.write_text("title: t\nsound:\n  bed: fifo.wav\nsteps: [Adem uit.]\n", encoding="utf-8")
+    for command in (["check", script], ["build", script, "--voice", "nl-espeak", "-o", tmp_path]):
+        result = run_cli(*command, timeout=60)
+        assert result.returncode == 1
+        assert "s.yaml:3: " in result.stderr, result.stderr
+        assert "fifo.wav: not a regular file" in result.stderr, result.stderr
+    plain = tmp_path / "t.yaml"
+    plain.write_text("title: t\nsteps: [Adem uit.]\n", encoding="utf-8")
+    result = run_cli("build", plain, "--bed", "/dev/zero", "-o", tmp_path / "out", timeout=60)
+    assert result.returncode == 1 and "/dev/zero: not a regular file" in result.stderr
