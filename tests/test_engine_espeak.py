@@ -279,3 +279,43 @@ def test_ctrl_c_during_synthesis_is_not_lost(tmp_path):
     )
     assert result.stdout.strip() == "interrupted"
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr
+
+
+_ORDERS = [[0, 1, 2, 0, 0], [2, 0, 1, 0, 2], [1, 1, 2, 2, 0]]
+_SPOKEN = [SHORT, SENTENCE, LONG]
+
+
+def _digests(order: list[int], voice: str = "nl") -> list[str]:
+    import hashlib
+
+    speaker = EspeakEngine(voice=voice)
+    return [hashlib.sha256(speaker.synthesize(_SPOKEN[i]).data).hexdigest() for i in order]
+
+
+@pytest.mark.parametrize("voice", ["nl", "nl+f3", "nl+whisper"])
+def test_a_clip_is_the_same_whatever_was_spoken_before(voice: str) -> None:
+    """espeak-ng keeps the phase of its pitch flutter and its gain control from one synthesis to
+    the next: the same sentence came out a few samples longer or shorter after other speech."""
+    by_text: dict[int, set[str]] = {}
+    for order in _ORDERS:
+        for i, digest in zip(order, _digests(order, voice)):
+            by_text.setdefault(i, set()).add(digest)
+    assert all(len(digests) == 1 for digests in by_text.values()), by_text
+
+
+def test_a_clip_is_the_same_in_another_process() -> None:
+    """A fresh process (a worker of `-j 2`, or a later build) speaks the same samples."""
+    code = (
+        "import hashlib\n"
+        "from rustpunt.engines.espeak import EspeakEngine\n"
+        f"texts = {_SPOKEN!r}\n"
+        "speaker = EspeakEngine()\n"
+        "for i in (1, 2, 0):\n"
+        "    print(i, hashlib.sha256(speaker.synthesize(texts[i]).data).hexdigest())\n"
+    )
+    here = dict(zip([0, 1, 2, 0], _digests([0, 1, 2, 0])))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    there = {int(i): digest for i, digest in (line.split() for line in result.stdout.splitlines())}
+    assert there == here

@@ -303,3 +303,32 @@ def test_a_build_speaks_with_piper_and_falls_back_without_its_model(tmp_path: Pa
     assert strict.returncode == 1
     assert "rustpunt voices install nl_BE-absent-medium" in strict.stderr
     assert not (tmp_path / "strict" / "proef.mp3").exists()
+
+
+def _noisy_digests(model: Path, order: list[int]) -> list[str]:
+    import hashlib
+
+    texts = ["Adem rustig in.", "Laat je schouders zakken."]
+    engine = PiperEngine(model=str(model), noise_scale=0.667)
+    return [hashlib.sha256(engine.synthesize(texts[i]).data).hexdigest() for i in order]
+
+
+def test_a_noisy_voice_speaks_the_same_samples_every_time(tmp_path: Path) -> None:
+    """A VITS voice draws noise from onnxruntime's generator, seeded from the clock per session
+    and advancing per run: the same text must still give the same samples, in any order and in
+    another process."""
+    import subprocess
+
+    model = write_voice(tmp_path / "noisy", noisy=True)
+    first, again, other, third = _noisy_digests(model, [0, 0, 1, 0])
+    assert first == again == third != other
+    code = (
+        f"import sys; sys.path[:0] = {sys.path!r}\n"
+        "from pathlib import Path\n"
+        "from test_engine_piper import _noisy_digests\n"
+        f"print(*_noisy_digests(Path({str(model)!r}), [1, 0]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split() == [other, first]

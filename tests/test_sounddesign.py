@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import audiotools
-from conftest import EXAMPLES, run_main, write_script
+from conftest import EXAMPLES, run_cli, run_main, write_script
 from rustpunt.audio import SAMPLE_RATE, ms_to_samples
 from rustpunt.batch import find_scripts
 from rustpunt.errors import ScriptError
@@ -496,3 +497,20 @@ def test_the_end_bell_rings_out_naturally_and_the_session_ends_when_it_has(
     below_65 = (levels.size - int(np.flatnonzero(levels > -65)[-1])) * 10
     assert below_60 >= 1_000  # it rings out to below -60 dBFS before the file ends...
     assert below_65 <= 4_000, below_65  # ...and the file ends soon after: no quiet left over
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_bed_that_is_a_fifo_or_a_device_is_refused_not_read(tmp_path: Path) -> None:
+    """open() of a FIFO waits for a writer and /dev/zero never ends: both hung the build."""
+    os.mkfifo(tmp_path / "fifo.wav")
+    script = tmp_path / "s.yaml"
+    script.write_text("title: t\nsound:\n  bed: fifo.wav\nsteps: [Adem uit.]\n", encoding="utf-8")
+    for command in (["check", script], ["build", script, "--voice", "nl-espeak", "-o", tmp_path]):
+        result = run_cli(*command, timeout=60)
+        assert result.returncode == 1
+        assert "s.yaml:3: " in result.stderr, result.stderr
+        assert "fifo.wav: not a regular file" in result.stderr, result.stderr
+    plain = tmp_path / "t.yaml"
+    plain.write_text("title: t\nsteps: [Adem uit.]\n", encoding="utf-8")
+    result = run_cli("build", plain, "--bed", "/dev/zero", "-o", tmp_path / "out", timeout=60)
+    assert result.returncode == 1 and "/dev/zero: not a regular file" in result.stderr

@@ -437,6 +437,17 @@ def test_units_that_start_fresh_get_runs_of_their_own(clips: list[np.ndarray]) -
     assert parts[1].data != parts[2].data  # the leads differ
 
 
+def test_a_part_is_the_same_whatever_is_encoded_with_it(clips: list[np.ndarray]) -> None:
+    """A cached part is laid in other sessions and later builds: its bytes must depend on its own
+    samples only, not on the units encoded before it (LAME's state carries over a long silence)."""
+    lead_in = splice.LEAD_IN_FRAMES
+    alone = splice.encode_parts([splice.Unit.holding(0, 0, lead_in, clips[1])])[0]
+    for before in ([0], [2], [3, 0]):
+        units = [splice.Unit.holding(0, 0, lead_in, clips[i]) for i in before]
+        units.append(splice.Unit.holding(0, 0, lead_in, clips[1]))
+        assert splice.encode_parts(units)[-1] == alone, before
+
+
 def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path: Path) -> None:
     part = splice.encode_part(clips[2], lead=300)
     assert part.frame_count > 0 and part.lead == 300

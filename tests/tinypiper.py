@@ -27,8 +27,9 @@ def _phoneme_id_map() -> dict[str, list[int]]:
     return {phoneme: list(ids) for phoneme, ids in DEFAULT_PHONEME_ID_MAP.items()}
 
 
-def model_bytes(*, speakers: int = 1) -> bytes:
-    """The serialized ONNX model."""
+def model_bytes(*, speakers: int = 1, noisy: bool = False) -> bytes:
+    """The serialized ONNX model; `noisy` adds noise from onnxruntime's random generator, scaled
+    by noise_scale, as a real (VITS) voice draws it."""
     const = helper.make_tensor
     nodes = [
         helper.make_node("Shape", ["input"], ["shape"]),
@@ -88,14 +89,25 @@ def model_bytes(*, speakers: int = 1) -> bytes:
         helper.make_node(
             "Constant", [], ["half"], value=const("half", TensorProto.FLOAT, [], [0.5])
         ),
-        helper.make_node("Mul", ["wave", "half"], ["quiet"]),
+        helper.make_node("Mul", ["wave", "half"], ["quiet_plain"]),
+    ]
+    quiet = "quiet_plain"
+    if noisy:
+        nodes += [
+            helper.make_node("Slice", ["scales", "axis0", "one"], ["noise_scale"]),
+            helper.make_node("RandomNormalLike", ["quiet_plain"], ["noise"], scale=0.05),
+            helper.make_node("Mul", ["noise", "noise_scale"], ["scaled_noise"]),
+            helper.make_node("Add", ["quiet_plain", "scaled_noise"], ["quiet_noisy"]),
+        ]
+        quiet = "quiet_noisy"
+    nodes += [
         helper.make_node(
             "Constant",
             [],
             ["out_shape"],
             value=const("out_shape", TensorProto.INT64, [3], [1, 1, -1]),
         ),
-        helper.make_node("Reshape", ["quiet", "out_shape"], ["output"]),
+        helper.make_node("Reshape", [quiet, "out_shape"], ["output"]),
     ]
     graph = helper.make_graph(
         nodes,
@@ -128,11 +140,13 @@ def config_document(*, speakers: int = 1, sample_rate: int = SAMPLE_RATE) -> dic
     }
 
 
-def write_voice(folder: Path, voice_id: str = "nl_BE-tiny-medium", *, speakers: int = 1) -> Path:
+def write_voice(
+    folder: Path, voice_id: str = "nl_BE-tiny-medium", *, speakers: int = 1, noisy: bool = False
+) -> Path:
     """Write VOICE_ID.onnx and VOICE_ID.onnx.json into `folder`; returns the model's path."""
     folder.mkdir(parents=True, exist_ok=True)
     model = folder / f"{voice_id}.onnx"
-    model.write_bytes(model_bytes(speakers=speakers))
+    model.write_bytes(model_bytes(speakers=speakers, noisy=noisy))
     config = folder / f"{voice_id}.onnx.json"
     config.write_text(json.dumps(config_document(speakers=speakers)), encoding="utf-8")
     return model

@@ -10,6 +10,7 @@ import difflib
 import functools
 import hashlib
 import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,6 +180,8 @@ def file_digest(path: Path) -> str:
         status = path.stat()
     except OSError:
         return f"missing {path}"
+    if not stat.S_ISREG(status.st_mode):  # a FIFO would block open(), /dev/zero never ends
+        return f"not a regular file {path}"
     return _digest(str(path.resolve()), status.st_size, status.st_mtime_ns)
 
 

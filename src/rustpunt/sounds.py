@@ -221,6 +221,11 @@ def decode_audio(path: Path, *, max_seconds: float | None = None) -> np.ndarray:
     """Any audio file ffmpeg reads, as int16 mono at SAMPLE_RATE (the pip-installed ffmpeg)."""
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # a FIFO would block ffmpeg's read, a device never ends
+            raise SoundError(
+                f"{path}: not a regular file (a pipe, device or folder); give an audio file "
+                "such as a WAV or MP3"
+            )
         raise SoundError(f"{path}: no such audio file; check the path (relative to the script)")
     limit = ["-t", f"{max_seconds:.3f}"] if max_seconds else []
     command = [

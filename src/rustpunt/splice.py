@@ -22,10 +22,14 @@ Why it is exact:
 - LAME's bit reservoir stays on, as in the one-pass encode, but never reaches across a join: every
   part begins with LEAD_IN_FRAMES silent frames (where LAME settles and fills the reservoir for
   the speech onset) and its first frame's main_data_begin is 0 (checked for every part).
+- Every part is encoded by a fresh LAME encoder, so its bytes are a function of its own samples:
+  a cached part is laid in other sessions and later builds, and LAME's state (psychoacoustics,
+  reservoir, padding phase) carries over any length of silence (measured: after 200 silent
+  frames a part still differed by what was encoded before it).
 - Silent frames take LAME's padding pattern (208 or 209 bytes at 64 kbit/s): the byte count
   after every pause is back on the exact constant bitrate, so players' CBR seeking lands right.
 
-Why one ffmpeg process and not the lameenc binding: both are LAME 3.100, but the imageio-ffmpeg
+Why one ffmpeg process (one encoder per part in it) and not the lameenc binding: both are LAME 3.100, but the imageio-ffmpeg
 build is faster (benchmarks/splice.py, 5-minute session at 80 % pause: 0.46x the one-pass encode
 against 0.54x; one ffmpeg per part: 1.19x), needs no new dependency, and is the encoder of the
 one-pass reference, so a join comparison shows the splice and nothing else.
@@ -71,6 +75,10 @@ from rustpunt.files import atomic_path, preallocate, write_bytes_atomic
 from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
 
 log = logging.getLogger(__name__)
+
+PARTS_PER_PROCESS = 128
+"""Parts one ffmpeg encodes at once, each by its own encoder into its own file: bounded, so the
+open files stay far below a process's limit (1,024 on Linux) for a session of any length."""
 
 MP3_BITRATES_KBPS = mp3frames.BITRATES_KBPS[1:]
 """The constant bitrates MPEG-1 Layer III allows (the same list as export's)."""
@@ -165,7 +173,7 @@ def encoder_version() -> str:
             name += f" exe {chosen} {stat.st_size} {stat.st_mtime_ns}"
         except OSError:
             name += f" exe {chosen}"
-    return f"{name} libmp3lame lead-in {LEAD_IN_FRAMES}"
+    return f"{name} libmp3lame lead-in {LEAD_IN_FRAMES} fresh encoder per part"
 
 
 def part_key(
@@ -206,7 +214,8 @@ def encode_part(
 
 
 def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[EncodedPart]:
-    """Encode units into parts with one ffmpeg (libmp3lame) process.
+    """Encode units into parts with one ffmpeg (libmp3lame) process per PARTS_PER_PROCESS units,
+    each unit by a fresh encoder: a part's bytes depend on its own unit only.
 
     Each unit becomes a block of whole frames: `lead_in` silent frames, `lead` zeros, the samples,
     zeros up to its reach plus one frame. LAME's bit reservoir stays on, as in the one-pass
@@ -228,19 +237,12 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
             )
         zeros = unit.lead_in * SAMPLES_PER_FRAME + unit.lead
         blocks.append(_Block(unit, zeros, unit.lead_in + reach_frames(unit.lead, unit.length) + 1))
-    if not blocks:
-        return []
-    # LAME is fresh (its reservoir empty) only at the start of a run: a unit with a short lead-in
-    # (the session's first) goes first, and any other such unit gets a run of its own.
-    short = [index for index, unit in enumerate(units) if unit.lead_in < LEAD_IN_FRAMES]
-    runs = [short[:1] + [index for index in range(len(units)) if index not in short]]
-    runs += [[index] for index in short[1:]]
-    parts: list[EncodedPart | None] = [None] * len(units)
-    for run in runs:
-        encoded = _encode_run([units[i] for i in run], [blocks[i] for i in run], bitrate_kbps)
-        for index, part in zip(run, encoded):
-            parts[index] = part
-    return [part for part in parts if part is not None]
+    parts: list[EncodedPart] = []
+    for first in range(0, len(blocks), PARTS_PER_PROCESS):
+        batch = blocks[first : first + PARTS_PER_PROCESS]
+        for block, stream in zip(batch, _run_lame(batch, bitrate_kbps)):
+            parts.extend(_encode_run([block.unit], [block], stream, bitrate_kbps))
+    return parts
 
 
 @dataclass(frozen=True)
@@ -253,9 +255,9 @@ class _Block:
 
 
 def _encode_run(
-    units: Sequence[Unit], blocks: Sequence[_Block], bitrate_kbps: int
+    units: Sequence[Unit], blocks: Sequence[_Block], stream: bytearray, bitrate_kbps: int
 ) -> list[EncodedPart]:
-    stream = _run_lame(blocks, bitrate_kbps)
+    """The parts of `blocks`, cut from `stream`: what one encoder made of them in turn."""
     every = mp3frames.frame_offsets(stream)
     needed = sum(block.frames for block in blocks)
     if len(every) < needed:
@@ -330,35 +332,59 @@ def _contain_reservoir(
         raise ExportError("an encoded segment's first frame borrows; report this bug")
 
 
-def _lame_command(bitrate_kbps: int) -> list[str]:
-    """Raw PCM in, raw CBR frames out (export's encoder settings), no tags or Xing frame."""
+def _lame_output(bitrate_kbps: int, target: str) -> list[str]:
+    """Raw CBR frames out (export's encoder settings), no tags or Xing frame."""
     return [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
         "-map_metadata", "-1",
         "-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k",
         "-ar", str(SAMPLE_RATE), "-ac", "1",
-        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "0", "-f", "mp3", "pipe:1",
+        "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "0", "-f", "mp3", target,
     ]  # fmt: skip
 
 
-def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> bytearray:
-    """Stream the blocks through one ffmpeg: a thread makes each unit's samples and writes them,
-    this one reads (no deadlock, and one unit's speech in memory at a time) into one bytearray,
-    which the caller edits in place. ffmpeg's messages go to a file."""
+def _lame_command_each(blocks: Sequence[_Block], bitrate_kbps: int, folder: str) -> list[str]:
+    """Raw PCM in, cut at the blocks' edges (asegment) into one fresh encoder per block, each
+    writing its frames to folder/N.mp3."""
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+    ]  # fmt: skip
+    edges = np.cumsum([block.frames * SAMPLES_PER_FRAME for block in blocks])[:-1]
+    labels = "".join(f"[b{index}]" for index in range(len(blocks)))
+    if len(blocks) == 1:
+        graph = "[0:a]anull[b0]"
+    else:
+        graph = f"[0:a]asegment=samples={'|'.join(str(int(edge)) for edge in edges)}{labels}"
+    for index in range(len(blocks)):
+        graph += f";[b{index}]asetpts=PTS-STARTPTS[o{index}]"
+    command += ["-filter_complex", graph]
+    for index in range(len(blocks)):
+        target = os.path.join(folder, f"{index}.mp3")
+        command += ["-map", f"[o{index}]", *_lame_output(bitrate_kbps, target)]
+    return command
+
+
+def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> list[bytearray]:
+    """Stream the blocks through one ffmpeg, each block into its own encoder: a thread makes
+    each unit's samples and writes them (one unit's speech in memory at a time); each block's
+    frames come back as a bytearray, which the caller edits in place. ffmpeg's messages go to a
+    file."""
     failure: list[BaseException] = []
-    with tempfile.TemporaryFile() as errors:
+    with (
+        tempfile.TemporaryFile() as errors,
+        tempfile.TemporaryDirectory(prefix="rustpunt-parts-") as folder,
+    ):
         try:
             process = subprocess.Popen(
-                _lame_command(bitrate_kbps),
+                _lame_command_each(blocks, bitrate_kbps, folder),
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
                 stderr=errors,
             )
         except OSError as error:
             raise ExportError(f"ffmpeg cannot run ({error})") from None
         with process:
-            assert process.stdin is not None and process.stdout is not None
+            assert process.stdin is not None
             stdin = process.stdin
 
             def feed() -> None:
@@ -378,7 +404,6 @@ def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> bytearray:
             writer = threading.Thread(target=feed, daemon=True)
             writer.start()
             try:
-                stream = _read_all(process.stdout, expected=_stream_bytes(blocks, bitrate_kbps))
                 writer.join()
                 returncode = process.wait()
             except BaseException:
@@ -392,7 +417,11 @@ def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> bytearray:
             lines = errors.read().decode("utf-8", "replace").strip().splitlines()
             detail = lines[-1] if lines else f"exit status {returncode}"
             raise ExportError(f"ffmpeg could not encode the speech: {detail}")
-    return stream
+        streams = []
+        for index, block in enumerate(blocks):
+            with open(os.path.join(folder, f"{index}.mp3"), "rb") as encoded:
+                streams.append(_read_all(encoded, expected=_stream_bytes([block], bitrate_kbps)))
+    return streams
 
 
 def _stream_bytes(blocks: Sequence[_Block], bitrate_kbps: int) -> int:

@@ -6,6 +6,8 @@ libespeak-ng keeps global state (one voice, one set of parameters, one callback 
 the library is loaded and initialised once, lazily, on first use; every call into it holds `_LOCK`;
 and each engine applies its own voice and parameters again before every synthesis, so several
 EspeakEngine objects with different settings can share one process. Parallel jobs use processes.
+The library is also loaded afresh before each synthesis that follows another (`_fresh`): a clip
+must be a pure function of its text and settings, whatever was spoken before it.
 """
 
 from __future__ import annotations
@@ -114,6 +116,8 @@ class _Library:
     data_path: str
     sample_rate: int = 0
     """0 until espeak_Initialize succeeded."""
+    spoken: bool = False
+    """True once it has synthesised: its static state is no longer that of a fresh library."""
 
 
 _library: _Library | None = None
@@ -204,10 +208,16 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.espeak_Synth.restype = c_int
     lib.espeak_Synchronize.argtypes = []
     lib.espeak_Synchronize.restype = c_int
+    lib.espeak_Terminate.argtypes = []
+    lib.espeak_Terminate.restype = c_int
+    lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+    lib.espeak_ng_SetRandSeed.restype = None
 
 
+@functools.cache
 def _short_data_path(data_path: str) -> str:
-    """`data_path`, or a short symlink to it when espeak-ng's path buffer could not hold it."""
+    """`data_path`, or a short symlink to it when espeak-ng's path buffer could not hold it.
+    Made once per process: the library is initialised again before every synthesis."""
     if len(os.fsencode(data_path)) <= _MAX_DATA_PATH:
         return data_path
     too_long = (
@@ -250,6 +260,42 @@ def _ready() -> _Library:
     library.lib.espeak_SetSynthCallback(_CALLBACK)
     library.sample_rate = rate
     return library
+
+
+_RANDOM_SEED = 1
+"""espeak-ng's own generator (breath noise of voices such as nl+whisper) starts from this seed
+before every synthesis. libc's rand(), which the library also imports, was measured to change
+nothing for the voices we use (nl and its f/m/klatt/whisper/croak variants): left alone."""
+
+
+def _fresh() -> _Library:
+    """The initialised library in the state a new process has it; call with `_LOCK` held.
+
+    libespeak-ng 1.52 carries state from one synthesis to the next in static variables that no
+    call resets (in wavegen.c: the phase of the pitch flutter, the automatic gain control, the
+    cycle count), so the same sentence came out a few samples longer or shorter depending on what
+    was spoken before it (70,763 / 70,771 / 70,784 samples), and a build depended on its order,
+    job count and cache state. Seeding its random generator does not touch that state; unloading
+    the library and loading it again resets all of it, in 0.4 ms (espeak_Initialize reads a few
+    kB of data; memory stays flat over thousands of reloads). This holds as long as nothing else
+    in the process keeps the same library file loaded (the test of a second process checks it).
+    """
+    global _library
+    if _library is not None and _library.spoken:
+        library, _library = _library, None
+        library.lib.espeak_Terminate()
+        _unload(library.lib)
+    return _ready()
+
+
+def _unload(lib: ctypes.CDLL) -> None:
+    """dlclose (FreeLibrary on Windows): the next ctypes.CDLL maps the library and its data anew."""
+    import _ctypes
+
+    if os.name == "nt":
+        _ctypes.FreeLibrary(lib._handle)  # type: ignore[attr-defined]
+    else:
+        _ctypes.dlclose(lib._handle)  # type: ignore[attr-defined]
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -345,18 +391,28 @@ class EspeakEngine:
         return "EspeakEngine(" + ", ".join(f"{k}={v!r}" for k, v in self.settings.items()) + ")"
 
     def identity(self) -> Mapping[str, Any]:
-        """Engine, espeak-ng version, data package version and every setting: the cache key."""
+        """Engine, espeak-ng version, data package version and every setting: the cache key.
+        "state": "fresh" marks clips spoken by a freshly loaded library (`_fresh`): clips cached
+        before, which depended on what was spoken before them, are spoken again once."""
         with _LOCK:
             version = _load().version
-        return {"engine": self.name, "version": version, "data": _loader_version(), **self.settings}
+        return {
+            "engine": self.name,
+            "version": version,
+            "data": _loader_version(),
+            "state": "fresh",
+            **self.settings,
+        }
 
     def synthesize(self, text: str) -> EngineAudio:
         if not text or not text.strip():
             raise SynthesisError("espeak was given no text to speak")
         encoded = text.replace("\x00", " ").encode("utf-8")
         with _LOCK:
-            library = _ready()
+            library = _fresh()
             self._apply(library)
+            library.lib.espeak_ng_SetRandSeed(_RANDOM_SEED)
+            library.spoken = True
             _CHUNKS.clear()
             try:
                 with _interrupt_after():

@@ -35,6 +35,12 @@ _SCALE_LIMITS: dict[str, tuple[float, float, str]] = {
     "noise_w_scale": (0.0, 2.0, "variation in the rhythm; the model's own default is usually 0.8"),
 }
 
+RANDOM_SEED = 1
+"""onnxruntime's seed for the noise a voice draws (VITS models scale it by noise_scale and
+noise_w_scale), set before each synthesis's own session: see PiperEngine._fresh."""
+_seed_lock = threading.Lock()
+"""onnxruntime.set_seed is global to the process: seeding and making a session go together."""
+
 _digests: dict[tuple[str, int, int], str] = {}
 """SHA-256 of model files by (path, size, mtime): a 60 MB model is hashed once per process."""
 _digest_lock = threading.Lock()
@@ -205,6 +211,7 @@ class PiperEngine:
             "noise_w_scale": self.noise_w_scale,
             "sentence_gap_ms": SENTENCE_GAP_MS,
             "normalize_audio": False,
+            "seed": RANDOM_SEED,  # clips cached before it was fixed are spoken again once
         }
 
     def check(self) -> str | None:
@@ -220,7 +227,7 @@ class PiperEngine:
     def synthesize(self, text: str) -> EngineAudio:
         if not isinstance(text, str) or not text.strip():
             raise SynthesisError(f"nothing to speak in {text!r}")
-        voice = self._load()
+        voice = self._fresh(self._load())
         piper = self._piper()
         config = piper.SynthesisConfig(
             speaker_id=self._speaker_id(voice),
@@ -249,6 +256,36 @@ class PiperEngine:
                 f"nothing to speak in {_preview(text)} (only punctuation or spaces)"
             )
         return EngineAudio(data=np.concatenate(pieces).tobytes(), codec="s16le", sample_rate=rate)
+
+    def _fresh(self, voice: Any) -> Any:
+        """The voice with a session of its own, made just now with a fixed seed.
+
+        A Piper (VITS) model draws noise with onnxruntime's RandomNormalLike, whose generator is
+        seeded once per session, from the clock unless onnxruntime.set_seed says otherwise, and
+        advances with every run: the same text came out different from call to call and from
+        process to process. A session per synthesis, made after seeding, makes a clip a pure
+        function of its text and settings (tiny test model: 10-30 ms a session; a 60 MB voice
+        takes longer, in proportion to its size).
+        """
+        import dataclasses
+
+        import onnxruntime
+
+        model, _ = self.files()
+        try:
+            with _seed_lock:
+                onnxruntime.set_seed(RANDOM_SEED)
+                session = onnxruntime.InferenceSession(
+                    str(model),
+                    sess_options=onnxruntime.SessionOptions(),
+                    providers=voice.session.get_providers(),
+                )
+        except Exception as error:  # onnxruntime's own errors: one line, never a traceback
+            detail = " ".join(str(error).split())[:160] or type(error).__name__
+            raise VoiceUnavailable(
+                f"{model}: cannot load the Piper voice ({detail}); {self._reinstall_hint()}"
+            ) from None
+        return dataclasses.replace(voice, session=session)
 
     def _speaker_id(self, voice: Any) -> int | None:
         """The speaker number for a multi-speaker model; a name is looked up in its config."""
