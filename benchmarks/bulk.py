@@ -36,6 +36,8 @@ Figures, all measured in one run:
    build: the largest single process (os.wait4 ru_maxrss of that very child: the build and every
    ffmpeg it waited for; a maximum, not a sum) and the sum over the live process tree (sampled
    with psutil every 20 ms: the build and its ffmpeg children at the same moment).
+   The same peak memory for a gapless session about as long (28 steps "Stap N." a minute, all
+   with `pause: 0`: its speech is one part, never mixed whole).
 5. No-op rebuild of 1,000 scripts (--noop-many): the M scripts and copies of them under other
    names, each beside a copy of its built outputs (a copy's outputs are up to date by rustpunt's
    own full check: the build key covers the script's bytes, not its name; building 1,000 distinct
@@ -650,6 +652,53 @@ def experiment_long(settings: Settings, long_minutes: int) -> dict[str, Any]:
         "ratio": long["wall_s"] / short["wall_s"],
         "audio_ratio": long["audio_s"] / short["audio_s"],
         "pause_edit": edits,
+        "gapless": experiment_gapless(settings, long_minutes),
+    }
+
+
+GAPLESS_STEPS_PER_MINUTE = 28
+"""Steps "Stap N." with `pause: 0` a minute of the gapless session: the offline voice speaks
+each in about 2.1 s (measured: 300 steps, 10:47)."""
+
+
+def experiment_gapless(settings: Settings, minutes: int) -> dict[str, Any]:
+    """A session with no pause between its steps (issue 21: 1,000 steps "Stap N.", `pause: 0`,
+    grew by 1.1 MB a step, as all its speech was one part mixed whole), about as long as the
+    long session, built cold: its peak memory, the largest of `repeat` builds."""
+    steps = minutes * GAPLESS_STEPS_PER_MINUTE
+    log(f"4b. a gapless session: {steps} steps with pause 0 (cold caches)")
+    folder = settings.work / "gapless"
+    folder.mkdir()
+    path = folder / f"gapless-{steps}.yaml"
+    document = {
+        "title": f"Zonder pauze, {steps} stappen",
+        "pause": 0,
+        "steps": [f"Stap {number}." for number in range(1, steps + 1)],
+    }
+    write_script(path, document)
+    builds = []
+    for attempt in range(settings.repeat):
+        cache = settings.work / f"cache-gapless-{attempt}"
+        builds.append(
+            run_build(
+                f"gapless session ({attempt + 1}/{settings.repeat})",
+                [path],
+                out=settings.work / f"out-gapless-{attempt}",
+                cache=cache,
+                jobs=1,
+                settle_s=settings.settle_s,
+                sample_memory=True,
+            )
+        )
+        shutil.rmtree(cache, ignore_errors=True)
+    best = min(builds, key=lambda b: b.wall)
+    return {
+        "steps": steps,
+        "audio_s": best.audio_seconds,
+        "wall_s": best.wall,
+        "others": best.others,
+        "maxrss_mb": max(b.maxrss_kb for b in builds) / 1024,
+        "tree_peak_mb": max(b.tree_peak_bytes for b in builds) / 2**20,
     }
 
 
@@ -872,6 +921,20 @@ def figures(results: dict[str, Any]) -> list[Figure]:
             long["pause_edit"]["save_to_mp3_s"],
             "s",
         ),
+        Figure(
+            f"gapless session, {long['gapless']['steps']} steps with pause 0, cold "
+            f"({long['gapless']['audio_s'] / 60:.1f} min)",
+            long["gapless"]["wall_s"],
+            "s",
+            others=long["gapless"]["others"],
+        ),
+        Figure(
+            "  its peak RSS, process tree (sum)",
+            long["gapless"]["tree_peak_mb"],
+            "MB",
+            target=("<", 120.0),
+        ),
+        Figure("  its peak RSS, largest process", long["gapless"]["maxrss_mb"], "MB"),
     ]
 
 

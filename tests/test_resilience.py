@@ -120,6 +120,41 @@ def test_two_builds_at_once_share_the_cache_safely(tmp_path: Path, hermetic: Pat
         assert len(list((tmp_path / f"out{i}").glob("*.mp3"))) == 3
 
 
+def wait_for_an_mp3_being_written(out: Path, process: subprocess.Popen[str]) -> None:
+    """Until a worker holds `.NAME.mp3.pidN.*.part` open: the moment issue 21 stopped builds at."""
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".sessie-*.mp3.pid*.part")):
+        assert process.poll() is None and time.monotonic() < deadline, "no MP3 was written"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_a_parallel_build_stopped_while_writing_leaves_no_part_file(
+    tmp_path: Path, hermetic: Path, how: str
+) -> None:
+    """Issue 21: the workers were killed outright, and the zero-byte temporary files they held
+    stayed in the output folder until the next build."""
+    folder = tmp_path / "scripts"
+    for n in range(1, 7):
+        write_script(folder, f"sessie-{n}.yaml", SCRIPT.format(n=n))
+    out = tmp_path / "out"
+    build = subprocess.Popen(
+        [sys.executable, "-m", "rustpunt", "build", str(folder), "-o", str(out), "--voice", "nl-espeak", "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    wait_for_an_mp3_being_written(out, build)
+    if how == "ctrl-c":
+        os.killpg(build.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    else:
+        os.kill(build.pid, signal.SIGTERM)  # the main process only, as a service manager does
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130, stderr
+    assert stderr.strip().endswith("Interrupted.") and "Traceback" not in stderr
+    assert sorted(path.name for path in out.iterdir() if path.name.endswith(".part")) == []
+    assert not list(hermetic.glob("clips/*/.*.part"))
+    assert_nothing_half_written(out, hermetic)
+
+
 def test_ctrl_c_stops_a_parallel_build_soon_and_cleanly(tmp_path: Path, hermetic: Path) -> None:
     folder = tmp_path / "scripts"
     for n in range(1, 13):

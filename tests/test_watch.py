@@ -366,6 +366,27 @@ def test_the_program_with_json_prints_json_lines(tmp_path: Path) -> None:
     assert part_files(tmp_path, cache) == []
 
 
+def test_sigterm_while_the_watch_writes_leaves_no_part_file(tmp_path: Path) -> None:
+    """Issue 21: SIGTERM (a service manager) during the watch's first build, in two workers,
+    left the temporary files they were writing in the output folder."""
+    for number in range(1, 5):
+        write_script(tmp_path / "scripts", f"kort{number}.yaml", SCRIPT)
+    program = Program(
+        "scripts", "--voice", "nl-espeak", "-o", "out", "--cache-dir", "cache", "-j", "2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list((tmp_path / "out").glob(".kort*.mp3.pid*.part")):
+            assert program.process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.002)
+        program.process.send_signal(signal.SIGTERM)
+        assert program.process.wait(timeout=30) == 0
+    finally:
+        program.close()
+    assert part_files(tmp_path) == []
+
+
 def test_ctrl_c_during_a_rebuild_leaves_no_part_file(tmp_path: Path) -> None:
     write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
     program = Program(

@@ -266,10 +266,30 @@ def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
 
     global _worker_voices
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler, inherited by fork
+    signal.signal(signal.SIGTERM, _stop_worker)  # not the parent's handler, inherited by fork
     _worker_voices = Voices(cache, request_slots=request_slots)
     _die_with_parent(parent_pid)
 
+
+_worker_building = False
+"""True while a worker builds a job: SIGTERM then unwinds the build before the worker ends."""
+
+
+class _WorkerStopped(BaseException):
+    """SIGTERM (the parent stopping its workers) in the middle of a build. Not an Exception, so
+    no handler of a build's failures takes it: it unwinds the build as Ctrl-C unwinds one in
+    the main process (ffmpeg stopped, temporary files removed), and the worker ends."""
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    if not _worker_building:
+        os._exit(1)  # idle: nothing of this worker's is on disk
+    raise _WorkerStopped  # held by the espeak engine while it speaks, raised when it returns
+
+
+WORKER_STOP_SECONDS = 10.0
+"""How long a stopped build waits for its workers to unwind (espeak finishes the sentence it is
+speaking first; an ffmpeg is killed at once)."""
 
 PR_SET_PDEATHSIG = 1
 """prctl(2) option: the signal the kernel sends this process when its parent dies (Linux)."""
@@ -342,8 +362,15 @@ def worker_count(requested: int | None, pending: int) -> int:
 
 
 def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
+    global _worker_building
     assert _worker_voices is not None, "_init_worker sets up every worker"
-    return _build_one(job, options, _worker_voices)
+    _worker_building = True
+    try:
+        return _build_one(job, options, _worker_voices)
+    except _WorkerStopped:
+        os._exit(1)  # unwound: what this job was writing is gone; take no further job
+    finally:
+        _worker_building = False
 
 
 def check_voice_named(jobs: Sequence[Job], options: BuildOptions) -> None:
@@ -387,8 +414,15 @@ def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     check_voice_named(jobs, options)
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
-        remove_stale_parts(folder)
     options.cache.check()
+    remove_leftovers(jobs, options)
+
+
+def remove_leftovers(jobs: Sequence[Job], options: BuildOptions) -> None:
+    """Temporary files of builds that were killed, in the output folders and the clip cache
+    (a file its writer still holds belongs to a build that runs, and stays)."""
+    for folder in dict.fromkeys(job.output_dir for job in jobs):
+        remove_stale_parts(folder)
     remove_stale_parts(options.cache.clips, "*/.*.part")
 
 
@@ -549,10 +583,20 @@ def build_in_parallel(
                     )
                 if on_done:
                     on_done(results[index])
-        except BaseException:  # Ctrl-C: stop now; what was being written stays a hidden .part file,
-            pool.shutdown(wait=False, cancel_futures=True)  # removed by the next build
-            for worker in multiprocessing.active_children():
+        except BaseException:
+            # Ctrl-C or SIGTERM: stop now and leave nothing half-written. Each worker unwinds
+            # its build on SIGTERM (its temporary files removed); wait for that, or the workers
+            # die with this process and what they were writing stays until the next build.
+            # Then sweep what a worker stopped the very moment it made a file could not remove.
+            pool.shutdown(wait=False, cancel_futures=True)
+            children = multiprocessing.active_children()
+            for worker in children:
                 worker.terminate()
+            deadline = time.monotonic() + WORKER_STOP_SECONDS
+            for worker in children:
+                worker.join(max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(OSError):
+                remove_leftovers(jobs, options)
             raise
     return [results[i] for i in range(len(jobs))]
 

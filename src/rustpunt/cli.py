@@ -276,9 +276,10 @@ def _build_once(
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
-    from rustpunt.batch import preflight, timed_build
+    from rustpunt.batch import preflight, terminate_as_interrupt, timed_build
 
-    preflight(job_list, options)
+    with terminate_as_interrupt():  # SIGTERM here stops as Ctrl-C does: no probe file left
+        preflight(job_list, options)
     with click.progressbar(
         length=len(job_list),
         label="Building",

@@ -7,6 +7,7 @@ import errno
 import functools
 import io
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -166,14 +167,18 @@ def check_writable(output_dir: Path) -> None:
     output_dir = Path(output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            prefix=f".rustpunt-probe.pid{os.getpid()}.", suffix=".part", dir=output_dir
-        )
+        # Named before it exists, and removed by that name: a Ctrl-C or SIGTERM at any moment,
+        # even the one just after it was made (inside mkstemp), leaves no probe behind.
+        name = output_dir / f".rustpunt-probe.pid{os.getpid()}.{secrets.token_hex(6)}.part"
         try:
-            os.write(handle, b"rustpunt")
+            handle = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(handle, b"rustpunt")
+            finally:
+                os.close(handle)
         finally:
-            os.close(handle)
-            os.unlink(name)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
     except OSError as error:
         reason = error.strerror or str(error)
         raise ExportError(

@@ -61,7 +61,7 @@ import subprocess
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, TypeAlias
@@ -71,7 +71,7 @@ import numpy as np
 from rustpunt import mp3frames
 from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
-from rustpunt.files import atomic_path, preallocate, write_bytes_atomic
+from rustpunt.files import atomic_path, preallocate
 from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,9 @@ needs about this many to reach a speech onset as it does in a one-pass encode: s
 full bit reservoir. Measured on 40 Dutch sentences at 64 kbit/s, error in the first two frames of
 speech, mean (worst): one-pass -23.8 dB (-18.0); lead-in 12 frames -23.8 (-18.0), 16 -23.9
 (-18.0), 10 -20.5 (-11.8), 5 -19.7 (-11.9), 3 -18.4 (-8.7); the reservoir off -18.1 (-11.3)."""
+
+CHUNK_SAMPLES = 1 << 18
+"""Samples (5.9 s) of a unit made at a time for the encoder and the part key."""
 
 REACH_MARGIN = SAMPLES_PER_FRAME
 """How far past a segment's last decoded sample (input + 1,105) its frames may still carry
@@ -177,21 +180,25 @@ def encoder_version() -> str:
 
 
 def part_key(
-    samples: np.ndarray | None,
+    samples: np.ndarray | Iterable[np.ndarray] | None,
     *,
     lead: int,
     lead_in: int,
     bitrate_kbps: int,
     content: str | None = None,
 ) -> str:
-    """Content address of an encoded part: its PCM (or a `content` key the caller vouches for),
-    the lead and lead-in, the bitrate, the encoder."""
+    """Content address of an encoded part: its PCM (an array, or its pieces in order: the same
+    key), or a `content` key the caller vouches for; the lead and lead-in, the bitrate, the
+    encoder."""
     digest = hashlib.sha256()
     digest.update(f"{encoder_version()}|{bitrate_kbps}|{lead}|{lead_in}|{SAMPLE_RATE}|".encode())
     if content is not None:
         digest.update(f"key|{content}".encode())
-    elif samples is not None:
+    elif isinstance(samples, np.ndarray):
         digest.update(np.ascontiguousarray(samples, dtype="<i2").data)
+    elif samples is not None:
+        for piece in samples:
+            digest.update(np.ascontiguousarray(piece, dtype="<i2").data)
     else:
         raise ValueError("a part key needs the samples or a content key")
     return digest.hexdigest()
@@ -290,8 +297,13 @@ def _encode_run(
         begin, end = int(starts[first]), int(starts[first + count])  # the stream shrinks as
         ends = starts[first + 1 : first + count + 1]  # the parts are copied out of it
         shifted = mp3frames.crc16_shift(crcs[first : first + count], end - ends)
-        data = bytes(stream[begin:end])
-        del stream[begin:]
+        del stream[end:]
+        if begin == 0:  # the run's first part keeps the stream itself: no copy of an hour of
+            data: mp3frames.Bytes = stream  # gapless speech (and nothing is left to copy out)
+        else:
+            with memoryview(stream) as view:
+                data = bytes(view[begin:end])  # one copy (a bytearray slice would make two)
+            del stream[begin:]
         parts.append(
             EncodedPart(
                 data=data,
@@ -366,9 +378,9 @@ def _lame_command_each(blocks: Sequence[_Block], bitrate_kbps: int, folder: str)
 
 def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> list[bytearray]:
     """Stream the blocks through one ffmpeg, each block into its own encoder: a thread makes
-    each unit's samples and writes them (one unit's speech in memory at a time); each block's
-    frames come back as a bytearray, which the caller edits in place. ffmpeg's messages go to a
-    file."""
+    each unit's samples piece by piece and writes them (a few seconds of speech in memory at a
+    time, however long a unit of gapless speech is); each block's frames come back as a
+    bytearray, which the caller edits in place. ffmpeg's messages go to a file."""
     failure: list[BaseException] = []
     with (
         tempfile.TemporaryFile() as errors,
@@ -390,10 +402,12 @@ def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> list[bytearray]:
             def feed() -> None:
                 try:
                     for block in blocks:
-                        samples = block.unit.samples()
                         stdin.write(bytes(2 * block.zeros))
-                        stdin.write(samples.data.cast("B"))
-                        tail = block.frames * SAMPLES_PER_FRAME - block.zeros - samples.size
+                        made = 0
+                        for piece in block.unit.chunks():
+                            stdin.write(piece.data.cast("B"))
+                            made += piece.size
+                        tail = block.frames * SAMPLES_PER_FRAME - block.zeros - made
                         stdin.write(bytes(2 * tail))
                 except BaseException as error:  # ffmpeg stopped reading, or a clip failed
                     failure.append(error)
@@ -476,15 +490,41 @@ class Unit:
         return max(member.offset + member.length for member in self.members) - first
 
     def samples(self) -> np.ndarray:
-        """The unit's int16 samples, made now (from its segments) and not kept."""
+        """The unit's int16 samples, made now (from its segments) and not kept. The encoder and
+        the part key take `chunks()` instead: this is the whole unit in memory at once."""
         if len(self.members) == 1:
             return _made(self.members[0])
+        return np.concatenate(list(self.chunks()))
+
+    def chunks(self, size: int = CHUNK_SAMPLES) -> Iterator[np.ndarray]:
+        """The unit's int16 samples in pieces of at most `size`, each made when it is asked for.
+
+        Speech with no pause between steps is one unit as long as the session (4 hours of
+        speech in a 5,000-step session): it is never mixed whole, only a piece at a time from
+        the few segments that piece overlaps, each made once. Overlapping segments are summed
+        and clipped, as one mix of the whole unit would do."""
+        if len(self.members) == 1:
+            whole = _made(self.members[0])
+            for begin in range(0, whole.size, size):
+                yield whole[begin : begin + size]
+            return
         first = self.members[0].offset
-        mixed = np.zeros(self.length, dtype=np.int32)
-        for member in self.members:
-            at = member.offset - first
-            mixed[at : at + member.length] += _made(member)
-        return np.clip(mixed, -32768, 32767).astype("<i2")
+        total = self.length
+        waiting = iter(sorted(self.members, key=lambda member: member.offset))
+        upcoming = next(waiting, None)
+        active: list[tuple[int, np.ndarray]] = []  # (start in the unit, samples)
+        for begin in range(0, total, size):
+            end = min(begin + size, total)
+            while upcoming is not None and upcoming.offset - first < end:
+                active.append((upcoming.offset - first, _made(upcoming)))
+                upcoming = next(waiting, None)
+            mixed = np.zeros(end - begin, dtype=np.int32)
+            for at, samples in active:
+                low, high = max(at, begin), min(at + samples.size, end)
+                if low < high:
+                    mixed[low - begin : high - begin] += samples[low - at : high - at]
+            active = [(at, samples) for at, samples in active if at + samples.size > end]
+            yield np.clip(mixed, -32768, 32767).astype("<i2")
 
 
 def _made(segment: Segment) -> np.ndarray:
@@ -639,7 +679,7 @@ def _encoded(
     """Every unit's part: from the cache when it has it, the others encoded in one ffmpeg run."""
     keys = [
         part_key(
-            None if unit.content is not None else unit.samples(),
+            None if unit.content is not None else unit.chunks(),
             lead=unit.lead,
             lead_in=unit.lead_in,
             bitrate_kbps=bitrate_kbps,
@@ -1058,8 +1098,9 @@ class DirectoryPartCache:
         return part
 
     def put(self, key: str, part: EncodedPart) -> None:
+        """Written piece by piece, never joined first: a part of gapless speech can be as long
+        as the session, and a joined copy would be two more of it in memory."""
         offsets = np.asarray(part.frame_offsets, dtype="<u4").tobytes()
-        body = offsets + part.data
         header: dict[str, Any] = {
             "frames": part.frame_count,
             "lead": part.lead,
@@ -1067,11 +1108,13 @@ class DirectoryPartCache:
             "bitrate_kbps": part.bitrate_kbps,
             "crc": part.crc,
             "offsets_bytes": len(offsets),
-            "body_bytes": len(body),
-            "crc32": zlib.crc32(body),
+            "body_bytes": len(offsets) + len(part.data),
+            "crc32": zlib.crc32(part.data, zlib.crc32(offsets)),
         }
-        blob = _PART_MAGIC + json.dumps(header).encode() + b"\n" + body
-        write_bytes_atomic(Path(self._path(key)), blob)
+        first = _PART_MAGIC + json.dumps(header).encode() + b"\n"
+        with atomic_path(Path(self._path(key))) as temporary, temporary.open("wb") as handle:
+            for piece in (first, offsets, part.data):
+                handle.write(piece)
 
 
 def _decode_part(blob: bytes) -> EncodedPart | None:
