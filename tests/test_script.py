@@ -227,3 +227,44 @@ def test_a_remembered_inline_pause_problem_names_each_files_own_line(tmp_path: P
 def test_a_remembered_pause_string_reads_as_afresh(written: str) -> None:
     assert _text_seconds(written) == _text_seconds.__wrapped__(written)
     assert _text_seconds(written) == _text_seconds.__wrapped__(written)  # from memory
+
+
+SIX_BAD_STEPS = """\
+title: t
+stpes_note: x
+steps:
+  - text: a
+    pause: -1
+  - text: b
+    pause: soms
+  - Adem in (pauze vier s) en uit.
+  - txet: c
+  - [x]
+  - text: d
+    pause: 2h
+    breathing: 4
+"""
+
+
+def test_every_problem_of_a_script_is_found_each_at_its_own_line(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "zes.yaml", SIX_BAD_STEPS)
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    problems = caught.value.problems
+    assert [p.line for p in problems] == [2, 5, 7, 8, 9, 10, 12, 13]
+    assert all(str(p).startswith(f"{path}:{p.line}: ") and "\n" not in str(p) for p in problems)
+    assert "did you mean `text`" in problems[4].reason  # not also "step 4 has no `text:`"
+    # the error itself is one line: the first problem, and how many more there are
+    assert str(caught.value) == (
+        f"{problems[0]} (and 7 more problems: `rustpunt check {path}` lists them all)"
+    )
+
+
+def test_a_script_with_one_problem_reads_as_before(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "een.yaml", "title: t\nsteps:\n  - text: a\n    pause: -1\n")
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.problems == (caught.value,)
+    assert (
+        str(caught.value) == f"{path}:4: `step 1 pause` -1 is negative; a pause is zero or longer"
+    )

@@ -118,6 +118,14 @@ class Problem(Exception):
         self.message = message
 
 
+class Problems(Problem):
+    """Every problem found in one document, in the order of their lines; reads as the first."""
+
+    def __init__(self, found: list[Problem]) -> None:
+        self.found = sorted(found, key=lambda problem: problem.line or 0)
+        super().__init__(self.found[0].line, self.found[0].message)
+
+
 def decode_text(data: bytes) -> str:
     """The file's text: UTF-8 (a BOM allowed); an empty or binary file is a Problem at a line."""
     if not data.strip():
