@@ -65,6 +65,8 @@ class Step:
     line: int
     breathing: StepBreathing | None = None
     """`breathing:`: paced-breathing tones in the pause after this step."""
+    pause_line: int | None = None
+    """The line of the step's own `pause:` (it may sit lines below the step's first line)."""
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,12 @@ def _step(number: int, item: Any, item_line: int, written: dict[int, str]) -> St
             raise Problems(found.problems)
         assert text is not None
         return Step(
-            number=number, text=text, pause_ms=pause_ms, line=item_line, breathing=breathing
+            number=number,
+            text=text,
+            pause_ms=pause_ms,
+            line=item_line,
+            breathing=breathing,
+            pause_line=item.key_lines.get("pause") if pause_ms is not None else None,
         )
     if not isinstance(item, LineSequence) and (
         item is not None or written.get(number - 1) not in (None, "", "~")
