@@ -89,7 +89,9 @@ BAD = [
     ("duplicate key", "title: t\ntitle: u\nsteps: [a]\n", 2, "appears twice"),
     ("yaml syntax", "title: t\nsteps:\n  - a\n - b\n", 4, "YAML error"),
     ("unclosed quote", 'title: "t\nsteps: [a]\n', 3, "YAML error"),
-    ("tab indent", "title: t\nsteps:\n\t- a\n", 3, "YAML error"),
+    ("tab indent", "title: t\nsteps:\n\t- a\n", 3, "tabs are not allowed for indentation; indent with spaces"),
+    ("tab in a step", "title: t\nsteps:\n  - text: a\n  \t  pause: 3\n", 4, "tabs are not allowed"),
+    ("tab before a key", "title: t\n\tsteps:\n  - a\n", 2, "tabs are not allowed"),
     ("python object", "title: !!python/object/apply:os.system [echo hi]\nsteps: [a]\n", 1, "!!python/object/apply:os.system"),
     ("python name", "title: t\nsteps: [!!python/name:os.system a]\n", 2, "not allowed"),
     ("custom tag", "title: !env HOME\nsteps: [a]\n", 1, "!env"),
@@ -118,6 +120,20 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     path.write_bytes("title: t\nsteps:\n  - Knie\u00ebn\n".encode("latin-1"))
     with pytest.raises(ScriptError, match=r"latin1.yaml:3: .*UTF-8"):
         load_script(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_says_so_and_how_to_convert(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "windows.yaml"
+    path.write_bytes("title: Knieën\nsteps: [één]\n".encode(encoding))
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.line == 1
+    assert "UTF-16" in caught.value.reason and "binary" not in caught.value.reason
+    assert (
+        "save it as UTF-8" in caught.value.reason
+        and "iconv -f UTF-16 -t UTF-8" in caught.value.reason
+    )
 
 
 def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
