@@ -8,7 +8,8 @@ import pytest
 
 from conftest import write_script
 from rustpunt.errors import ScriptError
-from rustpunt.script import _text_seconds, load_script
+from rustpunt.script import MAX_CYCLE_MS, MIN_CYCLE_MS, _text_seconds, load_script
+from rustpunt.sentences import InlinePause, split_inline
 
 GOOD = """\
 title: Ademhaling
@@ -284,3 +285,59 @@ def test_a_script_with_one_problem_reads_as_before(tmp_path: Path) -> None:
     assert (
         str(caught.value) == f"{path}:4: `step 1 pause` -1 is negative; a pause is zero or longer"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "ms"),
+    [("5 seconden", 5000), ("1,5 minuut", 90_000), ("2 minuten", 120_000), ("2,5 sec", 2500),
+     ("1 min", 60_000), ("4 S", 4000), ("0,5", 500)],
+)  # fmt: skip
+def test_pause_and_an_inline_pause_read_a_duration_alike(
+    tmp_path: Path, written: str, ms: int
+) -> None:
+    """Issue 21: `pause:` refused "5 seconden" and "1,5 minuut" that `(pauze ...)` took."""
+    path = write_script(
+        tmp_path,
+        "d.yaml",
+        f"title: t\npause: {written}\ncycle: {written}\n"
+        f"steps:\n  - text: Adem in (pauze {written}) en uit.\n    pause: {written}\n",
+    )
+    if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
+        path.write_text(path.read_text(encoding="utf-8").replace(f"cycle: {written}\n", ""))
+    script = load_script(path)
+    inline = split_inline(script.steps[0].text)[1]
+    assert isinstance(inline, InlinePause)
+    assert script.pause_ms == script.steps[0].pause_ms == inline.ms == ms
+    if script.cycle_ms is not None:
+        assert script.cycle_ms == ms
+
+
+@pytest.mark.parametrize("written", ["1.000", "1.000 s", "'12.500 seconden'", "1.500"])
+def test_a_dutch_thousands_point_is_refused_in_pause_cycle_and_inline_alike(
+    tmp_path: Path, written: str
+) -> None:
+    bare = written.strip("'")
+    for key, text in [
+        ("pause", f"title: t\npause: {written}\nsteps: [a]\n"),
+        ("cycle", f"title: t\ncycle: {written}\nsteps: [a]\n"),
+        ("step 1", f"title: t\nsteps:\n  - Adem in (pauze {bare}) en uit.\n"),
+    ]:
+        path = write_script(tmp_path, "k.yaml", text)
+        with pytest.raises(ScriptError) as caught:
+            load_script(path)
+        assert caught.value.reason.startswith(f"`{key}` " if key != "step 1" else "step 1: ")
+        assert "is ambiguous (in Dutch 1.000 is a thousand, in English one)" in caught.value.reason
+
+
+@pytest.mark.parametrize("written", ["-3", "0", "1", "61", "99999", "'-5s'", "'1s'", "2h"])
+def test_every_cycle_out_of_range_gets_the_one_message(tmp_path: Path, written: str) -> None:
+    path = write_script(tmp_path, "c.yaml", f"title: t\ncycle: {written}\nsteps: [a]\n")
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.line == 2
+    assert caught.value.reason.endswith("is not a breathing cycle; use 2 to 60 seconds")
+
+
+def test_a_cycle_is_read_as_typed(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "c.yaml", "title: t\ncycle: 010\nsteps: [a]\n")
+    assert load_script(path).cycle_ms == 10_000  # ten seconds, not octal eight

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pytimeparse import parse as parse_duration
-
+from rustpunt.durations import DurationError, seconds_of
 from rustpunt.errors import ScriptError
 from rustpunt.sentences import InlinePauseError, check_inline_pauses
 from rustpunt.soundkeys import (
@@ -189,7 +188,7 @@ def _parse(data: bytes, path: Path) -> Script:
         else None
     )
     cycle_ms = (
-        found.attempt(lambda: _cycle(document["cycle"], line_of("cycle")))
+        found.attempt(_cycle, document["cycle"], line_of("cycle"), document.written.get("cycle"))
         if document.get("cycle") is not None
         else None
     )
@@ -377,41 +376,46 @@ def _step(number: int, item: Any, item_line: int, written: dict[int, str]) -> St
     raise Problem(item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}")
 
 
-_NUMBER = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,9})?", re.ASCII)
-
-
 _YAML11_SURPRISE = re.compile(r"[+-]?(?:0[0-9_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)")
 """Integers YAML 1.1 reads in a way nobody means in a pause: octal `010`, base 60 `1:30`."""
 
-_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+", re.ASCII)
-"""`1.000`: a thousand in Dutch, one in English; a pause written so is refused, not guessed."""
+_DECIMAL_AS_TYPED = re.compile(r"[+-]?[0-9]+\.[0-9]+")
+"""A number with a point, read again as typed: `1.000` is refused as ambiguous, not taken as 1.0."""
 
 
-def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
-    """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds.
+def pause_seconds(
+    value: Any, line: int, what: str = "pause", *, written: str | None = None
+) -> float:
+    """The seconds a pause-like value asks for, any sign, any size (the caller sets the range):
+    a YAML number or a written duration (see rustpunt.durations: `6`, `2,5`, `"5 seconden"`,
+    `"1,5 minuut"`, `"1m30s"`). Raises Problem at `line` when it is no duration.
 
     `written` is the value as typed when YAML 1.1 read it as a number: `010` is ten seconds,
-    not eight (octal)."""
+    not eight (octal), and `1.000` is refused as ambiguous, not read as one."""
     typed = (written if written is not None else value if isinstance(value, str) else "").strip()
-    if _THOUSANDS.fullmatch(typed):
-        raise Problem(
-            line,
-            f"`{what}` {typed!r} is ambiguous (in Dutch 1.000 is a thousand); write "
-            f"{typed.replace('.', '')} for that many seconds, or use a comma for a decimal",
-        )
-    if _YAML11_SURPRISE.fullmatch(typed):
-        value = typed  # `010` is ten seconds, not octal eight; `1:30` is read as a duration
-    seconds = _seconds(value)
-    value = _shown(value)
+    if _YAML11_SURPRISE.fullmatch(typed) or _DECIMAL_AS_TYPED.fullmatch(typed):
+        value = typed
+    try:
+        seconds = _seconds(value)
+    except DurationError as error:
+        raise Problem(line, f"`{what}` {error}") from None
     if seconds is None or math.isnan(seconds):
         raise Problem(
             line,
-            f'`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"',
+            f"`{what}` {_shown(value)} is not a duration; write seconds (6, 2.5) or a duration"
+            ' like "90s", "1m30s"',
         )
+    return seconds
+
+
+def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
+    """A pause in whole milliseconds, zero up to an hour (see pause_seconds for the forms)."""
+    seconds = pause_seconds(value, line, what, written=written)
+    shown = _shown(value)
     if seconds < 0:
-        raise Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
+        raise Problem(line, f"`{what}` {shown} is negative; a pause is zero or longer")
     if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
+        raise Problem(line, f"`{what}` {shown} is over an hour; is the unit right?")
     return round(seconds * 1000)
 
 
@@ -438,24 +442,18 @@ def _seconds(value: Any) -> float | None:
 
 @functools.lru_cache(maxsize=4096)
 def _text_seconds(cleaned: str) -> float | None:
-    """_seconds of a string: remembered, as a rebuild reads the same `"44s"` pauses again."""
-    if _NUMBER.fullmatch(cleaned):
-        return float(cleaned.replace(",", "."))
-    negative = cleaned.startswith("-")
-    parsed = parse_duration(cleaned.lstrip("-").strip())
-    if parsed is None:
-        return None
-    seconds = math.inf if abs(parsed) > MAX_PAUSE_MS else float(parsed)
-    return -seconds if negative else seconds
+    """durations.seconds_of, remembered: a rebuild reads the same `"44s"` pauses again."""
+    return seconds_of(cleaned)
 
 
-def _cycle(value: Any, line: int) -> int:
-    ms = parse_pause(value, line, "cycle")
-    if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
+def _cycle(value: Any, line: int, written: str | None = None) -> int:
+    """One breathing cycle in ms; anything out of range, negative and zero too, gets one message."""
+    seconds = pause_seconds(value, line, "cycle", written=written)
+    if not MIN_CYCLE_MS <= seconds * 1000 <= MAX_CYCLE_MS:
         raise Problem(
             line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds"
         )
-    return ms
+    return round(seconds * 1000)
 
 
 def _kind(value: Any) -> str:
