@@ -195,9 +195,9 @@ def test_google_failing_midway_gives_one_voice_for_the_whole_session(
     assert "429" in result.stderr and "nl-espeak" in result.stderr
     sidecar = json.loads((out / "kort.json").read_text(encoding="utf-8"))
     assert sidecar["voice"]["used"] == "nl-espeak"
-    assert (
-        sidecar["clips"]["synthesized"] == sidecar["clips"]["total"]
-    )  # every clip spoken by espeak
+    clips = sidecar["clips"]
+    assert clips["phrases_synthesized"] == clips["phrases"]  # every phrase spoken by espeak
+    assert clips["phrases_from_cache"] == 0
     assert "429" in sidecar["voice"]["fallback_reason"]
     tags = ID3(out / "kort.mp3")
     assert tags["TXXX:voice"].text == ["nl-espeak"]
@@ -328,3 +328,26 @@ def test_a_damaged_cache_entry_is_spoken_again(tmp_path: Path, hermetic: Path) -
     assert report["scripts"][0]["synthesized"] == 2
     listing = json.loads(run_main("cache", "--json").stdout)
     assert listing["entries"] == 6
+
+
+def test_the_sidecar_counts_texts_and_phrases_apart(tmp_path: Path) -> None:
+    """Issue 21: `clips` put a count of texts (`total`) beside a count of phrases spoken
+    (`synthesized`) as if they counted one thing."""
+    script = write_script(
+        tmp_path,
+        "tel.yaml",
+        "title: t\nintro: Welkom. Ga zitten.\nsteps:\n  - Adem in.\n  - Adem in.\n"
+        "  - Adem in. Adem uit.\n",
+    )
+    out = tmp_path / "out"
+
+    def clips() -> dict[str, int]:
+        result = run_main("build", script, "-o", out, "--voice", "nl-espeak", "--force")
+        assert result.returncode == 0, result.stderr
+        document = json.loads((out / "tel.json").read_text(encoding="utf-8"))
+        return document["clips"]
+
+    # three texts; four phrases (Welkom. / Ga zitten. / Adem in. / Adem uit.), all spoken now
+    assert clips() == {"texts": 3, "phrases": 4, "phrases_synthesized": 4, "phrases_from_cache": 0}
+    script.write_text(script.read_text(encoding="utf-8").replace("Ga zitten.", "Zit."), "utf-8")
+    assert clips() == {"texts": 3, "phrases": 4, "phrases_synthesized": 1, "phrases_from_cache": 3}

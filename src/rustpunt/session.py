@@ -518,5 +518,18 @@ def sidecar(
         },
         **parts,
         "steps": steps,
-        "clips": {"total": len(spoken.clips), "synthesized": spoken.synthesized},
+        "clips": clips_record(spoken),
+    }
+
+
+def clips_record(spoken: SpokenSession) -> dict[str, int]:
+    """The sidecar's `clips`: two different counts, each named for what it counts. A text (a
+    step, the intro) is one clip of the mix; it is spoken as phrases (sentences, or clauses),
+    each its own cache entry, and only phrases go to the engine."""
+    phrases = len({span.spoken for spans in spoken.layouts.values() for span in spans})
+    return {
+        "texts": len(spoken.clips),
+        "phrases": phrases,
+        "phrases_synthesized": spoken.synthesized,
+        "phrases_from_cache": phrases - spoken.synthesized,
     }
