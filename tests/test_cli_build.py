@@ -377,7 +377,9 @@ def test_a_folder_builds_to_the_same_bytes_whatever_the_job_count(tmp_path: Path
         result = run_cli("build", scripts, "-o", out, "-j", jobs, "--voice", "nl-espeak",
                          "--cache-dir", tmp_path / f"cache-{jobs}")  # fmt: skip
         assert result.returncode == 0, result.stderr
-        built[jobs] = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+        built[jobs] = {
+            path.name: path.read_bytes() for path in sorted(out.iterdir()) if path.is_file()
+        }
     assert sorted(built["1"]) == [f"{name}.{ext}" for name in ("kort", "tweede")
                                   for ext in ("json", "mp3", "vtt")]  # fmt: skip
     differing = [name for name in built["1"] if built["1"][name] != built["2"][name]]
@@ -387,5 +389,28 @@ def test_a_folder_builds_to_the_same_bytes_whatever_the_job_count(tmp_path: Path
     result = run_cli("build", scripts, "-o", out, "-j", "2", "--voice", "nl-espeak",
                      "--cache-dir", tmp_path / "cache-1")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    again = {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    again = {path.name: path.read_bytes() for path in sorted(out.iterdir()) if path.is_file()}
     assert [name for name in again if again[name] != built["1"][name]] == []
+
+
+def test_the_sidecar_counts_texts_and_phrases_apart(tmp_path: Path) -> None:
+    """Issue 21: `clips` put a count of texts (`total`) beside a count of phrases spoken
+    (`synthesized`) as if they counted one thing."""
+    script = write_script(
+        tmp_path,
+        "tel.yaml",
+        "title: t\nintro: Welkom. Ga zitten.\nsteps:\n  - Adem in.\n  - Adem in.\n"
+        "  - Adem in. Adem uit.\n",
+    )
+    out = tmp_path / "out"
+
+    def clips() -> dict[str, int]:
+        result = run_main("build", script, "-o", out, "--voice", "nl-espeak", "--force")
+        assert result.returncode == 0, result.stderr
+        document = json.loads((out / "tel.json").read_text(encoding="utf-8"))
+        return document["clips"]
+
+    # three texts; four phrases (Welkom. / Ga zitten. / Adem in. / Adem uit.)
+    assert clips() == {"texts": 3, "phrases": 4}
+    script.write_text(script.read_text(encoding="utf-8").replace("Ga zitten.", "Zit."), "utf-8")
+    assert clips() == {"texts": 3, "phrases": 4}  # one phrase spoken again: the same counts

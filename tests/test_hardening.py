@@ -140,3 +140,26 @@ def test_a_script_of_300_steps_builds_with_every_chapter(tmp_path: Path, hermeti
     assert result.returncode == 0, result.stderr
     found = audiotools.chapters(tmp_path / "out" / "lang.mp3")  # as ffmpeg-based players read it
     assert [title for _, _, title in found] == [f"Stap {n}." for n in range(1, 301)]
+
+
+def test_check_reports_every_bad_step_and_build_still_refuses_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """Issue 21: six bad steps were one line of `check`; now each is its own FILE:LINE line."""
+    steps = "".join(f"  - text: Stap {n}.\n    pause: -{n}\n" for n in range(1, 7))
+    path = write_script(tmp_path, "zes.yaml", f"title: t\nsteps:\n{steps}")
+    checked = run_main("check", path)
+    assert checked.returncode == 1
+    lines = checked.stderr.splitlines()
+    assert lines[:6] == [
+        f"{path}:{2 * n + 2}: `step {n} pause` -{n} is negative; a pause is zero or longer"
+        for n in range(1, 7)
+    ]
+    assert lines[6] == "1 script(s) checked, 1 with problems"
+    as_json = json.loads(run_main("check", path, "--json").stdout)
+    assert [p["line"] for p in as_json["problems"]] == [4, 6, 8, 10, 12, 14]
+    built = run_main("build", path, "--voice", "nl-espeak", "-o", tmp_path / "out")
+    assert built.returncode == 1
+    failed = [line for line in built.stderr.splitlines() if "zes.yaml" in line]
+    assert len(failed) == 1 and "(and 5 more problems" in failed[0]
+    assert not (tmp_path / "out" / "zes.mp3").exists()

@@ -51,3 +51,16 @@ def test_a_changed_pause_or_cycle_is_planned_anew(tmp_path: Path) -> None:
     path.write_text(f"title: Adem\npause: 5\ncycle: 8\n{steps}", encoding="utf-8")
     second = [item.ms for item in plan(load_script(path)).items if isinstance(item, Pause)]
     assert first[1:3] == [6000, 30_000] and second[1:3] == [5000, 24_000]
+
+
+def test_an_explicit_pause_gives_its_own_line(tmp_path: Path) -> None:
+    """Issue 21: the pause's reason named the step's first line, not the line of `pause:`."""
+    path = write_script(
+        tmp_path,
+        "p.yaml",
+        "title: t\nsteps:\n  - text: >-\n      Adem in\n      en uit.\n    pause: 4\n"
+        "  - {text: Los., pause: 2}\n",
+    )
+    reasons = [item.reason for item in plan(load_script(path)).items if isinstance(item, Pause)]
+    assert "`pause:` in the script (line 6)" in reasons
+    assert "`pause:` in the script (line 7)" in reasons

@@ -20,6 +20,8 @@ them, the editor does not):
     speak"; Python's re, which checks the schema here, has no Unicode letter class to say so;
   * duration forms only pytimeparse reads ("1 hour, 5 min", "1.5 Minutes", ":30", "+5s"), and
     whitespace other than space and tab around a number: the schema accepts fewer forms, by design;
+  * a number written `1.000` (also `"1.000 s"`): the loader refuses it as ambiguous (a thousand
+    in Dutch, one in English), the schema's number pattern lets it through;
   * YAML that does not parse, binary files, bad UTF-8: the editor reports those itself;
   * the length of an inline pause, `(pauze 0 s)` or `(pauze 90 min)`: its form is checked by
     both, its range only by the loader (as for duration strings).
@@ -162,7 +164,10 @@ steps:
     ("pause 4000", HEAD + "pause: 4000\n" + STEPS, False),
     ("pause infinite", HEAD + "pause: .inf\n" + STEPS, False),
     ("pause 'abc'", HEAD + 'pause: "abc"\n' + STEPS, False),
-    ("pause '5 seconden'", HEAD + 'pause: "5 seconden"\n' + STEPS, False),
+    ("pause '5 seconden'", HEAD + 'pause: "5 seconden"\n' + STEPS, True),
+    ("pause '1,5 minuut'", HEAD + 'pause: "1,5 minuut"\n' + STEPS, True),
+    ("step pause 2 minuten", HEAD + "steps:\n  - text: Adem in.\n    pause: 2 minuten\n", True),
+    ("pause '5 uur'", HEAD + 'pause: "5 uur"\n' + STEPS, False),
     ("pause ''", HEAD + 'pause: ""\n' + STEPS, False),
     ("pause true", HEAD + "pause: true\n" + STEPS, False),
     ("pause a list", HEAD + "pause: [5]\n" + STEPS, False),
@@ -320,5 +325,5 @@ def test_every_duration_string_the_schema_allows_is_one_the_loader_reads(
     )
     try:
         load_script(scratch)
-    except ScriptError as error:
-        assert "over an hour" in error.reason, f"{value!r}: {error}"
+    except ScriptError as error:  # or `1.000`: a thousand in Dutch, one in English
+        assert "over an hour" in error.reason or "ambiguous" in error.reason, f"{value!r}: {error}"

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import write_script
 from rustpunt.errors import ScriptError
-from rustpunt.script import _text_seconds, load_script
+from rustpunt.script import MAX_CYCLE_MS, MIN_CYCLE_MS, _text_seconds, load_script
+from rustpunt.sentences import InlinePause, split_inline
 
 GOOD = """\
 title: Ademhaling
@@ -89,7 +90,9 @@ BAD = [
     ("duplicate key", "title: t\ntitle: u\nsteps: [a]\n", 2, "appears twice"),
     ("yaml syntax", "title: t\nsteps:\n  - a\n - b\n", 4, "YAML error"),
     ("unclosed quote", 'title: "t\nsteps: [a]\n', 3, "YAML error"),
-    ("tab indent", "title: t\nsteps:\n\t- a\n", 3, "YAML error"),
+    ("tab indent", "title: t\nsteps:\n\t- a\n", 3, "tabs are not allowed for indentation; indent with spaces"),
+    ("tab in a step", "title: t\nsteps:\n  - text: a\n  \t  pause: 3\n", 4, "tabs are not allowed"),
+    ("tab before a key", "title: t\n\tsteps:\n  - a\n", 2, "tabs are not allowed"),
     ("python object", "title: !!python/object/apply:os.system [echo hi]\nsteps: [a]\n", 1, "!!python/object/apply:os.system"),
     ("python name", "title: t\nsteps: [!!python/name:os.system a]\n", 2, "not allowed"),
     ("custom tag", "title: !env HOME\nsteps: [a]\n", 1, "!env"),
@@ -118,6 +121,20 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     path.write_bytes("title: t\nsteps:\n  - Knie\u00ebn\n".encode("latin-1"))
     with pytest.raises(ScriptError, match=r"latin1.yaml:3: .*UTF-8"):
         load_script(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_says_so_and_how_to_convert(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "windows.yaml"
+    path.write_bytes("title: Knieën\nsteps: [één]\n".encode(encoding))
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.line == 1
+    assert "UTF-16" in caught.value.reason and "binary" not in caught.value.reason
+    assert (
+        "save it as UTF-8" in caught.value.reason
+        and "iconv -f UTF-16 -t UTF-8" in caught.value.reason
+    )
 
 
 def test_a_utf8_bom_is_fine(tmp_path: Path) -> None:
@@ -227,3 +244,100 @@ def test_a_remembered_inline_pause_problem_names_each_files_own_line(tmp_path: P
 def test_a_remembered_pause_string_reads_as_afresh(written: str) -> None:
     assert _text_seconds(written) == _text_seconds.__wrapped__(written)
     assert _text_seconds(written) == _text_seconds.__wrapped__(written)  # from memory
+
+
+SIX_BAD_STEPS = """\
+title: t
+stpes_note: x
+steps:
+  - text: a
+    pause: -1
+  - text: b
+    pause: soms
+  - Adem in (pauze vier s) en uit.
+  - txet: c
+  - [x]
+  - text: d
+    pause: 2h
+    breathing: 4
+"""
+
+
+def test_every_problem_of_a_script_is_found_each_at_its_own_line(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "zes.yaml", SIX_BAD_STEPS)
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    problems = caught.value.problems
+    assert [p.line for p in problems] == [2, 5, 7, 8, 9, 10, 12, 13]
+    assert all(str(p).startswith(f"{path}:{p.line}: ") and "\n" not in str(p) for p in problems)
+    assert "did you mean `text`" in problems[4].reason  # not also "step 4 has no `text:`"
+    # the error itself is one line: the first problem, and how many more there are
+    assert str(caught.value) == (
+        f"{problems[0]} (and 7 more problems: `rustpunt check {path}` lists them all)"
+    )
+
+
+def test_a_script_with_one_problem_reads_as_before(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "een.yaml", "title: t\nsteps:\n  - text: a\n    pause: -1\n")
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.problems == (caught.value,)
+    assert (
+        str(caught.value) == f"{path}:4: `step 1 pause` -1 is negative; a pause is zero or longer"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "ms"),
+    [("5 seconden", 5000), ("1,5 minuut", 90_000), ("2 minuten", 120_000), ("2,5 sec", 2500),
+     ("1 min", 60_000), ("4 S", 4000), ("0,5", 500)],
+)  # fmt: skip
+def test_pause_and_an_inline_pause_read_a_duration_alike(
+    tmp_path: Path, written: str, ms: int
+) -> None:
+    """Issue 21: `pause:` refused "5 seconden" and "1,5 minuut" that `(pauze ...)` took."""
+    path = write_script(
+        tmp_path,
+        "d.yaml",
+        f"title: t\npause: {written}\ncycle: {written}\n"
+        f"steps:\n  - text: Adem in (pauze {written}) en uit.\n    pause: {written}\n",
+    )
+    if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
+        path.write_text(path.read_text(encoding="utf-8").replace(f"cycle: {written}\n", ""))
+    script = load_script(path)
+    inline = split_inline(script.steps[0].text)[1]
+    assert isinstance(inline, InlinePause)
+    assert script.pause_ms == script.steps[0].pause_ms == inline.ms == ms
+    if script.cycle_ms is not None:
+        assert script.cycle_ms == ms
+
+
+@pytest.mark.parametrize("written", ["1.000", "1.000 s", "'12.500 seconden'", "1.500"])
+def test_a_dutch_thousands_point_is_refused_in_pause_cycle_and_inline_alike(
+    tmp_path: Path, written: str
+) -> None:
+    bare = written.strip("'")
+    for key, text in [
+        ("pause", f"title: t\npause: {written}\nsteps: [a]\n"),
+        ("cycle", f"title: t\ncycle: {written}\nsteps: [a]\n"),
+        ("step 1", f"title: t\nsteps:\n  - Adem in (pauze {bare}) en uit.\n"),
+    ]:
+        path = write_script(tmp_path, "k.yaml", text)
+        with pytest.raises(ScriptError) as caught:
+            load_script(path)
+        assert caught.value.reason.startswith(f"`{key}` " if key != "step 1" else "step 1: ")
+        assert "is ambiguous (in Dutch 1.000 is a thousand, in English one)" in caught.value.reason
+
+
+@pytest.mark.parametrize("written", ["-3", "0", "1", "61", "99999", "'-5s'", "'1s'", "2h"])
+def test_every_cycle_out_of_range_gets_the_one_message(tmp_path: Path, written: str) -> None:
+    path = write_script(tmp_path, "c.yaml", f"title: t\ncycle: {written}\nsteps: [a]\n")
+    with pytest.raises(ScriptError) as caught:
+        load_script(path)
+    assert caught.value.line == 2
+    assert caught.value.reason.endswith("is not a breathing cycle; use 2 to 60 seconds")
+
+
+def test_a_cycle_is_read_as_typed(tmp_path: Path) -> None:
+    path = write_script(tmp_path, "c.yaml", "title: t\ncycle: 010\nsteps: [a]\n")
+    assert load_script(path).cycle_ms == 10_000  # ten seconds, not octal eight

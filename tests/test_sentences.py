@@ -106,6 +106,9 @@ def test_inline_pause_forms(written: str, ms: int) -> None:
         ("Adem in (pauze 4 uur) en uit.", "unknown unit 'uur'"),
         ("Adem in (pauze 61 min) en uit.", "over an hour"),
         ("Adem in (pauze 0 s) en uit.", "no pause at all"),
+        ("Adem in (pauze 0.0001 s) en uit.", "no pause at all"),  # 0 ms, as (pauze 0 s)
+        ("Adem in (pauze 0,000004 min) en uit.", "no pause at all"),
+        ("Adem in (pauze 1.000 s) en uit.", "'1.000' is ambiguous"),  # as `pause: 1.000`
         ("(pauze 4 s) Adem in.", "starts the text"),
         ("Adem in. (pauze 4 s)", "ends the text"),
         ("Adem in (pauze 4 s) (pauze 2 s) en uit.", "follows another pause"),

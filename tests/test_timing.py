@@ -29,6 +29,11 @@ CASES = [
     ("HOUD DIT VIJF SECONDEN VAST!", 5000, "seconds"),
     ("Houd\u00a0dit  vijf\tseconden   vast", 5000, "seconds"),
     ("Houd, als het lukt, acht seconden vast.", 8000, "seconds"),
+    # a zero asks for no time: straight on, as `pause: 0` (it was the default pause)
+    ("Houd dit 0 seconden vast.", 0, "seconds"),
+    ("Houd dit nul seconden vast.", 0, "seconds"),
+    ("Blijf 0 minuten liggen.", 0, "minutes"),
+    ("Houd dit 0 of 5 seconden vast.", 5000, "seconds"),
     # alternatives and ranges count once, at the longest
     ("Houd dit vijf of zes seconden vast.", 6000, "seconds"),
     ("Houd dit vijf à zes seconden vast.", 6000, "seconds"),

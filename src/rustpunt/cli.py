@@ -412,7 +412,8 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     results = check_scripts(paths, voices_dirs)
     if not results:
         raise _no_scripts(paths)
-    problems = [r.error for r in results if r.error is not None]
+    failed = [r.error for r in results if r.error is not None]
+    problems = [problem for error in failed for problem in error.problems]  # each on its line
     warnings = [warning for r in results for warning in r.warnings]
     if as_json:
         _emit_json(
@@ -430,7 +431,7 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
         for error in problems:
             click.echo(str(error), err=True)
         click.echo(
-            f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems)
+            f"{len(results)} script(s) checked, {len(failed)} with problems", err=bool(problems)
         )
     return ExitStatus.ERROR if problems else ExitStatus.OK
 

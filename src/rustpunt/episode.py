@@ -58,6 +58,7 @@ from rustpunt.session import (
     BuildResult,
     BuildStatus,
     built_result,
+    clips_record,
     known_voice,
     output_paths,
     outputs_intact,
@@ -661,9 +662,7 @@ def sidecar(
         "chapters": [
             {"start_ms": c.start_ms, "end_ms": c.end_ms, "title": c.title} for c in chapters
         ],
-        # not how many were spoken in this build: that depends on the cache, and the sidecar
-        # must be the same bytes whatever the cache held (the build's --json report says it)
-        "clips": {"total": len(spoken.clips)},
+        "clips": clips_record(spoken),
     }
     return {k: v for k, v in document.items() if v is not None}
 

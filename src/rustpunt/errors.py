@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
+from typing import TypeVar
 
 
 class ExitStatus(IntEnum):
@@ -30,15 +32,41 @@ class RustpuntError(Exception):
     exit_code = ExitStatus.ERROR
 
 
+_Problem = TypeVar("_Problem", bound="FileProblem")
+
+
 class FileProblem(RustpuntError):
-    """A problem at a line of a file the user wrote: `FILE:LINE: message`."""
+    """A problem at a line of a file the user wrote: `FILE:LINE: message`.
+
+    A file may have several problems (six bad steps): `problems` holds each as its own
+    FileProblem, one line each, for `check` to list; the error itself reads as the first, with
+    how many more there are, so a build still fails in one line."""
 
     def __init__(self, path: Path | str, line: int | None, message: str) -> None:
         self.path = Path(path)
         self.line = line
         self.reason = message
+        self.problems: tuple[FileProblem, ...] = (self,)
         where = f"{shown(self.path)}:{line}" if line else shown(self.path)
         super().__init__(f"{where}: {message}")
+
+    @classmethod
+    def several(
+        cls: type[_Problem], path: Path | str, found: Sequence[tuple[int | None, str]]
+    ) -> _Problem:
+        """One error for all the (line, message) problems found in a file, in the order given."""
+        each = tuple(cls(path, line, message) for line, message in found)
+        if len(each) == 1:
+            return each[0]
+        more = len(each) - 1
+        first = cls(
+            path,
+            each[0].line,
+            f"{each[0].reason} (and {more} more problem{'s' if more > 1 else ''}: "
+            f"`rustpunt check {shown(path)}` lists them all)",
+        )
+        first.problems = each
+        return first
 
 
 class ScriptError(FileProblem):

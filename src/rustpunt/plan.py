@@ -109,7 +109,7 @@ def plan(script: Script) -> Timeline:
                 Pause(
                     step.pause_ms,
                     "explicit",
-                    f"`pause:` in the script (line {step.line})",
+                    f"`pause:` in the script (line {step.pause_line or step.line})",
                     step.number,
                 )
             )

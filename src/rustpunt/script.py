@@ -12,12 +12,12 @@ import hashlib
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pytimeparse import parse as parse_duration
-
+from rustpunt.durations import DurationError, seconds_of
 from rustpunt.errors import ScriptError
 from rustpunt.sentences import InlinePauseError, check_inline_pauses
 from rustpunt.soundkeys import (
@@ -27,7 +27,16 @@ from rustpunt.soundkeys import (
     parse_breathing,
     parse_sound,
 )
-from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
+from rustpunt.yamldoc import (
+    LineMapping,
+    LineSequence,
+    Problem,
+    Problems,
+    decode_text,
+    parse_document,
+)
+
+_T = TypeVar("_T")
 
 MAX_PAUSE_MS = 60 * 60 * 1000
 """A pause over an hour is surely a typo ("90m" for "90s"), so it is refused."""
@@ -55,6 +64,8 @@ class Step:
     line: int
     breathing: StepBreathing | None = None
     """`breathing:`: paced-breathing tones in the pause after this step."""
+    pause_line: int | None = None
+    """The line of the step's own `pause:` (it may sit lines below the step's first line)."""
 
 
 @dataclass(frozen=True)
@@ -97,11 +108,33 @@ def load_script(path: Path | str) -> Script:
 
 def parse_script(data: bytes, path: Path) -> Script:
     """Validate a script's bytes; `path` is where they came from, for messages and the Script.
-    Raises ScriptError naming the file and line of the problem."""
+    Raises ScriptError naming the file and line of the problem; when there are several, it
+    holds them all (`problems`), one line each."""
     try:
         return _parse(data, path)
     except Problem as problem:
-        raise ScriptError(path, problem.line, problem.message) from None
+        found = problem.found if isinstance(problem, Problems) else [problem]
+        raise ScriptError.several(path, [(p.line, p.message) for p in found]) from None
+
+
+class _Found:
+    """The problems of one script, gathered so `check` can report every one, not the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def attempt(self, read: Callable[..., _T], *args: Any) -> _T | None:
+        """What `read(*args)` returns; None, with its problem noted, when it raises one."""
+        try:
+            return read(*args)
+        except Problems as problems:
+            self.problems.extend(problems.found)
+        except Problem as problem:
+            self.problems.append(problem)
+        return None
+
+    def note(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(line, message))
 
 
 def _parse(data: bytes, path: Path) -> Script:
@@ -110,12 +143,14 @@ def _parse(data: bytes, path: Path) -> Script:
     if not isinstance(document, LineMapping):
         line = getattr(document, "line", 1)
         raise Problem(line, "a script is a mapping with `title:` and `steps:` at the top level")
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            raise Problem(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
+    found = _Found()
+    unknown = [key for key in document if key not in TOP_LEVEL_KEYS]
+    for key in unknown:
+        found.note(document.key_lines[key], _unknown_key(key, TOP_LEVEL_KEYS, "top level"))
     for required in ("title", "steps"):
-        if required not in document:
-            raise Problem(document.line, f"missing `{required}:`; a script needs a title and steps")
+        misspelt = any(_closest(key, TOP_LEVEL_KEYS) == required for key in unknown)
+        if required not in document and not misspelt:  # `stpes:` says "did you mean `steps`"
+            found.note(document.line, f"missing `{required}:`; a script needs a title and steps")
 
     def line_of(key: str) -> int:
         return document.key_lines.get(key, document.line)
@@ -128,30 +163,53 @@ def _parse(data: bytes, path: Path) -> Script:
             return None
         return text_field(value, line_of(key), key, spoken=spoken, written=written)
 
-    title = text_of("title")
-    if title is None:
-        raise Problem(line_of("title"), "`title` is empty; write the session's title")
+    def title_of() -> str:
+        title = text_of("title")
+        if title is None:
+            raise Problem(line_of("title"), "`title` is empty; write the session's title")
+        return title
+
+    title = found.attempt(title_of) if "title" in document else None
+    steps = (
+        found.attempt(lambda: _steps(document["steps"], line_of("steps"))) or ()
+        if "steps" in document
+        else ()
+    )
+    voice = found.attempt(lambda: _voice(document.get("voice"), line_of("voice")))
+    intro = found.attempt(lambda: text_of("intro", spoken=True))
+    outro = found.attempt(lambda: text_of("outro", spoken=True))
+    pause_ms = (
+        found.attempt(
+            lambda: parse_pause(
+                document["pause"], line_of("pause"), "pause", written=document.written.get("pause")
+            )
+        )
+        if document.get("pause") is not None
+        else None
+    )
+    cycle_ms = (
+        found.attempt(_cycle, document["cycle"], line_of("cycle"), document.written.get("cycle"))
+        if document.get("cycle") is not None
+        else None
+    )
+    description = found.attempt(lambda: text_of("description"))
+    sound = found.attempt(lambda: _sound(document, path))
+    if found.problems:
+        raise Problems(found.problems)
+    assert title is not None
     return Script(
         path=path,
         title=title,
-        steps=_steps(document["steps"], line_of("steps")),
-        voice=_voice(document.get("voice"), line_of("voice")),
+        steps=steps,
+        voice=voice,
         voice_line=document.key_lines.get("voice"),
-        intro=text_of("intro", spoken=True),
-        outro=text_of("outro", spoken=True),
-        pause_ms=(
-            parse_pause(
-                document["pause"], line_of("pause"), "pause", written=document.written.get("pause")
-            )
-            if document.get("pause") is not None
-            else None
-        ),
-        cycle_ms=_cycle(document["cycle"], line_of("cycle"))
-        if document.get("cycle") is not None
-        else None,
-        description=text_of("description"),
+        intro=intro,
+        outro=outro,
+        pause_ms=pause_ms,
+        cycle_ms=cycle_ms,
+        description=description,
         digest=hashlib.sha256(data).hexdigest(),
-        sound=_sound(document, path),
+        sound=sound,
     )
 
 
@@ -180,9 +238,17 @@ def _breathing(item: LineMapping, where: str) -> StepBreathing | None:
 def _unknown_key(key: Any, known: tuple[str, ...], where: str) -> str:
     if not isinstance(key, str):
         return f"unexpected key {key!r} at the {where}; keys are words like {', '.join(known)}"
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
+    close = _closest(key, known)
+    hint = f"did you mean `{close}`?" if close else f"known keys: {', '.join(known)}"
     return f"unknown key `{key}` at the {where}; {hint}"
+
+
+def _closest(key: Any, known: tuple[str, ...]) -> str | None:
+    """The known key a misspelt key most likely means, or None."""
+    if not isinstance(key, str):
+        return None
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def text_field(
@@ -230,6 +296,7 @@ def _voice(value: Any, line: int) -> str | None:
 
 
 def _steps(value: Any, line: int) -> tuple[Step, ...]:
+    """The steps; raises Problems with every bad step's problems, not only the first."""
     if not isinstance(value, LineSequence):
         raise Problem(
             line, f"`steps` must be a list of steps (lines starting with `- `), not {_kind(value)}"
@@ -241,91 +308,114 @@ def _steps(value: Any, line: int) -> tuple[Step, ...]:
             line,
             f"{len(value)} steps are too many for one session (at most {MAX_STEPS}); split the script",
         )
+    found = _Found()
     steps = []
     for number, (item, item_line) in enumerate(zip(value, value.item_lines), start=1):
-        where = f"step {number}"
-        if isinstance(item, LineMapping):
-            for key in item:
-                if key not in STEP_KEYS:
-                    raise Problem(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
-            if "text" not in item:
-                raise Problem(item.line, f"{where} has no `text:`; write what to say")
-            text = text_field(
-                item["text"],
-                item.key_lines["text"],
-                f"{where} text",
-                spoken=True,
-                written=item.written.get("text"),
+        step = found.attempt(_step, number, item, item_line, value.written)
+        if step is not None:
+            steps.append(step)
+    if found.problems:
+        raise Problems(found.problems)
+    return tuple(steps)
+
+
+def _step(number: int, item: Any, item_line: int, written: dict[int, str]) -> Step:
+    """One step; raises Problems with each of its problems (an unknown key and a bad pause)."""
+    where = f"step {number}"
+    if isinstance(item, LineMapping):
+        found = _Found()
+        for key in item:
+            if key not in STEP_KEYS:
+                found.note(item.key_lines[key], _unknown_key(key, STEP_KEYS, where))
+        misspelt = any(_closest(key, STEP_KEYS) == "text" for key in item if key not in STEP_KEYS)
+        if "text" not in item and not misspelt:
+            found.note(item.line, f"{where} has no `text:`; write what to say")
+        text = (
+            found.attempt(
+                lambda: text_field(
+                    item["text"],
+                    item.key_lines["text"],
+                    f"{where} text",
+                    spoken=True,
+                    written=item.written.get("text"),
+                )
             )
-            pause = item.get("pause")
-            pause_ms = (
-                None
-                if pause is None
-                else parse_pause(
+            if "text" in item
+            else None
+        )
+        pause = item.get("pause")
+        pause_ms = (
+            None
+            if pause is None
+            else found.attempt(
+                lambda: parse_pause(
                     pause,
                     item.key_lines["pause"],
                     f"{where} pause",
                     written=item.written.get("pause"),
                 )
             )
-            steps.append(
-                Step(
-                    number=number,
-                    text=text,
-                    pause_ms=pause_ms,
-                    line=item_line,
-                    breathing=_breathing(item, where),
-                )
-            )
-        elif not isinstance(item, (LineMapping, LineSequence)) and (
-            item is not None or value.written.get(number - 1) not in (None, "", "~")
-        ):
-            text = text_field(
-                item, item_line, where, spoken=True, written=value.written.get(number - 1)
-            )
-            steps.append(Step(number=number, text=text, pause_ms=None, line=item_line))
-        else:
-            raise Problem(
-                item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}"
-            )
-    return tuple(steps)
-
-
-_NUMBER = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,9})?", re.ASCII)
+        )
+        breathing = found.attempt(lambda: _breathing(item, where))
+        if found.problems:
+            raise Problems(found.problems)
+        assert text is not None
+        return Step(
+            number=number,
+            text=text,
+            pause_ms=pause_ms,
+            line=item_line,
+            breathing=breathing,
+            pause_line=item.key_lines.get("pause") if pause_ms is not None else None,
+        )
+    if not isinstance(item, LineSequence) and (
+        item is not None or written.get(number - 1) not in (None, "", "~")
+    ):
+        text = text_field(item, item_line, where, spoken=True, written=written.get(number - 1))
+        return Step(number=number, text=text, pause_ms=None, line=item_line)
+    raise Problem(item_line, f"{where} must be text or a mapping with `text:`, not {_kind(item)}")
 
 
 _YAML11_SURPRISE = re.compile(r"[+-]?(?:0[0-9_]+|[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)")
 """Integers YAML 1.1 reads in a way nobody means in a pause: octal `010`, base 60 `1:30`."""
 
-_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+", re.ASCII)
-"""`1.000`: a thousand in Dutch, one in English; a pause written so is refused, not guessed."""
+_DECIMAL_AS_TYPED = re.compile(r"[+-]?[0-9]+\.[0-9]+")
+"""A number with a point, read again as typed: `1.000` is refused as ambiguous, not taken as 1.0."""
 
 
-def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
-    """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds.
+def pause_seconds(
+    value: Any, line: int, what: str = "pause", *, written: str | None = None
+) -> float:
+    """The seconds a pause-like value asks for, any sign, any size (the caller sets the range):
+    a YAML number or a written duration (see rustpunt.durations: `6`, `2,5`, `"5 seconden"`,
+    `"1,5 minuut"`, `"1m30s"`). Raises Problem at `line` when it is no duration.
 
     `written` is the value as typed when YAML 1.1 read it as a number: `010` is ten seconds,
-    not eight (octal)."""
+    not eight (octal), and `1.000` is refused as ambiguous, not read as one."""
     typed = (written if written is not None else value if isinstance(value, str) else "").strip()
-    if _THOUSANDS.fullmatch(typed):
-        raise Problem(
-            line,
-            f"`{what}` {typed!r} is ambiguous (in Dutch 1.000 is a thousand); write "
-            f"{typed.replace('.', '')} for that many seconds, or use a comma for a decimal",
-        )
-    if _YAML11_SURPRISE.fullmatch(typed):
-        value = typed  # `010` is ten seconds, not octal eight; `1:30` is read as a duration
-    seconds = _seconds(value)
-    value = _shown(value)
+    if _YAML11_SURPRISE.fullmatch(typed) or _DECIMAL_AS_TYPED.fullmatch(typed):
+        value = typed
+    try:
+        seconds = _seconds(value)
+    except DurationError as error:
+        raise Problem(line, f"`{what}` {error}") from None
     if seconds is None or math.isnan(seconds):
         raise Problem(
             line,
-            f'`{what}` {value} is not a duration; write seconds (6, 2.5) or a duration like "90s", "1m30s"',
+            f"`{what}` {_shown(value)} is not a duration; write seconds (6, 2.5) or a duration"
+            ' like "90s", "1m30s"',
         )
+    return seconds
+
+
+def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
+    """A pause in whole milliseconds, zero up to an hour (see pause_seconds for the forms)."""
+    seconds = pause_seconds(value, line, what, written=written)
+    shown = _shown(value)
     if seconds < 0:
-        raise Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
+        raise Problem(line, f"`{what}` {shown} is negative; a pause is zero or longer")
     if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
+        raise Problem(line, f"`{what}` {shown} is over an hour; is the unit right?")
     return round(seconds * 1000)
 
 
@@ -352,24 +442,18 @@ def _seconds(value: Any) -> float | None:
 
 @functools.lru_cache(maxsize=4096)
 def _text_seconds(cleaned: str) -> float | None:
-    """_seconds of a string: remembered, as a rebuild reads the same `"44s"` pauses again."""
-    if _NUMBER.fullmatch(cleaned):
-        return float(cleaned.replace(",", "."))
-    negative = cleaned.startswith("-")
-    parsed = parse_duration(cleaned.lstrip("-").strip())
-    if parsed is None:
-        return None
-    seconds = math.inf if abs(parsed) > MAX_PAUSE_MS else float(parsed)
-    return -seconds if negative else seconds
+    """durations.seconds_of, remembered: a rebuild reads the same `"44s"` pauses again."""
+    return seconds_of(cleaned)
 
 
-def _cycle(value: Any, line: int) -> int:
-    ms = parse_pause(value, line, "cycle")
-    if not MIN_CYCLE_MS <= ms <= MAX_CYCLE_MS:
+def _cycle(value: Any, line: int, written: str | None = None) -> int:
+    """One breathing cycle in ms; anything out of range, negative and zero too, gets one message."""
+    seconds = pause_seconds(value, line, "cycle", written=written)
+    if not MIN_CYCLE_MS <= seconds * 1000 <= MAX_CYCLE_MS:
         raise Problem(
             line, f"`cycle` {_shown(value)} is not a breathing cycle; use 2 to 60 seconds"
         )
-    return ms
+    return round(seconds * 1000)
 
 
 def _kind(value: Any) -> str:

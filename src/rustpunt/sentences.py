@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rustpunt.durations import AMOUNT, UNITS_MS, DurationError, seconds_of
+
 __all__ = [
     "CAPTION_LINE_CHARS",
     "MAX_INLINE_PAUSE_MS",
@@ -58,19 +60,8 @@ CAPTION_LINE_CHARS = 42
 CAPTION_LINES = 2
 """At most two lines on screen at once."""
 
-_UNITS_MS = {
-    "": 1000,
-    "s": 1000,
-    "sec": 1000,
-    "seconde": 1000,
-    "seconden": 1000,
-    "min": 60_000,
-    "minuut": 60_000,
-    "minuten": 60_000,
-}
-
 _INLINE = re.compile(
-    r"\(\s*pauze\s+(?P<amount>[0-9]{1,9}(?:[.,][0-9]{1,9})?)\s*(?P<unit>[a-z]*)\s*\)",
+    rf"\(\s*pauze\s+(?P<amount>{AMOUNT})\s*(?P<unit>[a-z]*)\s*\)",
     re.IGNORECASE,
 )
 """`(pauze 4 s)`, `(Pauze 2,5 seconden)`, `(pauze 1 min)`; the unit is checked separately."""
@@ -93,18 +84,26 @@ class InlinePause:
 
 def _inline_ms(match: re.Match[str]) -> int:
     written = " ".join(match.group(0).split())
-    unit = match["unit"].lower()
-    if unit not in _UNITS_MS:
+    if match["unit"].lower() not in UNITS_MS:
         raise InlinePauseError(
             f"{written}: unknown unit {match['unit']!r}; write seconds or minutes, "
             "as in (pauze 4 s) or (pauze 1 min)"
         )
-    seconds = float(match["amount"].replace(",", ".")) * _UNITS_MS[unit] / 1000
+    try:  # read as `pause:` reads "2,5 seconden": one reading of durations everywhere
+        seconds = seconds_of(f"{match['amount']} {match['unit']}")
+    except DurationError as error:
+        raise InlinePauseError(f"{written}: {error}") from None
+    assert seconds is not None  # a number and a known unit always read
     if seconds * 1000 > MAX_INLINE_PAUSE_MS:
         raise InlinePauseError(f"{written} is over an hour; is the unit right?")
-    if seconds <= 0:
-        raise InlinePauseError(f"{written} is no pause at all; remove it or write a time")
-    return round(seconds * 1000)
+    ms = round(seconds * 1000)
+    if ms <= 0:  # (pauze 0.0001 s) is as much a pause as (pauze 0 s): none
+        raise InlinePauseError(
+            f"{written} is no pause at all (under a millisecond); remove it or write a time"
+            if seconds > 0
+            else f"{written} is no pause at all; remove it or write a time"
+        )
+    return ms
 
 
 def split_inline(text: str) -> list[str | InlinePause]:

@@ -518,7 +518,18 @@ def sidecar(
         },
         **parts,
         "steps": steps,
-        # not how many were spoken in this build: that depends on the cache, and the sidecar
-        # must be the same bytes whatever the cache held (the build's --json report says it)
-        "clips": {"total": len(spoken.clips)},
+        "clips": clips_record(spoken),
+    }
+
+
+def clips_record(spoken: SpokenSession) -> dict[str, int]:
+    """The sidecar's `clips`: two different counts, each named for what it counts. A text (a
+    step, the intro) is one clip of the mix; it is spoken as phrases (sentences, or clauses),
+    each its own cache entry. How many were spoken in this build is not here: that depends on
+    the cache, and a sidecar is the same bytes whatever the cache held (the build's --json
+    report says it)."""
+    phrases = len({span.spoken for spans in spoken.layouts.values() for span in spans})
+    return {
+        "texts": len(spoken.clips),
+        "phrases": phrases,
     }

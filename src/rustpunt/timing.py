@@ -34,6 +34,9 @@ Decisions (the MP3 is measured, so every inferred pause is at least what the cue
   N * max(their sum, cycle_ms) + 1 s ("Adem vier tellen in en acht tellen uit. Herhaal dit drie
   keer." = 3 * 12 s + 1 s). Without "herhaal" the repetition is added like any other cue.
 * "een paar" (and "enkele", "een aantal") is A_FEW = 3, see there.
+* A zero asks for no time: "Houd dit 0 seconden vast" (or "nul minuten", "nul keer") goes
+  straight on to the next step, as `pause: 0` does, and the reason quotes the cue. The words
+  are the author's, and a zero is as exact as any other number; `rustpunt plan` shows it.
 * The rule id is "repeat" if a repetition cue counts, else "minutes" if a minute cue counts,
   else "seconds"; the reason names every cue that counted.
 
@@ -292,7 +295,7 @@ def _find_cues(text: str) -> tuple[list[_Cue], list[tuple[str, str]]]:
             span = quote(before.start() if before else start, after.end() if after else end)
             ignored.append((span, "is a frequency"))
             return
-        if value <= 0:
+        if value < 0:
             return
         # quote a range whole: "dertig tot veertig seconden"
         low = _RANGE_START.search(text, max(0, start - _LOOK_BACK), start)
@@ -417,8 +420,8 @@ class CueReading:
     def settle_ms(self) -> int:
         """The margin after a long, self-timed stretch (minutes, repeated rounds); seconds and
         counts end on time."""
-        minutes = any(g.kind == "minutes" for g in (*self.timed, *self.repeated))
-        return SETTLE_MS if minutes or self.repeated else 0
+        minutes = any(g.kind == "minutes" and g.ms for g in (*self.timed, *self.repeated))
+        return SETTLE_MS if minutes or (self.repeated and self.times) else 0
 
 
 def read_cues(text: str) -> CueReading:

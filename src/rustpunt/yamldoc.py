@@ -118,10 +118,49 @@ class Problem(Exception):
         self.message = message
 
 
+class Problems(Problem):
+    """Every problem found in one document, in the order of their lines; reads as the first."""
+
+    def __init__(self, found: list[Problem]) -> None:
+        self.found = sorted(found, key=lambda problem: problem.line or 0)
+        super().__init__(self.found[0].line, self.found[0].message)
+
+
+def _tab_at(text: str, line: int, column: int) -> bool:
+    """Whether a YAML error points at a tab, or at a line indented with one (libyaml's message
+    says only "found character that cannot start any token")."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    here = lines[line]
+    indent = here[: len(here) - len(here.lstrip(" \t"))]
+    return "\t" in indent or here[column : column + 1] == "\t"
+
+
+def _utf16(data: bytes) -> bool:
+    """Whether the bytes look like UTF-16 text (Windows Notepad's "Unicode", PowerShell's `>`):
+    a byte-order mark, or a NUL beside every ASCII character."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    head = data[:200]
+    for encoding, nuls in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if len(head) >= 4 and nuls.count(0) > len(head) // 4:  # an image has NULs too: read it
+            text = head[: len(head) // 2 * 2].decode(encoding, "replace")
+            if all(character.isprintable() or character in "\t\r\n" for character in text):
+                return True
+    return False
+
+
 def decode_text(data: bytes) -> str:
     """The file's text: UTF-8 (a BOM allowed); an empty or binary file is a Problem at a line."""
     if not data.strip():
         raise Problem(1, "the file is empty; a script needs `title:` and `steps:`")
+    if _utf16(data):
+        raise Problem(
+            1,
+            "the file is UTF-16 text, not UTF-8; save it as UTF-8 (an editor's "
+            '"Save with Encoding", or `iconv -f UTF-16 -t UTF-8 OLD.yaml > NEW.yaml`)',
+        )
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise Problem(line, "this is a binary file (a NUL byte here), not a YAML script")
@@ -140,7 +179,9 @@ def parse_document(text: str) -> Any:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
         what = error.problem or error.context or "unreadable YAML"
-        if "could not determine a constructor" in str(error):
+        if mark is not None and _tab_at(text, mark.line, mark.column):
+            what = "tabs are not allowed for indentation; indent with spaces"
+        elif "could not determine a constructor" in str(error):
             tag = (error.problem or "").split("'")[1:2] or ["?"]
             shown = tag[0].replace("tag:yaml.org,2002:", "!!")
             what = f"the tag {shown} is not allowed; scripts hold only text, numbers, lists and mappings"
