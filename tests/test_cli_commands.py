@@ -258,3 +258,46 @@ def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
     assert json.loads(run_main("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(
         other
     )
+
+
+def _failures_with_json(tmp: Path) -> list[list[str | Path]]:
+    """A failing run of every command that takes --json (one of each kind of failure)."""
+    empty = tmp / "empty"
+    empty.mkdir()
+    bad = write_script(tmp, "bad.yaml", "title: t\nstpes: [a]\n")
+    good = write_script(tmp, "good.yaml", "title: t\nsteps: [Adem in.]\n")
+    return [
+        ["build", empty],  # a folder with no scripts
+        ["build", good, "--voice", "nl-nope", "-o", tmp / "out"],
+        ["build", good, "-o", bad / "out"],  # an output folder that cannot be made
+        ["build", good, "--nonsense"],  # refused by the parser before --json is read
+        ["check", empty],
+        ["plan", bad],
+        ["feed", empty, "--base-url", "https://example.org/p"],
+        ["cache", "--cache-dir", bad],
+        ["voices", "try", "nl-nope", "tekst", "-o", tmp / "t.mp3"],
+        ["voices", "install", "--timeout", "0", "nl_BE-nathalie-medium"],
+        ["import", "-o", tmp / "imported"],  # a missing argument
+    ]
+
+
+def test_every_failure_with_json_is_one_json_document(tmp_path: Path) -> None:
+    runs = _failures_with_json(tmp_path)
+    assert {str(run[0]) for run in runs} | {"schema"} == set(COMMANDS)
+    for args in runs:
+        plain = run_main(*args)
+        assert plain.returncode != 0 and plain.stdout == "", args
+        answered = run_main(*args, "--json")
+        document = json.loads(answered.stdout)  # exactly one document, nothing else
+        assert answered.returncode == plain.returncode == document["exit_code"], args
+        assert document["error"] and document["error"] in answered.stderr, args
+    plan = json.loads(run_main("plan", tmp_path / "bad.yaml", "--json").stdout)
+    assert plan["file"] == str(tmp_path / "bad.yaml") and plan["line"] == 2
+
+
+def test_watch_with_json_fails_as_one_json_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_main("build", tmp_path / "empty", "--watch", "--json")
+    assert result.returncode == ExitStatus.ERROR
+    [line] = result.stdout.splitlines()
+    assert "no scripts" in json.loads(line)["error"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rustpunt import __version__
-from rustpunt.errors import ExitStatus, RustpuntError, shown
+from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.article import Format
@@ -39,7 +39,15 @@ EXIT_CODES = "\b\nExit codes:\n" + "\n".join(
 )
 
 
+def _run_state() -> dict[str, Any]:
+    """The state main() hands the command (a throwaway dict when a test invokes `cli` itself)."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return root.obj if root is not None and isinstance(root.obj, dict) else {}
+
+
 def _emit_json(document: Any) -> None:
+    _run_state()["emitted"] = True  # main() then adds no failure document of its own
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
@@ -53,9 +61,21 @@ def _voices_dirs_option(function: Any) -> Any:
     )(function)
 
 
+def _remember_json(context: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """Tell main() that a JSON document is owed, even if the command fails before printing one."""
+    if value:
+        _run_state()["json"] = True
+    return value
+
+
 def _json_option(function: Any) -> Any:
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print a JSON document for programs."
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,  # read before the other options, so a bad one still gets a JSON answer
+        callback=_remember_json,
+        help="Print a JSON document for programs (on failure too: its error and exit code).",
     )(function)
 
 
@@ -201,6 +221,8 @@ def build(
     from rustpunt.builds import BuildOptions
     from rustpunt.cache import ClipCache
 
+    if watch and as_json:
+        _run_state()["json_lines"] = True  # a failure is one more line, even after the rounds
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
@@ -893,35 +915,58 @@ def voices_try(
     return ExitStatus.OK
 
 
+def _wants_json(error: click.ClickException, args: list[str]) -> bool:
+    """A wrong command line the parser refused before --json was read (an unknown option, say):
+    still owed a JSON document if the command takes --json and it was given."""
+    context = getattr(error, "ctx", None)
+    if context is None or "--json" not in args:
+        return False
+    return any(param.name == "as_json" for param in context.command.params)
+
+
+def _json_failure(state: dict[str, Any], error: BaseException | str, code: int) -> int:
+    """The one place that keeps `--json`'s promise: a command that failed before printing its
+    document prints one now, with the error and the exit code it exits with."""
+    if state.get("json_lines"):  # `build --watch --json`: JSON Lines, the failure one more line
+        state["emitted"] = False
+    if state.get("json") and not state.get("emitted"):
+        document: dict[str, Any] = {"error": str(error), "exit_code": int(code)}
+        if isinstance(error, FileProblem):
+            document |= {"file": shown(error.path), "line": error.line, "message": error.reason}
+        state["emitted"] = True
+        indent = None if state.get("json_lines") else 2
+        click.echo(json.dumps(document, indent=indent, ensure_ascii=False))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the program with `argv` (default: the command line); return its ExitStatus.
 
-    Every expected error is one line on stderr; a traceback only with --debug.
+    Every expected error is one line on stderr; a traceback only with --debug. With --json, a
+    failure is also a JSON document on stdout (`error`, `exit_code`; `file`, `line` for a file).
     """
-    state = {"debug": False}
+    args = list(sys.argv[1:] if argv is None else argv)
+    state: dict[str, Any] = {"debug": False, "json": False, "emitted": False}
     try:
-        result = cli.main(
-            args=None if argv is None else list(argv),
-            prog_name="rustpunt",
-            standalone_mode=False,
-            obj=state,
-        )
+        result = cli.main(args=args, prog_name="rustpunt", standalone_mode=False, obj=state)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:
         error.show()
-        return error.exit_code
+        if _wants_json(error, args):
+            state["json"] = True
+        return _json_failure(state, error.format_message(), error.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        return ExitStatus.INTERRUPTED
+        return _json_failure(state, "interrupted", ExitStatus.INTERRUPTED)
     except RustpuntError as error:
         if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        return error.exit_code
+        return _json_failure(state, error, error.exit_code)
     except OSError as error:
         if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        return ExitStatus.ERROR
+        return _json_failure(state, error, ExitStatus.ERROR)
     return int(result) if isinstance(result, int) else ExitStatus.OK
