@@ -140,3 +140,20 @@ def test_a_script_of_300_steps_builds_with_every_chapter(tmp_path: Path, hermeti
     assert result.returncode == 0, result.stderr
     found = audiotools.chapters(tmp_path / "out" / "lang.mp3")  # as ffmpeg-based players read it
     assert [title for _, _, title in found] == [f"Stap {n}." for n in range(1, 301)]
+
+
+@pytest.mark.parametrize(
+    ("voice", "line"), [("zz-nonexistent", 3), ("nl+nope", 3)], ids=["voice", "variant"]
+)
+def test_an_espeak_voice_that_does_not_exist_fails_check_as_it_fails_build(
+    tmp_path: Path, voice: str, line: int
+) -> None:
+    profile = write_script(
+        tmp_path, "voices/zz.yaml", f"engine: espeak\nsettings:\n  voice: {voice}\n  rate: 100\n"
+    )
+    script = write_script(tmp_path, "s.yaml", "title: t\nvoice: zz\nsteps: [Adem in.]\n")
+    built = run_main("build", script, "-o", tmp_path / "out")
+    assert built.returncode == 1 and "espeak has no voice" in built.stderr
+    checked = run_main("check", script)
+    assert checked.returncode == 1
+    assert f"{profile}:{line}: espeak has no voice" in checked.stderr

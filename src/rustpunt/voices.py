@@ -167,8 +167,11 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
         # rustpunt runs
         settings = {**settings, "model": str(path.parent / model)}
     try:
-        if check_engine:
-            create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
+        if check_engine:  # the engine checks its settings (espeak: that it has the voice)
+            checked = create_engine(engine, settings)
+            check_settings = getattr(checked, "check_settings", None)
+            if check_settings is not None:
+                check_settings()  # nothing is spoken
     except VoiceError as error:
         message = str(error)
         named = [str(key) for key in settings if repr(str(key)) in message] + [
