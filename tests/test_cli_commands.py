@@ -301,3 +301,77 @@ def test_watch_with_json_fails_as_one_json_line(tmp_path: Path) -> None:
     assert result.returncode == ExitStatus.ERROR
     [line] = result.stdout.splitlines()
     assert "no scripts" in json.loads(line)["error"]
+
+
+def test_named_files_are_checked_as_what_they_are(tmp_path: Path) -> None:
+    """A pre-commit hook passes every YAML file of a commit by name: each is read as rustpunt
+    reads it (script, episode, lexicon, sound, voice profile, podcast settings); other YAML is
+    passed over, saying so."""
+    files = {
+        "scripts/a.yaml": "title: t\nsteps: [Adem in.]\n",
+        "scripts/lexicon.yaml": "words:\n  GGZ: gee gee zet\n",
+        "scripts/sound.yaml": "bed: rain\n",
+        "scripts/voices/eigen.yaml": "engine: espeak\nsettings: {voice: nl}\n",
+        "output/podcast.yaml": "title: Rustpunt\nauthor: Wij\n",
+        "podcast/aflevering.yaml": "title: E\nparts:\n  - script: ../scripts/a.yaml\n",
+        "docker-compose.yml": "services:\n  web:\n    image: nginx\n",
+        "mkdocs.yml": "site_name: x\nplugins: [search]\nx: !!python/name:os.path\n",
+    }
+    paths = [write_script(tmp_path, name, text) for name, text in files.items()]
+    result = run_main("check", *paths, "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert [(Path(f["file"]).name, f["kind"], f["ok"]) for f in report["files"]] == [
+        ("lexicon.yaml", "lexicon", True),
+        ("sound.yaml", "sound settings", True),
+        ("eigen.yaml", "voice profile", True),
+        ("podcast.yaml", "podcast settings", True),
+        ("a.yaml", "script", True),
+        ("aflevering.yaml", "episode", True),
+    ]
+    assert [Path(p["file"]).name for p in report["passed_over"]] == ["docker-compose.yml", "mkdocs.yml"]
+    plain = run_main("check", *paths)
+    assert f"passed over  {tmp_path / 'mkdocs.yml'}: not a rustpunt file" in plain.stdout
+    assert "8 file(s) checked" not in plain.stdout and "2 passed over" in plain.stdout
+    # each kind's own mistakes, at their lines; a misspelt script is still a script
+    broken = {
+        "scripts/lexicon.yaml": ("wordz:\n  GGZ: x\n", 1),
+        "scripts/sound.yaml": ("bed: rain\nbedd: x\n", 2),
+        "scripts/voices/eigen.yaml": ("engine: espeak\nfallback: nergens\n", 2),
+        "output/podcast.yaml": ("title: R\ntitel: R\n", 2),
+        "scripts/a.yaml": ("titel: t\nstpes: [a]\n", 1),
+    }
+    for name, (text, line) in broken.items():
+        write_script(tmp_path, name, text)
+        failed = run_main("check", tmp_path / name)
+        assert failed.returncode == 1 and f"{tmp_path / name}:{line}: " in failed.stderr, name
+
+
+def test_the_shipped_hook_passes_a_projects_yaml_files(tmp_path: Path) -> None:
+    """What .pre-commit-hooks.yaml selects from a project's files, `rustpunt check` accepts."""
+    import yaml
+
+    from conftest import REPO
+
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    files = {
+        "scripts/adem.yaml": "title: t\nsteps: [Adem in.]\n",
+        "scripts/lexicon.yaml": "words:\n  GGZ: gee gee zet\n",
+        "scripts/sound.yaml": "bed: rain\n",
+        "scripts/voices/eigen.yaml": "engine: espeak\nsettings: {voice: nl}\n",
+        "podcast.yaml": "title: Rustpunt\n",
+        "docker-compose.yml": "services:\n  web:\n    image: nginx\n",
+        "mkdocs.yml": "site_name: x\n",
+        ".pre-commit-config.yaml": "repos: []\n",
+    }
+    for name, text in files.items():
+        write_script(tmp_path, name, text)
+    selected = [
+        name
+        for name in files
+        if re.search(hook["files"], name) and not re.search(hook["exclude"], name)
+    ]
+    assert ".pre-commit-config.yaml" not in selected and "scripts/voices/eigen.yaml" in selected
+    result = run_main("check", *selected, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 passed over" in result.stdout

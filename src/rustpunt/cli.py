@@ -376,7 +376,9 @@ def _print_report(report: Report) -> None:
 def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool) -> ExitStatus:
     """Validate scripts without making audio: each problem as FILE:LINE: message.
 
-    Fast enough for a pre-commit hook over hundreds of scripts.
+    Fast enough for a pre-commit hook over hundreds of scripts. A file named on its own is
+    checked as what it is (script, episode, lexicon.yaml, sound.yaml, voice profile,
+    podcast.yaml); other YAML (docker-compose.yml, ...) is passed over, saying so.
 
     \b
     Example:
@@ -385,30 +387,55 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     from rustpunt.batch import check_scripts
 
     paths = _existing(paths, Path("scripts"))
-    results = check_scripts(paths, voices_dirs)
-    if not results:
+    report = check_scripts(paths, voices_dirs)
+    if not report.results:
         raise _no_scripts(paths)
-    problems = [r.error for r in results if r.error is not None]
-    warnings = [warning for r in results for warning in r.warnings]
+    checked = [r for r in report.results if r.passed_over is None]
+    passed_over = [r for r in report.results if r.passed_over is not None]
+    failed = [r for r in checked if r.error is not None]
+    problems = list({str(r.error): r.error for r in failed if r.error}.values())  # each once
+    warnings = [warning for r in checked for warning in r.warnings] + report.warnings
     if as_json:
         _emit_json(
             {
-                "checked": len(results),
+                "checked": len(checked),
                 "problems": [
                     {"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems
                 ],
                 "warnings": warnings,
+                "files": [
+                    {"file": shown(r.path), "kind": r.kind, "ok": r.error is None} for r in checked
+                ],
+                "passed_over": [
+                    {"file": shown(r.path), "reason": r.passed_over} for r in passed_over
+                ],
             }
         )
     else:
+        for result in passed_over:
+            click.echo(f"passed over  {shown(result.path)}: {result.passed_over}")
         for warning in warnings:  # words the lexicon would likely need: the scripts stay valid
             click.echo(warning, err=True)
         for error in problems:
             click.echo(str(error), err=True)
-        click.echo(
-            f"{len(results)} script(s) checked, {len(problems)} with problems", err=bool(problems)
-        )
+        click.echo(_check_summary(checked, len(failed), len(passed_over)), err=bool(problems))
     return ExitStatus.ERROR if problems else ExitStatus.OK
+
+
+def _check_summary(checked: list[Any], failed: int, passed_over: int) -> str:
+    """`3 script(s) checked, 1 with problems`; other kinds of file named, by kind."""
+    kinds: dict[str, int] = {}
+    for result in checked:
+        kind = "script" if result.kind == "episode" else result.kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    if set(kinds) <= {"script"}:
+        line = f"{len(checked)} script(s) checked, {failed} with problems"
+    else:
+        counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+        line = f"{len(checked)} file(s) checked ({counted}), {failed} with problems"
+    if passed_over:
+        line += f"; {passed_over} passed over (not read by rustpunt)"
+    return line
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -216,6 +216,20 @@ def _speech_pause(value: Any, key: str, problem: Callable[[str, str], ProfileErr
     return round(value * 1000)
 
 
+def check_profile_file(path: Path, extra_dirs: Iterable[Path] = ()) -> VoiceProfile:
+    """A profile file named on its own (a pre-commit hook passes it): valid, and its fallbacks
+    known among the profiles of its folder, as a build that asks for it would find them."""
+    profile = load_profile(path)
+    try:
+        VoiceRegistry((*extra_dirs, path.parent)).chain(profile.name)
+    except ProfileError:
+        raise  # a fallback's own file is broken: that file's line says what to fix
+    except VoiceError as error:
+        line = _key_lines(path.read_text(encoding="utf-8")).get("fallback", 1)
+        raise ProfileError(path, line, f"`fallback:` {error}") from None
+    return profile
+
+
 def profile_files(folder: Path) -> list[Path]:
     """The voice profiles in a folder, in the order a registry reads them (none if it is absent)."""
     folder = Path(folder)
