@@ -705,6 +705,7 @@ def import_command(
     )
     written = [w for r in reports for w in r.written if w.status != "exists"]
     existing = [w for r in reports for w in r.written if w.status == "exists"]
+    not_written = [n for r in reports for n in r.not_written]
     failed = [r for r in reports if r.error]
     if as_json:
         _emit_json(
@@ -712,6 +713,7 @@ def import_command(
                 "sources": [r.document() for r in reports],
                 "written": len(written),
                 "exists": len(existing),
+                "not_written": len(not_written),
                 "failed": len(failed),
             }
         )
@@ -728,15 +730,25 @@ def import_command(
                     click.echo(f"  exists       {entry.path}  {steps}: left as it is")
                 else:
                     click.echo(f"  {entry.status:<12} {entry.path}  {steps}")
+                for item in entry.exercise.left_out:  # a warning: the script is written
+                    click.echo(
+                        f"  left out     item {item.number} “{item.text}” (a comment in"
+                        f" {entry.path}): {item.reason}",
+                        err=True,
+                    )
+            for missing in report.not_written:
+                click.echo(f"  not written  “{missing.exercise.title}”: {missing.reason}", err=True)
             for passed in report.passed_over:
                 click.echo(f"  passed over  {passed.message()}")
         summary = f"{len(written)} script(s) written"
         if existing:
             summary += f", {len(existing)} already there (--force overwrites)"
+        if not_written:
+            summary += f", {len(not_written)} not written"
         if failed:
             summary += f", {len(failed)} source(s) without an exercise or unreadable"
         click.echo(summary + (f"; build them: rustpunt build {output_dir}" if written else ""))
-    return ExitStatus.ERROR if existing or failed else ExitStatus.OK
+    return ExitStatus.ERROR if existing or not_written or failed else ExitStatus.OK
 
 
 # --- voices: list, install, try ----------------------------------------------------------------
