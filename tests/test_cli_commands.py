@@ -250,8 +250,13 @@ def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
     os.utime(old, (long_ago, long_ago))
     cleared = json.loads(run_main("cache", "--clear", "--older-than", "30", "--json").stdout)
     assert cleared["removed"] == 1 and not old.exists()
-    # the other clip, and the two encoded speech parts of the spliced MP3 (made again when needed)
-    assert json.loads(run_main("cache", "--clear", "--json").stdout)["removed"] == 3
+    # the other clip, and the two encoded speech parts of the spliced MP3 (made again when
+    # needed): counted as `rustpunt cache` counts them
+    before = json.loads(run_main("cache", "--json").stdout)
+    assert (before["entries"], before["parts"]) == (1, 2)
+    cleared = json.loads(run_main("cache", "--clear", "--json").stdout)
+    assert (cleared["removed"], cleared["removed_parts"]) == (1, 2)
+    assert cleared["freed_bytes"] == before["bytes"]
     assert not list(hermetic.glob("mp3parts/*/*"))
     assert run_main("cache", "--older-than", "3").returncode == 2
     other = tmp_path / "elders"
@@ -375,3 +380,57 @@ def test_the_shipped_hook_passes_a_projects_yaml_files(tmp_path: Path) -> None:
     result = run_main("check", *selected, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2 passed over" in result.stdout
+
+
+def test_a_wrong_command_line_for_sound_exits_2(tmp_path: Path) -> None:
+    from rustpunt.cli import MIN_CHIME_SECONDS
+    from rustpunt.soundkeys import MIN_CHIME_MS
+
+    assert MIN_CHIME_SECONDS * 1000 == MIN_CHIME_MS
+    script = write_script(tmp_path, "s.yaml", "title: t\nsteps: [Adem in.]\n")
+    for option in (["--chime", "-5"], ["--chime", "3"], ["--bed", ""]):
+        result = run_main("build", script, "-o", tmp_path / "out", *option)
+        assert result.returncode == ExitStatus.USAGE, (option, result.stderr)
+        assert option[0] in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "sub").mkdir()
+    missing = run_main("build", script, "-o", tmp_path / "out", "--bed", "nothere.wav", cwd=tmp_path / "sub")
+    assert missing.returncode == ExitStatus.USAGE
+    assert (
+        f"no such audio file {tmp_path / 'sub' / 'nothere.wav'} (a --bed file is relative to the"
+        " current folder)" in missing.stderr
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cache_that_is_a_file_is_refused_from_the_environment_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "cache"
+    afile.write_text("not a folder")
+    given = run_main("cache", "--cache-dir", afile)
+    monkeypatch.setenv("RUSTPUNT_CACHE", str(afile))
+    from_environment = run_main("cache")
+    assert given.returncode == from_environment.returncode == ExitStatus.USAGE
+    assert f"$RUSTPUNT_CACHE: {afile} is a file, not a folder" in from_environment.stderr
+    assert run_main("cache", "--cache-dir", tmp_path / "elders").returncode == 0  # given wins
+
+
+def test_a_cache_that_cannot_be_cleared_is_one_line(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    script = write_script(tmp_path, "c.yaml", "title: t\nsteps: [Adem in.]\n")
+    assert run_main("build", script, "-o", tmp_path / "out", "--voice", "nl-espeak").returncode == 0
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)  # as on a read-only mount (root ignores modes)
+    result = run_main("cache", "--clear")
+    assert result.returncode == ExitStatus.ERROR
+    assert result.stderr == (
+        f"Error: {hermetic}: cannot remove from the clip cache (Read-only file system); 0 clip(s)"
+        " and 0 speech part(s) removed before that; make the folder writable, or leave it as it"
+        " is\n"
+    )

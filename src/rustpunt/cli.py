@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,9 @@ EXIT_MEANINGS = {
     ExitStatus.USAGE: "wrong command line (unknown option, missing argument or path)",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
 }
+MIN_CHIME_SECONDS = 5
+"""rustpunt.soundkeys.MIN_CHIME_MS in seconds (a test keeps them equal): importing soundkeys
+would import numpy for every command."""
 EXIT_CODES = "\b\nExit codes:\n" + "\n".join(
     f"  {status.value:<4} {meaning}" for status, meaning in EXIT_MEANINGS.items()
 )
@@ -66,6 +70,24 @@ def _remember_json(context: click.Context, _param: click.Parameter, value: bool)
     if value:
         _run_state()["json"] = True
     return value
+
+
+def _cache_dir_or_environment(
+    _context: click.Context, _param: click.Parameter, value: Path | None
+) -> Path | None:
+    """--cache-dir as given, else $RUSTPUNT_CACHE held to the same rule: a file is refused as a
+    wrong command line (exit 2) either way, never read as an empty cache."""
+    from rustpunt.cache import CACHE_ENV
+
+    if value is not None or not os.environ.get(CACHE_ENV):
+        return value
+    folder = Path(os.environ[CACHE_ENV])
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(
+            f"{shown(folder)} is a file, not a folder; set it to a folder, or give --cache-dir",
+            param_hint=f"${CACHE_ENV}",
+        )
+    return folder
 
 
 def _json_option(function: Any) -> Any:
@@ -158,6 +180,7 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=_cache_dir_or_environment,
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
 @_voices_dirs_option
@@ -173,7 +196,12 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 )
 @click.option("--bed", help="A bed under every session: pink, brown, rain, an audio file, or none.")
 @click.option("--bell", type=click.Choice(["start", "end", "both", "none"]), help="A singing bowl.")
-@click.option("--chime", type=float, help="A soft chime before speech after pauses of this many s.")
+@click.option(
+    "--chime",
+    type=click.FloatRange(min=MIN_CHIME_SECONDS),
+    metavar="SECONDS",
+    help="A soft chime before speech after pauses of at least this many seconds.",
+)
 @click.option(
     "--watch",
     is_flag=True,
@@ -229,9 +257,7 @@ def build(
         raise _no_scripts(paths)
     sound = None
     if (bed, bell, chime) != (None, None, None):
-        from rustpunt.soundkeys import command_line_settings
-
-        sound = command_line_settings(bed=bed, bell=bell, chime=chime)
+        sound = _command_line_sound(bed, bell, chime)
     options = BuildOptions(
         output_dir=output_dir,
         cache=ClipCache(cache_dir),
@@ -270,6 +296,25 @@ def build(
             raise
         click.echo("Stopped watching.", err=True)
     return ExitStatus.OK
+
+
+def _command_line_sound(bed: str | None, bell: str | None, chime: float | None) -> Any:
+    """--bed, --bell, --chime as sound settings; a wrong one is a wrong command line (exit 2),
+    found before any script is read. A --bed file is relative to the current folder."""
+    from rustpunt.sounds import SoundError
+    from rustpunt.soundkeys import command_line_settings
+
+    try:
+        sound = command_line_settings(bed=bed, bell=bell, chime=chime)
+    except SoundError as error:
+        raise click.UsageError(str(error).removeprefix("command line: ")) from None
+    path = getattr(sound.bed, "path", None)
+    if path is not None and not path.exists():
+        raise click.BadParameter(
+            f"no such audio file {shown(path)} (a --bed file is relative to the current folder)",
+            param_hint="'--bed'",
+        )
+    return sound
 
 
 def _build_once(
@@ -506,6 +551,7 @@ def plan(script: Path, as_json: bool) -> None:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=_cache_dir_or_environment,
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
 @click.option(
@@ -538,18 +584,31 @@ def cache(
         raise click.UsageError("--older-than goes with --clear")
     clips = ClipCache(cache_dir)
     if clear:
-        removed, freed = clips.clear(older_than)
+        cleared = clips.clear(older_than)
         document: dict[str, Any] = {
             "folder": str(clips.root),
-            "removed": removed,
-            "freed_bytes": freed,
+            "removed": cleared.clips,
+            "removed_parts": cleared.parts,
+            "freed_bytes": cleared.freed_bytes,
         }
-        message = f"removed {removed} entries ({freed / 1e6:.1f} MB) from {clips.root}"
+        message = (
+            f"removed {cleared.clips} clips and {cleared.parts} encoded speech parts"
+            f" ({cleared.freed_bytes / 1e6:.1f} MB) from {clips.root}"
+        )
     else:
         entries = list(clips.entries())
-        size = sum(e.size for e in entries)
-        document = {"folder": str(clips.root), "entries": len(entries), "bytes": size}
-        message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
+        parts = list(clips.speech_parts())
+        size = sum(e.size for e in entries) + sum(part[1] for part in parts)
+        document = {
+            "folder": str(clips.root),
+            "entries": len(entries),
+            "parts": len(parts),
+            "bytes": size,
+        }
+        message = (
+            f"{clips.root}: {len(entries)} clips and {len(parts)} encoded speech parts,"
+            f" {size / 1e6:.1f} MB"
+        )
         if list_entries:
             document["list"] = [
                 {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}
