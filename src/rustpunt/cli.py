@@ -952,6 +952,18 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
     return ExitStatus.OK
 
 
+def _audio_file_name(value: Path | None) -> Path | None:
+    """voices try -o: a suffix that names neither MP3 nor WAV is a wrong command line."""
+    from rustpunt.audition import check_destination
+
+    if value is not None:
+        try:
+            check_destination(value)
+        except RustpuntError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
+
+
 @voices.command("try", epilog=EXIT_CODES)
 @click.argument("name")
 @click.argument("text")
@@ -959,7 +971,8 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The MP3 to write. [default: try-NAME.mp3]",
+    callback=lambda _context, _param, value: _audio_file_name(value),
+    help="The file to write: NAME.mp3, or NAME.wav for plain PCM. [default: try-NAME.mp3]",
 )
 @click.option(
     "--lexicon-dir",
