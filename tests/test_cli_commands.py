@@ -334,7 +334,10 @@ def test_named_files_are_checked_as_what_they_are(tmp_path: Path) -> None:
         ("a.yaml", "script", True),
         ("aflevering.yaml", "episode", True),
     ]
-    assert [Path(p["file"]).name for p in report["passed_over"]] == ["docker-compose.yml", "mkdocs.yml"]
+    assert [Path(p["file"]).name for p in report["passed_over"]] == [
+        "docker-compose.yml",
+        "mkdocs.yml",
+    ]
     plain = run_main("check", *paths)
     assert f"passed over  {tmp_path / 'mkdocs.yml'}: not a rustpunt file" in plain.stdout
     assert "8 file(s) checked" not in plain.stdout and "2 passed over" in plain.stdout
@@ -393,7 +396,9 @@ def test_a_wrong_command_line_for_sound_exits_2(tmp_path: Path) -> None:
         assert result.returncode == ExitStatus.USAGE, (option, result.stderr)
         assert option[0] in result.stderr and "Traceback" not in result.stderr
     (tmp_path / "sub").mkdir()
-    missing = run_main("build", script, "-o", tmp_path / "out", "--bed", "nothere.wav", cwd=tmp_path / "sub")
+    missing = run_main(
+        "build", script, "-o", tmp_path / "out", "--bed", "nothere.wav", cwd=tmp_path / "sub"
+    )
     assert missing.returncode == ExitStatus.USAGE
     assert (
         f"no such audio file {tmp_path / 'sub' / 'nothere.wav'} (a --bed file is relative to the"

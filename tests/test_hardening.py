@@ -122,7 +122,9 @@ def test_check_of_a_script_with_a_broken_profile_counts_and_says_it_once(tmp_pat
         checked = run_main("check", *args)
         assert checked.returncode == 1
         assert checked.stderr.count("espeak setting 'rate'") == 1, args
-    assert run_main("check", script).stderr.splitlines()[-1] == "1 script(s) checked, 1 with problems"
+    assert (
+        run_main("check", script).stderr.splitlines()[-1] == "1 script(s) checked, 1 with problems"
+    )
 
 
 def test_a_fallback_that_does_not_exist_is_found_by_check(tmp_path: Path) -> None:

@@ -257,8 +257,8 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
             try:
                 _check_settings_file(path, kind, voices_dirs)
                 results.append(CheckResult(path, None, kind=kind))
-            except FileProblem as error:
-                results.append(CheckResult(path, error, kind=kind))
+            except FileProblem as problem:
+                results.append(CheckResult(path, problem, kind=kind))
     profile_problems: dict[Path, ProfileError] = {}
     for job in jobs_for(scripts, Path("output")) if scripts else []:
         script_path = job.script

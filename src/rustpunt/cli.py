@@ -301,8 +301,8 @@ def build(
 def _command_line_sound(bed: str | None, bell: str | None, chime: float | None) -> Any:
     """--bed, --bell, --chime as sound settings; a wrong one is a wrong command line (exit 2),
     found before any script is read. A --bed file is relative to the current folder."""
-    from rustpunt.sounds import SoundError
     from rustpunt.soundkeys import command_line_settings
+    from rustpunt.sounds import SoundError
 
     try:
         sound = command_line_settings(bed=bed, bell=bell, chime=chime)

@@ -442,7 +442,9 @@ def script_text(
     for index, step in enumerate((*exercise.steps, None)):
         if index in left_out:
             item = left_out[index]
-            lines.append(f"  # left out by rustpunt import, item {item.number}: {quoted(item.text)}")
+            lines.append(
+                f"  # left out by rustpunt import, item {item.number}: {quoted(item.text)}"
+            )
             lines.append(f"  # (it would not load: {' '.join(item.reason.split())})")
         if step is None:
             break
@@ -566,7 +568,9 @@ def _write_exercise(
     exercise: Exercise, path: Path, article: Article, force: bool, explicit_pauses: bool
 ) -> Written:
     if not exercise.steps:
-        raise ArticleError(f"{path}: none of the {len(exercise.left_out)} items would load as a step")
+        raise ArticleError(
+            f"{path}: none of the {len(exercise.left_out)} items would load as a step"
+        )
     text = script_text(
         exercise, source=article.source, url=article.url, explicit_pauses=explicit_pauses
     )
