@@ -171,6 +171,8 @@ def file_kind(path: Path) -> tuple[str, str | None]:
         return "voice profile", None
     if is_episode_file(path):
         return "episode", None
+    if _has_script_key(path):
+        return "script", None
     keys = _top_level_keys(path)
     if keys is None or any(_script_key(key) for key in keys):
         return "script", None  # YAML that cannot be read: the script loader says why
@@ -188,13 +190,27 @@ def _script_key(key: str) -> bool:
     return bool(difflib.get_close_matches(key.lower(), SCRIPT_MARKS, n=1, cutoff=0.75))
 
 
+_SCRIPT_MARK = re.compile(rb"^(?:title|steps)[ \t]*:", re.MULTILINE)
+
+
+def _has_script_key(path: Path) -> bool:
+    """`title:` or `steps:` at the top level, by a look at the bytes (as is_episode_file looks):
+    a pre-commit hook names a thousand scripts, and reading each as YAML twice costs."""
+    try:
+        with open(path, "rb") as handle:
+            return bool(_SCRIPT_MARK.search(handle.read(1 << 20)))
+    except OSError:
+        return False
+
+
 def _top_level_keys(path: Path) -> set[str] | None:
     """The keys of a YAML mapping as written (tags such as mkdocs' !!python/name are not
     resolved); an empty set for YAML that is no mapping, None when it cannot be read."""
     import yaml
 
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, UnicodeError, yaml.YAMLError):
         return None
     if not isinstance(node, yaml.MappingNode):
