@@ -19,7 +19,9 @@ COMMANDS = sorted(cli.commands)
 
 
 def test_the_commands_are_the_documented_ones() -> None:
-    assert COMMANDS == ["build", "cache", "check", "feed", "import", "plan", "schema", "voices"]
+    assert COMMANDS == [
+        "build", "cache", "check", "feed", "import", "plan", "review", "schema", "studio", "voices",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -250,11 +252,194 @@ def test_cache_shows_and_clears(tmp_path: Path, hermetic: Path) -> None:
     os.utime(old, (long_ago, long_ago))
     cleared = json.loads(run_main("cache", "--clear", "--older-than", "30", "--json").stdout)
     assert cleared["removed"] == 1 and not old.exists()
-    # the other clip, and the two encoded speech parts of the spliced MP3 (made again when needed)
-    assert json.loads(run_main("cache", "--clear", "--json").stdout)["removed"] == 3
+    # the other clip, and the two encoded speech parts of the spliced MP3 (made again when
+    # needed): counted as `rustpunt cache` counts them
+    before = json.loads(run_main("cache", "--json").stdout)
+    assert (before["entries"], before["parts"]) == (1, 2)
+    cleared = json.loads(run_main("cache", "--clear", "--json").stdout)
+    assert (cleared["removed"], cleared["removed_parts"]) == (1, 2)
+    assert cleared["freed_bytes"] == before["bytes"]
     assert not list(hermetic.glob("mp3parts/*/*"))
     assert run_main("cache", "--older-than", "3").returncode == 2
     other = tmp_path / "elders"
     assert json.loads(run_main("cache", "--cache-dir", other, "--json").stdout)["folder"] == str(
         other
+    )
+
+
+def _failures_with_json(tmp: Path) -> list[list[str | Path]]:
+    """A failing run of every command that takes --json (one of each kind of failure)."""
+    empty = tmp / "empty"
+    empty.mkdir()
+    bad = write_script(tmp, "bad.yaml", "title: t\nstpes: [a]\n")
+    good = write_script(tmp, "good.yaml", "title: t\nsteps: [Adem in.]\n")
+    return [
+        ["build", empty],  # a folder with no scripts
+        ["build", good, "--voice", "nl-nope", "-o", tmp / "out"],
+        ["build", good, "-o", bad / "out"],  # an output folder that cannot be made
+        ["build", good, "--nonsense"],  # refused by the parser before --json is read
+        ["check", empty],
+        ["plan", bad],
+        ["feed", empty, "--base-url", "https://example.org/p"],
+        ["cache", "--cache-dir", bad],
+        ["voices", "try", "nl-nope", "tekst", "-o", tmp / "t.mp3"],
+        ["voices", "install", "--timeout", "0", "nl_BE-nathalie-medium"],
+        ["import", "-o", tmp / "imported"],  # a missing argument
+    ]
+
+
+def test_every_failure_with_json_is_one_json_document(tmp_path: Path) -> None:
+    runs = _failures_with_json(tmp_path)
+    with_json = {name for name, command in cli.commands.items()
+                 if any("--json" in option.opts for option in command.params)}  # fmt: skip
+    assert {str(run[0]) for run in runs} == with_json
+    for args in runs:
+        plain = run_main(*args)
+        assert plain.returncode != 0 and plain.stdout == "", args
+        answered = run_main(*args, "--json")
+        document = json.loads(answered.stdout)  # exactly one document, nothing else
+        assert answered.returncode == plain.returncode == document["exit_code"], args
+        assert document["error"] and document["error"] in answered.stderr, args
+    plan = json.loads(run_main("plan", tmp_path / "bad.yaml", "--json").stdout)
+    assert plan["file"] == str(tmp_path / "bad.yaml") and plan["line"] == 2
+
+
+def test_watch_with_json_fails_as_one_json_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_main("build", tmp_path / "empty", "--watch", "--json")
+    assert result.returncode == ExitStatus.ERROR
+    [line] = result.stdout.splitlines()
+    assert "no scripts" in json.loads(line)["error"]
+
+
+def test_named_files_are_checked_as_what_they_are(tmp_path: Path) -> None:
+    """A pre-commit hook passes every YAML file of a commit by name: each is read as rustpunt
+    reads it (script, episode, lexicon, sound, voice profile, podcast settings); other YAML is
+    passed over, saying so."""
+    files = {
+        "scripts/a.yaml": "title: t\nsteps: [Adem in.]\n",
+        "scripts/lexicon.yaml": "words:\n  GGZ: gee gee zet\n",
+        "scripts/sound.yaml": "bed: rain\n",
+        "scripts/voices/eigen.yaml": "engine: espeak\nsettings: {voice: nl}\n",
+        "output/podcast.yaml": "title: Rustpunt\nauthor: Wij\n",
+        "podcast/aflevering.yaml": "title: E\nparts:\n  - script: ../scripts/a.yaml\n",
+        "docker-compose.yml": "services:\n  web:\n    image: nginx\n",
+        "mkdocs.yml": "site_name: x\nplugins: [search]\nx: !!python/name:os.path\n",
+    }
+    paths = [write_script(tmp_path, name, text) for name, text in files.items()]
+    result = run_main("check", *paths, "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert [(Path(f["file"]).name, f["kind"], f["ok"]) for f in report["files"]] == [
+        ("lexicon.yaml", "lexicon", True),
+        ("sound.yaml", "sound settings", True),
+        ("eigen.yaml", "voice profile", True),
+        ("podcast.yaml", "podcast settings", True),
+        ("a.yaml", "script", True),
+        ("aflevering.yaml", "episode", True),
+    ]
+    assert [Path(p["file"]).name for p in report["passed_over"]] == [
+        "docker-compose.yml",
+        "mkdocs.yml",
+    ]
+    plain = run_main("check", *paths)
+    assert f"passed over  {tmp_path / 'mkdocs.yml'}: not a rustpunt file" in plain.stdout
+    assert "8 file(s) checked" not in plain.stdout and "2 passed over" in plain.stdout
+    # each kind's own mistakes, at their lines; a misspelt script is still a script
+    broken = {
+        "scripts/lexicon.yaml": ("wordz:\n  GGZ: x\n", 1),
+        "scripts/sound.yaml": ("bed: rain\nbedd: x\n", 2),
+        "scripts/voices/eigen.yaml": ("engine: espeak\nfallback: nergens\n", 2),
+        "output/podcast.yaml": ("title: R\ntitel: R\n", 2),
+        "scripts/a.yaml": ("titel: t\nstpes: [a]\n", 1),
+    }
+    for name, (text, line) in broken.items():
+        write_script(tmp_path, name, text)
+        failed = run_main("check", tmp_path / name)
+        assert failed.returncode == 1 and f"{tmp_path / name}:{line}: " in failed.stderr, name
+
+
+def test_the_shipped_hook_passes_a_projects_yaml_files(tmp_path: Path) -> None:
+    """What .pre-commit-hooks.yaml selects from a project's files, `rustpunt check` accepts."""
+    import yaml
+
+    from conftest import REPO
+
+    [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    files = {
+        "scripts/adem.yaml": "title: t\nsteps: [Adem in.]\n",
+        "scripts/lexicon.yaml": "words:\n  GGZ: gee gee zet\n",
+        "scripts/sound.yaml": "bed: rain\n",
+        "scripts/voices/eigen.yaml": "engine: espeak\nsettings: {voice: nl}\n",
+        "podcast.yaml": "title: Rustpunt\n",
+        "docker-compose.yml": "services:\n  web:\n    image: nginx\n",
+        "mkdocs.yml": "site_name: x\n",
+        ".pre-commit-config.yaml": "repos: []\n",
+    }
+    for name, text in files.items():
+        write_script(tmp_path, name, text)
+    selected = [
+        name
+        for name in files
+        if re.search(hook["files"], name) and not re.search(hook["exclude"], name)
+    ]
+    assert ".pre-commit-config.yaml" not in selected and "scripts/voices/eigen.yaml" in selected
+    result = run_main("check", *selected, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 passed over" in result.stdout
+
+
+def test_a_wrong_command_line_for_sound_exits_2(tmp_path: Path) -> None:
+    from rustpunt.cli import MIN_CHIME_SECONDS
+    from rustpunt.soundkeys import MIN_CHIME_MS
+
+    assert MIN_CHIME_SECONDS * 1000 == MIN_CHIME_MS
+    script = write_script(tmp_path, "s.yaml", "title: t\nsteps: [Adem in.]\n")
+    for option in (["--chime", "-5"], ["--chime", "3"], ["--bed", ""]):
+        result = run_main("build", script, "-o", tmp_path / "out", *option)
+        assert result.returncode == ExitStatus.USAGE, (option, result.stderr)
+        assert option[0] in result.stderr and "Traceback" not in result.stderr
+    (tmp_path / "sub").mkdir()
+    missing = run_main(
+        "build", script, "-o", tmp_path / "out", "--bed", "nothere.wav", cwd=tmp_path / "sub"
+    )
+    assert missing.returncode == ExitStatus.USAGE
+    assert (
+        f"no such audio file {tmp_path / 'sub' / 'nothere.wav'} (a --bed file is relative to the"
+        " current folder)" in missing.stderr
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_cache_that_is_a_file_is_refused_from_the_environment_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "cache"
+    afile.write_text("not a folder")
+    given = run_main("cache", "--cache-dir", afile)
+    monkeypatch.setenv("RUSTPUNT_CACHE", str(afile))
+    from_environment = run_main("cache")
+    assert given.returncode == from_environment.returncode == ExitStatus.USAGE
+    assert f"$RUSTPUNT_CACHE: {afile} is a file, not a folder" in from_environment.stderr
+    assert run_main("cache", "--cache-dir", tmp_path / "elders").returncode == 0  # given wins
+
+
+def test_a_cache_that_cannot_be_cleared_is_one_line(
+    tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    script = write_script(tmp_path, "c.yaml", "title: t\nsteps: [Adem in.]\n")
+    assert run_main("build", script, "-o", tmp_path / "out", "--voice", "nl-espeak").returncode == 0
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "unlink", read_only)  # as on a read-only mount (root ignores modes)
+    result = run_main("cache", "--clear")
+    assert result.returncode == ExitStatus.ERROR
+    assert result.stderr == (
+        f"Error: {hermetic}: cannot remove from the clip cache (Read-only file system); 0 clip(s)"
+        " and 0 speech part(s) removed before that; make the folder writable, or leave it as it"
+        " is\n"
     )

@@ -62,7 +62,7 @@ def test_json_for_programs(tmp_path: Path) -> None:
     assert page["url"] == "https://magazine.rustpunt.example/ontspanningsoefeningen"
     assert page["exercises"][0] == {
         "title": "Bodyscan", "steps": 7, "file": str(tmp_path / "bodyscan.yaml"),
-        "status": "written",
+        "status": "written", "left_out": [],
         "description": "Bij een bodyscan ga je met je aandacht door je hele lichaam, van je tenen"
         " tot je kruin. Zo merk je waar je spanning vasthoudt.",
     }  # fmt: skip
@@ -182,3 +182,66 @@ def test_an_imported_article_builds_offline_into_mp3s_with_a_chapter_per_step(
         chapters = audiotools.chapters(mp3)  # as players read them, through ffmpeg
         assert len(chapters) == exercise["steps"]
         assert chapters[0][2] == load_script(exercise["file"]).steps[0].text
+
+
+BODY_PAGE = """<html><head><title>Oefeningen</title></head><body>
+<h2>Ademhaling</h2>
+<ol><li>Ga rechtop zitten.</li><li>Adem in (pauze vier s) en uit.</li><li>Sluit je ogen.</li></ol>
+<h2>Bodyscan</h2>
+<ol><li>Ga liggen.</li><li>Voel je voeten.</li><li>Adem rustig door.</li></ol>
+</body></html>
+"""
+
+
+def test_an_item_that_would_not_load_is_left_out_and_the_rest_is_written(tmp_path: Path) -> None:
+    """One bad item neither aborts its source nor loses the exercise beside it; the headings of a
+    page whose content sits directly in <body> are kept; trafilatura's own log lines stay out."""
+    page = tmp_path / "oefeningen.html"
+    page.write_text(BODY_PAGE, encoding="utf-8")
+    out = tmp_path / "scripts"
+    result = invoke(page, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.output.splitlines()[1:] == [
+        f"  written      {out / 'ademhaling.yaml'}  “Ademhaling”, 2 steps",
+        f"  written      {out / 'bodyscan.yaml'}  “Bodyscan”, 3 steps",
+        f"2 script(s) written; build them: rustpunt build {out}",
+    ]
+    assert result.stderr.startswith(
+        "  left out     item 2 “Adem in (pauze vier s) en uit.” (a comment in "
+        f"{out / 'ademhaling.yaml'}): '(pauze vier s)' is not an inline pause"
+    )
+    script = load_script(out / "ademhaling.yaml")  # it loads: build takes it as it is
+    assert [step.text for step in script.steps] == ["Ga rechtop zitten.", "Sluit je ogen."]
+    text = (out / "ademhaling.yaml").read_text(encoding="utf-8")
+    assert '  # left out by rustpunt import, item 2: "Adem in (pauze vier s) en uit."' in text
+    assert text.index("Ga rechtop") < text.index("left out") < text.index("Sluit je ogen")
+    document = json.loads(invoke(page, "-o", tmp_path / "again", "--json").output)
+    [left_out] = document["sources"][0]["exercises"][0]["left_out"]
+    assert left_out["item"] == 2 and "not an inline pause" in left_out["reason"]
+
+
+def test_an_exercise_that_cannot_be_written_is_one_line_and_counted(tmp_path: Path) -> None:
+    page = tmp_path / "oefeningen.html"
+    page.write_text(BODY_PAGE, encoding="utf-8")
+    (tmp_path / "bodyscan.yaml").mkdir()  # in the way of the second exercise
+    result = invoke(page, "-o", tmp_path, "--force")
+    assert result.exit_code == 1
+    assert (
+        f"  not written  “Bodyscan”: {tmp_path / 'bodyscan.yaml'}: is a folder, not a script;"
+        in result.stderr
+    )
+    assert "Errno" not in result.stderr and (tmp_path / "ademhaling.yaml").is_file()
+    assert result.output.splitlines()[-1] == (
+        f"1 script(s) written, 1 not written; build them: rustpunt build {tmp_path}"
+    )
+
+
+def test_trafilatura_log_lines_stay_off_the_console(tmp_path: Path) -> None:
+    page = tmp_path / "leeg.html"
+    page.write_text("<html><body><div> </div></body></html>", encoding="utf-8")
+    result = run_cli("import", page, "-o", tmp_path / "out")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {page}: no exercise found; an exercise is a heading followed by a numbered list"
+        " of instructions such as “1. Ga rechtop zitten.”"
+    ]

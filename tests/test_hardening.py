@@ -60,7 +60,8 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_check_and_build(tmp_path: Pa
     built = run_main("build", folder, "--voice", "nl-espeak", "-o", tmp_path / "out")
     assert built.returncode == 1
     assert "not valid UTF-8; rename the file" in built.stderr and len(built.stderr) < 400
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    written = (tmp_path / "out").iterdir() if (tmp_path / "out").exists() else []
+    assert [path.name for path in written] in ([], [".rustpunt"])  # the build record at most
 
 
 def test_one_file_named_twice_is_one_script(tmp_path: Path, hermetic: Path) -> None:
@@ -92,17 +93,38 @@ def test_a_broken_profile_fails_only_the_scripts_that_use_it(
     assert f"{good}" not in checked.stderr
 
 
-def test_an_unused_broken_profile_is_reported_by_check_but_builds_go_on(
-    tmp_path: Path, hermetic: Path
+@pytest.mark.parametrize("kind", ["invalid", "self-looping symlink"])
+def test_check_and_build_agree_on_an_unused_broken_profile(
+    tmp_path: Path, hermetic: Path, kind: str
 ) -> None:
-    write_script(tmp_path, "voices/kapot.yaml", "engine: [\n")
+    """A profile no script asks for fails no build, so it fails no check either: a warning,
+    exit 0; named on its own (as a pre-commit hook names it) it is an error."""
+    profile = tmp_path / "voices" / "kapot.yaml"
+    if kind == "invalid":
+        write_script(tmp_path, "voices/kapot.yaml", "engine: [\n")
+    else:
+        profile.parent.mkdir()
+        profile.symlink_to(profile.name)
     write_script(tmp_path, "goed.yaml", "title: t\nvoice: nl-espeak\nsteps: [Adem in.]\n")
     built = run_main("build", tmp_path, "-o", tmp_path / "out")
     assert built.returncode == 0, built.stderr
     checked = run_main("check", tmp_path)
-    assert checked.returncode == 1
+    assert checked.returncode == 0, checked.stderr
+    assert f"{profile}" in checked.stderr and ": warning: " in checked.stderr
+    assert "1 script(s) checked, 0 with problems" in checked.stdout
+    named = run_main("check", profile)  # a link to nowhere "does not exist": exit 2
+    assert named.returncode != 0 and f"{profile}" in named.stderr and "warning" not in named.stderr
+
+
+def test_check_of_a_script_with_a_broken_profile_counts_and_says_it_once(tmp_path: Path) -> None:
+    profile = write_script(tmp_path, "voices/kapot.yaml", "engine: espeak\nsettings: {rate: 5}\n")
+    script = write_script(tmp_path, "s.yaml", "title: t\nvoice: kapot\nsteps: [Adem in.]\n")
+    for args in ([script], [script, profile], [tmp_path]):
+        checked = run_main("check", *args)
+        assert checked.returncode == 1
+        assert checked.stderr.count("espeak setting 'rate'") == 1, args
     assert (
-        f"{tmp_path / 'voices' / 'kapot.yaml'}:2: voice profile is not valid YAML" in checked.stderr
+        run_main("check", script).stderr.splitlines()[-1] == "1 script(s) checked, 1 with problems"
     )
 
 
@@ -163,3 +185,20 @@ def test_check_reports_every_bad_step_and_build_still_refuses_in_one_line(
     failed = [line for line in built.stderr.splitlines() if "zes.yaml" in line]
     assert len(failed) == 1 and "(and 5 more problems" in failed[0]
     assert not (tmp_path / "out" / "zes.mp3").exists()
+
+
+@pytest.mark.parametrize(
+    ("voice", "line"), [("zz-nonexistent", 3), ("nl+nope", 3)], ids=["voice", "variant"]
+)
+def test_an_espeak_voice_that_does_not_exist_fails_check_as_it_fails_build(
+    tmp_path: Path, voice: str, line: int
+) -> None:
+    profile = write_script(
+        tmp_path, "voices/zz.yaml", f"engine: espeak\nsettings:\n  voice: {voice}\n  rate: 100\n"
+    )
+    script = write_script(tmp_path, "s.yaml", "title: t\nvoice: zz\nsteps: [Adem in.]\n")
+    built = run_main("build", script, "-o", tmp_path / "out")
+    assert built.returncode == 1 and "espeak has no voice" in built.stderr
+    checked = run_main("check", script)
+    assert checked.returncode == 1
+    assert f"{profile}:{line}: espeak has no voice" in checked.stderr

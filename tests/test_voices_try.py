@@ -102,3 +102,26 @@ def test_the_voices_subcommands_teach_with_an_example(command: str) -> None:
     assert result.exit_code == 0
     assert "Example:" in result.output and "Exit codes:" in result.output
     assert f"rustpunt voices {command}" in result.output
+
+
+def test_the_file_is_what_its_suffix_says(tmp_path: Path) -> None:
+    """-o p.wav wrote an MP3 under a .wav name: now a WAV; a suffix of neither is refused."""
+    import wave
+
+    wav = tmp_path / "p.wav"
+    document = try_voice("nl-espeak", "Adem rustig in.", "-o", wav)
+    with wave.open(str(wav), "rb") as read:
+        assert (read.getnchannels(), read.getsampwidth(), read.getframerate()) == (1, 2, 44_100)
+        frames = read.readframes(read.getnframes())
+        assert read.getnframes() * 1000 // 44_100 == document["duration_ms"]
+    samples = np.frombuffer(frames, dtype="<i2")
+    lead = 44_100 * LEAD_MS // 1000
+    assert not samples[: lead // 2].any() and np.abs(samples).max() > 3000  # silence, then speech
+    mp3 = tmp_path / "p.mp3"
+    try_voice("nl-espeak", "Adem rustig in.", "-o", mp3)
+    assert mp3.read_bytes()[:3] == b"ID3"
+    refused = CliRunner(mix_stderr=False).invoke(
+        cli, ["voices", "try", "nl-espeak", "Adem in.", "-o", str(tmp_path / "p.ogg")]
+    )
+    assert refused.exit_code == 2 and "name it NAME.mp3 or NAME.wav" in refused.stderr
+    assert not (tmp_path / "p.ogg").exists()

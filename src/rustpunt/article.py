@@ -136,10 +136,16 @@ def _read_html(data: bytes, name: str) -> Article:
         from trafilatura.utils import load_html
     except ImportError:
         raise ArticleError(f"{name}: reading web pages needs trafilatura; {INSTALL_HINT}") from None
+    _quiet_trafilatura()
     tree = load_html(data)  # decodes as the page declares (<meta charset>), else by detection
     if tree is None:
         raise ArticleError(f"{name}: is not a readable web page")
     markdown = html_to_markdown(data)
+    if markdown is not None and not _HEADING.search(markdown):
+        wrapped = _body_in_main(tree)
+        again = html_to_markdown(wrapped) if wrapped is not None else None
+        if again is not None and _HEADING.search(again):
+            markdown = again
     metadata = extract_metadata(tree)
     article = _read_markdown(markdown or "", name)
     return Article(
@@ -149,6 +155,37 @@ def _read_html(data: bytes, name: str) -> Article:
         title=(metadata.title if metadata else None) or article.title,
         url=metadata.url if metadata else None,
     )
+
+
+_HEADING = re.compile(r"(?m)^#{1,6} \S")
+_LIBRARY_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext")
+
+
+def _quiet_trafilatura() -> None:
+    """trafilatura logs "discarding data: None" and the like as warnings and errors: its reasons,
+    not the user's; what counts reaches the user as rustpunt's own line ("no exercise found").
+    They stay visible with --debug (the root logger at DEBUG)."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    for name in _LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _body_in_main(tree: Any) -> bytes | None:
+    """The page again with its body's content inside <main>, when the body holds its headings
+    directly: trafilatura finds no content container then, and its fallback keeps the lists but
+    drops every heading (two exercises become "Oefeningen" and "Oefeningen (2)")."""
+    from lxml import etree, html
+
+    body = tree.find(".//body")
+    if body is None or tree.xpath("//main|//article") or not body.xpath("./h1|./h2|./h3|./h4"):
+        return None
+    main = etree.Element("main")
+    main.text, body.text = body.text, None
+    for child in list(body):
+        main.append(child)
+    body.append(main)
+    return html.tostring(tree, encoding="utf-8")
 
 
 def html_to_markdown(data: bytes | str) -> str | None:

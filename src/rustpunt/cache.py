@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rustpunt.errors import RustpuntError
 from rustpunt.files import remove_stale_parts, write_bytes_atomic, write_new_file
@@ -240,27 +240,48 @@ class ClipCache:
                 str(header.get("engine", "?")) if header else "?",
             )
 
-    def clear(self, older_than_days: float | None = None) -> tuple[int, int]:
-        """Remove all entries, or those unused for that many days; returns (entries, bytes) removed."""
-        cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
-        removed = freed = 0
-        for entry in list(self.entries()):
-            if cutoff is None or entry.last_used < cutoff:
-                entry.path.unlink(missing_ok=True)
-                removed += 1
-                freed += entry.size
-        for part in list(self.parts.glob("*/*.mp3part")):  # encoded speech: made again when needed
+    def speech_parts(self) -> Iterator[tuple[Path, int, float]]:
+        """The encoded speech parts kept for the spliced MP3 writer: (path, size, mtime)."""
+        for part in sorted(self.parts.glob("*/*.mp3part")):
             try:
                 stat = part.stat()
             except OSError:
                 continue
-            if cutoff is None or stat.st_mtime < cutoff:
-                part.unlink(missing_ok=True)
-                removed += 1
-                freed += stat.st_size
-        remove_stale_parts(self.clips, "*/.*.part")  # left by a process killed mid-write
-        remove_stale_parts(self.parts, "*/.*.part")
-        return removed, freed
+            yield part, stat.st_size, stat.st_mtime
+
+    def clear(self, older_than_days: float | None = None) -> Cleared:
+        """Remove all entries and encoded speech parts (made again when needed), or those unused
+        for that many days. CacheError naming the folder when one cannot be removed."""
+        cutoff = None if older_than_days is None else time.time() - older_than_days * 86_400
+        clips = parts = freed = 0
+        try:
+            for entry in list(self.entries()):
+                if cutoff is None or entry.last_used < cutoff:
+                    entry.path.unlink(missing_ok=True)
+                    clips += 1
+                    freed += entry.size
+            for part, size, mtime in list(self.speech_parts()):
+                if cutoff is None or mtime < cutoff:
+                    part.unlink(missing_ok=True)
+                    parts += 1
+                    freed += size
+            remove_stale_parts(self.clips, "*/.*.part")  # left by a process killed mid-write
+            remove_stale_parts(self.parts, "*/.*.part")
+        except OSError as error:
+            raise CacheError(
+                f"{self.root}: cannot remove from the clip cache ({error.strerror or error});"
+                f" {clips} clip(s) and {parts} speech part(s) removed before that; make the"
+                " folder writable, or leave it as it is"
+            ) from None
+        return Cleared(clips, parts, freed)
+
+
+class Cleared(NamedTuple):
+    """What `rustpunt cache --clear` removed: the same two things `rustpunt cache` counts."""
+
+    clips: int
+    parts: int
+    freed_bytes: int
 
 
 def _entry(header: dict[str, Any], samples: np.ndarray) -> list[bytes | memoryview]:

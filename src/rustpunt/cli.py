@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rustpunt import __version__
-from rustpunt.errors import ExitStatus, RustpuntError, shown
+from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.article import Format
@@ -34,12 +35,23 @@ EXIT_MEANINGS = {
     ExitStatus.USAGE: "wrong command line (unknown option, missing argument or path)",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)",
 }
+MIN_CHIME_SECONDS = 5
+"""rustpunt.soundkeys.MIN_CHIME_MS in seconds (a test keeps them equal): importing soundkeys
+would import numpy for every command."""
 EXIT_CODES = "\b\nExit codes:\n" + "\n".join(
     f"  {status.value:<4} {meaning}" for status, meaning in EXIT_MEANINGS.items()
 )
 
 
+def _run_state() -> dict[str, Any]:
+    """The state main() hands the command (a throwaway dict when a test invokes `cli` itself)."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return root.obj if root is not None and isinstance(root.obj, dict) else {}
+
+
 def _emit_json(document: Any) -> None:
+    _run_state()["emitted"] = True  # main() then adds no failure document of its own
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
@@ -53,9 +65,39 @@ def _voices_dirs_option(function: Any) -> Any:
     )(function)
 
 
+def _remember_json(context: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """Tell main() that a JSON document is owed, even if the command fails before printing one."""
+    if value:
+        _run_state()["json"] = True
+    return value
+
+
+def _cache_dir_or_environment(
+    _context: click.Context, _param: click.Parameter, value: Path | None
+) -> Path | None:
+    """--cache-dir as given, else $RUSTPUNT_CACHE held to the same rule: a file is refused as a
+    wrong command line (exit 2) either way, never read as an empty cache."""
+    from rustpunt.cache import CACHE_ENV
+
+    if value is not None or not os.environ.get(CACHE_ENV):
+        return value
+    folder = Path(os.environ[CACHE_ENV])
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(
+            f"{shown(folder)} is a file, not a folder; set it to a folder, or give --cache-dir",
+            param_hint=f"${CACHE_ENV}",
+        )
+    return folder
+
+
 def _json_option(function: Any) -> Any:
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print a JSON document for programs."
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,  # read before the other options, so a bad one still gets a JSON answer
+        callback=_remember_json,
+        help="Print a JSON document for programs (on failure too: its error and exit code).",
     )(function)
 
 
@@ -138,6 +180,7 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=_cache_dir_or_environment,
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
 @_voices_dirs_option
@@ -153,7 +196,12 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
 )
 @click.option("--bed", help="A bed under every session: pink, brown, rain, an audio file, or none.")
 @click.option("--bell", type=click.Choice(["start", "end", "both", "none"]), help="A singing bowl.")
-@click.option("--chime", type=float, help="A soft chime before speech after pauses of this many s.")
+@click.option(
+    "--chime",
+    type=click.FloatRange(min=MIN_CHIME_SECONDS),
+    metavar="SECONDS",
+    help="A soft chime before speech after pauses of at least this many seconds.",
+)
 @click.option(
     "--review",
     is_flag=True,
@@ -209,15 +257,15 @@ def build(
     from rustpunt.builds import BuildOptions
     from rustpunt.cache import ClipCache
 
+    if watch and as_json:
+        _run_state()["json_lines"] = True  # a failure is one more line, even after the rounds
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise _no_scripts(paths)
     sound = None
     if (bed, bell, chime) != (None, None, None):
-        from rustpunt.soundkeys import command_line_settings
-
-        sound = command_line_settings(bed=bed, bell=bell, chime=chime)
+        sound = _command_line_sound(bed, bell, chime)
     options = BuildOptions(
         output_dir=output_dir,
         cache=ClipCache(cache_dir),
@@ -262,6 +310,25 @@ def build(
             raise
         click.echo("Stopped watching.", err=True)
     return ExitStatus.OK
+
+
+def _command_line_sound(bed: str | None, bell: str | None, chime: float | None) -> Any:
+    """--bed, --bell, --chime as sound settings; a wrong one is a wrong command line (exit 2),
+    found before any script is read. A --bed file is relative to the current folder."""
+    from rustpunt.soundkeys import command_line_settings
+    from rustpunt.sounds import SoundError
+
+    try:
+        sound = command_line_settings(bed=bed, bell=bell, chime=chime)
+    except SoundError as error:
+        raise click.UsageError(str(error).removeprefix("command line: ")) from None
+    path = getattr(sound.bed, "path", None)
+    if path is not None and not path.exists():
+        raise click.BadParameter(
+            f"no such audio file {shown(path)} (a --bed file is relative to the current folder)",
+            param_hint="'--bed'",
+        )
+    return sound
 
 
 def _build_once(
@@ -400,7 +467,9 @@ def _print_report(report: Report) -> None:
 def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool) -> ExitStatus:
     """Validate scripts without making audio: each problem as FILE:LINE: message.
 
-    Fast enough for a pre-commit hook over hundreds of scripts.
+    Fast enough for a pre-commit hook over hundreds of scripts. A file named on its own is
+    checked as what it is (script, episode, lexicon.yaml, sound.yaml, voice profile,
+    podcast.yaml); other YAML (docker-compose.yml, ...) is passed over, saying so.
 
     \b
     Example:
@@ -409,31 +478,57 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     from rustpunt.batch import check_scripts
 
     paths = _existing(paths, Path("scripts"))
-    results = check_scripts(paths, voices_dirs)
-    if not results:
+    report = check_scripts(paths, voices_dirs)
+    if not report.results:
         raise _no_scripts(paths)
-    failed = [r.error for r in results if r.error is not None]
-    problems = [problem for error in failed for problem in error.problems]  # each on its line
-    warnings = [warning for r in results for warning in r.warnings]
+    checked = [r for r in report.results if r.passed_over is None]
+    passed_over = [r for r in report.results if r.passed_over is not None]
+    failed = [r for r in checked if r.error is not None]
+    problems = list(
+        {str(problem): problem for r in failed if r.error for problem in r.error.problems}.values()
+    )  # each on its line, and once
+    warnings = [warning for r in checked for warning in r.warnings] + report.warnings
     if as_json:
         _emit_json(
             {
-                "checked": len(results),
+                "checked": len(checked),
                 "problems": [
                     {"file": shown(e.path), "line": e.line, "message": e.reason} for e in problems
                 ],
                 "warnings": warnings,
+                "files": [
+                    {"file": shown(r.path), "kind": r.kind, "ok": r.error is None} for r in checked
+                ],
+                "passed_over": [
+                    {"file": shown(r.path), "reason": r.passed_over} for r in passed_over
+                ],
             }
         )
     else:
+        for result in passed_over:
+            click.echo(f"passed over  {shown(result.path)}: {result.passed_over}")
         for warning in warnings:  # words the lexicon would likely need: the scripts stay valid
             click.echo(warning, err=True)
         for error in problems:
             click.echo(str(error), err=True)
-        click.echo(
-            f"{len(results)} script(s) checked, {len(failed)} with problems", err=bool(problems)
-        )
+        click.echo(_check_summary(checked, len(failed), len(passed_over)), err=bool(problems))
     return ExitStatus.ERROR if problems else ExitStatus.OK
+
+
+def _check_summary(checked: list[Any], failed: int, passed_over: int) -> str:
+    """`3 script(s) checked, 1 with problems`; other kinds of file named, by kind."""
+    kinds: dict[str, int] = {}
+    for result in checked:
+        kind = "script" if result.kind == "episode" else result.kind
+        kinds[kind] = kinds.get(kind, 0) + 1
+    if set(kinds) <= {"script"}:
+        line = f"{len(checked)} script(s) checked, {failed} with problems"
+    else:
+        counted = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+        line = f"{len(checked)} file(s) checked ({counted}), {failed} with problems"
+    if passed_over:
+        line += f"; {passed_over} passed over (not read by rustpunt)"
+    return line
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -504,6 +599,7 @@ def plan(script: Path, as_json: bool) -> None:
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=_cache_dir_or_environment,
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
 @click.option(
@@ -536,18 +632,31 @@ def cache(
         raise click.UsageError("--older-than goes with --clear")
     clips = ClipCache(cache_dir)
     if clear:
-        removed, freed = clips.clear(older_than)
+        cleared = clips.clear(older_than)
         document: dict[str, Any] = {
             "folder": str(clips.root),
-            "removed": removed,
-            "freed_bytes": freed,
+            "removed": cleared.clips,
+            "removed_parts": cleared.parts,
+            "freed_bytes": cleared.freed_bytes,
         }
-        message = f"removed {removed} entries ({freed / 1e6:.1f} MB) from {clips.root}"
+        message = (
+            f"removed {cleared.clips} clips and {cleared.parts} encoded speech parts"
+            f" ({cleared.freed_bytes / 1e6:.1f} MB) from {clips.root}"
+        )
     else:
         entries = list(clips.entries())
-        size = sum(e.size for e in entries)
-        document = {"folder": str(clips.root), "entries": len(entries), "bytes": size}
-        message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
+        parts = list(clips.speech_parts())
+        size = sum(e.size for e in entries) + sum(part[1] for part in parts)
+        document = {
+            "folder": str(clips.root),
+            "entries": len(entries),
+            "parts": len(parts),
+            "bytes": size,
+        }
+        message = (
+            f"{clips.root}: {len(entries)} clips and {len(parts)} encoded speech parts,"
+            f" {size / 1e6:.1f} MB"
+        )
         if list_entries:
             document["list"] = [
                 {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}
@@ -887,6 +996,7 @@ def import_command(
     )
     written = [w for r in reports for w in r.written if w.status != "exists"]
     existing = [w for r in reports for w in r.written if w.status == "exists"]
+    not_written = [n for r in reports for n in r.not_written]
     failed = [r for r in reports if r.error]
     if as_json:
         _emit_json(
@@ -894,6 +1004,7 @@ def import_command(
                 "sources": [r.document() for r in reports],
                 "written": len(written),
                 "exists": len(existing),
+                "not_written": len(not_written),
                 "failed": len(failed),
             }
         )
@@ -910,15 +1021,25 @@ def import_command(
                     click.echo(f"  exists       {entry.path}  {steps}: left as it is")
                 else:
                     click.echo(f"  {entry.status:<12} {entry.path}  {steps}")
+                for item in entry.exercise.left_out:  # a warning: the script is written
+                    click.echo(
+                        f"  left out     item {item.number} “{item.text}” (a comment in"
+                        f" {entry.path}): {item.reason}",
+                        err=True,
+                    )
+            for missing in report.not_written:
+                click.echo(f"  not written  “{missing.exercise.title}”: {missing.reason}", err=True)
             for passed in report.passed_over:
                 click.echo(f"  passed over  {passed.message()}")
         summary = f"{len(written)} script(s) written"
         if existing:
             summary += f", {len(existing)} already there (--force overwrites)"
+        if not_written:
+            summary += f", {len(not_written)} not written"
         if failed:
             summary += f", {len(failed)} source(s) without an exercise or unreadable"
         click.echo(summary + (f"; build them: rustpunt build {output_dir}" if written else ""))
-    return ExitStatus.ERROR if existing or failed else ExitStatus.OK
+    return ExitStatus.ERROR if existing or not_written or failed else ExitStatus.OK
 
 
 # --- voices: list, install, try ----------------------------------------------------------------
@@ -1063,6 +1184,18 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
     return ExitStatus.OK
 
 
+def _audio_file_name(value: Path | None) -> Path | None:
+    """voices try -o: a suffix that names neither MP3 nor WAV is a wrong command line."""
+    from rustpunt.audition import check_destination
+
+    if value is not None:
+        try:
+            check_destination(value)
+        except RustpuntError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
+
+
 @voices.command("try", epilog=EXIT_CODES)
 @click.argument("name")
 @click.argument("text")
@@ -1070,7 +1203,8 @@ def voices_install(voice_id: str, folder: Path | None, timeout: float, as_json: 
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The MP3 to write. [default: try-NAME.mp3]",
+    callback=lambda _context, _param, value: _audio_file_name(value),
+    help="The file to write: NAME.mp3, or NAME.wav for plain PCM. [default: try-NAME.mp3]",
 )
 @click.option(
     "--lexicon-dir",
@@ -1124,35 +1258,58 @@ def voices_try(
     return ExitStatus.OK
 
 
+def _wants_json(error: click.ClickException, args: list[str]) -> bool:
+    """A wrong command line the parser refused before --json was read (an unknown option, say):
+    still owed a JSON document if the command takes --json and it was given."""
+    context = getattr(error, "ctx", None)
+    if context is None or "--json" not in args:
+        return False
+    return any(param.name == "as_json" for param in context.command.params)
+
+
+def _json_failure(state: dict[str, Any], error: BaseException | str, code: int) -> int:
+    """The one place that keeps `--json`'s promise: a command that failed before printing its
+    document prints one now, with the error and the exit code it exits with."""
+    if state.get("json_lines"):  # `build --watch --json`: JSON Lines, the failure one more line
+        state["emitted"] = False
+    if state.get("json") and not state.get("emitted"):
+        document: dict[str, Any] = {"error": str(error), "exit_code": int(code)}
+        if isinstance(error, FileProblem):
+            document |= {"file": shown(error.path), "line": error.line, "message": error.reason}
+        state["emitted"] = True
+        indent = None if state.get("json_lines") else 2
+        click.echo(json.dumps(document, indent=indent, ensure_ascii=False))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the program with `argv` (default: the command line); return its ExitStatus.
 
-    Every expected error is one line on stderr; a traceback only with --debug.
+    Every expected error is one line on stderr; a traceback only with --debug. With --json, a
+    failure is also a JSON document on stdout (`error`, `exit_code`; `file`, `line` for a file).
     """
-    state = {"debug": False}
+    args = list(sys.argv[1:] if argv is None else argv)
+    state: dict[str, Any] = {"debug": False, "json": False, "emitted": False}
     try:
-        result = cli.main(
-            args=None if argv is None else list(argv),
-            prog_name="rustpunt",
-            standalone_mode=False,
-            obj=state,
-        )
+        result = cli.main(args=args, prog_name="rustpunt", standalone_mode=False, obj=state)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:
         error.show()
-        return error.exit_code
+        if _wants_json(error, args):
+            state["json"] = True
+        return _json_failure(state, error.format_message(), error.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        return ExitStatus.INTERRUPTED
+        return _json_failure(state, "interrupted", ExitStatus.INTERRUPTED)
     except RustpuntError as error:
         if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        return error.exit_code
+        return _json_failure(state, error, error.exit_code)
     except OSError as error:
         if state["debug"]:
             raise
         click.echo(f"Error: {error}", err=True)
-        return ExitStatus.ERROR
+        return _json_failure(state, error, ExitStatus.ERROR)
     return int(result) if isinstance(result, int) else ExitStatus.OK

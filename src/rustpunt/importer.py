@@ -193,12 +193,27 @@ def _looks_like_a_tip(text: str) -> bool:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A list item that would not load as a step: commented out in its script, at its place."""
+
+    number: int
+    """Its number in the list (1 for the first item)."""
+    text: str
+    reason: str
+    """The script loader's own message ("'(pauze vier s)' is not an inline pause; ...")."""
+    position: int = 0
+    """How many of the exercise's steps come before it."""
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise found in an article: what the script will hold."""
 
     title: str
     steps: tuple[str, ...]
     description: str | None = None
+    left_out: tuple[LeftOut, ...] = ()
+    """Items that would not load, with why; the script has them as comments."""
 
 
 @dataclass(frozen=True)
@@ -423,7 +438,16 @@ def script_text(
     if exercise.description:
         lines.append(f"description: {quoted(exercise.description)}")
     lines.append("steps:")
-    for step in exercise.steps:
+    left_out = {item.position: item for item in exercise.left_out}
+    for index, step in enumerate((*exercise.steps, None)):
+        if index in left_out:
+            item = left_out[index]
+            lines.append(
+                f"  # left out by rustpunt import, item {item.number}: {quoted(item.text)}"
+            )
+            lines.append(f"  # (it would not load: {' '.join(item.reason.split())})")
+        if step is None:
+            break
         if not explicit_pauses:
             lines.append(f"  - {quoted(step)}")
             continue
@@ -445,6 +469,15 @@ class Written:
 
 
 @dataclass(frozen=True)
+class NotWritten:
+    """An exercise found but not written, and why (its file is a folder, the disk refused)."""
+
+    exercise: Exercise
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
 class SourceReport:
     """What one source gave: the scripts written or left alone, the lists passed over, or an error."""
 
@@ -455,6 +488,7 @@ class SourceReport:
     written: tuple[Written, ...] = ()
     passed_over: tuple[PassedOver, ...] = ()
     error: str | None = None
+    not_written: tuple[NotWritten, ...] = ()
 
     def document(self) -> dict[str, Any]:
         return {
@@ -469,8 +503,16 @@ class SourceReport:
                     "description": w.exercise.description,
                     "file": str(w.path),
                     "status": w.status,
+                    "left_out": [
+                        {"item": item.number, "text": item.text, "reason": item.reason}
+                        for item in w.exercise.left_out
+                    ],
                 }
                 for w in self.written
+            ],
+            "not_written": [
+                {"title": n.exercise.title, "file": str(n.path), "reason": n.reason}
+                for n in self.not_written
             ],
             "passed_over": [
                 {"kind": p.kind, "items": p.items, "heading": p.heading, "message": p.message()}
@@ -503,19 +545,14 @@ def import_article(
         )
     taken = set() if taken is None else taken
     written = []
+    not_written = []
     for exercise in findings.exercises:
+        exercise = _without_unloadable_steps(exercise)
         path = output_dir / f"{_free_name(slug(exercise.title), taken)}.yaml"
-        text = script_text(
-            exercise, source=article.source, url=article.url, explicit_pauses=explicit_pauses
-        )
-        _check_script(text, path, exercise)
-        if path.exists() and not force:
-            written.append(Written(exercise, path, "exists"))
-            continue
-        status: Status = "overwritten" if path.exists() else "written"
-        write_text_atomic(path, text)
-        log.info("wrote %s (%d steps) from %s", path, len(exercise.steps), article.source)
-        written.append(Written(exercise, path, status))
+        try:
+            written.append(_write_exercise(exercise, path, article, force, explicit_pauses))
+        except ArticleError as error:  # this exercise only: the others are still written
+            not_written.append(NotWritten(exercise, path, str(error)))
     return SourceReport(
         source=article.source,
         format=article.format,
@@ -523,7 +560,58 @@ def import_article(
         url=article.url,
         written=tuple(written),
         passed_over=findings.passed_over,
+        not_written=tuple(not_written),
     )
+
+
+def _write_exercise(
+    exercise: Exercise, path: Path, article: Article, force: bool, explicit_pauses: bool
+) -> Written:
+    if not exercise.steps:
+        raise ArticleError(
+            f"{path}: none of the {len(exercise.left_out)} items would load as a step"
+        )
+    text = script_text(
+        exercise, source=article.source, url=article.url, explicit_pauses=explicit_pauses
+    )
+    _check_script(text, path, exercise)
+    if path.is_dir():
+        raise ArticleError(
+            f"{path}: is a folder, not a script; move it away, or import into another folder with -o"
+        )
+    if path.exists() and not force:
+        return Written(exercise, path, "exists")
+    status: Status = "overwritten" if path.exists() else "written"
+    try:
+        write_text_atomic(path, text)
+    except OSError as error:
+        raise ArticleError(
+            f"{path}: cannot be written ({error.strerror or error}); "
+            "choose another folder with -o or fix its permissions"
+        ) from None
+    log.info("wrote %s (%d steps) from %s", path, len(exercise.steps), article.source)
+    return Written(exercise, path, status)
+
+
+def _without_unloadable_steps(exercise: Exercise) -> Exercise:
+    """The exercise without the items rustpunt's loader refuses as steps ("Adem in (pauze vier s)
+    en uit.": not an inline pause), each kept as a LeftOut with the loader's reason."""
+    from rustpunt.errors import ScriptError
+    from rustpunt.script import parse_script
+
+    steps: list[str] = []
+    left_out: list[LeftOut] = []
+    for number, step in enumerate(exercise.steps, start=1):
+        try:
+            parse_script(f"title: t\nsteps:\n  - {quoted(step)}\n".encode(), Path("step.yaml"))
+        except ScriptError as error:
+            reason = re.sub(r"^step \d+: ", "", error.reason)
+            left_out.append(LeftOut(number, step, reason, position=len(steps)))
+            continue
+        steps.append(step)
+    if not left_out:
+        return exercise
+    return replace(exercise, steps=tuple(steps), left_out=tuple(left_out))
 
 
 def import_sources(

@@ -86,8 +86,8 @@ def record_build(
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as temporary:
             temporary.write_text(
-                json.dumps({"finished": now, "sessions": sessions}, ensure_ascii=False),
-                encoding="utf-8",
+                json.dumps({"finished": now, "sessions": sessions}),  # ASCII: a file name that
+                encoding="utf-8",  # is not UTF-8 (surrogates) is written as escapes
             )
     except (OSError, RustpuntError) as error:
         log.warning("cannot write the build record %s: %s", shown(path), error)

@@ -167,8 +167,11 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
         # rustpunt runs
         settings = {**settings, "model": str(path.parent / model)}
     try:
-        if check_engine:
-            create_engine(engine, settings)  # the engine checks its settings; nothing is spoken
+        if check_engine:  # the engine checks its settings (espeak: that it has the voice)
+            checked = create_engine(engine, settings)
+            check_settings = getattr(checked, "check_settings", None)
+            if check_settings is not None:
+                check_settings()  # nothing is spoken
     except VoiceError as error:
         message = str(error)
         named = [str(key) for key in settings if repr(str(key)) in message] + [
@@ -211,6 +214,20 @@ def _speech_pause(value: Any, key: str, problem: Callable[[str, str], ProfileErr
             f" not {value!r}",
         )
     return round(value * 1000)
+
+
+def check_profile_file(path: Path, extra_dirs: Iterable[Path] = ()) -> VoiceProfile:
+    """A profile file named on its own (a pre-commit hook passes it): valid, and its fallbacks
+    known among the profiles of its folder, as a build that asks for it would find them."""
+    profile = load_profile(path)
+    try:
+        VoiceRegistry((*extra_dirs, path.parent)).chain(profile.name)
+    except ProfileError:
+        raise  # a fallback's own file is broken: that file's line says what to fix
+    except VoiceError as error:
+        line = _key_lines(path.read_text(encoding="utf-8")).get("fallback", 1)
+        raise ProfileError(path, line, f"`fallback:` {error}") from None
+    return profile
 
 
 def profile_files(folder: Path) -> list[Path]:

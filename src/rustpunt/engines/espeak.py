@@ -442,6 +442,17 @@ class EspeakEngine:
             return str(error)
         return None
 
+    def check_settings(self) -> None:
+        """Raise VoiceError when espeak has no such voice or variant, as a build would meet it;
+        a library that cannot load is a matter of speaking now (check()), not of the profile."""
+        try:
+            with _LOCK:
+                library = _ready()
+        except SynthesisError:
+            return
+        with _LOCK:
+            self._apply(library)
+
     def _apply(self, library: _Library) -> None:
         """Select this engine's voice and parameters: another engine may have changed them."""
         lib = library.lib
