@@ -102,8 +102,9 @@ def test_the_plan_marks_a_chapter_for_every_part_and_step(show: Path) -> None:
     planned = plan_episode(load_episode(show / "aflevering.yaml"))
     titles = [mark.title for mark in planned.marks]
     assert titles == [
-        "jingle", "Intro", "Schouders", "Trek je schouders op.", "Laat ze zakken.", "Outro",
-        "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.", "Outro", "Tune",
+        "jingle", "Welkom", "Schouders", "Trek je schouders op.", "Laat ze zakken.",
+        "Schouders: afsluiting", "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.",
+        "Tot slot", "Tune",
     ]  # fmt: skip
     items = [mark.item for mark in planned.marks]
     assert items == sorted(items)
@@ -167,8 +168,9 @@ def test_an_episode_builds_into_one_mp3_with_chapters_cover_and_a_feed(show: Pat
     chapters = audiotools.chapters(mp3)  # as players read them
     titles = [title for _, _, title in chapters]
     assert titles == [
-        "jingle", "Intro", "Schouders", "Trek je schouders op.", "Laat ze zakken.", "Outro",
-        "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.", "Outro", "Tune",
+        "jingle", "Welkom", "Schouders", "Trek je schouders op.", "Laat ze zakken.",
+        "Schouders: afsluiting", "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.",
+        "Tot slot", "Tune",
     ]  # fmt: skip
     starts = [start for start, _, _ in chapters]
     assert starts[0] == 0 and starts == sorted(starts)
@@ -224,7 +226,53 @@ def test_plan_shows_an_episodes_parts_and_chapters(show: Path) -> None:
     assert "   step » Trek je schouders op." in result.stdout
     assert "step  1  breathing tones: 2 x (in 2 s, out 3 s)" in result.stdout  # adem.yaml
     document = json.loads(run_main("plan", show / "aflevering.yaml", "--json").stdout)
-    assert document["chapters"][:3] == ["jingle", "Intro", "Schouders"]
+    assert document["chapters"][:3] == ["jingle", "Welkom", "Schouders"]
     assert [i["file"] for i in document["items"] if i["type"] == "audio"] == [
         str(show / "jingle.wav")
     ] * 2
+
+
+def test_no_chapter_title_comes_twice(show: Path) -> None:
+    """Each script's outro and the episode's goodbye, a jingle twice, a step said in two scripts:
+    a listener skipping by chapter must know where they land."""
+    write_script(show, "adem.yaml", ADEM + "outro: Goed zo.\n")
+    write_script(
+        show,
+        "twee.yaml",
+        EPISODE.replace("    title: Tune\n", "").replace("  - script: adem.yaml\n    title: Ademhaling\n",
+                                                        "  - script: adem.yaml\n  - script: adem.yaml\n"),
+    )
+    titles = [mark.title for mark in plan_episode(load_episode(show / "twee.yaml")).marks]
+    assert len(titles) == len(set(titles)), titles
+    assert titles[:2] == ["jingle", "Welkom"] and titles[-2:] == ["Tot slot", "jingle (2)"]
+    assert titles.count("Adem: afsluiting") == 1 and "Adem: afsluiting (2)" in titles
+    assert "Schouders: afsluiting" in titles and "Laat los. (2)" in titles
+
+
+LONG_WELCOME = (
+    "Welkom bij Rustpunt. Vandaag doen we samen twee korte oefeningen, eerst voor je schouders "
+    "en daarna voor je ademhaling, zodat je rustig aan de dag kunt beginnen. Zit goed."
+)
+
+
+@pytest.mark.slow
+def test_episode_captions_follow_the_session_caption_rules(show: Path) -> None:
+    """One cue per sentence, at most two lines of 42 characters: the same cues a session of the
+    same words gets, read back by a real WebVTT parser."""
+    import webvtt
+
+    write_script(show, "aflevering.yaml", EPISODE.replace("Welkom bij Rustpunt.", LONG_WELCOME))
+    write_script(show, "los.yaml", f"title: Los\nsteps:\n  - text: {LONG_WELCOME}\n    pause: 1\n")
+    out = show.parent / "out"
+    result = run_main(
+        "build", show / "aflevering.yaml", show / "los.yaml", "-o", out, "--voice", "nl-espeak"
+    )
+    assert result.returncode == 0, result.stderr
+    episode = [c.text for c in webvtt.read(str(out / "aflevering.vtt"))]
+    session = [c.text for c in webvtt.read(str(out / "los.vtt"))]
+    for text in episode:
+        lines = text.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= 42 for line in lines), text
+    assert episode[: len(session)] == session  # the welcome, cue for cue as the session has it
+    assert len(session) >= 4  # three sentences, the long one in two cues
+    assert "Trek je schouders op." in episode and not any("jingle" in t for t in episode)

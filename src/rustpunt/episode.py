@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -52,12 +53,12 @@ from rustpunt.plan import LEAD_IN_MS, TAIL_MS, Item, Pause, Speech, Timeline, pl
 from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
-    PART_CHAPTER_TITLES,
     PLACEMENT,
     BuildOptions,
     BuildResult,
     BuildStatus,
     built_result,
+    cues,
     known_voice,
     output_paths,
     outputs_intact,
@@ -87,6 +88,7 @@ from rustpunt.sounds import SoundError, decode_audio
 from rustpunt.speak import Voices, engine_label
 from rustpunt.splice import DirectoryPartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.voicing import PhraseSpan
 from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
 
 EPISODE_KEYS = (
@@ -98,6 +100,13 @@ PART_KEYS = (*PART_KINDS, "title")
 
 MAX_ASSET_SECONDS = 30 * 60
 """An audio part longer than half an hour is surely the wrong file (and would fill memory)."""
+
+WELCOME_TITLE = "Welkom"
+GOODBYE_TITLE = "Tot slot"
+SCRIPT_PART_TITLES = {"outro": "afsluiting"}
+"""Chapter titles of an episode's own words before its first script and after its last, and of
+a script's outro ("Schouders: afsluiting"): Dutch like the words they mark, and none twice, where
+a session's own chapters say "Intro" and "Outro"."""
 
 AUDIO_KEY = "\x00audio:"
 """Audio parts ride through the mixer as clips under this key plus their path: mix.place and
@@ -358,9 +367,9 @@ def plan_episode(episode: EpisodeFile) -> EpisodePlan:
         elif part.kind == "text":
             assert part.text is not None
             default = (
-                "Intro"
+                WELCOME_TITLE
                 if index < first_script
-                else "Outro"
+                else GOODBYE_TITLE
                 if index > last_script
                 else _short(part.text)
             )
@@ -388,7 +397,11 @@ def plan_episode(episode: EpisodeFile) -> EpisodePlan:
             marks.append(Mark(offset, part.title or script.title))
             for position, item in enumerate(own.timeline.items):
                 if isinstance(item, Speech) and item.part != "intro":  # the part's chapter holds it
-                    title = item.text if item.part == "step" else PART_CHAPTER_TITLES[item.part]
+                    title = (
+                        item.text
+                        if item.part == "step"
+                        else f"{part.title or script.title}: {SCRIPT_PART_TITLES[item.part]}"
+                    )
                     marks.append(Mark(offset + position, title))
             runs.extend(replace(run, item=run.item + offset) for run in own.breathing)
             items.extend(own.timeline.items)
@@ -397,7 +410,19 @@ def plan_episode(episode: EpisodeFile) -> EpisodePlan:
     designed = replace(
         arrange(Timeline(stand_in, tuple(items)), episode.design), breathing=tuple(runs)
     )
-    return EpisodePlan(designed, tuple(marks), audio)
+    return EpisodePlan(designed, _numbered(marks), audio)
+
+
+def _numbered(marks: list[Mark]) -> tuple[Mark, ...]:
+    """Every chapter title once: a title seen before gets its count, "Jingle (2)", so a listener
+    skipping by chapter knows where they land."""
+    seen: dict[str, int] = {}
+    result = []
+    for mark in marks:
+        seen[mark.title] = seen.get(mark.title, 0) + 1
+        count = seen[mark.title]
+        result.append(mark if count == 1 else replace(mark, title=f"{mark.title} ({count})"))
+    return tuple(result)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -563,7 +588,7 @@ def build_episode(
         layered=layered,
         cover=(cover.data, cover.mime),
         chapter_list=chapters,
-        cue_list=episode_cues(mix),
+        cue_list=episode_cues(mix, spoken.layouts),
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
@@ -609,12 +634,10 @@ def episode_chapters(mix: Mix, marks: tuple[Mark, ...]) -> list[Chapter]:
     return result
 
 
-def episode_cues(mix: Mix) -> list[Cue]:
-    return [
-        Cue(p.start_ms, p.end_ms, p.item.text)
-        for p in mix.placements
-        if isinstance(p.item, Speech) and not p.item.text.startswith(AUDIO_KEY)
-    ]
+def episode_cues(mix: Mix, layouts: Mapping[str, tuple[PhraseSpan, ...]]) -> list[Cue]:
+    """The captions of everything spoken, by the session's own rules and code (one cue per
+    sentence, at most two lines of 42 characters); audio parts have none."""
+    return [cue for cue in cues(mix, layouts) if not cue.text.startswith(AUDIO_KEY)]
 
 
 def sidecar(
