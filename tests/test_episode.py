@@ -276,3 +276,39 @@ def test_episode_captions_follow_the_session_caption_rules(show: Path) -> None:
     assert episode[: len(session)] == session  # the welcome, cue for cue as the session has it
     assert len(session) >= 4  # three sentences, the long one in two cues
     assert "Trek je schouders op." in episode and not any("jingle" in t for t in episode)
+
+
+@pytest.mark.slow
+def test_published_sidecars_hold_no_path_of_the_build_machine(
+    show: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is copied to a web server: paths relative to it, and a date that a --force
+    rebuild of the same content keeps."""
+    write_jingle(show / "regen.wav", seconds=2.0, hz=200.0)
+    write_script(show, "sound.yaml", "bed: regen.wav\n")
+    monkeypatch.chdir(show.parent)
+    out = show.parent / "out"
+    result = run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
+    assert result.returncode == 0, result.stderr
+    first = {}
+    for name in ("aflevering.json", "adem.json", "schouders.json"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert str(show.parent) not in text and '"/' not in text, text
+        first[name] = json.loads(text)
+    episode = first["aflevering.json"]
+    assert episode["episode_file"] == "../show/aflevering.yaml"
+    assert [p.get("path") for p in episode["parts"] if p["kind"] == "script"] == [
+        "../show/schouders.yaml", "../show/adem.yaml"
+    ]  # fmt: skip
+    assert episode["sound"]["bed"] == "../show/regen.wav" and episode["cover"] == "drawn"
+    assert first["adem.json"]["script"] == "../show/adem.yaml"
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # would show if the date were taken again
+    again = run_main("build", "show", "-o", "out", "--voice", "nl-espeak", "--force")
+    assert again.returncode == 0, again.stderr
+    for name, document in first.items():
+        rebuilt = json.loads((out / name).read_text(encoding="utf-8"))
+        assert rebuilt["key_since"] == document["key_since"] != "2023-11-14T22:13:20+00:00"
+    (show / "adem.yaml").write_text(ADEM.replace("Laat los.", "Laat alles los."), encoding="utf-8")
+    run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
+    assert json.loads((out / "adem.json").read_text())["key_since"] == "2023-11-14T22:13:20+00:00"

@@ -62,6 +62,8 @@ from rustpunt.session import (
     known_voice,
     output_paths,
     outputs_intact,
+    published_path,
+    published_sound,
     recorded_build,
     voices_for,
     write_outputs,
@@ -584,7 +586,8 @@ def build_episode(
         paths,
         mix=mix,
         metadata=metadata,
-        document=sidecar(episode, mix, chapters, spoken, voice, key) | _sound(planned, layered),
+        document=sidecar(episode, mix, chapters, spoken, voice, key, paths.json.parent)
+        | _sound(planned, layered, paths.json.parent),
         layered=layered,
         cover=(cover.data, cover.mime),
         chapter_list=chapters,
@@ -597,12 +600,12 @@ def build_episode(
     return built_result(path, paths, mix, spoken)
 
 
-def _sound(planned: EpisodePlan, layered: Any) -> dict[str, Any]:
+def _sound(planned: EpisodePlan, layered: Any, folder: Path) -> dict[str, Any]:
     if layered.layer is None:
         return {}
     return {
         "sound": {
-            **sound_document(planned.designed),
+            **published_sound(planned.designed, folder),
             "measured_lufs": layered.measured_lufs,
             "layer_gain_db": layered.gain_db,
         }
@@ -641,10 +644,17 @@ def episode_cues(mix: Mix, layouts: Mapping[str, tuple[PhraseSpan, ...]]) -> lis
 
 
 def sidecar(
-    episode: EpisodeFile, mix: Mix, chapters: list[Chapter], spoken: Any, requested: str, key: str
+    episode: EpisodeFile,
+    mix: Mix,
+    chapters: list[Chapter],
+    spoken: Any,
+    requested: str,
+    key: str,
+    folder: Path,
 ) -> dict[str, Any]:
     """What `rustpunt feed` reads (title, description, date, episode, season, explicit, guid,
-    show, "kind": "episode") and what was built: parts, chapters, the voice."""
+    show, "kind": "episode", "cover") and what was built: parts, chapters, the voice. Paths are
+    relative to the output `folder`: the sidecar is published with the MP3."""
     show: dict[str, Any] = {}
     if episode.show:
         show["title"] = episode.show
@@ -655,7 +665,8 @@ def sidecar(
     document: dict[str, Any] = {
         "rustpunt": __version__,
         "kind": "episode",
-        "episode_file": str(episode.path),
+        "episode_file": published_path(episode.path, folder),
+        "cover": "own" if episode.cover else "drawn",
         "title": episode.title,
         "description": episode.description,
         "date": episode.date,
@@ -676,7 +687,7 @@ def sidecar(
             {
                 "kind": p.kind,
                 "line": p.line,
-                **({"path": str(p.path)} if p.path else {}),
+                **({"path": published_path(p.path, folder)} if p.path else {}),
                 **({"ms": p.ms} if p.kind == "pause" else {}),
             }
             for p in episode.parts
