@@ -207,6 +207,8 @@ def test_an_episode_builds_into_one_mp3_with_chapters_cover_and_a_feed(show: Pat
     assert entry.title == "Rust in de trein"
     assert int(entry.enclosures[0].length) == mp3.stat().st_size
     assert int(entry.itunes_duration) == round(sidecar["duration_ms"] / 1000)
+    assert entry.image.href == "https://example.org/rustpunt/aflevering.cover.jpg"  # its own cover
+    assert (out / "aflevering.cover.jpg").read_bytes() == (show / "cover.jpg").read_bytes()
 
 
 @pytest.mark.slow
