@@ -314,3 +314,35 @@ def test_published_sidecars_hold_no_path_of_the_build_machine(
     (show / "adem.yaml").write_text(ADEM.replace("Laat los.", "Laat alles los."), encoding="utf-8")
     run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
     assert json.loads((out / "adem.json").read_text())["key_since"] == "2023-11-14T22:13:20+00:00"
+
+
+def test_an_episode_past_ten_hours_is_refused_at_the_part_that_passes_them(show: Path) -> None:
+    hour = "".join("  - pause: 3600\n" for _ in range(11))
+    path = write_script(show, "lang.yaml", f"title: Lang\nparts:\n{hour}")
+    result = run_main("check", path)
+    assert result.returncode == 1
+    assert f"{path}:13: with this part the episode would last about 11.0 hours" in result.stderr
+    assert "at most 10 hours make one MP3: split it into several episodes" in result.stderr
+    steps = "".join(f"  - text: Rust {n}.\n    pause: 3600\n" for n in range(8))
+    write_script(show, "nacht.yaml", f"title: Nacht\nsteps:\n{steps}")  # about 8 hours
+    path = write_script(
+        show, "twee.yaml", "title: Twee\nparts:\n  - script: nacht.yaml\n  - script: nacht.yaml\n"
+    )
+    for command in (("check",), ("build", "-o", show / "out", "--voice", "nl-espeak")):
+        result = run_main(*command, path)
+        assert result.returncode == 1 and f"{path}:4: with this part" in result.stderr, command
+        assert "internal error" not in result.stderr
+    assert not (show / "out" / "twee.mp3").exists()
+
+
+@pytest.mark.slow
+def test_audio_parts_count_once_their_length_is_known(
+    show: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan cannot know an audio file's length; the build measures it before writing."""
+    monkeypatch.setattr("rustpunt.episode.MAX_SESSION_MS", 12_000)
+    write_jingle(show / "lang.wav", seconds=15.0)
+    path = write_script(show, "geluid.yaml", "title: G\nparts:\n  - text: Hallo.\n  - audio: lang.wav\n")
+    result = run_main("build", path, "-o", show / "out", "--voice", "nl-espeak")
+    assert result.returncode == 1 and f"{path}:4: with this part the episode lasts" in result.stderr
+    assert not (show / "out" / "geluid.mp3").exists()

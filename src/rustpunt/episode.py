@@ -49,7 +49,16 @@ from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
 from rustpunt.loudness import block_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain, with_clips
-from rustpunt.plan import LEAD_IN_MS, TAIL_MS, Item, Pause, Speech, Timeline, plan
+from rustpunt.plan import (
+    LEAD_IN_MS,
+    MAX_SESSION_MS,
+    TAIL_MS,
+    Item,
+    Pause,
+    Speech,
+    Timeline,
+    plan,
+)
 from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
@@ -351,19 +360,26 @@ class EpisodePlan:
     marks: tuple[Mark, ...]
     audio: dict[str, Path]
     """Clip keys of audio parts and their files."""
+    part_items: tuple[tuple[int, int], ...] = ()
+    """(the first item of each part, the part's line): where a timeline position was written."""
 
 
 def plan_episode(episode: EpisodeFile) -> EpisodePlan:
     """All parts in one timeline, chapter marks, and the sounds under it (the episode's design;
     each script's breathing steps)."""
+    episode_script = Script(path=episode.path, title=episode.title, steps=())
     items: list[Item] = [Pause(LEAD_IN_MS, "lead-in", "quiet before the episode begins")]
     marks: list[Mark] = []
     runs: list[BreathingRun] = []
     audio: dict[str, Path] = {}
+    part_items: list[tuple[int, int]] = []
+    estimated_ms = 0  # as a session estimates itself, part by part: the limit names the part
     scripts = [index for index, part in enumerate(episode.parts) if part.kind == "script"]
     first_script = scripts[0] if scripts else len(episode.parts)
     last_script = scripts[-1] if scripts else -1
     for index, part in enumerate(episode.parts):
+        first = len(items)
+        part_items.append((first, part.line))
         if part.kind == "pause":
             items.append(Pause(part.ms, "explicit", f"`pause:` in the episode (line {part.line})"))
         elif part.kind == "text":
@@ -407,12 +423,36 @@ def plan_episode(episode: EpisodeFile) -> EpisodePlan:
                     marks.append(Mark(offset + position, title))
             runs.extend(replace(run, item=run.item + offset) for run in own.breathing)
             items.extend(own.timeline.items)
+        estimated_ms += Timeline(episode_script, tuple(items[first:])).estimated_ms()
+        if estimated_ms > MAX_SESSION_MS:
+            _too_long(episode, part.line, estimated_ms, "would last about")
     items.append(Pause(TAIL_MS, "tail", "quiet after the episode"))
-    stand_in = Script(path=episode.path, title=episode.title, steps=())
     designed = replace(
-        arrange(Timeline(stand_in, tuple(items)), episode.design), breathing=tuple(runs)
+        arrange(Timeline(episode_script, tuple(items)), episode.design), breathing=tuple(runs)
     )
-    return EpisodePlan(designed, _numbered(marks), audio)
+    return EpisodePlan(designed, _numbered(marks), audio, tuple(part_items))
+
+
+def _too_long(episode: EpisodeFile, line: int, ms: int, verb: str) -> None:
+    """The limit of a session, for an episode, at the part that passes it: the same ten hours
+    (an MP3 longer than that is a mistake, and ID3 chapter times are 32-bit milliseconds)."""
+    raise ScriptError(
+        episode.path,
+        line,
+        f"with this part the episode {verb} {ms / 3_600_000:.1f} hours; at most"
+        f" {MAX_SESSION_MS // 3_600_000} hours make one MP3: split it into several episodes",
+    )
+
+
+def check_length(episode: EpisodeFile, planned: EpisodePlan, mix: Mix) -> None:
+    """The limit again once audio parts have their real length: at the part where it is passed."""
+    if mix.duration_ms <= MAX_SESSION_MS:
+        return
+    crossing = next(
+        index for index, p in enumerate(mix.placements) if p.end_ms > MAX_SESSION_MS
+    )
+    line = max((start, line) for start, line in planned.part_items if start <= crossing)[1]
+    _too_long(episode, line, mix.duration_ms, "lasts")
 
 
 def _numbered(marks: list[Mark]) -> tuple[Mark, ...]:
@@ -568,6 +608,7 @@ def build_episode(
             assets[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
     clips = with_clips(spoken.clips, assets)  # the spoken clips stay lazy: made when mixed
     mix = replace(place(timeline, clips, normalize=False, keys=spoken.keys), gain=gain)
+    check_length(episode, planned, mix)
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix
     paths = output_paths(path, options.output_dir)
