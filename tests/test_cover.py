@@ -196,7 +196,9 @@ def test_transparency_is_laid_onto_the_covers_background(tmp_path: Path) -> None
     flat = _reread(check_cover(path))
     assert flat.mode == "RGB"
     assert flat.getpixel((300, 300)) == (20, 80, 90)
-    assert flat.getpixel((700, 700)) == tuple(round((a * 128 + b * 127) / 255) for a, b in zip((200, 200, 40), (20, 80, 90)))
+    assert flat.getpixel((700, 700)) == tuple(
+        round((a * 128 + b * 127) / 255) for a, b in zip((200, 200, 40), (20, 80, 90))
+    )
 
     Image.new("RGBA", (1400, 1400), (0, 0, 0, 0)).save(path)  # nothing opaque: white
     assert _reread(check_cover(path)).getpixel((5, 5)) == (255, 255, 255)

@@ -241,8 +241,10 @@ def test_no_chapter_title_comes_twice(show: Path) -> None:
     write_script(
         show,
         "twee.yaml",
-        EPISODE.replace("    title: Tune\n", "").replace("  - script: adem.yaml\n    title: Ademhaling\n",
-                                                        "  - script: adem.yaml\n  - script: adem.yaml\n"),
+        EPISODE.replace("    title: Tune\n", "").replace(
+            "  - script: adem.yaml\n    title: Ademhaling\n",
+            "  - script: adem.yaml\n  - script: adem.yaml\n",
+        ),
     )
     titles = [mark.title for mark in plan_episode(load_episode(show / "twee.yaml")).marks]
     assert len(titles) == len(set(titles)), titles
@@ -342,7 +344,9 @@ def test_audio_parts_count_once_their_length_is_known(
     """The plan cannot know an audio file's length; the build measures it before writing."""
     monkeypatch.setattr("rustpunt.episode.MAX_SESSION_MS", 12_000)
     write_jingle(show / "lang.wav", seconds=15.0)
-    path = write_script(show, "geluid.yaml", "title: G\nparts:\n  - text: Hallo.\n  - audio: lang.wav\n")
+    path = write_script(
+        show, "geluid.yaml", "title: G\nparts:\n  - text: Hallo.\n  - audio: lang.wav\n"
+    )
     result = run_main("build", path, "-o", show / "out", "--voice", "nl-espeak")
     assert result.returncode == 1 and f"{path}:4: with this part the episode lasts" in result.stderr
     assert not (show / "out" / "geluid.mp3").exists()

@@ -449,9 +449,7 @@ def test_one_stray_file_is_skipped_with_one_warning_each(
         ("link: 'https://[::1'", "is not a web address (Invalid IPv6 URL)"),
     ],
 )
-def test_values_a_host_would_reject_name_their_line(
-    folder: Path, setting: str, words: str
-) -> None:
+def test_values_a_host_would_reject_name_their_line(folder: Path, setting: str, words: str) -> None:
     podcast_yaml(folder, f"title: Rustpunt\nlanguage: nl-BE\n{setting}\n")
     with pytest.raises(FeedError) as caught:
         write_feed(folder, BASE)
@@ -460,7 +458,9 @@ def test_values_a_host_would_reject_name_their_line(
 
 
 def test_apples_categories_pass(folder: Path) -> None:
-    podcast_yaml(folder, "title: Rustpunt\ncategory: Religion & Spirituality\nsubcategory: Buddhism\n")
+    podcast_yaml(
+        folder, "title: Rustpunt\ncategory: Religion & Spirituality\nsubcategory: Buddhism\n"
+    )
     write_feed(folder, BASE)
     category = ET.parse(folder / "feed.xml").getroot().find(f"channel/{ITUNES}category")
     assert category is not None and category.get("text") == "Religion & Spirituality"
@@ -559,3 +559,21 @@ def test_the_feed_only_reads_the_episodes(folder: Path) -> None:
     write_feed(folder, BASE, title="Rustpunt")
     assert {p.name: p.read_bytes() for p in folder.glob("*.mp3")} == before
     assert ID3(folder / "ochtend.mp3").version == (2, 3, 0)
+
+
+def test_build_and_feed_show_one_time_for_one_file(folder: Path, tmp_path: Path) -> None:
+    """One rounding of durations everywhere (half a second up), and "1 episode" in the singular."""
+    from rustpunt.builds import clock, whole_seconds
+
+    assert (clock(613_499), clock(613_500), clock(3_600_000)) == ("10:13", "10:14", "60:00")
+    write_script(tmp_path / "los", "kort.yaml", SCRIPTS["avond.yaml"])
+    built = run_cli("build", tmp_path / "los", "-o", tmp_path / "uit", "--voice", "nl-espeak")
+    assert built.returncode == 0, built.stderr
+    duration_ms = json.loads((tmp_path / "uit" / "kort.json").read_text())["duration_ms"]
+    assert f"  {clock(duration_ms)}  " in built.stdout
+    fed = run_cli("feed", tmp_path / "uit", "--base-url", BASE, "--title", "Rustpunt")
+    assert fed.returncode == 0, fed.stderr
+    assert f"  {clock(duration_ms)}  Avond ontspannen" in fed.stdout
+    assert ": 1 episode, " in fed.stdout
+    entry = feedparser.parse((tmp_path / "uit" / "feed.xml").read_bytes()).entries[0]
+    assert int(entry.itunes_duration) == whole_seconds(duration_ms)

@@ -448,9 +448,7 @@ def check_length(episode: EpisodeFile, planned: EpisodePlan, mix: Mix) -> None:
     """The limit again once audio parts have their real length: at the part where it is passed."""
     if mix.duration_ms <= MAX_SESSION_MS:
         return
-    crossing = next(
-        index for index, p in enumerate(mix.placements) if p.end_ms > MAX_SESSION_MS
-    )
+    crossing = next(index for index, p in enumerate(mix.placements) if p.end_ms > MAX_SESSION_MS)
     line = max((start, line) for start, line in planned.part_items if start <= crossing)[1]
     _too_long(episode, line, mix.duration_ms, "lasts")
 

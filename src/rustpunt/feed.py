@@ -46,6 +46,7 @@ from mutagen.id3 import ID3, ID3NoHeaderError
 from mutagen.mp3 import MP3
 
 from rustpunt import __version__
+from rustpunt.builds import whole_seconds
 from rustpunt.categories import category_problem, subcategory_problem
 from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover, read_cover
 from rustpunt.errors import RustpuntError
@@ -224,9 +225,7 @@ def _value_problem(key: str, text: str, values: Mapping[str, Any]) -> str | None
             return None  # the category's own error says what to fix first
         return subcategory_problem(category, text)
     if key == "language" and not LANGUAGE_TAG.fullmatch(text):
-        return (
-            f"`language` {text!r} is not a language tag; write it as `nl`, `nl-BE` or `en-US`"
-        )
+        return f"`language` {text!r} is not a language tag; write it as `nl`, `nl-BE` or `en-US`"
     if key == "link":
         problem = web_address_problem(text)
         return f"`link` {text!r} {problem}" if problem else None
@@ -308,7 +307,7 @@ class Episode:
 
     @property
     def duration_s(self) -> int:
-        return (self.duration_ms + 500) // 1000
+        return whole_seconds(self.duration_ms)
 
 
 def _parse_date(value: Any, where: str) -> dt.datetime:
@@ -442,7 +441,12 @@ def _own_cover(mp3: Path, where: str) -> CoverArt | None:
     try:
         return read_cover(mp3)
     except (OSError, ValueError, MutagenError) as error:
-        log.warning("%s: its cover cannot be read from %s (%s); the show's cover is used", where, mp3.name, error)
+        log.warning(
+            "%s: its cover cannot be read from %s (%s); the show's cover is used",
+            where,
+            mp3.name,
+            error,
+        )
         return None
 
 

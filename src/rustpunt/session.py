@@ -364,7 +364,7 @@ def write_outputs(
             vtt, vtt_text(cues(mix, layouts) if cue_list is None else cue_list), shown=paths.vtt
         )
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
-        document = {**document, "key_since": since, "output_bytes": sizes}  # sizes: see outputs_intact()
+        document = {**document, "key_since": since, "output_bytes": sizes}  # outputs_intact()
         write_sidecar_into(json_file, json_text(document), shown=paths.json)
 
 
