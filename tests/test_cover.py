@@ -150,6 +150,60 @@ def test_a_bad_cover_is_an_error_naming_the_file_and_what_to_do(
         check_cover(write_image(tmp_path, name, data))
 
 
+def test_a_truncated_jpeg_is_refused(tmp_path: Path) -> None:
+    """Its header reads fine; only decoding every byte finds the missing rest."""
+    data = image_bytes((1400, 1400), "JPEG")
+    noisy = Image.effect_noise((1400, 1400), 60).convert("RGB")  # enough data to cut
+    buffer = io.BytesIO()
+    noisy.save(buffer, "JPEG")
+    data = buffer.getvalue()
+    path = write_image(tmp_path, "half.jpg", data[: len(data) // 2])
+    with pytest.raises(CoverError, match=r"half\.jpg: the image is damaged"):
+        check_cover(path)
+
+
+def _reread(cover: CoverArt) -> Image.Image:
+    image = Image.open(io.BytesIO(cover.data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize(
+    ("mode", "image_format", "colour"),
+    [("L", "JPEG", 90), ("L", "PNG", 90), ("P", "PNG", 3), ("LA", "PNG", (90, 255))],
+)
+def test_a_cover_that_is_not_rgb_is_converted_to_rgb(
+    tmp_path: Path, mode: str, image_format: str, colour: object
+) -> None:
+    buffer = io.BytesIO()
+    Image.new(mode, (1400, 1400), colour).save(buffer, image_format)  # type: ignore[arg-type]
+    cover = check_cover(write_image(tmp_path, f"hoes.{image_format.lower()}", buffer.getvalue()))
+    image = _reread(cover)
+    assert (image.mode, image.format, image.size) == ("RGB", image_format, (1400, 1400))
+    assert cover.converted_from == mode and cover.mime == f"image/{image_format.lower()}"
+
+
+def test_transparency_is_laid_onto_the_covers_background(tmp_path: Path) -> None:
+    """An opaque teal frame with a see-through middle: the middle becomes teal, not black."""
+    image = Image.new("RGBA", (1400, 1400), (0, 0, 0, 0))
+    image.paste((20, 80, 90, 255), (0, 0, 1400, 100))
+    image.paste((20, 80, 90, 255), (0, 1300, 1400, 1400))
+    image.paste((20, 80, 90, 255), (0, 0, 100, 1400))
+    image.paste((20, 80, 90, 255), (1300, 0, 1400, 1400))
+    image.paste((200, 200, 40, 128), (600, 600, 800, 800))  # half see-through yellow
+    path = tmp_path / "rand.png"
+    image.save(path)
+    flat = _reread(check_cover(path))
+    assert flat.mode == "RGB"
+    assert flat.getpixel((300, 300)) == (20, 80, 90)
+    assert flat.getpixel((700, 700)) == tuple(
+        round((a * 128 + b * 127) / 255) for a, b in zip((200, 200, 40), (20, 80, 90))
+    )
+
+    Image.new("RGBA", (1400, 1400), (0, 0, 0, 0)).save(path)  # nothing opaque: white
+    assert _reread(check_cover(path)).getpixel((5, 5)) == (255, 255, 255)
+
+
 def test_a_missing_cover_is_an_error_naming_it(tmp_path: Path) -> None:
     with pytest.raises(CoverError, match=r"weg\.png: cannot read the cover image"):
         check_cover(tmp_path / "weg.png")

@@ -102,8 +102,9 @@ def test_the_plan_marks_a_chapter_for_every_part_and_step(show: Path) -> None:
     planned = plan_episode(load_episode(show / "aflevering.yaml"))
     titles = [mark.title for mark in planned.marks]
     assert titles == [
-        "jingle", "Intro", "Schouders", "Trek je schouders op.", "Laat ze zakken.", "Outro",
-        "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.", "Outro", "Tune",
+        "jingle", "Welkom", "Schouders", "Trek je schouders op.", "Laat ze zakken.",
+        "Schouders: afsluiting", "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.",
+        "Tot slot", "Tune",
     ]  # fmt: skip
     items = [mark.item for mark in planned.marks]
     assert items == sorted(items)
@@ -167,8 +168,9 @@ def test_an_episode_builds_into_one_mp3_with_chapters_cover_and_a_feed(show: Pat
     chapters = audiotools.chapters(mp3)  # as players read them
     titles = [title for _, _, title in chapters]
     assert titles == [
-        "jingle", "Intro", "Schouders", "Trek je schouders op.", "Laat ze zakken.", "Outro",
-        "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.", "Outro", "Tune",
+        "jingle", "Welkom", "Schouders", "Trek je schouders op.", "Laat ze zakken.",
+        "Schouders: afsluiting", "Ademhaling", "Adem twee keer rustig in en uit.", "Laat los.",
+        "Tot slot", "Tune",
     ]  # fmt: skip
     starts = [start for start, _, _ in chapters]
     assert starts[0] == 0 and starts == sorted(starts)
@@ -205,6 +207,8 @@ def test_an_episode_builds_into_one_mp3_with_chapters_cover_and_a_feed(show: Pat
     assert entry.title == "Rust in de trein"
     assert int(entry.enclosures[0].length) == mp3.stat().st_size
     assert int(entry.itunes_duration) == round(sidecar["duration_ms"] / 1000)
+    assert entry.image.href == "https://example.org/rustpunt/aflevering.cover.jpg"  # its own cover
+    assert (out / "aflevering.cover.jpg").read_bytes() == (show / "cover.jpg").read_bytes()
 
 
 @pytest.mark.slow
@@ -224,7 +228,125 @@ def test_plan_shows_an_episodes_parts_and_chapters(show: Path) -> None:
     assert "   step » Trek je schouders op." in result.stdout
     assert "step  1  breathing tones: 2 x (in 2 s, out 3 s)" in result.stdout  # adem.yaml
     document = json.loads(run_main("plan", show / "aflevering.yaml", "--json").stdout)
-    assert document["chapters"][:3] == ["jingle", "Intro", "Schouders"]
+    assert document["chapters"][:3] == ["jingle", "Welkom", "Schouders"]
     assert [i["file"] for i in document["items"] if i["type"] == "audio"] == [
         str(show / "jingle.wav")
     ] * 2
+
+
+def test_no_chapter_title_comes_twice(show: Path) -> None:
+    """Each script's outro and the episode's goodbye, a jingle twice, a step said in two scripts:
+    a listener skipping by chapter must know where they land."""
+    write_script(show, "adem.yaml", ADEM + "outro: Goed zo.\n")
+    write_script(
+        show,
+        "twee.yaml",
+        EPISODE.replace("    title: Tune\n", "").replace(
+            "  - script: adem.yaml\n    title: Ademhaling\n",
+            "  - script: adem.yaml\n  - script: adem.yaml\n",
+        ),
+    )
+    titles = [mark.title for mark in plan_episode(load_episode(show / "twee.yaml")).marks]
+    assert len(titles) == len(set(titles)), titles
+    assert titles[:2] == ["jingle", "Welkom"] and titles[-2:] == ["Tot slot", "jingle (2)"]
+    assert titles.count("Adem: afsluiting") == 1 and "Adem: afsluiting (2)" in titles
+    assert "Schouders: afsluiting" in titles and "Laat los. (2)" in titles
+
+
+LONG_WELCOME = (
+    "Welkom bij Rustpunt. Vandaag doen we samen twee korte oefeningen, eerst voor je schouders "
+    "en daarna voor je ademhaling, zodat je rustig aan de dag kunt beginnen. Zit goed."
+)
+
+
+@pytest.mark.slow
+def test_episode_captions_follow_the_session_caption_rules(show: Path) -> None:
+    """One cue per sentence, at most two lines of 42 characters: the same cues a session of the
+    same words gets, read back by a real WebVTT parser."""
+    import webvtt
+
+    write_script(show, "aflevering.yaml", EPISODE.replace("Welkom bij Rustpunt.", LONG_WELCOME))
+    write_script(show, "los.yaml", f"title: Los\nsteps:\n  - text: {LONG_WELCOME}\n    pause: 1\n")
+    out = show.parent / "out"
+    result = run_main(
+        "build", show / "aflevering.yaml", show / "los.yaml", "-o", out, "--voice", "nl-espeak"
+    )
+    assert result.returncode == 0, result.stderr
+    episode = [c.text for c in webvtt.read(str(out / "aflevering.vtt"))]
+    session = [c.text for c in webvtt.read(str(out / "los.vtt"))]
+    for text in episode:
+        lines = text.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= 42 for line in lines), text
+    assert episode[: len(session)] == session  # the welcome, cue for cue as the session has it
+    assert len(session) >= 4  # three sentences, the long one in two cues
+    assert "Trek je schouders op." in episode and not any("jingle" in t for t in episode)
+
+
+@pytest.mark.slow
+def test_published_sidecars_hold_no_path_of_the_build_machine(
+    show: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is copied to a web server: paths relative to it, and a date that a --force
+    rebuild of the same content keeps."""
+    write_jingle(show / "regen.wav", seconds=2.0, hz=200.0)
+    write_script(show, "sound.yaml", "bed: regen.wav\n")
+    monkeypatch.chdir(show.parent)
+    out = show.parent / "out"
+    result = run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
+    assert result.returncode == 0, result.stderr
+    first = {}
+    for name in ("aflevering.json", "adem.json", "schouders.json"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert str(show.parent) not in text and '"/' not in text, text
+        first[name] = json.loads(text)
+    episode = first["aflevering.json"]
+    assert episode["episode_file"] == "../show/aflevering.yaml"
+    assert [p.get("path") for p in episode["parts"] if p["kind"] == "script"] == [
+        "../show/schouders.yaml", "../show/adem.yaml"
+    ]  # fmt: skip
+    assert episode["sound"]["bed"] == "../show/regen.wav" and episode["cover"] == "drawn"
+    assert first["adem.json"]["script"] == "../show/adem.yaml"
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # would show if the date were taken again
+    again = run_main("build", "show", "-o", "out", "--voice", "nl-espeak", "--force")
+    assert again.returncode == 0, again.stderr
+    for name, document in first.items():
+        rebuilt = json.loads((out / name).read_text(encoding="utf-8"))
+        assert rebuilt["key_since"] == document["key_since"] != "2023-11-14T22:13:20+00:00"
+    (show / "adem.yaml").write_text(ADEM.replace("Laat los.", "Laat alles los."), encoding="utf-8")
+    run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
+    assert json.loads((out / "adem.json").read_text())["key_since"] == "2023-11-14T22:13:20+00:00"
+
+
+def test_an_episode_past_ten_hours_is_refused_at_the_part_that_passes_them(show: Path) -> None:
+    hour = "".join("  - pause: 3600\n" for _ in range(11))
+    path = write_script(show, "lang.yaml", f"title: Lang\nparts:\n{hour}")
+    result = run_main("check", path)
+    assert result.returncode == 1
+    assert f"{path}:13: with this part the episode would last about 11.0 hours" in result.stderr
+    assert "at most 10 hours make one MP3: split it into several episodes" in result.stderr
+    steps = "".join(f"  - text: Rust {n}.\n    pause: 3600\n" for n in range(8))
+    write_script(show, "nacht.yaml", f"title: Nacht\nsteps:\n{steps}")  # about 8 hours
+    path = write_script(
+        show, "twee.yaml", "title: Twee\nparts:\n  - script: nacht.yaml\n  - script: nacht.yaml\n"
+    )
+    for command in (("check",), ("build", "-o", show / "out", "--voice", "nl-espeak")):
+        result = run_main(*command, path)
+        assert result.returncode == 1 and f"{path}:4: with this part" in result.stderr, command
+        assert "internal error" not in result.stderr
+    assert not (show / "out" / "twee.mp3").exists()
+
+
+@pytest.mark.slow
+def test_audio_parts_count_once_their_length_is_known(
+    show: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan cannot know an audio file's length; the build measures it before writing."""
+    monkeypatch.setattr("rustpunt.episode.MAX_SESSION_MS", 12_000)
+    write_jingle(show / "lang.wav", seconds=15.0)
+    path = write_script(
+        show, "geluid.yaml", "title: G\nparts:\n  - text: Hallo.\n  - audio: lang.wav\n"
+    )
+    result = run_main("build", path, "-o", show / "out", "--voice", "nl-espeak")
+    assert result.returncode == 1 and f"{path}:4: with this part the episode lasts" in result.stderr
+    assert not (show / "out" / "geluid.mp3").exists()

@@ -313,6 +313,26 @@ def test_a_users_cover_is_checked_and_published(folder: Path, tmp_path: Path) ->
         write_feed(folder, BASE)
 
 
+def test_a_greyscale_cover_is_published_in_rgb_and_a_truncated_one_refused(folder: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    Image.new("L", (1400, 1400), 90).save(folder / "grijs.png")
+    podcast_yaml(folder, "title: Rustpunt\nimage: grijs.png\n")
+    result = write_feed(folder, BASE)
+    assert result.cover == f"{BASE}/cover.png"  # the converted copy, not the user's file
+    with Image.open(folder / "cover.png") as published:
+        assert published.mode == "RGB" and published.size == (1400, 1400)
+
+    buffer = io.BytesIO()
+    Image.effect_noise((1400, 1400), 60).convert("RGB").save(buffer, "JPEG")
+    (folder / "half.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    podcast_yaml(folder, "title: Rustpunt\nimage: half.jpg\n")
+    with pytest.raises(FeedError, match=r"half\.jpg: the image is damaged"):
+        write_feed(folder, BASE)
+
+
 def test_without_an_image_a_cover_is_drawn_for_the_show(folder: Path) -> None:
     result = write_feed(folder, BASE, title="Rustpunt")
     cover = check_cover(folder / "cover.jpg")
@@ -386,15 +406,109 @@ def test_a_bad_value_in_podcast_yaml_names_its_line(folder: Path) -> None:
         write_feed(folder, BASE)
 
 
-def test_a_bad_sidecar_field_names_the_sidecar(folder: Path) -> None:
-    sidecar = folder / "ochtend.json"
-    document = json.loads(sidecar.read_text(encoding="utf-8"))
-    document["episode"] = "drie"
-    sidecar.write_text(json.dumps(document), encoding="utf-8")
-    with pytest.raises(
-        FeedError, match=r"ochtend\.json: `episode` is 'drie'; it is a whole number"
-    ):
-        write_feed(folder, BASE, title="Rustpunt")
+def test_one_stray_file_is_skipped_with_one_warning_each(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What is not a built episode stays out of the feed, a line saying why; the rest is fed."""
+    (folder / "fake.mp3").write_bytes(b"dit is geen mp3\n" * 100)
+    (folder / "fake.json").write_text("{}", encoding="utf-8")
+    for stem, sidecar in [
+        ("kapot", "{niet: json"),
+        ("lijst", "[1, 2]"),
+        ("gisteren", '{"date": "yesterday"}'),
+        ("drie", '{"episode": "drie"}'),
+    ]:
+        shutil.copy(folder / "avond.mp3", folder / f"{stem}.mp3")
+        (folder / f"{stem}.json").write_text(sidecar, encoding="utf-8")
+    result = write_feed(folder, BASE, title="Rustpunt", owner_email="jan@example.org")
+    assert {e.stem for e in result.episodes} == {"ochtend", "avond"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 5, warnings
+    for stem, words in [
+        ("fake", "not an MP3 that can be read"),
+        ("kapot", "not a readable JSON sidecar"),
+        ("lijst", "not a JSON object"),
+        ("gisteren", "`date` is 'yesterday'"),
+        ("drie", "`episode` is 'drie'; it is a whole number"),
+    ]:
+        assert any(f"{stem}." in w and words in w and "not in the feed" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("category: Nope", "`category` 'Nope' is not one of Apple Podcasts' categories"),
+        ("category: Health", "did you mean 'Health & Fitness'?"),
+        ("category: Meditation", "`category: Health & Fitness` with `subcategory: Mental Health`"),
+        ("category: Mental Health", "is a subcategory of Apple's 'Health & Fitness'"),
+        ("subcategory: Meditation", "did you mean 'Mental Health'?"),
+        ("subcategory: Politics", "belongs to Apple's 'News'"),
+        ("owner: {email: notanemail}", "'notanemail' is not an e-mail address"),
+        ("language: xx-invalid-123", "`language` 'xx-invalid-123' is not a language tag"),
+        ("link: notaurl", "`link` 'notaurl' is not a web address"),
+        ("link: 'https://[::1'", "is not a web address (Invalid IPv6 URL)"),
+    ],
+)
+def test_values_a_host_would_reject_name_their_line(folder: Path, setting: str, words: str) -> None:
+    podcast_yaml(folder, f"title: Rustpunt\nlanguage: nl-BE\n{setting}\n")
+    with pytest.raises(FeedError) as caught:
+        write_feed(folder, BASE)
+    message = str(caught.value)
+    assert f"{folder / 'podcast.yaml'}:3: " in message and words in message, message
+
+
+def test_apples_categories_pass(folder: Path) -> None:
+    podcast_yaml(
+        folder, "title: Rustpunt\ncategory: Religion & Spirituality\nsubcategory: Buddhism\n"
+    )
+    write_feed(folder, BASE)
+    category = ET.parse(folder / "feed.xml").getroot().find(f"channel/{ITUNES}category")
+    assert category is not None and category.get("text") == "Religion & Spirituality"
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://ex.org/?q=1", "has a query (?) or fragment (#)"),
+        ("https://ex.org/podcast#top", "has a query (?) or fragment (#)"),
+        ("https://ex.org/mijn podcast", "has a space in it"),
+        ("https://ex.org:99999/podcast", "Port out of range"),
+        ("https://[::1", "Invalid IPv6 URL"),
+        ("https://jan:geheim@ex.org/", "holds a user name or password"),
+        ("example.org", "is not a web address"),
+    ],
+)
+def test_a_bad_base_url_is_one_clear_line(folder: Path, url: str, words: str) -> None:
+    result = run_cli("feed", folder, "--base-url", url, "--title", "Rustpunt")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"Error: --base-url {url!r} ") and words in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (folder / "feed.xml").exists()
+
+
+def test_podcast_locked_goes_with_its_owner_or_not_at_all(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_feed(folder, BASE, title="Rustpunt")
+    channel = ET.parse(folder / "feed.xml").getroot().find("channel")
+    assert channel is not None and channel.find(f"{PODCAST}locked") is None
+    assert any("podcast:locked is left out" in r.getMessage() for r in caplog.records)
+    write_feed(folder, BASE, title="Rustpunt", owner_email="jan@example.org")
+    locked = ET.parse(folder / "feed.xml").getroot().find(f"channel/{PODCAST}locked")
+    assert locked is not None and (locked.text, locked.get("owner")) == ("yes", "jan@example.org")
+
+
+def test_without_a_date_an_episode_is_dated_when_its_content_got_its_key(folder: Path) -> None:
+    """Not the MP3's time: a --force rebuild of the same content touches it, the feed stays."""
+    write_feed(folder, BASE, title="Rustpunt", owner_email="jan@example.org")
+    before = (folder / "feed.xml").read_bytes()
+    since = json.loads((folder / "avond.json").read_text(encoding="utf-8"))["key_since"]
+    for mp3 in folder.glob("*.mp3"):
+        os.utime(mp3, (1_000_000_000, 1_000_000_000))
+    result = write_feed(folder, BASE, title="Rustpunt", owner_email="jan@example.org")
+    assert not result.changed and (folder / "feed.xml").read_bytes() == before
+    avond = next(e for e in result.episodes if e.stem == "avond")
+    assert avond.published.isoformat() == since
 
 
 def test_a_folder_without_episodes_is_an_error(tmp_path: Path) -> None:
@@ -445,3 +559,21 @@ def test_the_feed_only_reads_the_episodes(folder: Path) -> None:
     write_feed(folder, BASE, title="Rustpunt")
     assert {p.name: p.read_bytes() for p in folder.glob("*.mp3")} == before
     assert ID3(folder / "ochtend.mp3").version == (2, 3, 0)
+
+
+def test_build_and_feed_show_one_time_for_one_file(folder: Path, tmp_path: Path) -> None:
+    """One rounding of durations everywhere (half a second up), and "1 episode" in the singular."""
+    from rustpunt.builds import clock, whole_seconds
+
+    assert (clock(613_499), clock(613_500), clock(3_600_000)) == ("10:13", "10:14", "60:00")
+    write_script(tmp_path / "los", "kort.yaml", SCRIPTS["avond.yaml"])
+    built = run_cli("build", tmp_path / "los", "-o", tmp_path / "uit", "--voice", "nl-espeak")
+    assert built.returncode == 0, built.stderr
+    duration_ms = json.loads((tmp_path / "uit" / "kort.json").read_text())["duration_ms"]
+    assert f"  {clock(duration_ms)}  " in built.stdout
+    fed = run_cli("feed", tmp_path / "uit", "--base-url", BASE, "--title", "Rustpunt")
+    assert fed.returncode == 0, fed.stderr
+    assert f"  {clock(duration_ms)}  Avond ontspannen" in fed.stdout
+    assert ": 1 episode, " in fed.stdout
+    entry = feedparser.parse((tmp_path / "uit" / "feed.xml").read_bytes()).entries[0]
+    assert int(entry.itunes_duration) == whole_seconds(duration_ms)

@@ -127,8 +127,9 @@ def test_one_cue_per_sentence_where_the_sentence_lies(tmp_path: Path) -> None:
 
 def test_the_sidecar_says_where_every_step_sentence_and_pause_lies(tmp_path: Path) -> None:
     timeline, mix, spoken = placed(tmp_path)
-    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel")
+    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel", tmp_path / "out")
     assert document["build_key"] == "sleutel" and document["duration_ms"] == mix.duration_ms
+    assert document["script"] == "../kort.yaml"  # published: relative to the output folder
     assert (
         document["voice"]["requested"] == "nl-google" and document["voice"]["used"] == "nl-espeak"
     )

@@ -407,12 +407,13 @@ def _refresh_review(output_dir: Path) -> None:
 
 def _print_rebuilt(item: Rebuilt) -> None:
     """A script the watch built again: the build's line for it, and how long it took."""
+    from rustpunt.builds import clock
+
     result = item.result
     if result.status == "failed":
         click.echo(f"failed  {result.error}  ({item.milliseconds} ms)", err=True)
     elif result.status == "built":
-        minutes, seconds = divmod(result.duration_ms // 1000, 60)
-        line = f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}"
+        line = f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}"
         click.echo(_fit(f"{line}  {item.milliseconds} ms", _terminal_width()))
     else:
         click.echo(f"up to date  {result.mp3}  {item.milliseconds} ms")
@@ -430,14 +431,15 @@ def _print_round_json(done: Round) -> None:
 
 
 def _print_report(report: Report) -> None:
+    from rustpunt.builds import clock
+
     width = _terminal_width()
     for result in report.results:
         if result.status == "failed":
             click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
         elif result.status == "built":
-            minutes, seconds = divmod(result.duration_ms // 1000, 60)
             click.echo(
-                _fit(f"built   {result.mp3}  {minutes}:{seconds:02d}  {result.voice}", width)
+                _fit(f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}", width)
             )
     fallbacks = [r for r in report.results if r.fallback_reason]
     if fallbacks:  # once per build, one line: the tags and NAME.json hold the whole reason
@@ -916,6 +918,7 @@ def feed_command(
       rustpunt build scripts/ -o output/
       rustpunt feed output/ --base-url https://example.org/rustpunt --title Rustpunt
     """
+    from rustpunt.builds import clock
     from rustpunt.feed import write_feed
 
     result = write_feed(
@@ -930,10 +933,11 @@ def feed_command(
         _emit_json(result.as_json())
         return ExitStatus.OK
     for episode in result.episodes:
-        minutes, seconds = divmod(episode.duration_s, 60)
-        click.echo(f"{episode.published:%Y-%m-%d}  {minutes:3d}:{seconds:02d}  {episode.title}")
+        shown_time = clock(episode.duration_ms)
+        click.echo(f"{episode.published:%Y-%m-%d}  {shown_time:>6}  {episode.title}")
     state = "written" if result.changed else "unchanged"
-    click.echo(f"{result.feed} {state}: {len(result.episodes)} episodes, {result.url}")
+    count = len(result.episodes)
+    click.echo(f"{result.feed} {state}: {count} episode{'' if count == 1 else 's'}, {result.url}")
     return ExitStatus.OK
 
 

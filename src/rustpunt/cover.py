@@ -13,6 +13,7 @@ import hashlib
 import io
 import shutil
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,8 @@ class CoverArt:
     mime: CoverMime
     width: int
     height: int
+    converted_from: str | None = None
+    """The colour mode of the user's image when it was not RGB and was converted (see check_cover)."""
 
     @property
     def extension(self) -> str:
@@ -147,9 +150,13 @@ def draw_cover(title: str, show: str | None = None, *, side: int = COVER_PX) -> 
 
 
 def check_cover(path: Path) -> CoverArt:
-    """A user's cover image, read and checked: square JPEG or PNG, RGB, 1400 to 3000 px.
+    """A user's cover image, read whole and checked: square JPEG or PNG, 1400 to 3000 px.
 
-    Raises CoverError naming the file and what to do about it.
+    Apple asks for RGB. A greyscale, palette or transparent image is converted to RGB in its own
+    format (transparency laid onto the cover's background, see `_flatten`): the picture the user
+    meant, in the form hosts accept, rather than a refusal over something a program can fix.
+    CMYK and other colour models are refused: converting them without their colour profile
+    changes the colours. Raises CoverError naming the file and what to do about it.
     """
     path = Path(path)
     what = f"a podcast cover is a square JPEG or PNG of {MIN_PX} to {MAX_PX} px"
@@ -164,13 +171,29 @@ def check_cover(path: Path) -> CoverArt:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 image_format, (width, height), mode = image.format, image.size, image.mode
-                image.verify()
+                _check_shape(path, image_format, width, height, what)
+                if mode not in CONVERTIBLE_MODES and mode != "RGB":
+                    raise CoverError(
+                        f"{path}: the colours are {mode}; {what} in RGB: save it as RGB"
+                    )
+                image.load()  # every byte decoded: a truncated file fails here, not in an app
+                converted = _as_rgb(image, image_format or "") if mode != "RGB" else None
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise CoverError(f"{path}: not an image rustpunt can read; {what}") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise CoverError(f"{path}: the image is damaged ({error}); {what}") from None
-    mime = _MIME_OF_FORMAT.get(image_format or "")
-    if mime is None:
+    mime = _MIME_OF_FORMAT[image_format or ""]
+    if converted is not None:
+        return CoverArt(converted, mime, width, height, converted_from=mode)
+    return CoverArt(data, mime, width, height)
+
+
+CONVERTIBLE_MODES = ("L", "LA", "La", "P", "PA", "RGBA", "RGBa", "1", "I", "I;16")
+"""Colour modes a cover is converted from to RGB without changing what it shows."""
+
+
+def _check_shape(path: Path, image_format: str | None, width: int, height: int, what: str) -> None:
+    if _MIME_OF_FORMAT.get(image_format or "") is None:
         raise CoverError(f"{path}: a {image_format} image; {what}: save it as JPEG or PNG")
     if width != height:
         raise CoverError(f"{path}: {width} x {height} px is not square; {what}: crop it")
@@ -178,9 +201,38 @@ def check_cover(path: Path) -> CoverArt:
         raise CoverError(f"{path}: {width} x {height} px is too small; {what}: use a larger image")
     if width > MAX_PX:
         raise CoverError(f"{path}: {width} x {height} px is too large; {what}: scale it down")
-    if mode not in ("RGB", "RGBA", "P", "L", "LA"):
-        raise CoverError(f"{path}: the colours are {mode}; {what} in RGB: save it as RGB")
-    return CoverArt(data, mime, width, height)
+
+
+def _as_rgb(image: Image.Image, image_format: str) -> bytes:
+    """The image in RGB, encoded again in its own format (PNG stays lossless)."""
+    if image.mode in ("I", "I;16"):  # 16-bit greyscale: scale to 8 bits before converting
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode in ("LA", "La", "PA", "RGBa") or "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        image = _flatten(image)
+    buffer = io.BytesIO()
+    if image_format == "PNG":
+        image.convert("RGB").save(buffer, format="PNG")
+    else:
+        image.convert("RGB").save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Transparency laid onto the cover's background: the most common colour of its opaque edge
+    pixels (a logo with a see-through hole keeps its surround), or white when the edge is all
+    see-through (a logo on nothing, as most apps show it on a light page)."""
+    width, height = image.size
+    edge = [
+        *(image.getpixel((x, y)) for x in range(width) for y in (0, height - 1)),
+        *(image.getpixel((x, y)) for y in range(height) for x in (0, width - 1)),
+    ]
+    opaque = [pixel[:3] for pixel in edge if pixel[3] == 255]  # type: ignore[index]
+    background = Counter(opaque).most_common(1)[0][0] if opaque else (255, 255, 255)
+    flat = Image.new("RGB", image.size, background)
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
 
 
 # --------------------------------------------------------------------------- embedding

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -48,20 +49,31 @@ from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
 from rustpunt.loudness import block_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain, with_clips
-from rustpunt.plan import LEAD_IN_MS, TAIL_MS, Item, Pause, Speech, Timeline, plan
+from rustpunt.plan import (
+    LEAD_IN_MS,
+    MAX_SESSION_MS,
+    TAIL_MS,
+    Item,
+    Pause,
+    Speech,
+    Timeline,
+    plan,
+)
 from rustpunt.script import Script, load_script, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
-    PART_CHAPTER_TITLES,
     PLACEMENT,
     BuildOptions,
     BuildResult,
     BuildStatus,
     built_result,
     clips_record,
+    cues,
     known_voice,
     output_paths,
     outputs_intact,
+    published_path,
+    published_sound,
     recorded_build,
     voices_for,
     write_outputs,
@@ -88,6 +100,7 @@ from rustpunt.sounds import SoundError, decode_audio
 from rustpunt.speak import Voices, engine_label
 from rustpunt.splice import DirectoryPartCache
 from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.voicing import PhraseSpan
 from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
 
 EPISODE_KEYS = (
@@ -99,6 +112,13 @@ PART_KEYS = (*PART_KINDS, "title")
 
 MAX_ASSET_SECONDS = 30 * 60
 """An audio part longer than half an hour is surely the wrong file (and would fill memory)."""
+
+WELCOME_TITLE = "Welkom"
+GOODBYE_TITLE = "Tot slot"
+SCRIPT_PART_TITLES = {"outro": "afsluiting"}
+"""Chapter titles of an episode's own words before its first script and after its last, and of
+a script's outro ("Schouders: afsluiting"): Dutch like the words they mark, and none twice, where
+a session's own chapters say "Intro" and "Outro"."""
 
 AUDIO_KEY = "\x00audio:"
 """Audio parts ride through the mixer as clips under this key plus their path: mix.place and
@@ -341,27 +361,34 @@ class EpisodePlan:
     marks: tuple[Mark, ...]
     audio: dict[str, Path]
     """Clip keys of audio parts and their files."""
+    part_items: tuple[tuple[int, int], ...] = ()
+    """(the first item of each part, the part's line): where a timeline position was written."""
 
 
 def plan_episode(episode: EpisodeFile) -> EpisodePlan:
     """All parts in one timeline, chapter marks, and the sounds under it (the episode's design;
     each script's breathing steps)."""
+    episode_script = Script(path=episode.path, title=episode.title, steps=())
     items: list[Item] = [Pause(LEAD_IN_MS, "lead-in", "quiet before the episode begins")]
     marks: list[Mark] = []
     runs: list[BreathingRun] = []
     audio: dict[str, Path] = {}
+    part_items: list[tuple[int, int]] = []
+    estimated_ms = 0  # as a session estimates itself, part by part: the limit names the part
     scripts = [index for index, part in enumerate(episode.parts) if part.kind == "script"]
     first_script = scripts[0] if scripts else len(episode.parts)
     last_script = scripts[-1] if scripts else -1
     for index, part in enumerate(episode.parts):
+        first = len(items)
+        part_items.append((first, part.line))
         if part.kind == "pause":
             items.append(Pause(part.ms, "explicit", f"`pause:` in the episode (line {part.line})"))
         elif part.kind == "text":
             assert part.text is not None
             default = (
-                "Intro"
+                WELCOME_TITLE
                 if index < first_script
-                else "Outro"
+                else GOODBYE_TITLE
                 if index > last_script
                 else _short(part.text)
             )
@@ -389,16 +416,54 @@ def plan_episode(episode: EpisodeFile) -> EpisodePlan:
             marks.append(Mark(offset, part.title or script.title))
             for position, item in enumerate(own.timeline.items):
                 if isinstance(item, Speech) and item.part != "intro":  # the part's chapter holds it
-                    title = item.text if item.part == "step" else PART_CHAPTER_TITLES[item.part]
+                    title = (
+                        item.text
+                        if item.part == "step"
+                        else f"{part.title or script.title}: {SCRIPT_PART_TITLES[item.part]}"
+                    )
                     marks.append(Mark(offset + position, title))
             runs.extend(replace(run, item=run.item + offset) for run in own.breathing)
             items.extend(own.timeline.items)
+        estimated_ms += Timeline(episode_script, tuple(items[first:])).estimated_ms()
+        if estimated_ms > MAX_SESSION_MS:
+            _too_long(episode, part.line, estimated_ms, "would last about")
     items.append(Pause(TAIL_MS, "tail", "quiet after the episode"))
-    stand_in = Script(path=episode.path, title=episode.title, steps=())
     designed = replace(
-        arrange(Timeline(stand_in, tuple(items)), episode.design), breathing=tuple(runs)
+        arrange(Timeline(episode_script, tuple(items)), episode.design), breathing=tuple(runs)
     )
-    return EpisodePlan(designed, tuple(marks), audio)
+    return EpisodePlan(designed, _numbered(marks), audio, tuple(part_items))
+
+
+def _too_long(episode: EpisodeFile, line: int, ms: int, verb: str) -> None:
+    """The limit of a session, for an episode, at the part that passes it: the same ten hours
+    (an MP3 longer than that is a mistake, and ID3 chapter times are 32-bit milliseconds)."""
+    raise ScriptError(
+        episode.path,
+        line,
+        f"with this part the episode {verb} {ms / 3_600_000:.1f} hours; at most"
+        f" {MAX_SESSION_MS // 3_600_000} hours make one MP3: split it into several episodes",
+    )
+
+
+def check_length(episode: EpisodeFile, planned: EpisodePlan, mix: Mix) -> None:
+    """The limit again once audio parts have their real length: at the part where it is passed."""
+    if mix.duration_ms <= MAX_SESSION_MS:
+        return
+    crossing = next(index for index, p in enumerate(mix.placements) if p.end_ms > MAX_SESSION_MS)
+    line = max((start, line) for start, line in planned.part_items if start <= crossing)[1]
+    _too_long(episode, line, mix.duration_ms, "lasts")
+
+
+def _numbered(marks: list[Mark]) -> tuple[Mark, ...]:
+    """Every chapter title once: a title seen before gets its count, "Jingle (2)", so a listener
+    skipping by chapter knows where they land."""
+    seen: dict[str, int] = {}
+    result = []
+    for mark in marks:
+        seen[mark.title] = seen.get(mark.title, 0) + 1
+        count = seen[mark.title]
+        result.append(mark if count == 1 else replace(mark, title=f"{mark.title} ({count})"))
+    return tuple(result)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -542,6 +607,7 @@ def build_episode(
             assets[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
     clips = with_clips(spoken.clips, assets)  # the spoken clips stay lazy: made when mixed
     mix = replace(place(timeline, clips, normalize=False, keys=spoken.keys), gain=gain)
+    check_length(episode, planned, mix)
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix
     paths = output_paths(path, options.output_dir)
@@ -560,11 +626,12 @@ def build_episode(
         paths,
         mix=mix,
         metadata=metadata,
-        document=sidecar(episode, mix, chapters, spoken, voice, key) | _sound(planned, layered),
+        document=sidecar(episode, mix, chapters, spoken, voice, key, paths.json.parent)
+        | _sound(planned, layered, paths.json.parent),
         layered=layered,
         cover=(cover.data, cover.mime),
         chapter_list=chapters,
-        cue_list=episode_cues(mix),
+        cue_list=episode_cues(mix, spoken.layouts),
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
@@ -573,12 +640,12 @@ def build_episode(
     return built_result(path, paths, mix, spoken)
 
 
-def _sound(planned: EpisodePlan, layered: Any) -> dict[str, Any]:
+def _sound(planned: EpisodePlan, layered: Any, folder: Path) -> dict[str, Any]:
     if layered.layer is None:
         return {}
     return {
         "sound": {
-            **sound_document(planned.designed),
+            **published_sound(planned.designed, folder),
             "measured_lufs": layered.measured_lufs,
             "layer_gain_db": layered.gain_db,
         }
@@ -610,19 +677,24 @@ def episode_chapters(mix: Mix, marks: tuple[Mark, ...]) -> list[Chapter]:
     return result
 
 
-def episode_cues(mix: Mix) -> list[Cue]:
-    return [
-        Cue(p.start_ms, p.end_ms, p.item.text)
-        for p in mix.placements
-        if isinstance(p.item, Speech) and not p.item.text.startswith(AUDIO_KEY)
-    ]
+def episode_cues(mix: Mix, layouts: Mapping[str, tuple[PhraseSpan, ...]]) -> list[Cue]:
+    """The captions of everything spoken, by the session's own rules and code (one cue per
+    sentence, at most two lines of 42 characters); audio parts have none."""
+    return [cue for cue in cues(mix, layouts) if not cue.text.startswith(AUDIO_KEY)]
 
 
 def sidecar(
-    episode: EpisodeFile, mix: Mix, chapters: list[Chapter], spoken: Any, requested: str, key: str
+    episode: EpisodeFile,
+    mix: Mix,
+    chapters: list[Chapter],
+    spoken: Any,
+    requested: str,
+    key: str,
+    folder: Path,
 ) -> dict[str, Any]:
     """What `rustpunt feed` reads (title, description, date, episode, season, explicit, guid,
-    show, "kind": "episode") and what was built: parts, chapters, the voice."""
+    show, "kind": "episode", "cover") and what was built: parts, chapters, the voice. Paths are
+    relative to the output `folder`: the sidecar is published with the MP3."""
     show: dict[str, Any] = {}
     if episode.show:
         show["title"] = episode.show
@@ -633,7 +705,8 @@ def sidecar(
     document: dict[str, Any] = {
         "rustpunt": __version__,
         "kind": "episode",
-        "episode_file": str(episode.path),
+        "episode_file": published_path(episode.path, folder),
+        "cover": "own" if episode.cover else "drawn",
         "title": episode.title,
         "description": episode.description,
         "date": episode.date,
@@ -654,7 +727,7 @@ def sidecar(
             {
                 "kind": p.kind,
                 "line": p.line,
-                **({"path": str(p.path)} if p.path else {}),
+                **({"path": published_path(p.path, folder)} if p.path else {}),
                 **({"ms": p.ms} if p.kind == "pause" else {}),
             }
             for p in episode.parts

@@ -29,6 +29,7 @@ import datetime as dt
 import difflib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,11 +41,14 @@ import yaml
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
+from mutagen import MutagenError
 from mutagen.id3 import ID3, ID3NoHeaderError
-from mutagen.mp3 import MP3, HeaderNotFoundError
+from mutagen.mp3 import MP3
 
 from rustpunt import __version__
-from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
+from rustpunt.builds import whole_seconds
+from rustpunt.categories import category_problem, subcategory_problem
+from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover, read_cover
 from rustpunt.errors import RustpuntError
 from rustpunt.files import write_bytes_atomic
 
@@ -177,6 +181,9 @@ def _show_fields(
             ):
                 raise FeedError(f"{where}: `{key}` is text, not {value!r}")
             fields[key] = str(value).strip()
+            problem = _value_problem(key, fields[key], values)
+            if problem:
+                raise FeedError(f"{where}: {problem}")
         elif key in ("explicit", "locked"):
             if not isinstance(value, bool):
                 raise FeedError(f"{where}: `{key}` is true or false, not {value!r}")
@@ -190,11 +197,64 @@ def _show_fields(
                 value = {"email": value} if "@" in value else {"name": value}
             if not isinstance(value, Mapping) or set(value) - {"name", "email"}:
                 raise FeedError(f"{where}: `owner` is a mapping with `name` and `email`")
-            fields[key] = Owner(
-                name=str(value["name"]) if value.get("name") else None,
-                email=str(value["email"]) if value.get("email") else None,
-            )
+            email = str(value["email"]).strip() if value.get("email") else None
+            if email is not None and not EMAIL.fullmatch(email):
+                raise FeedError(
+                    f"{where}: the owner's e-mail {email!r} is not an e-mail address "
+                    "(name@example.org); Apple writes to it to confirm the show is yours"
+                )
+            fields[key] = Owner(name=str(value["name"]) if value.get("name") else None, email=email)
     return fields
+
+
+EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}")
+LANGUAGE_TAG = re.compile(
+    r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?(-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+)
+"""A language tag as RFC 5646 builds one: language, then script, region and variants ("nl",
+"nl-BE", "en-US"); a tag out of that order or shape is a typing error."""
+
+
+def _value_problem(key: str, text: str, values: Mapping[str, Any]) -> str | None:
+    """What is wrong with a text setting a podcast host would reject; None when it is fine."""
+    if key == "category":
+        return category_problem(text)
+    if key == "subcategory":
+        category = str(values.get("category") or DEFAULT_CATEGORY).strip()
+        if category_problem(category):
+            return None  # the category's own error says what to fix first
+        return subcategory_problem(category, text)
+    if key == "language" and not LANGUAGE_TAG.fullmatch(text):
+        return f"`language` {text!r} is not a language tag; write it as `nl`, `nl-BE` or `en-US`"
+    if key == "link":
+        problem = web_address_problem(text)
+        return f"`link` {text!r} {problem}" if problem else None
+    return None
+
+
+def web_address_problem(url: str, *, base: bool = False) -> str | None:
+    """Why `url` is not a web address a podcast app can fetch (as the base of the files'
+    addresses when `base`: then a query or fragment is wrong too); None when it is one."""
+    example = "e.g. https://example.org/podcast"
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        return "has a space in it; write a space in a path as %20"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # out of range or not a number: ValueError
+    except ValueError as error:
+        return f"is not a web address ({error}); {example}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"is not a web address; {example}"
+    if port == 0:
+        return f"has port 0, which nothing listens on; {example}"
+    if parts.username is not None or parts.password is not None:
+        return "holds a user name or password, which the feed would publish; leave them out"
+    if base and (parts.query or parts.fragment or "?" in url or "#" in url):
+        return (
+            "has a query (?) or fragment (#); the files' addresses are made by adding their "
+            f"names to it, so give the folder's address alone, {example}"
+        )
+    return None
 
 
 def load_channel_settings(folder: Path) -> dict[str, Any]:
@@ -227,7 +287,8 @@ class Episode:
     title: str
     description: str
     published: dt.datetime
-    """From the sidecar's `date`; else the MP3's modification time (it moves on a rebuild)."""
+    """From the sidecar's `date`; else its `key_since` (when the content got its build key: a
+    rebuild of the same content keeps it); else, for an older sidecar, the MP3's time."""
     duration_ms: int
     size_bytes: int
     chapters: tuple[EpisodeChapter, ...]
@@ -241,10 +302,12 @@ class Episode:
     """The channel fields the sidecar carries (its `show`)."""
     is_episode: bool = False
     """The sidecar says `"kind": "episode"`."""
+    cover: CoverArt | None = None
+    """The episode's own cover (its `cover:`), read from the MP3; None for a drawn one."""
 
     @property
     def duration_s(self) -> int:
-        return (self.duration_ms + 500) // 1000
+        return whole_seconds(self.duration_ms)
 
 
 def _parse_date(value: Any, where: str) -> dt.datetime:
@@ -280,12 +343,14 @@ def _mp3_facts(mp3: Path) -> tuple[int, ID3 | None]:
     """(duration in ms, tags): TLEN is the exact length export wrote; else mutagen's estimate."""
     try:
         audio = MP3(mp3)
-    except (HeaderNotFoundError, OSError) as error:
+    except (MutagenError, OSError) as error:
         raise FeedError(f"{mp3}: not an MP3 that can be read ({error}); rebuild it") from None
     try:
         tags: ID3 | None = ID3(mp3)
     except ID3NoHeaderError:
         tags = None
+    except (MutagenError, OSError) as error:
+        raise FeedError(f"{mp3}: its tags cannot be read ({error}); rebuild it") from None
     if tags is not None and "TLEN" in tags:
         try:
             return int(str(tags["TLEN"].text[0])), tags
@@ -328,6 +393,8 @@ def read_episode(mp3: Path, sidecar: Path) -> Episode:
     description = _text(document.get("description"), "description", where) or tag_comment or title
     if document.get("date") is not None:
         published = _parse_date(document["date"], where)
+    elif isinstance(document.get("key_since"), str):
+        published = _parse_date(document["key_since"], where).astimezone(dt.timezone.utc)
     else:
         published = dt.datetime.fromtimestamp(mp3.stat().st_mtime, dt.timezone.utc).replace(
             microsecond=0
@@ -365,7 +432,22 @@ def read_episode(mp3: Path, sidecar: Path) -> Episode:
         guid=_text(document.get("guid"), "guid", where),
         show=show_fields,
         is_episode=document.get("kind") == "episode",
+        cover=_own_cover(mp3, where) if document.get("cover") == "own" else None,
     )
+
+
+def _own_cover(mp3: Path, where: str) -> CoverArt | None:
+    """The cover an episode file gave (embedded in its MP3); None, with a warning, when unreadable."""
+    try:
+        return read_cover(mp3)
+    except (OSError, ValueError, MutagenError) as error:
+        log.warning(
+            "%s: its cover cannot be read from %s (%s); the show's cover is used",
+            where,
+            mp3.name,
+            error,
+        )
+        return None
 
 
 def find_episodes(folder: Path) -> list[Episode]:
@@ -378,7 +460,10 @@ def find_episodes(folder: Path) -> list[Episode]:
         if not sidecar.is_file():
             log.warning("%s: no sidecar %s beside it; not in the feed", mp3, sidecar.name)
             continue
-        found.append(read_episode(mp3, sidecar))
+        try:
+            found.append(read_episode(mp3, sidecar))
+        except FeedError as error:  # one stray file never stops the feed
+            log.warning("%s; not in the feed", error)
     if any(episode.is_episode for episode in found):
         found = [episode for episode in found if episode.is_episode]
     found.sort(key=lambda e: (e.published, e.season or 0, e.number or 0, e.stem), reverse=True)
@@ -532,12 +617,9 @@ def episode_guid(show_id: str, stem: str) -> str:
 
 
 def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FeedError(
-            f"--base-url {base_url!r} is not a web address; give where the folder is published, "
-            "e.g. https://example.org/podcast"
-        )
+    problem = web_address_problem(base_url, base=True)
+    if problem:
+        raise FeedError(f"--base-url {base_url!r} {problem}; give where the folder is published")
     return base_url.rstrip("/")
 
 
@@ -565,6 +647,12 @@ def _settle_show(folder: Path, episodes: list[Episode], overrides: Mapping[str, 
             "or pass --title"
         )
     fields.setdefault("description", fields["title"])
+    category = fields.get("category", DEFAULT_CATEGORY)
+    problem = category_problem(category) or (
+        subcategory_problem(category, fields["subcategory"]) if fields.get("subcategory") else None
+    )
+    if problem:  # each was checked where it was set; here they meet from different places
+        raise FeedError(f"{folder}: the show's {problem}")
     return Show(**fields)
 
 
@@ -584,7 +672,7 @@ def _channel_cover(folder: Path, show: Show, base: str) -> str:
         except CoverError as error:
             raise FeedError(f"{error} (the `image` of {folder / CHANNEL_FILE})") from None
         inside = path.is_relative_to(folder.resolve())
-        if inside and path.suffix in (".jpg", ".png"):
+        if inside and path.suffix in (".jpg", ".png") and cover.converted_from is None:
             return _url(base, path.relative_to(folder.resolve()).as_posix())
     else:
         cover = draw_cover(show.title, show.author)
@@ -658,8 +746,15 @@ def write_feed(
     extension = generator.podcastindex  # type: ignore[attr-defined]
     extension.explicit = show.explicit  # feedgen refuses "true"/"false": written by our extension
     extension.guid = guid
-    extension.locked = show.locked
-    extension.locked_owner = show.owner.email
+    if show.owner.email:
+        extension.locked = show.locked
+        extension.locked_owner = show.owner.email
+    elif show.locked:  # the Podcast Index ignores podcast:locked without its owner
+        log.warning(
+            "podcast:locked is left out: it needs the owner's e-mail; set `owner: {email: ...}` "
+            "in %s or pass --owner-email",
+            folder / CHANNEL_FILE,
+        )
 
     show_id = show.id or show.title
     guids = []
@@ -687,6 +782,10 @@ def write_feed(
             _write_if_changed(chapters_path, (text + "\n").encode("utf-8"))
             chapters_files.append(chapters_path)
             entry.podcastindex.chapters_url = _url(base, chapters_path.name)
+        if episode.cover is not None:
+            image = f"{episode.stem}.cover.{episode.cover.extension}"
+            _write_if_changed(folder / image, episode.cover.data)
+            entry.podcast.itunes_image(_url(base, image))
         if episode.transcript is not None:
             entry.podcastindex.transcript_url = _url(base, episode.transcript.name)
             entry.podcastindex.transcript_language = show.language

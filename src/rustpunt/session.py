@@ -6,9 +6,11 @@ settings, recorded as `build_key` in the JSON sidecar) is not built again.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,8 +292,8 @@ def build_script(
         paths,
         mix=mix,
         metadata=metadata,
-        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key)
-        | _sound_record(prepared.designed, layered),
+        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key, paths.json.parent)
+        | _sound_record(prepared.designed, layered, paths.json.parent),
         layered=layered,
         layouts=spoken.layouts,
         encoder=options.encoder,
@@ -332,6 +334,7 @@ def write_outputs(
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
     done). A full disk leaves the previous set as it was and names the file it could not write."""
+    since = key_since(paths.json, document.get("build_key"))
     with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
         marks = chapters(mix) if chapter_list is None else chapter_list
         picture = {"cover": cover[0], "cover_mime": cover[1]} if cover else {}
@@ -361,21 +364,62 @@ def write_outputs(
             vtt, vtt_text(cues(mix, layouts) if cue_list is None else cue_list), shown=paths.vtt
         )
         sizes = {"mp3": mp3.stat().st_size, "vtt": vtt.stat().st_size}
-        document = {**document, "output_bytes": sizes}  # what outputs_intact() compares
+        document = {**document, "key_since": since, "output_bytes": sizes}  # outputs_intact()
         write_sidecar_into(json_file, json_text(document), shown=paths.json)
 
 
-def _sound_record(designed: Designed | None, layered: Layered) -> dict[str, Any]:
+def key_since(json_path: Path, key: Any) -> str:
+    """When the outputs first got this build key (ISO 8601, UTC, to the second): kept from the
+    previous sidecar while the key stays, so a --force rebuild of the same content keeps it and
+    the feed's date of an episode without `date:` moves only when its content does. A new key
+    takes the clock, or SOURCE_DATE_EPOCH when set (reproducible builds: the same bytes twice)."""
+    previous = recorded_build(json_path)
+    if previous is not None and previous.get("build_key") == key:
+        since = previous.get("key_since")
+        if isinstance(since, str):
+            try:
+                dt.datetime.fromisoformat(since)
+                return since
+            except ValueError:
+                pass
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    now = (
+        dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+        if epoch.isdigit()
+        else dt.datetime.now(dt.timezone.utc)
+    )
+    return now.replace(microsecond=0).isoformat()
+
+
+def _sound_record(designed: Designed | None, layered: Layered, folder: Path) -> dict[str, Any]:
     """The sidecar's "sound": the design, and the loudness measured before the one correction."""
     if designed is None or layered.layer is None:
         return {}
     return {
         "sound": {
-            **sound_document(designed),
+            **published_sound(designed, folder),
             "measured_lufs": layered.measured_lufs,
             "layer_gain_db": layered.gain_db,
         }
     }
+
+
+def published_path(path: Path, folder: Path) -> str:
+    """`path` as a published sidecar may show it: relative to the output folder (the folder is
+    copied to a web server; the build machine's own paths stay on it), with forward slashes."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        return Path(path).name
+
+
+def published_sound(designed: Designed, folder: Path) -> dict[str, Any]:
+    """sound_document with a bed file's path relative to the output folder."""
+    document = sound_document(designed)
+    bed = designed.design.bed
+    if bed is not None and bed.path is not None:
+        document["bed"] = published_path(bed.path, folder)
+    return document
 
 
 def _comment(script: Script, spoken: SpokenSession, requested: str) -> str | None:
@@ -470,9 +514,10 @@ def _caption_texts(sentence: str) -> tuple[str, ...]:
 
 
 def sidecar(
-    timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str, key: str
+    timeline: Timeline, mix: Mix, spoken: SpokenSession, requested: str, key: str, folder: Path
 ) -> dict[str, Any]:
-    """What was built and how: the voice actually used, and where every step and pause lies."""
+    """What was built and how: the voice actually used, and where every step and pause lies;
+    the script's path relative to the output `folder`."""
     parts: dict[str, Any] = {}
     steps: list[dict[str, Any]] = []
     for placement in mix.placements:
@@ -505,7 +550,7 @@ def sidecar(
             }
     return {
         "rustpunt": __version__,
-        "script": str(timeline.script.path),
+        "script": published_path(timeline.script.path, folder),
         "title": timeline.script.title,
         "build_key": key,
         "duration_ms": mix.duration_ms,
