@@ -38,9 +38,13 @@ MAX_STEPS = 10_000
 MIN_CYCLE_MS, MAX_CYCLE_MS = 2_000, 60_000
 """One breathing cycle: faster than 2 s or slower than a minute is not a breath."""
 
+MAX_LENGTH_MS = 10 * 60 * 60 * 1000
+"""`length:` over ten hours is a mistake (plan.MAX_SESSION_MS: at most that makes one MP3)."""
+
 TOP_LEVEL_KEYS = (
     "title", "steps", "voice", "intro", "outro", "pause", "cycle", "description",
     "sound",  # sound design: see rustpunt.soundkeys
+    "length",  # the session's exact length: see rustpunt.length
 )  # fmt: skip
 STEP_KEYS = ("text", "pause", "breathing")  # breathing: tones in the step's pause
 
@@ -75,6 +79,9 @@ class Script:
     """SHA-256 of the file's bytes: the script's identity for incremental builds."""
     sound: SoundSettings | None = None
     """The script's own `sound:` settings (a bed, bells, a chime), or None."""
+    length_ms: int | None = None
+    """`length:`: the session's exact length; the pauses that may give way take up the rest."""
+    length_line: int | None = None
 
 
 def load_script(path: Path | str) -> Script:
@@ -152,7 +159,20 @@ def _parse(data: bytes, path: Path) -> Script:
         description=text_of("description"),
         digest=hashlib.sha256(data).hexdigest(),
         sound=_sound(document, path),
+        length_ms=parse_length(document, line_of("length")),
+        length_line=document.key_lines.get("length"),
     )
+
+
+def parse_length(document: LineMapping, line: int) -> int | None:
+    """`length:` of a script or an episode: a duration in the forms `pause:` takes, in ms."""
+    if document.get("length") is None:
+        return None
+    value, written = document["length"], document.written.get("length")
+    ms = parse_pause(value, line, "length", written=written, at_most_ms=MAX_LENGTH_MS)
+    if ms == 0:
+        raise Problem(line, "`length` is zero; write the session's length, such as \"10m\"")
+    return ms
 
 
 def _sound(document: LineMapping, path: Path) -> SoundSettings | None:
@@ -301,11 +321,18 @@ _THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:\.[0-9]{3})+", re.ASCII)
 """`1.000`: a thousand in Dutch, one in English; a pause written so is refused, not guessed."""
 
 
-def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
+def parse_pause(
+    value: Any,
+    line: int,
+    what: str = "pause",
+    *,
+    written: str | None = None,
+    at_most_ms: int = MAX_PAUSE_MS,
+) -> int:
     """Seconds (`6`, `2.5`) or a duration string (`"6s"`, `"1m30s"`) to whole milliseconds.
 
     `written` is the value as typed when YAML 1.1 read it as a number: `010` is ten seconds,
-    not eight (octal)."""
+    not eight (octal). `at_most_ms`: the longest allowed (a pause an hour; a `length:` more)."""
     typed = (written if written is not None else value if isinstance(value, str) else "").strip()
     if _THOUSANDS.fullmatch(typed):
         raise Problem(
@@ -324,8 +351,9 @@ def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | No
         )
     if seconds < 0:
         raise Problem(line, f"`{what}` {value} is negative; a pause is zero or longer")
-    if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise Problem(line, f"`{what}` {value} is over an hour; is the unit right?")
+    if math.isinf(seconds) or seconds * 1000 > at_most_ms:
+        limit = "an hour" if at_most_ms == MAX_PAUSE_MS else f"{at_most_ms // 3_600_000} hours"
+        raise Problem(line, f"`{what}` {value} is over {limit}; is the unit right?")
     return round(seconds * 1000)
 
 
