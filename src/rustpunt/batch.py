@@ -141,6 +141,7 @@ class CheckResult:
 def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> list[CheckResult]:
     """Everything a build would refuse, without any audio work: the script, its plan (pause
     limits), its voice and fallbacks, clashing outputs; and voice profiles that cannot be used."""
+    from rustpunt.length import check_length, known_speech
     from rustpunt.plan import plan
     from rustpunt.script import load_script
     from rustpunt.session import chosen_voice, voices_for
@@ -164,7 +165,14 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> li
                 results.append(CheckResult(script_path, None))
                 continue
             script = load_script(script_path)
-            check_sound(script, plan(script))
+            designed = check_sound(script, plan(script))
+            if script.length_ms is not None:  # reachable, by the speech spoken before or estimated
+                check_length(
+                    designed,
+                    script.length_ms,
+                    (script_path, script.length_line, "script"),
+                    known_speech(output_paths(script_path, job.output_dir).json),
+                )
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
             warnings = lexicon_warnings(script, script_lexicon(script, voices_dirs))

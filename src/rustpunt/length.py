@@ -254,11 +254,12 @@ def estimate(
 
 
 def length_error(
-    problem: LengthProblem, path: Path, line: int | None, what: str, estimated: bool
+    problem: LengthProblem, path: Path, line: int | None, what: str, basis: str | None = None
 ) -> ScriptError:
-    """The error at the `length:` line: the length asked, and the shortest and longest possible."""
-    about = "about " if estimated else ""
-    basis = " (its speech estimated: it is not spoken yet)" if estimated else ""
+    """The error at the `length:` line: the length asked, and the shortest and longest possible;
+    `basis` says how the speech length is known when it is not spoken yet."""
+    about = "about " if basis else ""
+    basis = f" ({basis})" if basis else ""
     span = f"ask for {clock(problem.shortest_ms, up=True)} to {clock(problem.longest_ms)}"
     if problem.asked_ms < problem.shortest_ms:
         message = (
@@ -269,8 +270,8 @@ def length_error(
     else:
         message = (
             f"`length` {clock(problem.asked_ms)} is too long: this {what} is at most"
-            f" {about}{clock(problem.longest_ms)} long{basis} (a pause that gives way is at most"
-            f" an hour; `pause:`, 'vijf seconden' and the like keep theirs); {span}"
+            f" {about}{clock(problem.longest_ms)} long{basis}; {span} (a pause that gives way"
+            " grows to an hour at most; `pause:` and cues such as 'vijf seconden' keep theirs)"
         )
     return ScriptError(path, line, message)
 
@@ -290,7 +291,7 @@ def fit_spoken(
     try:
         return fit(designed, length_ms, measure)
     except LengthProblem as problem:
-        raise length_error(problem, *where, estimated=False) from None
+        raise length_error(problem, *where) from None
 
 
 def check_length(
@@ -303,7 +304,19 @@ def check_length(
     try:
         return fit(designed, length_ms, estimate(known))
     except LengthProblem as problem:
-        raise length_error(problem, *where, estimated=True) from None
+        raise length_error(problem, *where, speech_basis(designed.timeline, known)) from None
+
+
+def speech_basis(timeline: Timeline, known: Mapping[str, float] | None) -> str:
+    """How an estimate knows the speech: measured in the last build, estimated, or both."""
+    texts = {speech.text for speech in timeline.speeches()}
+    measured = len(texts & set(known or ()))
+    pace = f"at {ESTIMATE_WORDS_PER_MINUTE} words a minute"
+    if measured == len(texts):
+        return "its speech as the last build measured it"
+    if measured:
+        return f"its speech as the last build measured it, new text estimated {pace}"
+    return f"its speech estimated {pace}: it is not spoken yet"
 
 
 def length_record(timeline: Timeline, length_ms: int) -> dict[str, Any]:
@@ -323,3 +336,40 @@ def length_record(timeline: Timeline, length_ms: int) -> dict[str, Any]:
             if isinstance(item, Pause) and item.planned_ms is not None
         ],
     }
+
+
+def known_speech(sidecar: Path) -> dict[str, float]:
+    """Each text's spoken length (ms) as a previous build's JSON sidecar records it, so `check`
+    and `plan` estimate only what was not spoken before; empty when there is none."""
+    import json
+
+    try:
+        document = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    known: dict[str, float] = {}
+    steps = document.get("steps")
+    entries = [document.get("intro"), document.get("outro"), *(steps if isinstance(steps, list) else [])]
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+            continue
+        end = entry.get("speech_end_ms", entry.get("end_ms"))
+        start = entry.get("start_ms")
+        if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end >= start:
+            known[entry["text"]] = float(end - start)
+    return known
+
+
+def pause_line(pause: Pause, fitted: bool) -> str:
+    """A pause as `rustpunt plan` prints it; with `length:`, before and after, and why."""
+    if not fitted:
+        return f"        pause {pause.ms / 1000:6.1f} s  [{pause.rule}] {pause.reason}"
+    if pause.planned_ms is None:
+        kept = why_kept(pause)
+        return f"        pause {pause.ms / 1000:6.1f} s  [{pause.rule}] {pause.reason} ({kept})"
+    return (
+        f"        pause {pause.planned_ms / 1000:6.1f} s -> {pause.ms / 1000:.1f} s  [{pause.rule}]"
+        f" {pause.reason}; {pause.stretch}"
+    )
