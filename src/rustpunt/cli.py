@@ -413,7 +413,8 @@ def plan(script: Path, as_json: bool) -> None:
     from rustpunt.spoken import plan_document, script_lexicon, speech_pieces
 
     if episode.is_episode_file(script):
-        planned = episode.plan_episode(episode.load_episode(script))
+        loaded_episode = episode.load_episode(script)
+        planned = episode.fitted(loaded_episode, episode.plan_episode(loaded_episode))
         if as_json:
             _emit_json(episode.plan_document(planned))
         else:
