@@ -39,7 +39,7 @@ import numpy as np
 
 from rustpunt.audio import SAMPLE_RATE
 from rustpunt.errors import ScriptError
-from rustpunt.mix import place
+from rustpunt.mix import LazyClips, place
 from rustpunt.plan import ESTIMATE_WORDS_PER_MINUTE, Pause, Timeline, _spoken_measure
 from rustpunt.script import MAX_PAUSE_MS
 from rustpunt.sounddesign import Designed
@@ -236,21 +236,27 @@ def clock(ms: float, *, exact: bool = False, up: bool = False) -> str:
 def estimate(
     known: Mapping[str, float] | None = None,
 ) -> Callable[[Timeline], float]:
-    """A measure for `fit` before anything is spoken: the pauses, plus each text's length when
-    `known` has it (measured before), else its words at rustpunt.plan's estimated pace."""
+    """A measure for `fit` before anything is spoken: the session placed as the build places it
+    (speech on the frame grid), each text as long as `known` says (measured before), else its
+    words at rustpunt.plan's estimated pace and its inline pauses."""
     known = known or {}
 
+    def speech_ms(text: str) -> float:
+        if text in known:
+            return known[text]
+        words, inline = _spoken_measure(text)
+        return inline + words * 60_000 / ESTIMATE_WORDS_PER_MINUTE
+
     def measure(timeline: Timeline) -> float:
-        total = float(timeline.pause_ms())
-        for speech in timeline.speeches():
-            if speech.text in known:
-                total += known[speech.text]
-            else:
-                words, inline = _spoken_measure(speech.text)
-                total += inline + words * 60_000 / ESTIMATE_WORDS_PER_MINUTE
-        return total
+        lengths = {s.text: round(speech_ms(s.text) * SAMPLE_RATE / 1000) for s in timeline.speeches()}
+        clips = LazyClips(lengths=lengths, energies={}, load=_nothing)
+        return place(timeline, clips, normalize=False).total_samples * 1000 / SAMPLE_RATE
 
     return measure
+
+
+def _nothing(text: str) -> np.ndarray:
+    raise AssertionError(f"an estimate has no audio for {text!r}")
 
 
 def length_error(
