@@ -375,7 +375,8 @@ def pause_line(pause: Pause, fitted: bool) -> str:
     if pause.planned_ms is None:
         kept = why_kept(pause)
         return f"        pause {pause.ms / 1000:6.1f} s  [{pause.rule}] {pause.reason} ({kept})"
+    digits = 1 if round(pause.planned_ms, -2) != round(pause.ms, -2) else 3  # the tail's few ms
     return (
-        f"        pause {pause.planned_ms / 1000:6.1f} s -> {pause.ms / 1000:.1f} s  [{pause.rule}]"
+        f"        pause {pause.planned_ms / 1000:6.1f} s -> {pause.ms / 1000:.{digits}f} s  [{pause.rule}]"
         f" {pause.reason}; {pause.stretch}"
     )
