@@ -94,7 +94,10 @@ def test_the_mp3_is_the_asked_length_decoded(tmp_path: Path, length: str, asked_
     decoded = audiotools.decode(mp3)
     assert abs(decoded.size * 1000 / SAMPLE_RATE - asked_ms) <= 1  # to the ms, not the frame
     assert built["scripts"][0]["duration_ms"] == asked_ms
-    document, plain = sidecar(tmp_path / "out", "precies"), sidecar(tmp_path / "plain-out", "precies")
+    document, plain = (
+        sidecar(tmp_path / "out", "precies"),
+        sidecar(tmp_path / "plain-out", "precies"),
+    )
     assert document["length"]["asked_ms"] == asked_ms
     fitted, planned = pauses(document), pauses(plain)
     for step in (1, 2):  # `pause: 3` and "vier seconden" keep their length
@@ -184,7 +187,7 @@ def test_length_must_be_a_duration(tmp_path: Path) -> None:
                         ('"11h"', "is over 10 hours")):  # fmt: skip
         path = write_script(tmp_path, "fout.yaml", SCRIPT.format(length=value))
         result = run_main("check", path)
-        assert f"fout.yaml:2: `length`" in result.stderr and said in result.stderr, result.stderr
+        assert "fout.yaml:2: `length`" in result.stderr and said in result.stderr, result.stderr
 
 
 # --------------------------------------------------------------------------- plan

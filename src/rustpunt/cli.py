@@ -403,8 +403,7 @@ def plan(script: Path, as_json: bool) -> None:
       rustpunt plan scripts/spierontspanning.yaml
       rustpunt plan podcast/aflevering-1.yaml
     """
-    from rustpunt import episode  # an episode file: its parts and chapters
-    from rustpunt import length
+    from rustpunt import episode, length  # an episode file: its parts; `length:`
     from rustpunt.builds import output_paths
     from rustpunt.plan import Pause
     from rustpunt.plan import plan as make_plan

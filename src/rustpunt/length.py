@@ -162,9 +162,8 @@ def fit(
     stretched = _tail_takes(stretched, round(miss))
     factor = _factor(flexible, stretched)
     stretched = _noted(stretched, flexible, factor, length_ms)
-    items = stretched.items
     runs = tuple(
-        replace(run, cycles=max(1, items[run.item].ms // run.pattern.cycle_ms))  # type: ignore[union-attr]
+        replace(run, cycles=max(1, _pause(stretched, run.item).ms // run.pattern.cycle_ms))
         if run.fills
         else run
         for run in designed.breathing
@@ -194,9 +193,15 @@ def _tail_takes(timeline: Timeline, miss_ms: int) -> Timeline:
     return replace(timeline, items=tuple(items))
 
 
+def _pause(timeline: Timeline, index: int) -> Pause:
+    item = timeline.items[index]
+    assert isinstance(item, Pause)
+    return item
+
+
 def _factor(flexible: list[Give], timeline: Timeline) -> float:
     planned = sum(g.planned_ms for g in flexible)
-    now = sum(timeline.items[g.index].ms for g in flexible)  # type: ignore[union-attr]
+    now = sum(_pause(timeline, g.index).ms for g in flexible)
     return now / planned if planned else 1.0
 
 
@@ -248,7 +253,9 @@ def estimate(
         return inline + words * 60_000 / ESTIMATE_WORDS_PER_MINUTE
 
     def measure(timeline: Timeline) -> float:
-        lengths = {s.text: round(speech_ms(s.text) * SAMPLE_RATE / 1000) for s in timeline.speeches()}
+        lengths = {
+            s.text: round(speech_ms(s.text) * SAMPLE_RATE / 1000) for s in timeline.speeches()
+        }
         clips = LazyClips(lengths=lengths, energies={}, load=_nothing)
         return place(timeline, clips, normalize=False).total_samples * 1000 / SAMPLE_RATE
 
@@ -357,7 +364,11 @@ def known_speech(sidecar: Path) -> dict[str, float]:
         return {}
     known: dict[str, float] = {}
     steps = document.get("steps")
-    entries = [document.get("intro"), document.get("outro"), *(steps if isinstance(steps, list) else [])]
+    entries = [
+        document.get("intro"),
+        document.get("outro"),
+        *(steps if isinstance(steps, list) else []),
+    ]
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
             continue

@@ -171,7 +171,7 @@ def parse_length(document: LineMapping, line: int) -> int | None:
     value, written = document["length"], document.written.get("length")
     ms = parse_pause(value, line, "length", written=written, at_most_ms=MAX_LENGTH_MS)
     if ms == 0:
-        raise Problem(line, "`length` is zero; write the session's length, such as \"10m\"")
+        raise Problem(line, '`length` is zero; write the session\'s length, such as "10m"')
     return ms
 
 
