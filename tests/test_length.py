@@ -231,3 +231,42 @@ def test_an_episode_of_an_exact_length(tmp_path: Path) -> None:
     assert "aflevering.yaml:2: `length` 0:30 is too short: this episode is at least about" in (
         result.stderr
     )
+
+
+def test_chimes_follow_the_stretched_pauses(tmp_path: Path) -> None:
+    """A chime strikes 2 s before speech resumes after a long pause, wherever `length:` puts it:
+    a default pause stretched past the chime's threshold gets one."""
+    import numpy as np
+
+    from rustpunt.length import fit_spoken
+    from rustpunt.mix import place
+    from rustpunt.plan import Pause
+    from rustpunt.sounddesign import CHIME_LEAD_MS, layer_for
+
+    text = SCRIPT.format(length='"6m"').replace(
+        "title: Precies", "title: Precies\nsound: {chime: 12}"
+    )
+    script = load_script(write_script(tmp_path, "precies.yaml", text))
+    designed = design_session(script, plan(script))
+    clips = {s.text: np.zeros(SAMPLE_RATE, dtype="<i2") for s in designed.timeline.speeches()}
+    fitted = fit_spoken(designed, 360_000, clips, (script.path, 2, "script"))
+    lead = round(CHIME_LEAD_MS * SAMPLE_RATE / 1000)
+    found = []
+    for session in (designed, fitted):
+        mix = place(session.timeline, clips)
+        layer = layer_for(session, mix)
+        assert layer is not None
+        expected, quiet = [], 0
+        for placement in mix.placements:  # speech after 12 s of quiet or more, 2 s before it
+            if isinstance(placement.item, Pause):
+                quiet += placement.end - placement.start
+                continue
+            if placement.start > mix.placements[1].start and quiet >= 12 * SAMPLE_RATE:
+                expected.append(placement.start - lead)
+            quiet = 0
+        chime = layer.sounds[0].samples.size  # no bells: the first sound is a chime
+        assert [s.start for s in layer.sounds if s.samples.size == chime] == expected
+        found.append(len(expected))
+    assert found[1] > found[0]  # the stretched default pauses passed 12 s: chimes before them
+    total = place(fitted.timeline, clips).total_samples  # the tail in whole ms: within half a ms
+    assert abs(total - 360_000 * SAMPLE_RATE // 1000) <= SAMPLE_RATE // 2000 + 1
