@@ -255,6 +255,7 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
     what it is (script, episode, lexicon, sound settings, voice profile, podcast settings) or
     passed over when rustpunt does not read it. A voice profile that cannot be used fails the
     scripts that ask for it, as in a build; one that no checked script asks for is a warning."""
+    from rustpunt.length import check_length, known_speech
     from rustpunt.plan import plan
     from rustpunt.script import load_script
     from rustpunt.session import chosen_voice, voices_for
@@ -291,7 +292,14 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
                 results.append(CheckResult(script_path, None, kind="episode"))
                 continue
             script = load_script(script_path)
-            check_sound(script, plan(script))
+            designed = check_sound(script, plan(script))
+            if script.length_ms is not None:  # reachable, by the speech spoken before or estimated
+                check_length(
+                    designed,
+                    script.length_ms,
+                    (script_path, script.length_line, "script"),
+                    known_speech(output_paths(script_path, job.output_dir).json),
+                )
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
             warnings = lexicon_warnings(script, script_lexicon(script, voices_dirs))

@@ -547,7 +547,8 @@ def plan(script: Path, as_json: bool) -> None:
       rustpunt plan scripts/spierontspanning.yaml
       rustpunt plan podcast/aflevering-1.yaml
     """
-    from rustpunt import episode  # an episode file: its parts and chapters
+    from rustpunt import episode, length  # an episode file: its parts; `length:`
+    from rustpunt.builds import output_paths
     from rustpunt.plan import Pause
     from rustpunt.plan import plan as make_plan
     from rustpunt.script import load_script
@@ -555,7 +556,8 @@ def plan(script: Path, as_json: bool) -> None:
     from rustpunt.spoken import plan_document, script_lexicon, speech_pieces
 
     if episode.is_episode_file(script):
-        planned = episode.plan_episode(episode.load_episode(script))
+        loaded_episode = episode.load_episode(script)
+        planned = episode.fitted(loaded_episode, episode.plan_episode(loaded_episode))
         if as_json:
             _emit_json(episode.plan_document(planned))
         else:
@@ -564,18 +566,26 @@ def plan(script: Path, as_json: bool) -> None:
         return
     loaded = load_script(script)
     designed = design_session(loaded, make_plan(loaded))  # room for a bed, bells, breathing
+    basis = None
+    if loaded.length_ms is not None:  # `length:`: the pauses that give way, fitted to an estimate
+        known = length.known_speech(output_paths(script, Path("output")).json)
+        where = (script, loaded.length_line, "script")
+        designed = length.check_length(designed, loaded.length_ms, where, known)
+        basis = length.speech_basis(designed.timeline, known)
     timeline = designed.timeline
     lexicon = script_lexicon(loaded)
     if as_json:
-        _emit_json(plan_document(timeline, lexicon) | {"sound": sound_document(designed)})
+        document = plan_document(timeline, lexicon) | {"sound": sound_document(designed)}
+        if loaded.length_ms is not None:
+            document["length"] = length.length_record(timeline, loaded.length_ms)
+            document["length"]["speech"] = basis
+        _emit_json(document)
         return
     width = _terminal_width()
     click.echo(f"{timeline.script.title}  ({script})")
     for item in timeline.items:
         if isinstance(item, Pause):
-            click.echo(
-                _fit(f"        pause {item.ms / 1000:6.1f} s  [{item.rule}] {item.reason}", width)
-            )
+            click.echo(_fit(length.pause_line(item, loaded.length_ms is not None), width))
             continue
         label = f"step {item.step:>2}" if item.part == "step" else f"{item.part:>7}"
         for piece in speech_pieces(item.text, lexicon):  # inline pauses on their own lines
@@ -594,6 +604,9 @@ def plan(script: Path, as_json: bool) -> None:
     click.echo(
         f"{len(timeline.speeches())} spoken parts, {timeline.pause_ms() / 1000:.1f} s of pauses;"
         f" about {timeline.estimated_ms() / 60_000:.1f} min in all"
+        if loaded.length_ms is None
+        else f"{len(timeline.speeches())} spoken parts; length {length.clock(loaded.length_ms)}"
+        f" asked, pauses fitted to {basis} (the build fits them to the spoken speech)"
     )
 
 

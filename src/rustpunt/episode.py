@@ -42,11 +42,13 @@ from typing import Any, Literal
 import numpy as np
 
 from rustpunt import __version__
+from rustpunt.audio import SAMPLE_RATE
 from rustpunt.builds import is_episode_file
 from rustpunt.cache import pipeline
 from rustpunt.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.export import Chapter, Cue, Metadata
+from rustpunt.length import check_length, fit_spoken, length_record
 from rustpunt.loudness import block_energies, integrated_loudness
 from rustpunt.mix import TARGET_LUFS, TRUE_PEAK_DBTP, Mix, place, speech_gain, with_clips
 from rustpunt.plan import (
@@ -59,7 +61,7 @@ from rustpunt.plan import (
     Timeline,
     plan,
 )
-from rustpunt.script import Script, load_script, parse_pause, text_field
+from rustpunt.script import Script, load_script, parse_length, parse_pause, text_field
 from rustpunt.session import (
     BITRATE_KBPS,
     PLACEMENT,
@@ -106,6 +108,7 @@ from rustpunt.yamldoc import LineMapping, LineSequence, Problem, decode_text, pa
 EPISODE_KEYS = (
     "parts", "episode", "season", "title", "show", "description", "date", "author",
     "language", "explicit", "cover", "voice", "sound", "guid",
+    "length",  # the episode's exact length: see rustpunt.length
 )  # fmt: skip
 PART_KINDS = ("text", "script", "audio", "pause")
 PART_KEYS = (*PART_KINDS, "title")
@@ -162,6 +165,10 @@ class EpisodeFile:
     sound: SoundSettings | None = None
     """The episode's own `sound:`."""
     digest: str = ""
+    length_ms: int | None = None
+    """`length:`: the episode's exact length (its scripts' pauses give way; a script's own
+    `length:` counts only when it is built on its own)."""
+    length_line: int | None = None
 
 
 def with_overrides(episode: EpisodeFile, overrides: SoundSettings | None) -> EpisodeFile:
@@ -254,6 +261,8 @@ def _parse(data: bytes, path: Path) -> EpisodeFile:
         design=design,
         sound=own,
         digest=hashlib.sha256(data).hexdigest(),
+        length_ms=parse_length(document, line_of("length")),
+        length_line=document.key_lines.get("length"),
     )
 
 
@@ -445,7 +454,7 @@ def _too_long(episode: EpisodeFile, line: int, ms: int, verb: str) -> None:
     )
 
 
-def check_length(episode: EpisodeFile, planned: EpisodePlan, mix: Mix) -> None:
+def check_hours(episode: EpisodeFile, planned: EpisodePlan, mix: Mix) -> None:
     """The limit again once audio parts have their real length: at the part where it is passed."""
     if mix.duration_ms <= MAX_SESSION_MS:
         return
@@ -477,7 +486,7 @@ def check_episode(path: Path, voices_dirs: tuple[Path, ...] = ()) -> EpisodeFile
     """Everything a build would refuse, without speaking: the file, its parts, audio assets that
     are not audio, the cover, the bed, the voice. ScriptError naming the episode file and line."""
     episode = load_episode(path)
-    plan_episode(episode)
+    fitted(episode, plan_episode(episode))
     for part in episode.parts:
         if part.kind == "audio":
             assert part.path is not None
@@ -487,6 +496,22 @@ def check_episode(path: Path, voices_dirs: tuple[Path, ...] = ()) -> EpisodeFile
     registry = voices_for(path, voices_dirs)
     chosen_voice(episode, registry, None)
     return episode
+
+
+def fitted(episode: EpisodeFile, planned: EpisodePlan) -> EpisodePlan:
+    """The plan with its pauses fitted to `length:` (if asked) by an estimate of the speech and
+    the audio parts' own lengths: for `check` and `plan`, which speak nothing."""
+    if episode.length_ms is None:
+        return planned
+    known = {
+        f"{AUDIO_KEY}{part.path}": _asset(episode, part).size * 1000 / SAMPLE_RATE
+        for part in episode.parts
+        if part.kind == "audio"
+    }
+    where = (episode.path, episode.length_line, "episode")
+    return replace(
+        planned, designed=check_length(planned.designed, episode.length_ms, where, known)
+    )
 
 
 def _asset(episode: EpisodeFile, part: Part, max_seconds: float | None = None) -> np.ndarray:
@@ -606,8 +631,12 @@ def build_episode(
         if part.kind == "audio" and part.path is not None:
             assets[f"{AUDIO_KEY}{part.path}"] = _at_speech_level(_asset(episode, part), gain)
     clips = with_clips(spoken.clips, assets)  # the spoken clips stay lazy: made when mixed
+    if episode.length_ms is not None:  # `length:`: the pauses that give way take up the rest
+        where = (episode.path, episode.length_line, "episode")
+        designed = fit_spoken(planned.designed, episode.length_ms, clips, where)
+        planned, timeline = replace(planned, designed=designed), designed.timeline
     mix = replace(place(timeline, clips, normalize=False, keys=spoken.keys), gain=gain)
-    check_length(episode, planned, mix)
+    check_hours(episode, planned, mix)
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix
     paths = output_paths(path, options.output_dir)
@@ -627,7 +656,12 @@ def build_episode(
         mix=mix,
         metadata=metadata,
         document=sidecar(episode, mix, chapters, spoken, voice, key, paths.json.parent)
-        | _sound(planned, layered, paths.json.parent),
+        | _sound(planned, layered, paths.json.parent)
+        | (
+            {"length": length_record(timeline, episode.length_ms)}
+            if episode.length_ms is not None
+            else {}
+        ),
         layered=layered,
         cover=(cover.data, cover.mime),
         chapter_list=chapters,
@@ -751,6 +785,8 @@ def plan_document(planned: EpisodePlan) -> dict[str, Any]:
         entry: dict[str, Any]
         if isinstance(item, Pause):
             entry = {"type": "pause", "ms": item.ms, "rule": item.rule, "reason": item.reason}
+            if item.planned_ms is not None:
+                entry |= {"planned_ms": item.planned_ms, "stretch": item.stretch}
         elif item.text.startswith(AUDIO_KEY):
             entry = {"type": "audio", "file": item.text[len(AUDIO_KEY) :]}
         else:
@@ -779,7 +815,12 @@ def plan_lines(planned: EpisodePlan) -> list[str]:
         if chapter is not None and chapter != shown_text:
             lines.append(f"      » chapter: {chapter}")
         mark = "»" if chapter is not None and chapter == shown_text else " "
-        if entry["type"] == "pause":
+        if entry["type"] == "pause" and "planned_ms" in entry:  # `length:` moved it
+            lines.append(
+                f"        pause {entry['planned_ms'] / 1000:6.1f} s -> {entry['ms'] / 1000:.1f} s"
+                f"  [{entry['rule']}] {entry['reason']}; {entry['stretch']}"
+            )
+        elif entry["type"] == "pause":
             lines.append(
                 f"        pause {entry['ms'] / 1000:6.1f} s  [{entry['rule']}] {entry['reason']}"
             )

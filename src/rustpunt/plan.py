@@ -59,6 +59,10 @@ class Pause:
     rule: PauseRule
     reason: str
     step: int | None = None
+    planned_ms: int | None = None
+    """The length planned before `length:` stretched this pause (rustpunt.length), else None."""
+    stretch: str | None = None
+    """Why `length:` changed it ("x1.18 with the other flexible pauses"), else None."""
 
 
 Item = Speech | Pause

@@ -47,9 +47,13 @@ MAX_STEPS = 10_000
 MIN_CYCLE_MS, MAX_CYCLE_MS = 2_000, 60_000
 """One breathing cycle: faster than 2 s or slower than a minute is not a breath."""
 
+MAX_LENGTH_MS = 10 * 60 * 60 * 1000
+"""`length:` over ten hours is a mistake (plan.MAX_SESSION_MS: at most that makes one MP3)."""
+
 TOP_LEVEL_KEYS = (
     "title", "steps", "voice", "intro", "outro", "pause", "cycle", "description",
     "sound",  # sound design: see rustpunt.soundkeys
+    "length",  # the session's exact length: see rustpunt.length
 )  # fmt: skip
 STEP_KEYS = ("text", "pause", "breathing")  # breathing: tones in the step's pause
 
@@ -86,6 +90,9 @@ class Script:
     """SHA-256 of the file's bytes: the script's identity for incremental builds."""
     sound: SoundSettings | None = None
     """The script's own `sound:` settings (a bed, bells, a chime), or None."""
+    length_ms: int | None = None
+    """`length:`: the session's exact length; the pauses that may give way take up the rest."""
+    length_line: int | None = None
 
 
 def load_script(path: Path | str) -> Script:
@@ -194,6 +201,7 @@ def _parse(data: bytes, path: Path) -> Script:
     )
     description = found.attempt(lambda: text_of("description"))
     sound = found.attempt(lambda: _sound(document, path))
+    length_ms = found.attempt(lambda: parse_length(document, line_of("length")))
     if found.problems:
         raise Problems(found.problems)
     assert title is not None
@@ -210,7 +218,20 @@ def _parse(data: bytes, path: Path) -> Script:
         description=description,
         digest=hashlib.sha256(data).hexdigest(),
         sound=sound,
+        length_ms=length_ms,
+        length_line=document.key_lines.get("length"),
     )
+
+
+def parse_length(document: LineMapping, line: int) -> int | None:
+    """`length:` of a script or an episode: a duration in the forms `pause:` takes, in ms."""
+    if document.get("length") is None:
+        return None
+    value, written = document["length"], document.written.get("length")
+    ms = parse_pause(value, line, "length", written=written, at_most_ms=MAX_LENGTH_MS)
+    if ms == 0:
+        raise Problem(line, '`length` is zero; write the session\'s length, such as "10m"')
+    return ms
 
 
 def _sound(document: LineMapping, path: Path) -> SoundSettings | None:
@@ -408,14 +429,23 @@ def pause_seconds(
     return seconds
 
 
-def parse_pause(value: Any, line: int, what: str = "pause", *, written: str | None = None) -> int:
-    """A pause in whole milliseconds, zero up to an hour (see pause_seconds for the forms)."""
+def parse_pause(
+    value: Any,
+    line: int,
+    what: str = "pause",
+    *,
+    written: str | None = None,
+    at_most_ms: int = MAX_PAUSE_MS,
+) -> int:
+    """A pause in whole milliseconds, zero up to `at_most_ms` (an hour; a `length:` more): see
+    pause_seconds for the forms."""
     seconds = pause_seconds(value, line, what, written=written)
     shown = _shown(value)
     if seconds < 0:
         raise Problem(line, f"`{what}` {shown} is negative; a pause is zero or longer")
-    if math.isinf(seconds) or seconds * 1000 > MAX_PAUSE_MS:
-        raise Problem(line, f"`{what}` {shown} is over an hour; is the unit right?")
+    if math.isinf(seconds) or seconds * 1000 > at_most_ms:
+        limit = "an hour" if at_most_ms == MAX_PAUSE_MS else f"{at_most_ms // 3_600_000} hours"
+        raise Problem(line, f"`{what}` {shown} is over {limit}; is the unit right?")
     return round(seconds * 1000)
 
 

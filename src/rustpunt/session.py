@@ -39,6 +39,7 @@ from rustpunt.export import (
     write_spliced_into,
 )
 from rustpunt.files import atomic_paths
+from rustpunt.length import fit_spoken, length_record
 from rustpunt.mix import (
     GAIN_STEP_DB,
     SPEECH_GRID,
@@ -277,8 +278,14 @@ def build_script(
         on_clip=on_clip,
         lexicon_folders=(script_path.parent,),
     )
+    designed = prepared.designed
+    if script.length_ms is not None and designed is not None:  # `length:`: the pauses give way
+        designed = fit_spoken(
+            designed, script.length_ms, spoken.clips, (script.path, script.length_line, "script")
+        )
+        timeline = designed.timeline
     mix = place(timeline, spoken.clips, keys=spoken.keys)
-    layered = level(mix, layer_for(prepared.designed, mix) if prepared.designed else None)
+    layered = level(mix, layer_for(designed, mix) if designed else None)
     mix = layered.mix
     metadata = Metadata(
         title=script.title,
@@ -293,7 +300,7 @@ def build_script(
         mix=mix,
         metadata=metadata,
         document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key, paths.json.parent)
-        | _sound_record(prepared.designed, layered, paths.json.parent),
+        | _sound_record(designed, layered, paths.json.parent),
         layered=layered,
         layouts=spoken.layouts,
         encoder=options.encoder,
@@ -543,6 +550,7 @@ def sidecar(
             step["end_ms"] = placement.end_ms
             step["pause"] = {
                 "ms": item.ms,
+                **({"planned_ms": item.planned_ms} if item.planned_ms is not None else {}),
                 "rule": item.rule,
                 "reason": item.reason,
                 "start_ms": placement.start_ms,
@@ -563,6 +571,11 @@ def sidecar(
         },
         **parts,
         "steps": steps,
+        **(
+            {"length": length_record(timeline, timeline.script.length_ms)}
+            if timeline.script.length_ms is not None
+            else {}
+        ),
         "clips": clips_record(spoken),
     }
 

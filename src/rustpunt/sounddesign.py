@@ -103,6 +103,8 @@ class BreathingRun:
     cycles: int
     item: int
     """The index of the step's pause in the timeline's items."""
+    fills: bool = False
+    """No `cycles:` was asked: as many cycles as fit the pause (a stretched pause holds more)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,11 @@ def arrange(
                 f" do not fit its pause of {item.ms / 1000:g} s; give fewer `cycles`, a shorter"
                 " breath, or a longer `pause:`",
             )
-        runs.append(BreathingRun(step=step, pattern=pattern, cycles=cycles, item=index))
+        runs.append(
+            BreathingRun(
+                step=step, pattern=pattern, cycles=cycles, item=index, fills=asked.cycles is None
+            )
+        )
     return Designed(replace(timeline, items=tuple(items)), design, tuple(runs))
 
 
