@@ -14,7 +14,7 @@ Figures, all measured in one run:
 
 1. Cold build of N scripts (fresh cache and output folder, --jobs = CPU count), against a floor:
    the same imageio-ffmpeg binary encoding the very same audio (the built MP3s decoded back to raw
-   PCM beforehand, untimed) with the build's own encoder command (rustpunt.export.encoder_command
+   PCM beforehand, untimed) with the build's own encoder command (rustpunt.mp3.export.encoder_command
    at the build's bitrate), one ffmpeg per script fed through a pipe in 5 s chunks, as many at once
    as the build's jobs. No build that encodes every sample (`--encoder whole`) can beat it; the
    default spliced writer encodes only the speech, so its ratio can be below 1. Build and floor are
@@ -42,11 +42,11 @@ Figures, all measured in one run:
    names, each beside a copy of its built outputs (a copy's outputs are up to date by rustpunt's
    own full check: the build key covers the script's bytes, not its name; building 1,000 distinct
    scripts cold would take ten minutes for a figure about file stamps). The first rebuild checks
-   every script in full (what every no-op cost before rustpunt.uptodate) and records the stamps;
+   every script in full (what every no-op cost before rustpunt.build.uptodate) and records the stamps;
    the figure is the next one, the whole command timed from outside.
 
 Figures 3 and 4 also rebuild their edited script in this process, after its imports: through
-the loop of `rustpunt build --watch` (rustpunt.watch, in a thread), which reports its own time
+the loop of `rustpunt build --watch` (rustpunt.build.watch, in a thread), which reports its own time
 for each rebuild; for the pause edits also the time from the save to the rebuilt MP3.
 
 The machine may be shared: before each measurement the benchmark waits (up to --settle seconds)
@@ -81,9 +81,9 @@ import psutil
 from corpus import STOCK_CUES, generate, make_script, script_texts, sharing, write_script
 from measure import Figure, Meter, log, machine, table_lines, tree_rss, wait_idle
 
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
-from rustpunt.export import encoder_command
-from rustpunt.session import BITRATE_KBPS
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.build.session import BITRATE_KBPS
+from rustpunt.mp3.export import encoder_command
 
 VOICE = "nl-espeak"
 STEPS_PER_MINUTE = 3.0
@@ -222,7 +222,7 @@ def decode_to_pcm(mp3: Path, raw: Path) -> int:
 
 
 def encode_pcm(raw: Path, mp3: Path) -> None:
-    """The build's own encoder command (rustpunt.export), PCM written to its stdin in 5 s chunks."""
+    """The build's own encoder command (rustpunt.mp3.export), PCM written to its stdin in 5 s chunks."""
     command = [*encoder_command(ffmpeg_exe(), BITRATE_KBPS), "-f", "mp3", "-y", str(mp3)]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -372,7 +372,7 @@ def copies_of(folder: Path, out: Path, count: int, work: Path) -> tuple[Path, Pa
         for suffix in (".mp3", ".vtt", ".json"):
             shutil.copy2(out / f"{source.stem}{suffix}", many_out / f"{stem}{suffix}")
     past = time.time() - 60  # as scripts edited a while ago (a stamp taken seconds after an edit
-    for script in many.iterdir():  # is not trusted, rustpunt.uptodate.RACY_NS)
+    for script in many.iterdir():  # is not trusted, rustpunt.build.uptodate.RACY_NS)
         os.utime(script, (past, past))
     return many, many_out
 
@@ -456,7 +456,7 @@ def rebuilds_in_process(
     cache: Path,
     synthesized: int,
 ) -> InWatch:
-    """`path` rebuilt after each edit by `rustpunt build --watch`'s loop (rustpunt.watch, in a
+    """`path` rebuilt after each edit by `rustpunt build --watch`'s loop (rustpunt.build.watch, in a
     thread of this process, after a first build that finds it up to date): the work inside
     rustpunt, without the interpreter's start and the imports a command pays each time. Each
     figure is the watch's own time for the rebuild (Rebuilt.milliseconds: the build of that
@@ -464,11 +464,11 @@ def rebuilds_in_process(
     at the files. Each rebuild must have spoken `synthesized` sentences."""
     import queue
 
-    from rustpunt.batch import build_all, jobs_for
-    from rustpunt.builds import BuildOptions, BuildStatus
-    from rustpunt.cache import ClipCache
-    from rustpunt.speak import Voices
-    from rustpunt.watch import Rebuilt, watch
+    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.options import BuildOptions, BuildStatus
+    from rustpunt.build.watch import Rebuilt, watch
+    from rustpunt.voice.clipcache import ClipCache
+    from rustpunt.voice.speak import Voices
 
     options = BuildOptions(output_dir=out, cache=ClipCache(cache), voice=VOICE)
     voices = Voices(options.cache)

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from num2words import num2words
 
-from rustpunt.plan import plan
-from rustpunt.script import load_script
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import plan
 
 SPEECH_CHARS_PER_SECOND = 13.0
 """nl-espeak speaks about 13 characters a second (measured on scripts/*.yaml): used only to aim a

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 import psutil
 
-from rustpunt.audio import ffmpeg_exe
+from rustpunt.audio.pcm import ffmpeg_exe
 
 IDLE_BELOW = 0.15
 """The machine counts as idle when under 15 % of its CPU time is busy (over a half-second sample)."""

@@ -48,7 +48,7 @@ def five_minutes() -> str:
 
 
 def render_figures(browser, root: Path, count: int) -> dict[str, float]:
-    from rustpunt.review import page_data, page_html
+    from rustpunt.studio.review import page_data, page_html
 
     out = root / "examples"
     env = {**os.environ, "RUSTPUNT_CACHE": str(root / "cache")}

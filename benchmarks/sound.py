@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bulk  # the floor and the meters are bulk.py's, so the figures compare
 from measure import log
 
-from rustpunt.batch import usable_cpus
+from rustpunt.build.batch import usable_cpus
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "scripts").glob("*.yaml"))

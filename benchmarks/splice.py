@@ -50,11 +50,11 @@ import numpy as np
 import psutil
 from measure import own_and_descendants_rss
 
-from rustpunt import splice
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip
-from rustpunt.engines.espeak import EspeakEngine
-from rustpunt.export import encoder_command
-from rustpunt.mp3frames import SAMPLES_PER_FRAME
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip
+from rustpunt.mp3 import splice
+from rustpunt.mp3.export import encoder_command
+from rustpunt.mp3.frames import SAMPLES_PER_FRAME
+from rustpunt.voice.engines.espeak import EspeakEngine
 
 BITRATE_KBPS = 64
 
@@ -262,7 +262,7 @@ def measure_session(
 
 _CHILD = """
 import sys, numpy as np
-from rustpunt import splice
+from rustpunt.mp3 import splice
 data = np.load(sys.argv[1])
 segments = [(int(o), data[f"s{i}"]) for i, o in enumerate(data["offsets"])]
 splice.write_spliced_mp3(sys.argv[2], segments, int(data["total"]))

@@ -3,7 +3,7 @@
 
     python benchmarks/splice_bed.py
 
-A measurement, not a feature: `rustpunt.splice` writes silent pauses only. This script builds a
+A measurement, not a feature: `rustpunt.mp3.splice` writes silent pauses only. This script builds a
 session of Dutch sentences (the offline voice) over a looped pink-noise bed, encodes it in one
 pass (export's settings), and builds it a second way:
 
@@ -27,10 +27,10 @@ import time
 
 import numpy as np
 
-from rustpunt import mp3frames
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip
-from rustpunt.engines.espeak import EspeakEngine
-from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip
+from rustpunt.mp3 import frames as mp3frames
+from rustpunt.mp3.frames import SAMPLES_PER_FRAME, START_OFFSET
+from rustpunt.voice.engines.espeak import EspeakEngine
 
 LOOP_FRAMES = 383
 LEAD_IN_FRAMES = 12

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
 
 
 def _ffmpeg(*arguments: str) -> subprocess.CompletedProcess[bytes]:

@@ -84,7 +84,7 @@ def expected_duration_ms(text: str) -> int:
 @functools.cache
 def tone_mp3(tone_ms: int) -> bytes:
     """A real MP3: PAD_MS silence, a 300 Hz sine of `tone_ms`, PAD_MS silence; mono 24 kHz."""
-    from rustpunt.audio import ffmpeg_exe
+    from rustpunt.audio.pcm import ffmpeg_exe
 
     pad = np.zeros(PAD_MS * MP3_RATE // 1000, dtype=np.float64)
     t = np.arange(tone_ms * MP3_RATE // 1000) / MP3_RATE

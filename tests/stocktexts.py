@@ -8,7 +8,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from rustpunt.script import Script, load_script
+from rustpunt.script.load import Script, load_script
 
 REPO = Path(__file__).resolve().parent.parent
 

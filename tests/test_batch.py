@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import write_script
-from rustpunt.batch import build_all, find_scripts, jobs_for
-from rustpunt.cache import ClipCache
-from rustpunt.session import BuildOptions
+from rustpunt.build.batch import build_all, find_scripts, jobs_for
+from rustpunt.build.session import BuildOptions
+from rustpunt.voice.clipcache import ClipCache
 
 SCRIPT = "title: t\nsteps: [Adem in., Adem uit., Adem in.]\noutro: Klaar.\n"
 

@@ -12,7 +12,7 @@ from mutagen.mp3 import MP3
 
 import audiotools
 from conftest import run_main, write_script
-from rustpunt.audio import SAMPLE_RATE
+from rustpunt.audio.pcm import SAMPLE_RATE
 
 SCRIPT = """\
 title: Kort
@@ -112,7 +112,7 @@ def assert_pauses_decode_to_zero(mp3: Path, sidecar: dict) -> None:
 def test_a_pause_only_edit_reads_no_speech(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lengths and loudness come from the clips' cache headers and the encoded speech from the
     part cache: rebuilding after a pause edit never reads a clip's samples."""
-    from rustpunt.cache import ClipCache
+    from rustpunt.voice.clipcache import ClipCache
 
     script = write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
     first = build(tmp_path / "in", tmp_path / "out")
@@ -137,7 +137,7 @@ def test_a_clip_gone_from_the_cache_while_encoding_is_one_line(
     naming the cache, with nothing half-written."""
     import shutil
 
-    from rustpunt.cache import ClipCache
+    from rustpunt.voice.clipcache import ClipCache
 
     write_script(tmp_path / "in", "kort.yaml", SCRIPT.format(pause=3))
     build(tmp_path / "in", tmp_path / "out")
@@ -208,7 +208,7 @@ def test_a_broken_encoder_fails_the_build_before_any_speech(
 ) -> None:
     """With speech to make, the encoder is tried first: an ffmpeg without MP3 fails the script
     in one line before a single sentence is spoken."""
-    from rustpunt import export
+    from rustpunt.mp3 import export
 
     exe, mark = _ffmpeg_that_leaves_a_mark(tmp_path)
     monkeypatch.setattr(export, "ffmpeg_exe", lambda: exe)

@@ -13,8 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rustpunt.cache import CACHE_ENV, ClipCache, clip_key, clip_keys, default_cache_dir, pipeline
 from rustpunt.files import write_bytes_atomic
+from rustpunt.voice.clipcache import (
+    CACHE_ENV,
+    ClipCache,
+    clip_key,
+    clip_keys,
+    default_cache_dir,
+    pipeline,
+)
 
 IDENTITY = {"engine": "espeak", "version": "1.52.0", "voice": "nl", "rate": 140}
 

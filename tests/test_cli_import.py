@@ -13,7 +13,7 @@ from mutagen.id3 import ID3
 
 import audiotools
 from conftest import run_cli, run_main
-from rustpunt.script import load_script
+from rustpunt.script.load import load_script
 
 ARTICLES = Path(__file__).parent / "articles"
 PAGE = ARTICLES / "ontspanning.html"

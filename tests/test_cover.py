@@ -11,8 +11,9 @@ from mutagen.id3 import ID3
 from PIL import Image
 
 import audiotools
-from rustpunt.audio import SAMPLE_RATE
-from rustpunt.cover import (
+from rustpunt.audio.pcm import SAMPLE_RATE
+from rustpunt.mp3.export import Chapter, Metadata, write_mp3
+from rustpunt.podcast.cover import (
     COVER_PX,
     CoverArt,
     CoverError,
@@ -21,7 +22,6 @@ from rustpunt.cover import (
     embed_cover,
     read_cover,
 )
-from rustpunt.export import Chapter, Metadata, write_mp3
 
 METADATA = Metadata(
     title="Avondsessie",

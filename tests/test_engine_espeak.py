@@ -11,11 +11,11 @@ import threading
 import numpy as np
 import pytest
 
-from rustpunt.audio import SAMPLE_RATE, to_session_pcm
-from rustpunt.engines import create_engine
-from rustpunt.engines.base import EngineAudio
-from rustpunt.engines.espeak import EspeakEngine
+from rustpunt.audio.pcm import SAMPLE_RATE, to_session_pcm
 from rustpunt.errors import SynthesisError, VoiceError
+from rustpunt.voice.engines import create_engine
+from rustpunt.voice.engines.base import EngineAudio
+from rustpunt.voice.engines.espeak import EspeakEngine
 
 SHORT = "Adem rustig in."
 LONG = (
@@ -221,7 +221,7 @@ def test_synthesis_needs_no_system_espeak() -> None:
     result = _run_isolated(
         """
         import os, espeakng_loader
-        from rustpunt.engines.espeak import EspeakEngine
+        from rustpunt.voice.engines.espeak import EspeakEngine
         audio = EspeakEngine().synthesize("Adem rustig in en uit.")
         print(audio.sample_rate, len(audio.data))
         if os.path.exists("/proc/self/maps"):  # Linux: which espeak libraries are mapped in?
@@ -251,7 +251,7 @@ def test_a_data_path_too_long_for_espeak_still_works(tmp_path) -> None:
         os.symlink(espeakng_loader.get_data_path(), long_path)
         assert len(long_path) > 200
         espeakng_loader.get_data_path = lambda: long_path
-        from rustpunt.engines.espeak import EspeakEngine
+        from rustpunt.voice.engines.espeak import EspeakEngine
         print(len(EspeakEngine().synthesize("Adem rustig in.").data))
         """
     )
@@ -263,7 +263,7 @@ def test_ctrl_c_during_synthesis_is_not_lost(tmp_path):
     """Python delivers the signal inside espeak's callback, where ctypes would print and drop it."""
     code = (
         "import os, signal, threading\n"
-        "from rustpunt.engines.espeak import EspeakEngine\n"
+        "from rustpunt.voice.engines.espeak import EspeakEngine\n"
         "engine = EspeakEngine()\n"
         "engine.synthesize('Adem in.')\n"
         "threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
@@ -307,7 +307,7 @@ def test_a_clip_is_the_same_in_another_process() -> None:
     """A fresh process (a worker of `-j 2`, or a later build) speaks the same samples."""
     code = (
         "import hashlib\n"
-        "from rustpunt.engines.espeak import EspeakEngine\n"
+        "from rustpunt.voice.engines.espeak import EspeakEngine\n"
         f"texts = {_SPOKEN!r}\n"
         "speaker = EspeakEngine()\n"
         "for i in (1, 2, 0):\n"

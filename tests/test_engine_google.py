@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from rustpunt.audio import SAMPLE_RATE, samples_to_ms, to_session_pcm
-from rustpunt.engines import create_engine, google
-from rustpunt.engines.base import EngineAudio
-from rustpunt.engines.google import GoogleEngine, split_for_google
+from rustpunt.audio.pcm import SAMPLE_RATE, samples_to_ms, to_session_pcm
 from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
+from rustpunt.voice.engines import create_engine, google
+from rustpunt.voice.engines.base import EngineAudio
+from rustpunt.voice.engines.google import GoogleEngine, split_for_google
 
 TEXT = "Adem rustig in."
 
@@ -84,7 +84,7 @@ def test_long_text_is_split_between_sentences_and_joined(fake_google, caplog):
     text = first + " Sluit nu je ogen en adem drie keer diep in en uit."
     assert len(text) > 100
     engine, _ = make_engine()
-    with caplog.at_level(logging.WARNING, logger="rustpunt.engines.google"):
+    with caplog.at_level(logging.WARNING, logger="rustpunt.voice.engines.google"):
         audio = engine.synthesize(text)
     # cut between the sentences, with every comma kept (gTTS alone would cut at every comma
     # and full stop and drop them, and Google would not pause where the commas were)
@@ -111,7 +111,7 @@ def test_split_for_google(text, pieces):
 def test_long_text_without_punctuation_warns_about_the_cut(fake_google, caplog):
     text = " ".join(["adem in en adem uit"] * 8)
     engine, _ = make_engine()
-    with caplog.at_level(logging.WARNING, logger="rustpunt.engines.google"):
+    with caplog.at_level(logging.WARNING, logger="rustpunt.voice.engines.google"):
         engine.synthesize(text)
     assert fake_google.count == 2
     assert any("mid-sentence" in record.getMessage() for record in caplog.records)

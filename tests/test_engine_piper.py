@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from piper import PiperVoice
 
-from rustpunt.audio import prepare_clip
-from rustpunt.cache import ClipCache, clip_key
-from rustpunt.engines import create_engine
-from rustpunt.engines.piper import SENTENCE_GAP_MS, PiperEngine
+from rustpunt.audio.pcm import prepare_clip
 from rustpunt.errors import VoiceError, VoiceUnavailable
-from rustpunt.speak import Voices
-from rustpunt.voices import VoiceRegistry
+from rustpunt.voice.clipcache import ClipCache, clip_key
+from rustpunt.voice.engines import create_engine
+from rustpunt.voice.engines.piper import SENTENCE_GAP_MS, PiperEngine
+from rustpunt.voice.profiles import VoiceRegistry
+from rustpunt.voice.speak import Voices
 from tinypiper import HOP, SAMPLE_RATE, write_voice
 
 

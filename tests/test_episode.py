@@ -16,11 +16,11 @@ from PIL import Image
 
 import audiotools
 from conftest import run_main, write_script
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
-from rustpunt.cover import read_cover
-from rustpunt.episode import is_episode_file, load_episode, plan_episode
+from rustpunt.audio.mix import TARGET_LUFS
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.build.episode import is_episode_file, load_episode, plan_episode
 from rustpunt.errors import ScriptError
-from rustpunt.mix import TARGET_LUFS
+from rustpunt.podcast.cover import read_cover
 
 SCHOUDERS = """\
 title: Schouders
@@ -141,7 +141,7 @@ def test_bad_episode_files_name_the_file_and_line(
     assert expected in result.stderr, result.stderr
     assert words in result.stderr, result.stderr
     with pytest.raises(ScriptError):
-        from rustpunt.episode import check_episode
+        from rustpunt.build.episode import check_episode
 
         check_episode(path)
 
@@ -342,7 +342,7 @@ def test_audio_parts_count_once_their_length_is_known(
     show: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan cannot know an audio file's length; the build measures it before writing."""
-    monkeypatch.setattr("rustpunt.episode.MAX_SESSION_MS", 12_000)
+    monkeypatch.setattr("rustpunt.build.episode.MAX_SESSION_MS", 12_000)
     write_jingle(show / "lang.wav", seconds=15.0)
     path = write_script(
         show, "geluid.yaml", "title: G\nparts:\n  - text: Hallo.\n  - audio: lang.wav\n"

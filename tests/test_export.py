@@ -16,10 +16,11 @@ from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MP3, BitrateMode
 
 import audiotools
-from rustpunt import export
-from rustpunt.audio import SAMPLE_RATE, ms_to_samples
+from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples
 from rustpunt.errors import ExportError, RustpuntError, SynthesisError
-from rustpunt.export import (
+from rustpunt.files import check_writable
+from rustpunt.mp3 import export
+from rustpunt.mp3.export import (
     Chapter,
     Cue,
     Metadata,
@@ -28,7 +29,6 @@ from rustpunt.export import (
     write_mp3,
     write_vtt,
 )
-from rustpunt.files import check_writable
 
 TOLERANCE_MS = 50
 
@@ -552,7 +552,7 @@ def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
 
     from mutagen.id3 import CHAP, ID3, TIT2
 
-    from rustpunt import export
+    from rustpunt.mp3 import export
 
     chapters = [Chapter(i * 1000, (i + 1) * 1000, f"Stap {i}: adem in") for i in range(count)]
     tag = export.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))

@@ -19,15 +19,15 @@ from mutagen import MutagenError
 from mutagen.id3 import CHAP, CTOC, ID3, TIT2, Encoding, ID3Tags
 
 from conftest import write_script
-from rustpunt import export
-from rustpunt.export import Chapter, Cue, Metadata, json_text, tag_bytes, vtt_text
-from rustpunt.mix import place
-from rustpunt.plan import Speech, plan
-from rustpunt.script import load_script
-from rustpunt.session import chapters, cues, sidecar
-from rustpunt.speak import SpokenSession
-from rustpunt.voices import VoiceRegistry
-from rustpunt.voicing import PhraseSpan
+from rustpunt.audio.mix import place
+from rustpunt.build.session import chapters, cues, sidecar
+from rustpunt.mp3 import export
+from rustpunt.mp3.export import Chapter, Cue, Metadata, json_text, tag_bytes, vtt_text
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import Speech, plan
+from rustpunt.voice.joining import PhraseSpan
+from rustpunt.voice.profiles import VoiceRegistry
+from rustpunt.voice.speak import SpokenSession
 
 # --------------------------------------------------------------------------- references
 
@@ -189,7 +189,7 @@ def test_mutagen_reads_back_every_chapter(count: int) -> None:
 
 @pytest.mark.parametrize("count", [0, 3, 300])
 def test_a_tag_read_back_and_saved_again_by_mutagen_is_the_same(count: int) -> None:
-    """rustpunt.cover re-saves a file's tag through _ChronologicalID3: the CHAP frames mutagen
+    """rustpunt.podcast.cover re-saves a file's tag through _ChronologicalID3: the CHAP frames mutagen
     read come out where and as they were (and so as the rendered ones). Without a year or a NUL
     in a title: mutagen reads TYER as TDRC and writes it back in Latin-1, and reads a NUL as a
     second text that it writes back joined by "/", changes of its own."""

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rustpunt.errors import ScriptError
-from rustpunt.script import (
+from rustpunt.script.load import (
     MAX_CYCLE_MS,
     MAX_PAUSE_MS,
     MIN_CYCLE_MS,

@@ -11,8 +11,8 @@ import pytest
 import audiotools
 from conftest import run_main, write_script
 from rustpunt.errors import ScriptError
-from rustpunt.plan import plan
-from rustpunt.script import load_script
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import plan
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ import pytest
 import soxr
 
 from conftest import write_script
-from rustpunt import audio, loudness
+from rustpunt.audio import loudness
+from rustpunt.audio import pcm as audio
 
 WORDS = [
     "adem",
@@ -197,9 +198,9 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
     import errno
 
     import rustpunt.files
-    from rustpunt.batch import build_all, jobs_for
-    from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
+    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.session import BuildOptions
+    from rustpunt.voice.clipcache import ClipCache
 
     cache = ClipCache(hermetic)
     real_link = os.link
@@ -311,7 +312,7 @@ def test_the_portable_watch_stops_an_orphaned_worker_without_the_kernels_help() 
     """Where prctl is missing (macOS, Windows) the watching thread alone must notice."""
     middle = (
         "import os, sys, time\n"
-        "from rustpunt import batch\n"
+        "from rustpunt.build import batch\n"
         "parent = os.getpid()\n"
         "child = os.fork()\n"
         "if child == 0:\n"
@@ -353,9 +354,9 @@ def full_disk_for(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
-    from rustpunt.batch import build_all, jobs_for
-    from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
+    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.session import BuildOptions
+    from rustpunt.voice.clipcache import ClipCache
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
     out = tmp_path / "out"
@@ -394,9 +395,9 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
 def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
     tmp_path: Path, hermetic: Path, name: str, keep: float
 ) -> None:
-    from rustpunt.batch import build_all, jobs_for
-    from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
+    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.session import BuildOptions
+    from rustpunt.voice.clipcache import ClipCache
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
     out = tmp_path / "out"
@@ -421,9 +422,9 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     import logging
     import multiprocessing
 
-    from rustpunt.batch import build_all, jobs_for, usable_cpus
-    from rustpunt.cache import ClipCache
-    from rustpunt.session import BuildOptions
+    from rustpunt.build.batch import build_all, jobs_for, usable_cpus
+    from rustpunt.build.session import BuildOptions
+    from rustpunt.voice.clipcache import ClipCache
 
     scripts = 2 * usable_cpus() + 1
     for n in range(scripts):
@@ -431,7 +432,7 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(hermetic))
     jobs = jobs_for([tmp_path / "scripts"], options.output_dir)
     running: list[int] = []
-    with caplog.at_level(logging.INFO, logger="rustpunt.batch"):
+    with caplog.at_level(logging.INFO, logger="rustpunt.build.batch"):
         results = build_all(
             jobs, options, workers=1000,
             on_done=lambda result: running.append(len(multiprocessing.active_children())),
@@ -457,7 +458,7 @@ def test_no_warning_about_googles_limit_when_espeak_spoke_the_text(tmp_path: Pat
 def test_the_warning_comes_when_google_speaks_the_text(
     fake_google: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from rustpunt.engines.google import GoogleEngine
+    from rustpunt.voice.engines.google import GoogleEngine
 
     GoogleEngine(retries=0).synthesize(UNPUNCTUATED)
     assert "100 characters" in caplog.text

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rustpunt.article import ArticleError, guess_format, read_article, text_blocks
-from rustpunt.importer import (
+from rustpunt.importing.article import ArticleError, guess_format, read_article, text_blocks
+from rustpunt.importing.exercises import (
     Exercise,
     clean_text,
     find_exercises,
@@ -28,9 +28,9 @@ from rustpunt.importer import (
     script_text,
     slug,
 )
-from rustpunt.plan import DEFAULT_CYCLE_MS, DEFAULT_PAUSE_MS, plan
-from rustpunt.script import load_script
-from rustpunt.timing import infer_pause
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import DEFAULT_CYCLE_MS, DEFAULT_PAUSE_MS, plan
+from rustpunt.script.timing import infer_pause
 
 ARTICLES = Path(__file__).parent / "articles"
 HTML_CP1252 = ARTICLES / "ontspanning.html"

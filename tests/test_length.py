@@ -10,12 +10,12 @@ import pytest
 
 import audiotools
 from conftest import run_main, write_script
-from rustpunt.audio import SAMPLE_RATE
-from rustpunt.length import Give, gives, shares
-from rustpunt.plan import plan
-from rustpunt.schema import script_schema
-from rustpunt.script import MAX_LENGTH_MS, load_script
-from rustpunt.sounddesign import design_session
+from rustpunt.audio.pcm import SAMPLE_RATE
+from rustpunt.audio.sounddesign import design_session
+from rustpunt.build.length import Give, gives, shares
+from rustpunt.script.load import MAX_LENGTH_MS, load_script
+from rustpunt.script.plan import plan
+from rustpunt.script.schema import script_schema
 
 SCRIPT = """\
 title: Precies
@@ -238,10 +238,10 @@ def test_chimes_follow_the_stretched_pauses(tmp_path: Path) -> None:
     a default pause stretched past the chime's threshold gets one."""
     import numpy as np
 
-    from rustpunt.length import fit_spoken
-    from rustpunt.mix import place
-    from rustpunt.plan import Pause
-    from rustpunt.sounddesign import CHIME_LEAD_MS, layer_for
+    from rustpunt.audio.mix import place
+    from rustpunt.audio.sounddesign import CHIME_LEAD_MS, layer_for
+    from rustpunt.build.length import fit_spoken
+    from rustpunt.script.plan import Pause
 
     text = SCRIPT.format(length='"6m"').replace(
         "title: Precies", "title: Precies\nsound: {chime: 12}"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rustpunt import lexicon as lexicon_module
-from rustpunt.lexicon import Lexicon, LexiconError, clock_words
-from rustpunt.voices import load_profile
+from rustpunt.voice import lexicon as lexicon_module
+from rustpunt.voice.lexicon import Lexicon, LexiconError, clock_words
+from rustpunt.voice.profiles import load_profile
 
 BUILTIN = Lexicon.load()
 

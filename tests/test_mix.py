@@ -9,18 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rustpunt.audio import (
-    SAMPLE_RATE,
-    ffmpeg_exe,
-    ms_to_samples,
-    prepare_clip,
-    to_session_pcm,
-    upsample,
-)
-from rustpunt.engines import create_engine
-from rustpunt.engines.base import EngineAudio
-from rustpunt.loudness import block_energies, integrated_loudness, limit
-from rustpunt.mix import (
+from rustpunt.audio.loudness import block_energies, integrated_loudness, limit
+from rustpunt.audio.mix import (
     GAIN_STEP_DB,
     SPEECH_GRID,
     TARGET_LUFS,
@@ -30,8 +20,18 @@ from rustpunt.mix import (
     render,
     speech_gain,
 )
-from rustpunt.plan import Pause, Speech, Timeline
-from rustpunt.script import Script, Step
+from rustpunt.audio.pcm import (
+    SAMPLE_RATE,
+    ffmpeg_exe,
+    ms_to_samples,
+    prepare_clip,
+    to_session_pcm,
+    upsample,
+)
+from rustpunt.script.load import Script, Step
+from rustpunt.script.plan import Pause, Speech, Timeline
+from rustpunt.voice.engines import create_engine
+from rustpunt.voice.engines.base import EngineAudio
 
 
 def sine(
@@ -105,7 +105,7 @@ def test_a_clip_from_espeak_is_resampled_without_ffmpeg(monkeypatch: pytest.Monk
     def no_ffmpeg() -> str:
         raise AssertionError("ffmpeg started for a clip that numpy can resample")
 
-    monkeypatch.setattr("rustpunt.audio.ffmpeg_exe", no_ffmpeg)
+    monkeypatch.setattr("rustpunt.audio.pcm.ffmpeg_exe", no_ffmpeg)
     audio = create_engine("espeak", {"voice": "nl"}).synthesize("Adem rustig in.")
     clip = prepare_clip(audio)
     assert abs(clip.size / SAMPLE_RATE - (len(audio.data) / 2) / audio.sample_rate) < 0.5

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import rustpunt.plan as planning
+import rustpunt.script.plan as planning
 from conftest import write_script
-from rustpunt.plan import Pause, plan
-from rustpunt.script import Script, load_script
-from rustpunt.sentences import timing_text
-from rustpunt.timing import PauseDecision, _decide_pause
+from rustpunt.script.load import Script, load_script
+from rustpunt.script.plan import Pause, plan
+from rustpunt.script.sentences import timing_text
+from rustpunt.script.timing import PauseDecision, _decide_pause
 from stocktexts import corpus, example_scripts
 
 

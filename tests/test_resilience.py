@@ -15,7 +15,7 @@ import pytest
 
 import audiotools
 from conftest import write_script
-from rustpunt.cache import ClipCache
+from rustpunt.voice.clipcache import ClipCache
 
 pytestmark = pytest.mark.slow
 

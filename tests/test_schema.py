@@ -1,6 +1,6 @@
 """The JSON Schema for editors agrees with the loader: what one accepts, the other accepts.
 
-The loader (rustpunt.script) is the authority; the schema is a second description of the same
+The loader (rustpunt.script.load) is the authority; the schema is a second description of the same
 format for yaml-language-server. These tests keep the two from drifting apart.
 
 Rules the schema cannot express, left out of the agreement table on purpose (the loader catches
@@ -42,9 +42,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from rustpunt.errors import ScriptError
-from rustpunt.plan import DEFAULT_CYCLE_MS, DEFAULT_PAUSE_MS
-from rustpunt.schema import script_schema
-from rustpunt.script import (
+from rustpunt.script.load import (
     MAX_CYCLE_MS,
     MAX_PAUSE_MS,
     MIN_CYCLE_MS,
@@ -52,7 +50,9 @@ from rustpunt.script import (
     TOP_LEVEL_KEYS,
     load_script,
 )
-from rustpunt.voices import DEFAULT_VOICE
+from rustpunt.script.plan import DEFAULT_CYCLE_MS, DEFAULT_PAUSE_MS
+from rustpunt.script.schema import script_schema
+from rustpunt.voice.profiles import DEFAULT_VOICE
 
 SCHEMA = script_schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
@@ -232,7 +232,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_the_schema_ships_inside_the_package() -> None:
-    shipped = files("rustpunt") / "schema.json"
+    shipped = files("rustpunt.script") / "schema.json"
     assert json.loads(shipped.read_text(encoding="utf-8")) == SCHEMA
     assert script_schema() is not script_schema(), "each call returns a fresh dict"
 

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import write_script
 from rustpunt.errors import ScriptError
-from rustpunt.script import MAX_CYCLE_MS, MIN_CYCLE_MS, _text_seconds, load_script
-from rustpunt.sentences import InlinePause, split_inline
+from rustpunt.script.load import MAX_CYCLE_MS, MIN_CYCLE_MS, _text_seconds, load_script
+from rustpunt.script.sentences import InlinePause, split_inline
 
 GOOD = """\
 title: Ademhaling

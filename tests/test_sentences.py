@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_main, write_script
-from rustpunt.cache import ClipCache
+from rustpunt.build.session import BuildOptions, build_key, voices_for
 from rustpunt.errors import ProfileError, ScriptError
-from rustpunt.plan import plan
-from rustpunt.script import load_script
-from rustpunt.sentences import (
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import plan
+from rustpunt.script.sentences import (
     CAPTION_LINE_CHARS,
     InlinePause,
     InlinePauseError,
@@ -27,8 +27,8 @@ from rustpunt.sentences import (
     split_inline,
     timing_text,
 )
-from rustpunt.session import BuildOptions, build_key, voices_for
-from rustpunt.voices import (
+from rustpunt.voice.clipcache import ClipCache
+from rustpunt.voice.profiles import (
     DEFAULT_CLAUSE_PAUSE_MS,
     DEFAULT_SENTENCE_PAUSE_MS,
     VoiceRegistry,

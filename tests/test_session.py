@@ -12,13 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import write_script
-from rustpunt.audio import samples_to_ms
-from rustpunt.export import Cue
-from rustpunt.mix import Mix, Placement, place
-from rustpunt.plan import Speech, Timeline, plan
-from rustpunt.script import load_script
-from rustpunt.sentences import caption_cues, sentences, split_span
-from rustpunt.session import (
+from rustpunt.audio.mix import Mix, Placement, place
+from rustpunt.audio.pcm import samples_to_ms
+from rustpunt.build.session import (
     BuildStatus,
     _caption_texts,
     chapters,
@@ -29,9 +25,13 @@ from rustpunt.session import (
     sidecar,
     up_to_date,
 )
-from rustpunt.speak import SpokenSession
-from rustpunt.voices import VoiceRegistry
-from rustpunt.voicing import PhraseSpan
+from rustpunt.mp3.export import Cue
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import Speech, Timeline, plan
+from rustpunt.script.sentences import caption_cues, sentences, split_span
+from rustpunt.voice.joining import PhraseSpan
+from rustpunt.voice.profiles import VoiceRegistry
+from rustpunt.voice.speak import SpokenSession
 from stocktexts import step_texts
 
 

@@ -14,14 +14,10 @@ import pytest
 
 import audiotools
 from conftest import EXAMPLES, run_cli, run_main, write_script
-from rustpunt.audio import SAMPLE_RATE, ms_to_samples
-from rustpunt.batch import find_scripts
-from rustpunt.errors import ScriptError
-from rustpunt.loudness import block_energies, integrated_loudness
-from rustpunt.mix import CHUNK_SAMPLES, TARGET_LUFS, place, render
-from rustpunt.plan import Pause, Speech, plan
-from rustpunt.script import load_script
-from rustpunt.sounddesign import (
+from rustpunt.audio.loudness import block_energies, integrated_loudness
+from rustpunt.audio.mix import CHUNK_SAMPLES, TARGET_LUFS, place, render
+from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples
+from rustpunt.audio.sounddesign import (
     CHIME_LEAD_MS,
     ENCODER_LOSS_DB,
     END_BELL_AFTER_MS,
@@ -34,8 +30,12 @@ from rustpunt.sounddesign import (
     measure,
     render_layered,
 )
-from rustpunt.soundkeys import BED_LEVEL_DBFS, command_line_settings
-from rustpunt.sounds import SINGING_BOWL, SoundLayer, ring_ms
+from rustpunt.audio.sounds import SINGING_BOWL, SoundLayer, ring_ms
+from rustpunt.build.batch import find_scripts
+from rustpunt.errors import ScriptError
+from rustpunt.script.load import load_script
+from rustpunt.script.plan import Pause, Speech, plan
+from rustpunt.script.soundsettings import BED_LEVEL_DBFS, command_line_settings
 
 HEAD = "title: Rust\n"
 

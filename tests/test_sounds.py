@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 import audiotools
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe
-from rustpunt.export import Metadata, write_mp3
-from rustpunt.sounds import (
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
+from rustpunt.audio.sounds import (
     BED_KINDS,
     RING_OUT_DBFS,
     SINGING_BOWL,
@@ -34,6 +33,7 @@ from rustpunt.sounds import (
     ring_ms,
     to_pcm16,
 )
+from rustpunt.mp3.export import Metadata, write_mp3
 
 # --------------------------------------------------------------------------- measuring tools
 

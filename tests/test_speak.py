@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import write_script
-from rustpunt.cache import ClipCache
-from rustpunt.engines import EngineAudio
 from rustpunt.errors import VoiceUnavailable
-from rustpunt.speak import LOUDNESS_FIELD, Voices
-from rustpunt.voices import VoiceProfile, VoiceRegistry
+from rustpunt.voice.clipcache import ClipCache
+from rustpunt.voice.engines import EngineAudio
+from rustpunt.voice.profiles import VoiceProfile, VoiceRegistry
+from rustpunt.voice.speak import LOUDNESS_FIELD, Voices
 
 
 class FakeEngine:

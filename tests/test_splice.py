@@ -18,13 +18,14 @@ from mutagen.id3 import CHAP, ID3, TIT2
 from mutagen.mp3 import MP3, BitrateMode
 
 import audiotools
-from rustpunt import export, mp3frames, splice
-from rustpunt.audio import SAMPLE_RATE, ffmpeg_exe, prepare_clip, samples_to_ms
-from rustpunt.engines.espeak import EspeakEngine
+from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip, samples_to_ms
 from rustpunt.errors import ExportError
-from rustpunt.export import Chapter, Metadata, write_mp3
 from rustpunt.files import atomic_path
-from rustpunt.mp3frames import SAMPLES_PER_FRAME
+from rustpunt.mp3 import export, splice
+from rustpunt.mp3 import frames as mp3frames
+from rustpunt.mp3.export import Chapter, Metadata, write_mp3
+from rustpunt.mp3.frames import SAMPLES_PER_FRAME
+from rustpunt.voice.engines.espeak import EspeakEngine
 
 SENTENCES = (
     "Adem rustig in.",

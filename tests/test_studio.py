@@ -21,7 +21,7 @@ import pytest
 
 from browser import browser  # noqa: F401 (a fixture)
 from conftest import run_main, write_script
-from rustpunt.studio import Studio, byte_range, first_change, serve
+from rustpunt.studio.server import Studio, byte_range, first_change, serve
 
 SCRIPT = """\
 title: Kort moment

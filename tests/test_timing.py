@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rustpunt.timing import PauseDecision, _decide_pause, _remembered_pause, infer_pause
+from rustpunt.script.timing import PauseDecision, _decide_pause, _remembered_pause, infer_pause
 from stocktexts import step_texts
 
 DEFAULT_MS = 6000

@@ -1,4 +1,4 @@
-"""The no-op rebuild by file stamps (rustpunt.uptodate): taken when nothing changed, never when
+"""The no-op rebuild by file stamps (rustpunt.build.uptodate): taken when nothing changed, never when
 anything that goes into a build key did. Real builds of tiny scripts with the offline voice."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli, run_main, write_script
-from rustpunt import session
-from rustpunt.uptodate import FOLDER
+from rustpunt.build import session
+from rustpunt.build.uptodate import FOLDER
 
 TINY = "title: Kort\nsteps:\n  - Adem in.\n  - text: Adem uit.\n    pause: 1\n"
 AN_HOUR_AGO = time.time() - 3600
@@ -91,8 +91,8 @@ def test_a_noop_rebuild_imports_no_audio_module_nor_engine(tmp_path: Path) -> No
     code, modules = result.stdout.splitlines()[-1].split(" ", 1)
     assert code == "0" and "0           1       0" in result.stdout  # one up to date
     loaded = set(modules.split())
-    heavy = {"yaml", "gtts", "requests", "mutagen", "rustpunt.session", "rustpunt.speak",
-             "rustpunt.episode", "rustpunt.export", "rustpunt.engines.espeak", "rustpunt.script"}  # fmt: skip
+    heavy = {"yaml", "gtts", "requests", "mutagen", "rustpunt.build.session", "rustpunt.voice.speak",
+             "rustpunt.build.episode", "rustpunt.mp3.export", "rustpunt.voice.engines.espeak", "rustpunt.script.load"}  # fmt: skip
     assert not heavy & loaded, heavy & loaded
 
 

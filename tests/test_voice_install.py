@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from conftest import run_cli
 from rustpunt.cli import cli
-from rustpunt.engines.piper import PiperEngine
-from rustpunt.voicemodels import (
+from rustpunt.voice.engines.piper import PiperEngine
+from rustpunt.voice.models import (
     VoiceInstallError,
     find_model,
     install_voice,

@@ -19,8 +19,8 @@ import webvtt
 
 import audiotools
 from conftest import EXAMPLES, REPO, run_cli, write_script
-from rustpunt.sentences import CAPTION_LINE_CHARS, spoken_words
-from rustpunt.voices import VoiceRegistry
+from rustpunt.script.sentences import CAPTION_LINE_CHARS, spoken_words
+from rustpunt.voice.profiles import VoiceRegistry
 
 pytestmark = pytest.mark.slow
 

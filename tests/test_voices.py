@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from conftest import write_script
-from rustpunt.engines import create_engine
 from rustpunt.errors import VoiceError
-from rustpunt.voices import DEFAULT_VOICE, VoiceRegistry, builtin_voices_dir, load_profile
+from rustpunt.voice.engines import create_engine
+from rustpunt.voice.profiles import DEFAULT_VOICE, VoiceRegistry, builtin_voices_dir, load_profile
 
 
 def test_the_builtin_profiles() -> None:
@@ -41,7 +41,7 @@ def test_the_builtin_profiles_build_their_engines_only_when_used() -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from rustpunt.voices import VoiceRegistry; VoiceRegistry(); "
+            "import sys; from rustpunt.voice.profiles import VoiceRegistry; VoiceRegistry(); "
             "print(sorted(m for m in ('gtts', 'requests', 'piper') if m in sys.modules))",
         ],
         capture_output=True,

@@ -13,7 +13,7 @@ from piper import PiperVoice
 
 from audiotools import chapters, decode, duration_ms, loudness, silences
 from conftest import run_cli
-from rustpunt.audition import LEAD_MS
+from rustpunt.build.preview import LEAD_MS
 from rustpunt.cli import cli
 from tinypiper import HOP, SAMPLE_RATE, write_voice
 

@@ -1,4 +1,4 @@
-"""`rustpunt build --watch` (rustpunt.watch): real scripts, the offline voice, real MP3s measured
+"""`rustpunt build --watch` (rustpunt.build.watch): real scripts, the offline voice, real MP3s measured
 with mutagen; the watch runs in a thread (stopped by an Event or a number of rounds) or as the
 real program (stopped by SIGINT)."""
 
@@ -19,11 +19,11 @@ import pytest
 from mutagen.mp3 import MP3
 
 from conftest import write_script
-from rustpunt.batch import build_all, jobs_for
-from rustpunt.builds import BuildOptions, BuildStatus
-from rustpunt.cache import ClipCache
-from rustpunt.speak import Voices
-from rustpunt.watch import Rebuilt, Round, watch
+from rustpunt.build.batch import build_all, jobs_for
+from rustpunt.build.options import BuildOptions, BuildStatus
+from rustpunt.build.watch import Rebuilt, Round, watch
+from rustpunt.voice.clipcache import ClipCache
+from rustpunt.voice.speak import Voices
 
 SCRIPT = """\
 title: Kort moment

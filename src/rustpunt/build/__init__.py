@@ -1,0 +1,1 @@
+"""Building: one script or episode, many in parallel, the up-to-date record, the watch."""

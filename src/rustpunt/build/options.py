@@ -1,0 +1,104 @@
+"""What a build is asked to do and what became of each script: the few types that the batch, the
+session and the episode share.
+
+They live apart from rustpunt.build.session so that a no-op rebuild, which only compares file stamps
+(rustpunt.build.uptodate), never imports the audio modules (numpy, the encoder, the engines).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from rustpunt.mp3.export import Encoder
+    from rustpunt.mp3.splice import PartCache
+    from rustpunt.script.soundsettings import SoundSettings
+    from rustpunt.voice.clipcache import ClipCache
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output_dir: Path
+    cache: ClipCache
+    voices_dirs: tuple[Path, ...] = ()
+    voice: str | None = None
+    """--voice: overrides the script's voice."""
+    strict: bool = False
+    force: bool = False
+    artist: str = "rustpunt"
+    album: str = "rustpunt"
+    encoder: Encoder = "splice"
+    """--encoder: "splice" encodes only the speech; "whole" the finished session in one pass.
+    A session with sounds under its speech (a bed, bells) is always encoded whole."""
+    sound: SoundSettings | None = None
+    """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
+    parts: PartCache | None = None
+    """Where the encoded speech is kept between builds; None: the cache folder's mp3parts/,
+    read each build (rustpunt build --watch keeps them in memory in front of it)."""
+
+
+class BuildStatus(str, Enum):
+    """What became of one script in a build (the value is what reports and JSON say)."""
+
+    BUILT = "built"
+    UP_TO_DATE = "up to date"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    script: Path
+    status: BuildStatus
+    mp3: Path | None = None
+    duration_ms: int = 0
+    voice: str | None = None
+    fallback_reason: str | None = None
+    synthesized: int = 0
+    error: str | None = None
+
+
+class OutputPaths(NamedTuple):
+    """Where one script's files go: the MP3 and its two sidecars, named after the script."""
+
+    mp3: Path
+    vtt: Path
+    json: Path
+
+
+def whole_seconds(ms: int) -> int:
+    """A duration in whole seconds, rounded half up: the one rounding of every duration shown (the
+    build's m:ss, the feed's itunes:duration and its m:ss), so the same file says the same time."""
+    return (ms + 500) // 1000
+
+
+def clock(ms: int) -> str:
+    """A duration as m:ss (minutes past 59 stay minutes), rounded as whole_seconds."""
+    minutes, seconds = divmod(whole_seconds(ms), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
+    stem = script_path.stem
+    return OutputPaths(
+        mp3=output_dir / f"{stem}.mp3",
+        vtt=output_dir / f"{stem}.vtt",
+        json=output_dir / f"{stem}.json",
+    )
+
+
+_EPISODE_MARK = re.compile(rb"^parts[ \t]*:", re.MULTILINE)
+
+
+def is_episode_file(path: Path) -> bool:
+    """A YAML file with `parts:` at the top level is an episode, not a script (a quick look at
+    the bytes: the batch asks this of every file, so it lives here, away from the episode
+    module and all it imports)."""
+    try:
+        with open(path, "rb") as handle:
+            return bool(_EPISODE_MARK.search(handle.read(1 << 20)))
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""Articles (web pages, Markdown, copied text) into exercise scripts."""

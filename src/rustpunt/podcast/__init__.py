@@ -1,0 +1,1 @@
+"""Publishing built episodes: the RSS feed and cover art."""

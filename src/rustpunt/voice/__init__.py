@@ -1,0 +1,1 @@
+"""Voices: profiles, engines, pronunciation, and the clip cache that text is spoken through."""

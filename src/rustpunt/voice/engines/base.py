@@ -1,0 +1,36 @@
+"""The small contract every speech engine fulfils: text in, audio out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class EngineAudio:
+    """Audio exactly as an engine produced it; `rustpunt.audio.pcm` turns it into session PCM."""
+
+    data: bytes
+    """Encoded audio (codec "mp3") or raw mono signed 16-bit little-endian PCM (codec "s16le")."""
+    codec: str
+    sample_rate: int | None = None
+    """Required for raw PCM; encoded audio carries its own."""
+
+
+class Engine(Protocol):
+    """A speech engine built from the `settings` mapping of a voice profile."""
+
+    name: str
+
+    def identity(self) -> Mapping[str, Any]:
+        """Everything that changes the sound: engine name, its version, its settings (the cache key)."""
+        ...
+
+    def synthesize(self, text: str) -> EngineAudio:
+        """Speak one text. Raises SynthesisError, or VoiceUnavailable when it cannot be reached."""
+        ...
+
+    def check(self) -> str | None:
+        """None when the engine can speak right now, else a short reason why not."""
+        ...
