@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import soxr
 
+from rustpunt.audio.incoming import EngineAudio
 from rustpunt.errors import RustpuntError, SynthesisError
-from rustpunt.voice.engines.base import EngineAudio
 
 SAMPLE_RATE = 44_100
 """Every session is mixed and exported at 44.1 kHz mono, what podcast platforms and phones expect."""

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class EngineAudio:
-    """Audio exactly as an engine produced it; `rustpunt.audio.pcm` turns it into session PCM."""
-
-    data: bytes
-    """Encoded audio (codec "mp3") or raw mono signed 16-bit little-endian PCM (codec "s16le")."""
-    codec: str
-    sample_rate: int | None = None
-    """Required for raw PCM; encoded audio carries its own."""
+from rustpunt.audio.incoming import EngineAudio
 
 
 class Engine(Protocol):
