@@ -28,6 +28,7 @@ from rustpunt.audio.pcm import (
     to_session_pcm,
     upsample,
 )
+from rustpunt.mp3.frames import SAMPLES_PER_FRAME
 from rustpunt.script.load import Script, Step
 from rustpunt.script.plan import Pause, Speech, Timeline
 from rustpunt.voice.engines import create_engine
@@ -178,6 +179,12 @@ def test_speech_starts_on_an_mp3_frame_and_no_pause_is_shorter_than_asked() -> N
         assert 0 <= extra < SPEECH_GRID, (ms, extra)
     assert pauses[-1].end - pauses[-1].start == ms_to_samples(777)  # no speech after it: as asked
     assert on_grid(0) == 0 and on_grid(1) == SPEECH_GRID and on_grid(SPEECH_GRID) == SPEECH_GRID
+
+
+def test_the_speech_grid_is_one_mp3_frame() -> None:
+    """The mix keeps its own copy of the frame size (it may not import the mp3 layer); the spliced
+    writer reuses a clip's encoded speech only when the clip starts on a frame edge."""
+    assert SPEECH_GRID == SAMPLES_PER_FRAME
 
 
 def test_the_session_gain_moves_in_steps_so_a_small_edit_keeps_it() -> None:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rustpunt.audio.loudness import block_energies, integrated_loudness, limit
-from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples, samples_to_ms
-from rustpunt.mp3.frames import SAMPLES_PER_FRAME
-from rustpunt.mp3.splice import Segment
+from rustpunt.audio.pcm import SAMPLE_RATE, Segment, ms_to_samples, samples_to_ms
 from rustpunt.script.plan import Item, Pause, Speech, Timeline
 
 TARGET_LUFS = -19.0
@@ -36,8 +34,9 @@ GAIN_STEP_DB = 0.25
 hundredths of a dB, and a gain that stays the same keeps every other clip's encoded speech
 reusable (the spliced writer's cache). The file lands within 0.125 dB of the target."""
 
-SPEECH_GRID = SAMPLES_PER_FRAME
-"""Speech begins on an MP3 frame (1152 samples, 26.1 ms): the pause before it ends on the next
+SPEECH_GRID = 1152
+"""Speech begins on an MP3 frame (1152 samples, 26.1 ms: mp3.frames.SAMPLES_PER_FRAME, held equal
+by a test, as the mix sits below the encoder's layer): the pause before it ends on the next
 frame edge, so it is never shorter than asked and at most 26 ms longer (each pause on its own:
 nothing adds up). A clip encoded once then fits any place its pause can take, so a changed pause
 or sentence re-encodes no other clip."""

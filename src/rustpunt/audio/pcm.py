@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import soxr
@@ -184,3 +186,15 @@ def prepare_clip(audio: EngineAudio, tempo: float = 1.0) -> np.ndarray:
     if clip.flags.writeable and clip.dtype == np.dtype("<i2"):
         return _fade_in_place(clip)  # a fresh array of ours: no copy of a long clip
     return fade_edges(clip)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Speech to lay at a sample offset. Its samples are made only when they are encoded (and
+    let go right after), so a session's speech is never in memory at once; with a `key` that
+    names everything that makes them, a cached part is found without making them at all."""
+
+    offset: int
+    length: int
+    load: Callable[[], np.ndarray]
+    key: str | None = None

@@ -61,14 +61,14 @@ import subprocess
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, TypeAlias
 
 import numpy as np
 
-from rustpunt.audio.pcm import SAMPLE_RATE, as_mono_int16, ffmpeg_exe
+from rustpunt.audio.pcm import SAMPLE_RATE, Segment, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path, preallocate
 from rustpunt.mp3 import frames as mp3frames
@@ -130,18 +130,6 @@ class EncodedPart:
         ) and np.array_equal(self.frame_offsets, other.frame_offsets)
 
     __hash__ = None  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Speech to lay at a sample offset. Its samples are made only when they are encoded (and
-    let go right after), so a session's speech is never in memory at once; with a `key` that
-    names everything that makes them, a cached part is found without making them at all."""
-
-    offset: int
-    length: int
-    load: Callable[[], np.ndarray]
-    key: str | None = None
 
 
 SegmentLike: TypeAlias = "Segment | tuple[int, np.ndarray]"
