@@ -21,6 +21,18 @@ try:
 except ImportError:  # Windows: stale temporary files are recognised by their writer's process id
     fcntl = None  # type: ignore[assignment]
 
+Stamp = list[int] | None
+"""[size, mtime_ns, ctime_ns, inode] of a file or folder, None where there is none (JSON-ready)."""
+
+
+def stamp(path: str | Path) -> Stamp:
+    """A file's stamp, as make, ninja and git's index compare them (rustpunt.build.uptodate)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+
 
 @contextlib.contextmanager
 def atomic_path(destination: Path) -> Iterator[Path]:

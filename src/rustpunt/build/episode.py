@@ -67,13 +67,11 @@ from rustpunt.build.session import (
     built_result,
     clips_record,
     cues,
-    known_voice,
     output_paths,
     outputs_intact,
     published_path,
     published_sound,
     recorded_build,
-    voices_for,
     write_outputs,
 )
 from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
@@ -102,7 +100,7 @@ from rustpunt.script.soundsettings import (
 from rustpunt.script.yamldoc import LineMapping, LineSequence, Problem, decode_text, parse_document
 from rustpunt.voice.clipcache import pipeline
 from rustpunt.voice.joining import PhraseSpan
-from rustpunt.voice.profiles import DEFAULT_VOICE, VoiceRegistry
+from rustpunt.voice.profiles import DEFAULT_VOICE, VoiceRegistry, known_voice, voices_for
 from rustpunt.voice.speak import Voices, engine_label
 
 EPISODE_KEYS = (

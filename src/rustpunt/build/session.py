@@ -47,8 +47,6 @@ from rustpunt.build.options import (  # defined apart so that a no-op rebuild im
     OutputPaths,
     output_paths,
 )
-from rustpunt.build.uptodate import stamp
-from rustpunt.errors import ProfileError, ScriptError, VoiceError
 from rustpunt.files import atomic_paths
 from rustpunt.mp3.export import (
     Chapter,
@@ -68,7 +66,7 @@ from rustpunt.script.sentences import caption_cues, split_span
 from rustpunt.script.soundsettings import check_design
 from rustpunt.voice.clipcache import pipeline
 from rustpunt.voice.joining import PhraseSpan, engine_identity, lexicon_digest
-from rustpunt.voice.profiles import DEFAULT_VOICE, VoiceRegistry, profile_files
+from rustpunt.voice.profiles import VoiceRegistry, chosen_voice, voices_for
 from rustpunt.voice.speak import SpokenSession, Voices, engine_label
 
 PLACEMENT = {"speech_grid": SPEECH_GRID, "gain_step_db": GAIN_STEP_DB}
@@ -76,53 +74,6 @@ PLACEMENT = {"speech_grid": SPEECH_GRID, "gain_step_db": GAIN_STEP_DB}
 
 BITRATE_KBPS = 64
 """Constant bitrate, mono: plenty for speech, and what pre-encoded silent frames will need later."""
-
-
-def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
-    """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
-    beside = script_path.parent / "voices"
-    extra = ([beside] if beside.is_dir() else []) + list(voices_dirs)
-    return _registry(tuple(extra), _profile_stamps(extra))
-
-
-@functools.lru_cache(maxsize=64)
-def _registry(
-    folders: tuple[Path, ...], stamps: tuple[tuple[str, tuple[int, ...]], ...]
-) -> VoiceRegistry:
-    """Profiles are read once per folder set (and its files' stamps) and process: hundreds of
-    scripts share a handful, and a profile edited while a process watches is read again."""
-    return VoiceRegistry(folders)
-
-
-def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Each profile file in the folders, with its stamp (rustpunt.build.uptodate's)."""
-    return tuple(
-        (str(path), tuple(stamp(path) or ()))
-        for folder in folders
-        for path in profile_files(folder)
-    )
-
-
-def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:
-    """--voice wins over the script's `voice:`, which wins over the default; unknown names fail."""
-    if override:
-        registry.get(override)
-        return override
-    if script.voice:
-        return known_voice(registry, script.voice, script.path, script.voice_line)
-    return DEFAULT_VOICE
-
-
-def known_voice(registry: VoiceRegistry, name: str, path: Path, line: int | None) -> str:
-    """`name`, when the registry has it; else a ScriptError at the `voice:` that asks for it (a
-    broken profile's own error names the profile's file and line: that is where the fix goes)."""
-    try:
-        registry.get(name)
-    except ProfileError:
-        raise
-    except VoiceError as error:
-        raise ScriptError(path, line, str(error)) from None
-    return name
 
 
 def build_key(

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from rustpunt import __version__
 from rustpunt.build.options import BuildOptions, BuildResult, BuildStatus, output_paths
-from rustpunt.files import write_text_atomic
+from rustpunt.files import Stamp, stamp, write_text_atomic
 
 if TYPE_CHECKING:
     from rustpunt.build.session import Prepared
@@ -67,17 +67,6 @@ RACY_NS = 2_000_000_000
 stamp changing (file systems keep time in ticks: a few ms on ext4, 1 s on HFS+, 2 s on FAT)."""
 
 OUTPUTS = ("mp3", "vtt", "json")
-
-Stamp = list[int] | None
-"""[size, mtime_ns, ctime_ns, inode] of a file or folder, None where there is none (JSON-ready)."""
-
-
-def stamp(path: str | Path) -> Stamp:
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
 
 
 def record_path(cache_root: Path, output_dir: Path) -> Path:

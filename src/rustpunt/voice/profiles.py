@@ -6,6 +6,7 @@ folder beside the scripts, or --voices-dir, adds profiles or overrides built-in 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -13,10 +14,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rustpunt.errors import ProfileError, VoiceError
+from rustpunt.errors import ProfileError, ScriptError, VoiceError
+from rustpunt.files import stamp
 from rustpunt.voice.engines import create_engine
+
+if TYPE_CHECKING:
+    from rustpunt.script.load import Script
 
 DEFAULT_VOICE = "nl-google"
 PROFILE_KEYS = (
@@ -275,3 +280,50 @@ class VoiceRegistry:
             chain.append(profile)
             current = profile.fallback
         return chain
+
+
+def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
+    """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
+    beside = script_path.parent / "voices"
+    extra = ([beside] if beside.is_dir() else []) + list(voices_dirs)
+    return _registry(tuple(extra), _profile_stamps(extra))
+
+
+@functools.lru_cache(maxsize=64)
+def _registry(
+    folders: tuple[Path, ...], stamps: tuple[tuple[str, tuple[int, ...]], ...]
+) -> VoiceRegistry:
+    """Profiles are read once per folder set (and its files' stamps) and process: hundreds of
+    scripts share a handful, and a profile edited while a process watches is read again."""
+    return VoiceRegistry(folders)
+
+
+def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Each profile file in the folders, with its stamp (rustpunt.files's)."""
+    return tuple(
+        (str(path), tuple(stamp(path) or ()))
+        for folder in folders
+        for path in profile_files(folder)
+    )
+
+
+def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:
+    """--voice wins over the script's `voice:`, which wins over the default; unknown names fail."""
+    if override:
+        registry.get(override)
+        return override
+    if script.voice:
+        return known_voice(registry, script.voice, script.path, script.voice_line)
+    return DEFAULT_VOICE
+
+
+def known_voice(registry: VoiceRegistry, name: str, path: Path, line: int | None) -> str:
+    """`name`, when the registry has it; else a ScriptError at the `voice:` that asks for it (a
+    broken profile's own error names the profile's file and line: that is where the fix goes)."""
+    try:
+        registry.get(name)
+    except ProfileError:
+        raise
+    except VoiceError as error:
+        raise ScriptError(path, line, str(error)) from None
+    return name

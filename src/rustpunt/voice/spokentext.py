@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rustpunt.build.session import chosen_voice, voices_for
 from rustpunt.errors import RustpuntError, shown
 from rustpunt.script.load import Script
 from rustpunt.script.plan import Speech, Timeline, timeline_document
 from rustpunt.script.sentences import InlinePause, split_inline
 from rustpunt.voice.lexicon import Lexicon
+from rustpunt.voice.profiles import chosen_voice, voices_for
 
 __all__ = [
     "Piece",
