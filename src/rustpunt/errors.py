@@ -91,3 +91,7 @@ class VoiceUnavailable(SynthesisError):
 
 class ExportError(RustpuntError):
     """Writing the MP3 or a sidecar failed."""
+
+
+class SoundError(RustpuntError):
+    """A bed file cannot be read as audio, or a sound setting is impossible."""

@@ -35,6 +35,7 @@ import logging
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,14 +60,13 @@ from rustpunt.audio.sounds import (
     ring_ms,
     to_pcm16,
 )
-from rustpunt.errors import ScriptError
+from rustpunt.errors import ScriptError, SoundError
 from rustpunt.script.load import Script
 from rustpunt.script.plan import Pause, Speech, Timeline
 from rustpunt.script.soundsettings import (
     SoundDesign,
     SoundSettings,
     StepBreathing,
-    check_design,
     design_for,
 )
 
@@ -199,6 +199,17 @@ def design_session(
     design = design_for(script.path, script.sound, overrides)
     breathing = {s.number: (s.breathing, s.line) for s in script.steps if s.breathing is not None}
     return arrange(timeline, design, breathing)
+
+
+def check_design(design: SoundDesign, script_path: Path) -> None:
+    """A bed file that is missing or not audio: ScriptError at the line that names it."""
+    if design.bed is None or design.bed.path is None:
+        return
+    try:
+        file_bed(design.bed.path, max_seconds=2)
+    except SoundError as error:
+        line = design.bed.line or None
+        raise ScriptError(design.bed.named_in or script_path, line, str(error)) from None
 
 
 def check_sound(script: Script, timeline: Timeline) -> Designed:

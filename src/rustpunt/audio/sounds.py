@@ -30,15 +30,19 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
 import numpy as np
 
 from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, ms_to_samples
-from rustpunt.errors import RustpuntError
-
-BedKind = Literal["pink", "brown", "rain"]
-BED_KINDS: tuple[str, ...] = get_args(BedKind)
+from rustpunt.errors import SoundError
+from rustpunt.script.soundsettings import (
+    BED_KINDS,
+    BELL_LEVEL_DBFS,
+    CHIME_LEVEL_DBFS,
+    DUCK_DB,
+    BedKind,
+    Breathing,
+)
 
 DEFAULT_BED_DBFS = -38.0
 """RMS level of a bed in the pauses: clearly there on a phone in a train, 16 dB under the speech."""
@@ -49,10 +53,6 @@ DEFAULT_LOOP_SECONDS = 45
 LOW_CUT_HZ = 20.0
 """Generated beds hold nothing below this: brown noise would otherwise spend its energy on rumble
 that small speakers cannot play and that pumps a limiter."""
-
-DUCK_DB = 10.0
-"""How far the bed goes down under speech. With the bed 16 dB under the speech in the pauses,
-the speech stands 26 dB above it while it is spoken: well clear of the 15 dB the issue asks."""
 
 ATTACK_MS = 300
 """The bed starts going down this long before the first word, so it is already down when the
@@ -74,10 +74,6 @@ FILE_CROSSFADE_MS = 2_000
 
 MAX_FILE_SECONDS = 300
 """At most this much of a bed file is read (53 MB as float32): a longer file loops after 5 min."""
-
-
-class SoundError(RustpuntError):
-    """A bed file cannot be read as audio, or a sound setting is impossible."""
 
 
 # --------------------------------------------------------------------------- beds
@@ -444,7 +440,7 @@ SINGING_BOWL = Bell(
     amplitudes=(1.0, 0.55, 0.3, 0.15),
     decay_s=(3.5, 2.0, 1.1, 0.6),
     beat_hz=(0.5, 0.8, 1.3, 1.9),
-    level_dbfs=-12.0,
+    level_dbfs=BELL_LEVEL_DBFS,
 )
 """A 220 Hz bowl for the start and the end of a session; at -12 dBFS it rings 22 s."""
 
@@ -454,7 +450,7 @@ SOFT_CHIME = Bell(
     amplitudes=(1.0, 0.3, 0.1),
     decay_s=(1.0, 0.5, 0.25),
     beat_hz=(0.7, 1.2, 1.8),
-    level_dbfs=-24.0,
+    level_dbfs=CHIME_LEVEL_DBFS,
 )
 """A short, quiet, higher chime: to announce speech after a long pause without startling."""
 
@@ -528,27 +524,6 @@ def bell(spec: Bell = SINGING_BOWL, *, level_dbfs: float | None = None) -> np.nd
 
 
 # --------------------------------------------------------------------------- breathing
-
-
-@dataclass(frozen=True)
-class Breathing:
-    """A paced-breathing pattern: a rising tone while breathing in, a falling one breathing out."""
-
-    inhale_ms: int = 4_000
-    exhale_ms: int = 6_000
-    hold_in_ms: int = 0
-    """Silence after breathing in (a held breath), e.g. 7000 for 4-7-8 breathing."""
-    hold_out_ms: int = 0
-    """Silence after breathing out."""
-    low_hz: float = 196.0
-    """The tone glides between these two (G3 to D4, a fifth: calm, and clear on small speakers)."""
-    high_hz: float = 293.66
-    level_dbfs: float = -30.0
-    """Peak level: a quiet cue under everything."""
-
-    @property
-    def cycle_ms(self) -> int:
-        return self.inhale_ms + self.hold_in_ms + self.exhale_ms + self.hold_out_ms
 
 
 CUE_EDGE_FRACTION = 0.25

@@ -50,6 +50,7 @@ from rustpunt.audio.sounddesign import (
     BreathingRun,
     Designed,
     arrange,
+    check_design,
     layer_for,
     level,
     sound_document,
@@ -93,7 +94,6 @@ from rustpunt.script.soundsettings import (
     DesignProblem,
     SoundDesign,
     SoundSettings,
-    check_design,
     design_for,
     parse_sound,
 )

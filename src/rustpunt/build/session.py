@@ -33,6 +33,7 @@ from rustpunt.audio.sounddesign import (
     ENCODER_LOSS_DB,
     Designed,
     Layered,
+    check_design,
     design_session,
     layer_for,
     level,
@@ -63,7 +64,6 @@ from rustpunt.mp3.splice import DirectoryPartCache, PartCache
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, Speech, Timeline, plan
 from rustpunt.script.sentences import caption_cues, split_span
-from rustpunt.script.soundsettings import check_design
 from rustpunt.voice.clipcache import pipeline
 from rustpunt.voice.joining import PhraseSpan, engine_identity, lexicon_digest
 from rustpunt.voice.profiles import VoiceRegistry, chosen_voice, voices_for

@@ -14,20 +14,11 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 
-from rustpunt.audio.sounds import (
-    BED_KINDS,
-    DUCK_DB,
-    SINGING_BOWL,
-    SOFT_CHIME,
-    Breathing,
-    SoundError,
-    file_bed,
-)
-from rustpunt.errors import ScriptError
+from rustpunt.errors import ScriptError, SoundError
 
 BED_LEVEL_DBFS = -44.0
 """The bed's RMS level in the pauses, 22 dB under the speech (about -22 dBFS RMS at -19 LUFS).
@@ -44,6 +35,19 @@ BREATHING_LEVEL_DBFS = -40.0
 """Peak level of the breathing tones, 10 dB under sounds.Breathing's -30 for the same reason: a
 step of five breaths is 50 s of tones, and at -30 they counted in the loudness (a short script
 of breathing measured -25 LUFS)."""
+
+BedKind = Literal["pink", "brown", "rain"]
+BED_KINDS: tuple[str, ...] = get_args(BedKind)
+
+DUCK_DB = 10.0
+"""How far the bed goes down under speech. With the bed 16 dB under the speech in the pauses,
+the speech stands 26 dB above it while it is spoken: well clear of the 15 dB the issue asks."""
+
+BELL_LEVEL_DBFS = -12.0
+"""Peak level of the singing bowl (rustpunt.audio.sounds.SINGING_BOWL) unless `bell_level` says."""
+
+CHIME_LEVEL_DBFS = -24.0
+"""Peak level of the soft chime (rustpunt.audio.sounds.SOFT_CHIME) unless `chime_level` says."""
 
 FOLDER_FILE = "sound.yaml"
 """The folder's sound settings, beside the scripts (not a script itself)."""
@@ -121,9 +125,9 @@ class SoundDesign:
     bed_level: float = BED_LEVEL_DBFS
     duck: float = DUCK_DB
     bell: tuple[BellAt, ...] = ()
-    bell_level: float = SINGING_BOWL.level_dbfs
+    bell_level: float = BELL_LEVEL_DBFS
     chime_ms: int | None = None
-    chime_level: float = SOFT_CHIME.level_dbfs
+    chime_level: float = CHIME_LEVEL_DBFS
     breathing_level: float = BREATHING_LEVEL_DBFS
 
     @staticmethod
@@ -199,6 +203,27 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
 
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
+
+
+@dataclass(frozen=True)
+class Breathing:
+    """A paced-breathing pattern: a rising tone while breathing in, a falling one breathing out."""
+
+    inhale_ms: int = 4_000
+    exhale_ms: int = 6_000
+    hold_in_ms: int = 0
+    """Silence after breathing in (a held breath), e.g. 7000 for 4-7-8 breathing."""
+    hold_out_ms: int = 0
+    """Silence after breathing out."""
+    low_hz: float = 196.0
+    """The tone glides between these two (G3 to D4, a fifth: calm, and clear on small speakers)."""
+    high_hz: float = 293.66
+    level_dbfs: float = -30.0
+    """Peak level: a quiet cue under everything."""
+
+    @property
+    def cycle_ms(self) -> int:
+        return self.inhale_ms + self.hold_in_ms + self.exhale_ms + self.hold_out_ms
 
 
 @dataclass(frozen=True)
@@ -424,14 +449,3 @@ def design_for(
     if overrides is not None:
         settings = overrides.over(settings)
     return SoundDesign.of(settings)
-
-
-def check_design(design: SoundDesign, script_path: Path) -> None:
-    """A bed file that is missing or not audio: ScriptError at the line that names it."""
-    if design.bed is None or design.bed.path is None:
-        return
-    try:
-        file_bed(design.bed.path, max_seconds=2)
-    except SoundError as error:
-        line = design.bed.line or None
-        raise ScriptError(design.bed.named_in or script_path, line, str(error)) from None
