@@ -563,7 +563,7 @@ def test_the_feed_only_reads_the_episodes(folder: Path) -> None:
 
 def test_build_and_feed_show_one_time_for_one_file(folder: Path, tmp_path: Path) -> None:
     """One rounding of durations everywhere (half a second up), and "1 episode" in the singular."""
-    from rustpunt.build.options import clock, whole_seconds
+    from rustpunt.script.durations import clock, whole_seconds
 
     assert (clock(613_499), clock(613_500), clock(3_600_000)) == ("10:13", "10:14", "60:00")
     write_script(tmp_path / "los", "kort.yaml", SCRIPTS["avond.yaml"])

@@ -69,18 +69,6 @@ class OutputPaths(NamedTuple):
     json: Path
 
 
-def whole_seconds(ms: int) -> int:
-    """A duration in whole seconds, rounded half up: the one rounding of every duration shown (the
-    build's m:ss, the feed's itunes:duration and its m:ss), so the same file says the same time."""
-    return (ms + 500) // 1000
-
-
-def clock(ms: int) -> str:
-    """A duration as m:ss (minutes past 59 stay minutes), rounded as whole_seconds."""
-    minutes, seconds = divmod(whole_seconds(ms), 60)
-    return f"{minutes}:{seconds:02d}"
-
-
 def output_paths(script_path: Path, output_dir: Path) -> OutputPaths:
     stem = script_path.stem
     return OutputPaths(

@@ -407,7 +407,7 @@ def _refresh_review(output_dir: Path) -> None:
 
 def _print_rebuilt(item: Rebuilt) -> None:
     """A script the watch built again: the build's line for it, and how long it took."""
-    from rustpunt.build.options import clock
+    from rustpunt.script.durations import clock
 
     result = item.result
     if result.status == "failed":
@@ -431,7 +431,7 @@ def _print_round_json(done: Round) -> None:
 
 
 def _print_report(report: Report) -> None:
-    from rustpunt.build.options import clock
+    from rustpunt.script.durations import clock
 
     width = _terminal_width()
     for result in report.results:
@@ -806,8 +806,8 @@ def studio(
     from rustpunt.build.options import BuildOptions, output_paths
     from rustpunt.build.watch import SETTLE_SECONDS
     from rustpunt.build.watch import watch as watch_scripts
-    from rustpunt.studio.server import Studio, is_loopback, serve
     from rustpunt.studio.review import write_page
+    from rustpunt.studio.server import Studio, is_loopback, serve
     from rustpunt.voice.clipcache import ClipCache
 
     paths = _existing(paths, Path("scripts"))
@@ -934,8 +934,8 @@ def feed_command(
       rustpunt build scripts/ -o output/
       rustpunt feed output/ --base-url https://example.org/rustpunt --title Rustpunt
     """
-    from rustpunt.build.options import clock
     from rustpunt.podcast.feed import write_feed
+    from rustpunt.script.durations import clock
 
     result = write_feed(
         folder,

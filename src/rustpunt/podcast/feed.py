@@ -46,11 +46,11 @@ from mutagen.id3 import ID3, ID3NoHeaderError
 from mutagen.mp3 import MP3
 
 from rustpunt import __version__
-from rustpunt.build.options import whole_seconds
 from rustpunt.errors import RustpuntError
 from rustpunt.files import write_bytes_atomic
 from rustpunt.podcast.categories import category_problem, subcategory_problem
 from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover, read_cover
+from rustpunt.script.durations import whole_seconds
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import re
 
 from pytimeparse import parse as _timeparse
 
-__all__ = ["UNITS_MS", "DurationError", "seconds_of"]
+__all__ = ["UNITS_MS", "DurationError", "clock", "seconds_of", "whole_seconds"]
 
 UNITS_MS = {
     "": 1000,
@@ -71,3 +71,15 @@ def seconds_of(text: str) -> float | None:
             return None
         seconds = math.inf if abs(parsed) > _LARGEST_S else float(parsed)
     return -seconds if negative else seconds
+
+
+def whole_seconds(ms: int) -> int:
+    """A duration in whole seconds, rounded half up: the one rounding of every duration shown (the
+    build's m:ss, the feed's itunes:duration and its m:ss), so the same file says the same time."""
+    return (ms + 500) // 1000
+
+
+def clock(ms: int) -> str:
+    """A duration as m:ss (minutes past 59 stay minutes), rounded as whole_seconds."""
+    minutes, seconds = divmod(whole_seconds(ms), 60)
+    return f"{minutes}:{seconds:02d}"
