@@ -21,13 +21,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import regex
 import yaml
 
 from rustpunt.errors import FileProblem
 from rustpunt.voices import VoiceProfile
+
+if TYPE_CHECKING:  # imported where a lexicon has patterns (~10 ms): most have none
+    import regex
 
 FOLDER_FILE = "lexicon.yaml"
 """The lexicon a folder of scripts may hold beside them."""
@@ -155,6 +157,8 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
         raise _fail(
             origin, _line(node), "`patterns:` must be a list of `- match: ...` / `say: ...`"
         )
+    import regex
+
     entries = []
     for item in node.value:
         if not isinstance(item, yaml.MappingNode):
@@ -202,6 +206,8 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
 
 def _check_template(compiled: regex.Pattern[str], say: str, origin: str, line: int) -> None:
     """Try `say` on a stand-in with the same groups: a bad escape fails here, not mid-build."""
+    import regex
+
     names = {number: name for name, number in compiled.groupindex.items()}
     groups = "".join(
         f"(?P<{names[number]}>)" if number in names else "()"
