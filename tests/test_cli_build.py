@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -326,6 +327,48 @@ def test_a_damaged_cache_entry_is_spoken_again(tmp_path: Path, hermetic: Path) -
     assert report["scripts"][0]["synthesized"] == 2
     listing = json.loads(run_main("cache", "--json").stdout)
     assert listing["entries"] == 6
+
+
+TWELVE = "title: Twaalf\nsteps:\n" + "".join(
+    f"  - {{text: {word} rustig in en uit., pause: 1}}\n"
+    for word in ("Adem", "Zucht", "Snuif", "Blaas", "Hijg", "Puf", "Haal", "Lach", "Neurie",
+                 "Fluit", "Zing", "Tel")
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("encoder", ["splice", "whole"])
+def test_damaged_samples_are_spoken_again_in_the_same_build(
+    tmp_path: Path, hermetic: Path, encoder: str
+) -> None:
+    """An entry whose header is sound but whose samples are damaged is found only when the
+    encoder reads it: it is spoken again there and used, one entry or twelve, in one build that
+    writes the same bytes as a clean one, and says so."""
+    script = write_script(tmp_path, "twaalf.yaml", TWELVE)
+    out = tmp_path / "out"
+    build = ("build", script, "-o", out, "--voice", "nl-espeak", "--encoder", encoder, "--force")
+    assert run_main(*build).returncode == 0
+    clean = (out / "twaalf.mp3").read_bytes()
+    entries = sorted(hermetic.glob("clips/*/*.clip"))
+    assert len(entries) == 12
+    for damaged in (entries[:1], entries):
+        for entry in damaged:  # one byte in the middle of the samples
+            data = bytearray(entry.read_bytes())
+            data[len(data) * 2 // 3] ^= 0xFF
+            entry.write_bytes(bytes(data))
+        shutil.rmtree(hermetic / "mp3parts", ignore_errors=True)  # the speech must be read
+        result = run_main(*build, "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert json.loads(result.stdout)["scripts"][0]["respoken"] == len(damaged)
+        assert (out / "twaalf.mp3").read_bytes() == clean
+        result = run_main(*build)
+        assert "damaged clip cache entr" not in result.stderr  # healed: read cleanly now
+    shutil.rmtree(hermetic / "mp3parts", ignore_errors=True)
+    last = entries[5].read_bytes()
+    entries[5].write_bytes(last[:-1] + bytes([last[-1] ^ 0xFF]))  # the last sample's byte
+    result = run_main(*build)
+    assert result.returncode == 0, result.stderr
+    assert "Note: 1 damaged clip cache entry was discarded and spoken again" in result.stderr
+    assert (out / "twaalf.mp3").read_bytes() == clean
 
 
 def test_pauses_measure_on_the_mp3_as_the_readme_says(tmp_path: Path) -> None:

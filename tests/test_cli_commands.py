@@ -443,3 +443,23 @@ def test_a_cache_that_cannot_be_cleared_is_one_line(
         " and 0 speech part(s) removed before that; make the folder writable, or leave it as it"
         " is\n"
     )
+
+
+def test_a_catastrophic_lexicon_pattern_is_one_line_from_check_plan_and_build(
+    tmp_path: Path,
+) -> None:
+    """A pattern that would backtrack for ever on a step fails each command at its line."""
+    write_script(
+        tmp_path, "lexicon.yaml", "patterns:\n  - {match: Adem, say: adem}\n"
+        "  - {match: '(a|aa)+$', say: x}\n",
+    )  # fmt: skip
+    script = write_script(tmp_path, "s.yaml", f"title: t\nsteps:\n  - {'a' * 40}!\n")
+    expected = f"{tmp_path / 'lexicon.yaml'}:3: `match:` '(a|aa)+$' took more than 1 s on"
+    for command in ("check", "plan", "build"):
+        extra = ("-o", tmp_path / "out", "--voice", "nl-espeak") if command == "build" else ()
+        result = run_main(command, script, *extra)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if expected in line]
+        assert len(lines) == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out" / "s.mp3").exists()

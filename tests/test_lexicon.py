@@ -3,6 +3,7 @@ entries per folder and per voice, warnings for words it does not cover, and FILE
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,33 @@ def test_spoken_forms_are_kept_per_lexicon_and_a_changed_file_is_read_again(
     assert Lexicon.load([tmp_path]).spoken("De ggz.") == "De gee gee zet."
     folder_file.write_text("words:\n  ggz: geestelijke gezondheidszorg\n", encoding="utf-8")
     assert Lexicon.load([tmp_path]).spoken("De ggz.") == "De geestelijke gezondheidszorg."
+
+
+CATASTROPHIC = "patterns:\n  - {match: Adem, say: adem}\n  - {match: '(a|aa)+$', say: x}\n"
+"""(a|aa)+$ on forty a's and a "!" tries every way to split the a's: for ever, without a limit."""
+
+
+def test_a_pattern_that_backtracks_for_ever_is_stopped_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.yaml").write_text(CATASTROPHIC, encoding="utf-8")
+    lexicon = Lexicon.load([tmp_path])
+    assert lexicon.spoken("Adem rustig.") == "adem rustig."  # a sound text is spoken as ever
+    started = time.monotonic()
+    with pytest.raises(LexiconError) as caught:
+        lexicon.spoken("a" * 40 + "!")
+    assert time.monotonic() - started < 10 * lexicon_module.PATTERN_TIMEOUT_S
+    error = caught.value
+    assert (error.path, error.line) == (tmp_path / "lexicon.yaml", 3)
+    assert "'(a|aa)+$'" in error.reason and "backtracks catastrophically" in error.reason
+    assert "\n" not in str(error)
+
+
+def test_the_issues_nested_repeat_is_matched_at_once(tmp_path: Path) -> None:
+    """`(a+)+$` hangs Python's re; the regex package sees it has one way to match."""
+    (tmp_path / "lexicon.yaml").write_text(
+        "patterns:\n  - {match: '(a+)+$', say: x}\n", encoding="utf-8"
+    )
+    lexicon = Lexicon.load([tmp_path])
+    started = time.monotonic()
+    assert lexicon.spoken("a" * 40 + "!") == "a" * 40 + "!"
+    assert lexicon.spoken("Stap aaa") == "Stap x"
+    assert time.monotonic() - started < lexicon_module.PATTERN_TIMEOUT_S

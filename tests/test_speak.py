@@ -156,6 +156,42 @@ def test_a_clip_cleared_between_builds_is_spoken_again(
         assert again.clips[text].size == again.clips.lengths[text]
 
 
+def _damage(entry: Path) -> None:
+    data = bytearray(entry.read_bytes())
+    data[-len(data) // 3] ^= 0xFF  # a byte of the samples: the header still reads well
+    entry.write_bytes(bytes(data))
+
+
+def test_a_clip_damaged_while_encoding_is_spoken_again_and_used(
+    registry: VoiceRegistry, tmp_path: Path
+) -> None:
+    voices, engines = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    first = voices.speak(TEXTS, registry, "eerste")
+    clean = {text: first.clips[text].copy() for text in first.clips}
+    again = voices.speak(TEXTS, registry, "eerste")  # measured from the headers alone
+    assert again.synthesized == 0
+    for entry in voices.cache.entries():
+        _damage(entry.path)
+    for text in again.clips:  # the mix reads them: spoken again, each once, and the same
+        np.testing.assert_array_equal(again.clips[text], clean[text])
+    assert sorted(again.respoken) == sorted(engines["eerste"].spoken[5:])
+    assert len(again.respoken) == 5
+    assert all(voices.cache.get(entry.path.stem) is not None for entry in voices.cache.entries())
+
+
+def test_a_damaged_clip_the_voice_cannot_speak_again_is_a_clear_error(
+    registry: VoiceRegistry, tmp_path: Path
+) -> None:
+    from rustpunt.voice.clipcache import CacheError
+
+    voices, engines = voices_with(registry, tmp_path / "c", eerste=FakeEngine("een"))
+    spoken = voices.speak(["Adem in."], registry, "eerste")
+    _damage(next(voices.cache.entries()).path)
+    engines["eerste"].reachable = False
+    with pytest.raises(CacheError, match="damaged in the clip cache, and voice eerste could not"):
+        spoken.clips["Adem in."]
+
+
 def test_an_entry_from_before_loudness_blocks_is_measured_and_annotated(
     registry: VoiceRegistry, tmp_path: Path
 ) -> None:

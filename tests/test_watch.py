@@ -165,6 +165,23 @@ def test_a_lexicon_beside_the_scripts_rebuilds_them_with_the_new_words(
     assert "Laat je schouders zakken." in captions and "nek" not in captions  # as written
 
 
+def test_a_lexicon_pattern_that_backtracks_for_ever_fails_the_round_and_the_watch_goes_on(
+    tmp_path: Path, watching: Watching
+) -> None:
+    lexicon = write_script(
+        tmp_path / "scripts", "lexicon.yaml", "patterns:\n  - {match: '(s|ss)+$', say: x}\n"
+    )
+    assert watching.next(timeout=30).result.status == BuildStatus.BUILT  # no step sets it off
+    script = tmp_path / "scripts" / "kort.yaml"
+    script.write_text(SCRIPT.replace("Adem rustig uit.", "Adem rustig uit s" + "s" * 40 + "!"))
+    failed = watching.next(timeout=30)
+    assert failed.result.status == BuildStatus.FAILED
+    assert failed.result.error is not None and f"{lexicon}:2: " in failed.result.error
+    lexicon.write_text("patterns:\n  - {match: 's+$', say: x}\n", encoding="utf-8")
+    fixed = watching.next(timeout=30)
+    assert fixed.result.status == BuildStatus.BUILT, fixed.result.error
+
+
 def test_an_edited_voice_profile_beside_the_scripts_is_heard(tmp_path: Path) -> None:
     """Voice profiles are read once per process, unless their file changes: the watch speaks
     again with the edited profile."""

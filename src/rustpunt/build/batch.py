@@ -828,6 +828,7 @@ class Report:
                     "voice": r.voice,
                     "fallback_reason": r.fallback_reason,
                     "synthesized": r.synthesized,
+                    "respoken": r.respoken,
                     "error": r.error,
                 }
                 for r in self.results

@@ -59,6 +59,8 @@ class BuildResult:
     fallback_reason: str | None = None
     synthesized: int = 0
     error: str | None = None
+    respoken: int = 0
+    """Clips whose cache entry was found damaged while encoding, spoken again in this build."""
 
 
 class OutputPaths(NamedTuple):

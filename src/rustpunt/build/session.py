@@ -272,6 +272,7 @@ def built_result(source: Path, paths: OutputPaths, mix: Mix, spoken: SpokenSessi
         voice=spoken.profile.name,
         fallback_reason=spoken.fallback_reason,
         synthesized=spoken.synthesized,
+        respoken=len(spoken.respoken),
     )
 
 

@@ -22,7 +22,7 @@ from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.build.batch import Job, Report
-    from rustpunt.build.options import BuildOptions
+    from rustpunt.build.options import BuildOptions, BuildResult
     from rustpunt.build.watch import Rebuilt, Round
     from rustpunt.importing.article import Format
     from rustpunt.mp3.export import Encoder
@@ -415,6 +415,8 @@ def _print_rebuilt(item: Rebuilt) -> None:
     elif result.status == "built":
         line = f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}"
         click.echo(_fit(f"{line}  {item.milliseconds} ms", _terminal_width()))
+        if result.respoken:
+            click.echo(_respoken_note(result.respoken, [result]), err=True)
     else:
         click.echo(f"up to date  {result.mp3}  {item.milliseconds} ms")
 
@@ -428,6 +430,13 @@ def _print_round_json(done: Round) -> None:
     from rustpunt.build.watch import json_line
 
     click.echo(json_line(done.document()))
+
+
+def _respoken_note(count: int, results: Sequence[BuildResult]) -> str:
+    """The cache healed itself while building: say so (a damaged disk may be worth a look)."""
+    entries = "entry was" if count == 1 else "entries were"
+    where = ", ".join(shown(r.script) for r in results)
+    return f"Note: {count} damaged clip cache {entries} discarded and spoken again ({where})"
 
 
 def _print_report(report: Report) -> None:
@@ -449,6 +458,9 @@ def _print_report(report: Report) -> None:
             " --strict fails instead",
             err=True,
         )
+    healed = [r for r in report.results if r.respoken]
+    if healed:
+        click.echo(_respoken_note(sum(r.respoken for r in healed), healed), err=True)
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
         str(report.count("built")),

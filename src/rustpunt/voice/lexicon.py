@@ -21,18 +21,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from rustpunt.errors import FileProblem
 from rustpunt.voice.profiles import VoiceProfile
 
+if TYPE_CHECKING:  # imported where a lexicon has patterns (~10 ms): most have none
+    import regex
+
 FOLDER_FILE = "lexicon.yaml"
 """The lexicon a folder of scripts may hold beside them."""
 FILE_KEYS = ("words", "patterns")
 PATTERN_KEYS = ("match", "say")
 MAX_ENTRY_CHARS = 200
+PATTERN_TIMEOUT_S = 1.0
+"""How long one `patterns:` entry may take on one text. A pattern that can backtrack
+catastrophically, such as `(a|aa)+$` on forty a's and a "!", would otherwise run for ever and
+hang plan, build and the watch; a sound pattern takes microseconds on any step."""
 SAID_KEPT = 8192
 """Texts whose spoken form a Lexicon keeps: a 60-minute session has a few hundred phrases."""
 
@@ -48,10 +55,16 @@ class Entry:
     written: str
     """The word or the regular expression as the lexicon writes it."""
     say: str
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | regex.Pattern[str]
+    """For a word, Python's re; for a `patterns:` entry, the regex package's, which can stop a
+    match that takes too long (PATTERN_TIMEOUT_S)."""
     is_pattern: bool
     origin: str
     """FILE:LINE of the entry, for messages."""
+    line: int | None = None
+    """The entry's line in `source`, for a LexiconError at it."""
+    source: str = ""
+    """The file (or `voice NAME`) the entry was written in."""
 
 
 # --------------------------------------------------------------------------- reading files
@@ -144,6 +157,8 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
         raise _fail(
             origin, _line(node), "`patterns:` must be a list of `- match: ...` / `say: ...`"
         )
+    import regex
+
     entries = []
     for item in node.value:
         if not isinstance(item, yaml.MappingNode):
@@ -165,8 +180,8 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
         say = _text(fields["say"], origin, "`say:`")
         line = _line(fields["match"])
         try:
-            compiled = re.compile(match)
-        except re.error as error:
+            compiled = regex.compile(match)
+        except regex.error as error:
             raise _fail(
                 origin, line, f"`match:` is not a valid regular expression: {error}"
             ) from None
@@ -185,20 +200,22 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
                 f"{compiled.groups} group(s)",
             )
         _check_template(compiled, say, origin, _line(fields["say"]))
-        entries.append(Entry(match, say, compiled, True, f"{origin}:{line}"))
+        entries.append(Entry(match, say, compiled, True, f"{origin}:{line}", line, origin))
     return entries
 
 
-def _check_template(compiled: re.Pattern[str], say: str, origin: str, line: int) -> None:
+def _check_template(compiled: regex.Pattern[str], say: str, origin: str, line: int) -> None:
     """Try `say` on a stand-in with the same groups: a bad escape fails here, not mid-build."""
+    import regex
+
     names = {number: name for name, number in compiled.groupindex.items()}
     groups = "".join(
         f"(?P<{names[number]}>)" if number in names else "()"
         for number in range(1, compiled.groups + 1)
     )
     try:
-        re.compile(groups + "x").sub(say, "x")
-    except (re.error, IndexError) as error:
+        regex.compile(groups + "x").sub(say, "x")
+    except (regex.error, IndexError) as error:
         raise _fail(origin, line, f"`say:` is not a valid replacement: {error}") from None
 
 
@@ -365,9 +382,24 @@ class Lexicon:
     def _speak(self, text: str) -> str:
         if self._word_match is not None:
             text = self._word_match.sub(lambda match: self._say_word(match, text), text)
+        return say_numbers(self._apply_patterns(text))
+
+    def _apply_patterns(self, text: str) -> str:
+        """The `patterns:` in order, each stopped after PATTERN_TIMEOUT_S: LexiconError at the
+        pattern's line when one takes longer."""
         for entry in self.patterns:
-            text = entry.pattern.sub(entry.say, text)
-        return say_numbers(text)
+            pattern = cast("regex.Pattern[str]", entry.pattern)  # a pattern's is regex's
+            try:
+                text = pattern.sub(entry.say, text, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                raise _too_slow(entry, text) from None
+        return text
+
+    def try_patterns(self, text: str) -> None:
+        """For `check`: the patterns run over `text` as written, so one that would hang plan and
+        build is a LexiconError at its line. Without the words and the number rules, which
+        cannot hang and cost ten to fifty times what a pattern does on a step."""
+        self._apply_patterns(text)
 
     def _say_word(self, match: re.Match[str], text: str) -> str:
         written = match.group(0)
@@ -396,6 +428,18 @@ class Lexicon:
             if shouting or glued:
                 found.append(word)
         return found
+
+
+def _too_slow(entry: Entry, text: str) -> LexiconError:
+    shown_text = text if len(text) <= 50 else f"{text[:47]}..."
+    return LexiconError(
+        entry.source or entry.origin,
+        entry.line,
+        f"`match:` {entry.written!r} took more than {PATTERN_TIMEOUT_S:g} s on {shown_text!r} "
+        "and was stopped: it backtracks catastrophically (repeats that can match the same "
+        "characters in many ways, such as (a|aa)+); rewrite it so each character can match "
+        "only one way",
+    )
 
 
 _DIGIT = re.compile(r"\d")

@@ -53,6 +53,9 @@ class SpokenSession:
     """Where each sentence (or clause) of each text lies in the text's clip."""
     keys: Mapping[str, str] = field(default_factory=dict)
     """Each text's content address: its phrases' cache keys and the silences between them."""
+    respoken: list[str] = field(default_factory=list)
+    """Phrases whose cache entry was damaged (or gone) when the mix read it, spoken again then:
+    filled while the session is encoded, so the build can say so."""
 
 
 def engine_label(identity: Mapping[str, Any], profile: VoiceProfile) -> str:
@@ -158,6 +161,7 @@ class Voices:
                     fallback_reason="; ".join(reasons),
                     layouts=session.layouts,
                     keys=session.keys,
+                    respoken=session.respoken,
                 )
             return session
         raise VoiceUnavailable("no voice could speak this session: " + "; ".join(reasons))
@@ -227,18 +231,53 @@ class Voices:
                 [phrase_keys[form] for form in forms[text]], layouts[text], lengths[text]
             )
 
+        respoken: list[str] = []
+
         def load(text: str) -> np.ndarray:
-            """A text's clip, joined again from the cache when the mix needs it."""
+            """A text's clip, joined again from the cache when the mix needs it. A phrase whose
+            entry is damaged now (get() checks its samples and discards it) is spoken again and
+            used: only the header was read before, so a no-op or pause-only build reads no
+            samples, and a build that does read them heals the entry instead of failing."""
             made = {}
             for form in dict.fromkeys(forms[text]):
                 clip = self.cache.get(phrase_keys[form])
-                if clip is None or clip.size != phrase_lengths[form]:
+                if clip is None:
+                    clip = self._respeak(engine, profile, phrase_keys[form], form)
+                    respoken.append(form)
+                    if clip.size != phrase_lengths[form]:
+                        raise CacheError(
+                            f"{self.cache.root}: a clip of this build was damaged in the clip "
+                            f"cache and spoken again, but came out {clip.size} samples long "
+                            f"instead of {phrase_lengths[form]}; build again (it is kept now)"
+                        )
+                if clip.size != phrase_lengths[form]:
                     raise _cache_changed(self.cache)
                 made[form] = clip
             return join_phrases(pieces[text], forms[text], made, profile)[0]
 
         clips = LazyClips(lengths=lengths, energies=energies, load=load)
-        return SpokenSession(profile, identity, clips, synthesized, layouts=layouts, keys=keys)
+        return SpokenSession(
+            profile, identity, clips, synthesized, layouts=layouts, keys=keys, respoken=respoken
+        )
+
+    def _respeak(self, engine: Engine, profile: VoiceProfile, key: str, form: str) -> np.ndarray:
+        """A phrase whose cache entry was damaged or removed after the build measured it, spoken
+        again and kept (the engines give the same samples for the same text, so it fits the
+        place the build gave it; _speak_with's load() checks that)."""
+        try:
+            clip = prepare_clip(engine.synthesize(form), profile.tempo)
+        except RustpuntError as error:
+            raise CacheError(
+                f"{self.cache.root}: a clip of this build was damaged in the clip cache, and "
+                f"voice {profile.name} could not speak it again ({error}); build again"
+            ) from None
+        blocks = block_energies(clip)
+        if not self.cache.put(key, clip, form, engine.name, **{LOUDNESS_FIELD: blocks.tolist()}):
+            kept = self.cache.get(key)  # a parallel worker spoke it again first: use that one
+            if kept is not None:
+                return kept
+        log.info("clip cache entry %s was damaged or gone: spoken again", key)
+        return clip
 
 
 LOUDNESS_FIELD = "loudness_blocks"

@@ -82,7 +82,11 @@ def plan_document(timeline: Timeline, lexicon: Lexicon) -> dict[str, Any]:
 
 def lexicon_warnings(script: Script, lexicon: Lexicon) -> list[str]:
     """`FILE:LINE: warning: ...` for each word an engine will likely mispronounce and no lexicon
-    entry covers (all capitals, digits glued to letters); a script is still valid with them."""
+    entry covers (all capitals, digits glued to letters); a script is still valid with them.
+
+    When the lexicon has `patterns:`, they are run over each part's words as `plan` shows them,
+    so a pattern that would hang plan and build on this script is a LexiconError at its line
+    here too (no patterns, nothing to run)."""
     warnings: list[str] = []
     parts: list[tuple[str, int | None, str]] = []
     if script.intro:
@@ -91,6 +95,10 @@ def lexicon_warnings(script: Script, lexicon: Lexicon) -> list[str]:
     if script.outro:
         parts.append(("outro", None, script.outro))
     for where, line, text in parts:
+        if lexicon.patterns:
+            for piece in split_inline(text):
+                if not isinstance(piece, InlinePause):
+                    lexicon.try_patterns(piece)
         for word in lexicon.suspicious_words(text):
             place = f"{shown(script.path)}:{line}" if line else shown(script.path)
             warnings.append(
