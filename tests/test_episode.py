@@ -3,6 +3,7 @@ bad episode files named by file and line, while the other files still build."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -316,6 +317,12 @@ def test_published_sidecars_hold_no_path_of_the_build_machine(
     (show / "adem.yaml").write_text(ADEM.replace("Laat los.", "Laat alles los."), encoding="utf-8")
     run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
     assert json.loads((out / "adem.json").read_text())["key_since"] == "2023-11-14T22:13:20+00:00"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")  # without it: when the script was saved
+    (show / "adem.yaml").write_text(ADEM, encoding="utf-8")
+    saved = int((show / "adem.yaml").stat().st_mtime)
+    run_main("build", "show", "-o", "out", "--voice", "nl-espeak")
+    since = json.loads((out / "adem.json").read_text())["key_since"]
+    assert dt.datetime.fromisoformat(since).timestamp() == saved
 
 
 def test_an_episode_past_ten_hours_is_refused_at_the_part_that_passes_them(show: Path) -> None:

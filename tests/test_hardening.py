@@ -60,8 +60,7 @@ def test_a_file_name_that_is_not_utf8_is_refused_by_check_and_build(tmp_path: Pa
     built = run_main("build", folder, "--voice", "nl-espeak", "-o", tmp_path / "out")
     assert built.returncode == 1
     assert "not valid UTF-8; rename the file" in built.stderr and len(built.stderr) < 400
-    written = (tmp_path / "out").iterdir() if (tmp_path / "out").exists() else []
-    assert [path.name for path in written] in ([], [".rustpunt"])  # the build record at most
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def test_one_file_named_twice_is_one_script(tmp_path: Path, hermetic: Path) -> None:
