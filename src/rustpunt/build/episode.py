@@ -651,6 +651,7 @@ def build_episode(
     chapters = episode_chapters(mix, planned.marks)
     write_outputs(
         paths,
+        source=path,
         mix=mix,
         metadata=metadata,
         document=sidecar(episode, mix, chapters, spoken, voice, key, paths.json.parent)

@@ -248,6 +248,7 @@ def build_script(
     )
     write_outputs(
         paths,
+        source=script_path,
         mix=mix,
         metadata=metadata,
         document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key, paths.json.parent)
@@ -279,6 +280,7 @@ def built_result(source: Path, paths: OutputPaths, mix: Mix, spoken: SpokenSessi
 def write_outputs(
     paths: OutputPaths,
     *,
+    source: Path,
     mix: Mix,
     metadata: Metadata,
     document: dict[str, Any],
@@ -292,8 +294,9 @@ def write_outputs(
 ) -> None:
     """The MP3, its captions and its JSON as one set: all three are written to temporary files
     and renamed into place only when all are written, the JSON last (its presence marks the set
-    done). A full disk leaves the previous set as it was and names the file it could not write."""
-    since = key_since(paths.json, document.get("build_key"))
+    done). A full disk leaves the previous set as it was and names the file it could not write.
+    `source` is the script or episode file (its date is the content's, see key_since)."""
+    since = key_since(paths.json, document.get("build_key"), source)
     with atomic_paths([paths.mp3, paths.vtt, paths.json]) as (mp3, vtt, json_file):
         marks = chapters(mix) if chapter_list is None else chapter_list
         picture = {"cover": cover[0], "cover_mime": cover[1]} if cover else {}
@@ -327,11 +330,13 @@ def write_outputs(
         write_sidecar_into(json_file, json_text(document), shown=paths.json)
 
 
-def key_since(json_path: Path, key: Any) -> str:
+def key_since(json_path: Path, key: Any, source: Path) -> str:
     """When the outputs first got this build key (ISO 8601, UTC, to the second): kept from the
     previous sidecar while the key stays, so a --force rebuild of the same content keeps it and
     the feed's date of an episode without `date:` moves only when its content does. A new key
-    takes the clock, or SOURCE_DATE_EPOCH when set (reproducible builds: the same bytes twice)."""
+    takes SOURCE_DATE_EPOCH when set, else the source file's modification time (when its content
+    was last saved): never the clock, so two builds of the same files into fresh folders give
+    the same bytes."""
     previous = recorded_build(json_path)
     if previous is not None and previous.get("build_key") == key:
         since = previous.get("key_since")
@@ -342,12 +347,8 @@ def key_since(json_path: Path, key: Any) -> str:
             except ValueError:
                 pass
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    now = (
-        dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
-        if epoch.isdigit()
-        else dt.datetime.now(dt.timezone.utc)
-    )
-    return now.replace(microsecond=0).isoformat()
+    seconds = int(epoch) if epoch.isdigit() else int(source.stat().st_mtime)
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
 
 
 def _sound_record(designed: Designed | None, layered: Layered, folder: Path) -> dict[str, Any]:

@@ -736,7 +736,7 @@ def review(folder: Path, page: Path | None) -> ExitStatus:
 
     The page is one HTML file that works from disk (no server, no internet); open it in a
     browser. Loudness and true peak are measured on each MP3 (the first time only: they are kept
-    in FOLDER/.rustpunt/).
+    in the cache folder).
 
     \b
     Example:

@@ -6,15 +6,17 @@ MP3's path relative to the page. Nothing is fetched from anywhere else.
 
 What the page shows comes from what the build left in the folder: each NAME.json sidecar (steps,
 sentences, pauses and why, the voices), NAME.vtt (the transcript), the MP3 itself (size, build
-time; loudness and true peak measured on it by ffmpeg's ebur128 filter, remembered per file stamp
-in DIR/.rustpunt/loudness.json, so only a rebuilt MP3 is measured again) and the build record
-DIR/.rustpunt/build.json, which `rustpunt build` writes after every build: which sessions the last
-build built and which failed, with their FILE:LINE error.
+time; loudness and true peak measured on it by ffmpeg's ebur128 filter, remembered per file stamp,
+so only a rebuilt MP3 is measured again) and the build record, which `rustpunt build` writes after
+every build: which sessions the last build built and which failed, with their FILE:LINE error.
+The record and the measurements are kept in the cache folder (see state_folder), never in the
+output folder, which holds only what is published.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATE_FOLDER = ".rustpunt"
-"""In the output folder: the build record and the loudness measured, for the review page."""
 BUILD_RECORD = "build.json"
 LOUDNESS_RECORD = "loudness.json"
 PAGE_NAME = "index.html"
@@ -52,10 +52,20 @@ class ReviewError(RustpuntError):
 # --------------------------------------------------------------------------- the build record
 
 
+def state_folder(output_dir: Path) -> Path:
+    """Where the review page's state of one output folder is kept: in the cache folder
+    (RUSTPUNT_CACHE), under a digest of the output folder's absolute path. Not in the output
+    folder: that is copied to a web server as it is, and a failed build writes nothing there."""
+    from rustpunt.voice.clipcache import default_cache_dir
+
+    where = os.path.abspath(output_dir).encode("utf-8", "surrogateescape")
+    return default_cache_dir() / "review" / hashlib.sha256(where).hexdigest()[:16]
+
+
 def record_build(
     output_dir: Path, results: Sequence[BuildResult], jobs: Iterable[Job], *, partial: bool = False
 ) -> None:
-    """Write what a build did into OUTPUT/.rustpunt/build.json, for the review page.
+    """Write what a build did into the output folder's build record, for the review page.
 
     Each session is keyed by its MP3's path inside the output folder (a failed script too: where
     its MP3 would go), with its status, its error and when. `partial` (a rebuild round of the
@@ -67,7 +77,7 @@ def record_build(
     where = {
         os.path.abspath(job.script): output_paths(job.script, job.output_dir).mp3 for job in jobs
     }
-    path = Path(output_dir) / STATE_FOLDER / BUILD_RECORD
+    path = state_folder(output_dir) / BUILD_RECORD
     previous = _read_json(path) if partial else None
     sessions: dict[str, Any] = dict(previous.get("sessions", {})) if previous else {}
     now = time.time()
@@ -133,7 +143,7 @@ def measure(mp3: Path) -> tuple[float | None, float | None]:
 def measured(folder: Path, mp3s: Sequence[Path], *, workers: int | None = None) -> dict[str, Any]:
     """Loudness and true peak of each MP3 (keyed by its path in `folder`), measured only when
     its size or modification time differ from the last measurement kept in the folder."""
-    path = folder / STATE_FOLDER / LOUDNESS_RECORD
+    path = state_folder(folder) / LOUDNESS_RECORD
     kept = (_read_json(path) or {}).get("files", {})
     found: dict[str, Any] = {}
     todo: list[tuple[str, Path, list[int]]] = []
@@ -351,7 +361,7 @@ def page_data(output_dir: Path, page: Path, *, measure_loudness: bool = True) ->
     failed scripts that have no outputs yet."""
     output_dir = Path(output_dir)
     found = sidecars(output_dir)
-    record_document = _read_json(output_dir / STATE_FOLDER / BUILD_RECORD) or {}
+    record_document = _read_json(state_folder(output_dir) / BUILD_RECORD) or {}
     record = record_document.get("sessions", {})
     last_build = record_document.get("finished")
     loudness = (
