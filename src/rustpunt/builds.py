@@ -59,6 +59,14 @@ class BuildResult:
     fallback_reason: str | None = None
     synthesized: int = 0
     error: str | None = None
+    from_cache: int = 0
+    """Clips (sentences) this build found in the local cache; `synthesized` were spoken."""
+    from_remote: int = 0
+    """Clips read from the remote cache (--cache-url), then kept locally."""
+    remote_problem: str | None = None
+    """Why the remote cache was not used (unreachable, refused), when it was not."""
+    worker: str | None = None
+    """The Dask worker that built it (--cluster)."""
 
 
 class OutputPaths(NamedTuple):

@@ -140,6 +140,18 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
     type=click.Path(file_okay=False, path_type=Path),
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
+@click.option(
+    "--cache-url",
+    metavar="URL",
+    help="A shared cache behind the local one: s3://bucket/prefix, gs://..., file:///share/... "
+    "(pip install 'rustpunt[remote]'). [default: $RUSTPUNT_CACHE_URL]",
+)
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:8786",
+    help="Build on this Dask scheduler's workers, one task per script "
+    "(pip install 'rustpunt[cluster]').",
+)
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
@@ -176,6 +188,8 @@ def build(
     force: bool,
     jobs: int | None,
     cache_dir: Path | None,
+    cache_url: str | None,
+    cluster: str | None,
     voices_dirs: tuple[Path, ...],
     artist: str,
     album: str,
@@ -220,7 +234,7 @@ def build(
         sound = command_line_settings(bed=bed, bell=bell, chime=chime)
     options = BuildOptions(
         output_dir=output_dir,
-        cache=ClipCache(cache_dir),
+        cache=ClipCache(cache_dir, _remote(cache_url, strict)),
         voices_dirs=voices_dirs,
         voice=voice,
         strict=strict,
@@ -230,6 +244,8 @@ def build(
         encoder=encoder,
         sound=sound,
     )
+    if cluster and watch:
+        raise click.UsageError("--cluster builds once; --watch rebuilds on this machine")
     voices = None
     if watch:
         from rustpunt.batch import new_voices
@@ -237,7 +253,14 @@ def build(
         voices = new_voices(options.cache)  # kept for the rebuilds, with its engines
     try:
         status = _build_once(
-            job_list, options, jobs, as_json=as_json, watch=watch, voices=voices, review=review
+            job_list,
+            options,
+            jobs,
+            as_json=as_json,
+            watch=watch,
+            voices=voices,
+            review=review,
+            cluster=cluster,
         )
         if not watch:
             return status
@@ -264,6 +287,17 @@ def build(
     return ExitStatus.OK
 
 
+def _remote(url: str | None, strict: bool) -> Any:
+    """The remote cache of --cache-url or $RUSTPUNT_CACHE_URL, else None (nothing imported)."""
+    import os
+
+    if not (url or os.environ.get("RUSTPUNT_CACHE_URL")):
+        return None
+    from rustpunt.remote import remote_from
+
+    return remote_from(url, strict=strict)
+
+
 def _build_once(
     job_list: list[Job],
     options: BuildOptions,
@@ -273,6 +307,7 @@ def _build_once(
     watch: bool,
     voices: Voices | None,
     review: bool = False,
+    cluster: str | None = None,
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
@@ -296,6 +331,7 @@ def _build_once(
             ),
             checked=True,
             shared_voices=voices,
+            cluster=cluster,
         )
     from rustpunt.review import record_build
 
@@ -377,6 +413,12 @@ def _print_report(report: Report) -> None:
         click.echo(
             f"Note: {len(fallbacks)} session(s) spoken by {fallbacks[0].voice} ({reason});"
             " --strict fails instead",
+            err=True,
+        )
+    if report.remote_problem:  # once per build, however many workers found it
+        click.echo(
+            f"Note: remote cache {report.remote_problem}; built with the local cache only "
+            "(--strict fails instead)",
             err=True,
         )
     header = ("built", "up to date", "failed", "audio", "wall time")
@@ -509,6 +551,12 @@ def plan(script: Path, as_json: bool) -> None:
 )
 @click.option("--clear", is_flag=True, help="Remove entries (all, or with --older-than).")
 @click.option(
+    "--stats",
+    is_flag=True,
+    help="Clips spoken, and read from the local and the remote cache (--cache-url), by the "
+    "builds that used this cache folder.",
+)
+@click.option(
     "--older-than",
     type=click.FloatRange(min=0),
     metavar="DAYS",
@@ -516,7 +564,12 @@ def plan(script: Path, as_json: bool) -> None:
 )
 @_json_option
 def cache(
-    cache_dir: Path | None, list_entries: bool, clear: bool, older_than: float | None, as_json: bool
+    cache_dir: Path | None,
+    list_entries: bool,
+    clear: bool,
+    stats: bool,
+    older_than: float | None,
+    as_json: bool,
 ) -> None:
     """Show the clip cache (size, entries) or clear it.
 
@@ -527,6 +580,7 @@ def cache(
     Example:
       rustpunt cache --list
       rustpunt cache --clear --older-than 30
+      rustpunt cache --stats
     """
     from rustpunt.cache import ClipCache
 
@@ -546,6 +600,15 @@ def cache(
         size = sum(e.size for e in entries)
         document = {"folder": str(clips.root), "entries": len(entries), "bytes": size}
         message = f"{clips.root}: {len(entries)} clips, {size / 1e6:.1f} MB"
+        if stats:
+            from rustpunt.remote import read_stats
+
+            counts = {"spoken": 0, "local_hits": 0, "remote_hits": 0, **read_stats(clips.root)}
+            document["stats"] = counts
+            message += (
+                f"\nclips spoken {counts['spoken']}, read from the local cache "
+                f"{counts['local_hits']}, from the remote cache {counts['remote_hits']}"
+            )
         if list_entries:
             document["list"] = [
                 {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}

@@ -567,7 +567,7 @@ def build_episode(
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
-        else DirectoryPartCache(options.cache.parts),
+        else DirectoryPartCache(options.cache.parts, options.cache.remote),
     )
     return built_result(path, paths, mix, spoken)
 

@@ -297,7 +297,7 @@ def build_script(
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
-        else DirectoryPartCache(options.cache.parts),
+        else DirectoryPartCache(options.cache.parts, options.cache.remote),
     )
     return built_result(script_path, paths, mix, spoken)
 

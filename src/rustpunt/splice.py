@@ -60,7 +60,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Protocol, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeAlias
 
 import numpy as np
 
@@ -69,6 +69,9 @@ from rustpunt.audio import SAMPLE_RATE, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path, preallocate, write_bytes_atomic
 from rustpunt.mp3frames import SAMPLES_PER_FRAME, START_OFFSET
+
+if TYPE_CHECKING:
+    from rustpunt.remote import RemoteCache
 
 log = logging.getLogger(__name__)
 
@@ -1005,9 +1008,11 @@ class DirectoryPartCache:
     """Encoded parts as files under `root` (e.g. the clip cache's folder + "/mp3"), each with a
     checksum: a damaged entry is removed and encoded again, never spliced into a session."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: RemoteCache | None = None) -> None:
         self.root = Path(root)
         self._folder = os.fspath(self.root)
+        self.remote = remote
+        """A second level (rustpunt.remote): asked on a local miss, told of every part made."""
 
     def _path(self, key: str) -> str:
         return os.path.join(self._folder, key[:2], f"{key}.mp3part")
@@ -1021,12 +1026,21 @@ class DirectoryPartCache:
             finally:
                 os.close(handle)
         except OSError:
-            return None
+            return self._fetch(key) if self.remote is not None else None
         part = _decode_part(blob)
         if part is None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         return part
+
+    def _fetch(self, key: str) -> EncodedPart | None:
+        assert self.remote is not None
+        blob = self.remote.fetch("mp3parts", key, ".mp3part", lambda b: _decode_part(b) is not None)
+        if blob is None:
+            return None
+        with contextlib.suppress(OSError):  # kept locally too; a full disk only costs a fetch
+            write_bytes_atomic(Path(self._path(key)), blob)
+        return _decode_part(blob)
 
     def put(self, key: str, part: EncodedPart) -> None:
         offsets = np.asarray(part.frame_offsets, dtype="<u4").tobytes()
@@ -1043,6 +1057,8 @@ class DirectoryPartCache:
         }
         blob = _PART_MAGIC + json.dumps(header).encode() + b"\n" + body
         write_bytes_atomic(Path(self._path(key)), blob)
+        if self.remote is not None:
+            self.remote.store("mp3parts", key, ".mp3part", blob)
 
 
 def _decode_part(blob: bytes) -> EncodedPart | None:
