@@ -356,9 +356,23 @@ def _build_one(
         from rustpunt.build.episode import build_episode
 
         builder = build_episode
-    result = _guarded(lambda: builder(job.script, job_options, voices, on_clip), job)
+    found = options.cache.found.copy()
+
+    def build() -> BuildResult:
+        try:
+            return builder(job.script, job_options, voices, on_clip)
+        finally:
+            options.cache.flush()  # done means in the shared cache too (a worker may stop next)
+
+    result = _guarded(build, job)
     assert result is not None
-    return result
+    remote = options.cache.remote
+    return replace(
+        result,
+        from_cache=options.cache.found["local"] - found["local"],
+        from_remote=options.cache.found["remote"] - found["remote"],
+        remote_problem=remote.problem if remote is not None else None,
+    )
 
 
 def _settled(
@@ -507,6 +521,7 @@ def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
     assert _worker_voices is not None, "_init_worker sets up every worker"
     _worker_building = True
     try:
+        options = replace(options, cache=_worker_voices.cache)  # one cache (and remote) per worker
         return _build_one(job, options, _worker_voices)
     except _WorkerStopped:
         os._exit(1)  # unwound: what this job was writing is gone; take no further job
@@ -742,6 +757,16 @@ def build_in_parallel(
     return [results[i] for i in range(len(jobs))]
 
 
+def build_counts(results: Iterable[BuildResult]) -> dict[str, int]:
+    """Clips spoken, and read from the local and the remote cache, by the builds in `results`."""
+    results = list(results)
+    return {
+        "spoken": sum(r.synthesized for r in results),
+        "local_hits": sum(r.from_cache for r in results),
+        "remote_hits": sum(r.from_remote for r in results),
+    }
+
+
 def build_all(
     jobs: Sequence[Job],
     options: BuildOptions,
@@ -752,8 +777,10 @@ def build_all(
     on_checked: Callable[[float, float], None] | None = None,
     checked: bool = False,
     shared_voices: Voices | None = None,
+    cluster: str | None = None,
 ) -> list[BuildResult]:
-    """Build every job, in parallel processes when workers > 1; results in the order of jobs.
+    """Build every job, in parallel processes when workers > 1, on a Dask cluster when `cluster`
+    names its scheduler (rustpunt.build.cluster); results in the order of jobs.
 
     `on_done` hears of every finished job; `on_clip(script, done, total)` of every clip spoken,
     when the jobs are built in this process (one at a time); `on_checked(seconds, by_stamps)`
@@ -776,15 +803,23 @@ def build_all(
         if todo:
             count = worker_count(workers, len(todo))
             pending = [jobs[index] for index in todo]
-            if count > 1:  # serially, Voices checks it before the first synthesis, if any
+            if count > 1 and cluster is None:  # serially, Voices checks it before speaking
                 from rustpunt.mp3.export import check_encoder
 
                 check_encoder()  # before any speech: a codec problem found after an hour wastes it
-            if count == 1:
+            if cluster is not None:
+                from rustpunt.build.cluster import build_on_cluster
+
+                built = build_on_cluster(pending, options, cluster, on_done)
+            elif count == 1:
                 built = build_serially(pending, options, voices(), on_done, on_clip)
             else:
                 built = build_in_parallel(pending, options, count, on_done)
         results.update(zip(todo, built))
+        if built:
+            from rustpunt.remote import add_stats
+
+            add_stats(options.cache.root, build_counts(built))
         ordered = [results[i] for i in range(len(jobs))]
         for job, result in zip(jobs, ordered):
             ledger.finish(job.script, job.output_dir, result)
@@ -829,11 +864,21 @@ class Report:
                     "fallback_reason": r.fallback_reason,
                     "synthesized": r.synthesized,
                     "respoken": r.respoken,
+                    "from_cache": r.from_cache,
+                    "from_remote": r.from_remote,
+                    **({"worker": r.worker} if r.worker else {}),
                     "error": r.error,
                 }
                 for r in self.results
             ],
+            "clips": build_counts(self.results),
+            **({"remote_cache_problem": self.remote_problem} if self.remote_problem else {}),
         }
+
+    @property
+    def remote_problem(self) -> str | None:
+        """Why the remote cache was not used, said once for the whole build."""
+        return next((r.remote_problem for r in self.results if r.remote_problem), None)
 
 
 def timed_build(jobs: Sequence[Job], options: BuildOptions, **kwargs: Any) -> Report:

@@ -654,8 +654,10 @@ def build_episode(
         source=path,
         mix=mix,
         metadata=metadata,
-        document=sidecar(episode, mix, chapters, spoken, voice, key, paths.json.parent)
-        | _sound(planned, layered, paths.json.parent)
+        document=sidecar(
+            episode, mix, chapters, spoken, voice, key, options.published_dir or paths.json.parent
+        )
+        | _sound(planned, layered, options.published_dir or paths.json.parent)
         | (
             {"length": length_record(timeline, episode.length_ms)}
             if episode.length_ms is not None
@@ -668,7 +670,7 @@ def build_episode(
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
-        else DirectoryPartCache(options.cache.parts),
+        else DirectoryPartCache(options.cache.parts, options.cache.remote),
     )
     return built_result(path, paths, mix, spoken)
 

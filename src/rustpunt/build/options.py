@@ -39,6 +39,9 @@ class BuildOptions:
     parts: PartCache | None = None
     """Where the encoded speech is kept between builds; None: the cache folder's mp3parts/,
     read each build (rustpunt build --watch keeps them in memory in front of it)."""
+    published_dir: Path | None = None
+    """The folder the outputs are published in, when they are written elsewhere first (a cluster
+    worker writes into a scratch folder): sidecars give paths relative to it."""
 
 
 class BuildStatus(str, Enum):
@@ -61,6 +64,14 @@ class BuildResult:
     error: str | None = None
     respoken: int = 0
     """Clips whose cache entry was found damaged while encoding, spoken again in this build."""
+    from_cache: int = 0
+    """Clips (sentences) this build found in the local cache; `synthesized` were spoken."""
+    from_remote: int = 0
+    """Clips read from the remote cache (--cache-url), then kept locally."""
+    remote_problem: str | None = None
+    """Why the remote cache was not used (unreachable, refused), when it was not."""
+    worker: str | None = None
+    """The Dask worker that built it (--cluster)."""
 
 
 class OutputPaths(NamedTuple):

@@ -251,14 +251,21 @@ def build_script(
         source=script_path,
         mix=mix,
         metadata=metadata,
-        document=sidecar(timeline, mix, spoken, prepared.voice, prepared.key, paths.json.parent)
-        | _sound_record(designed, layered, paths.json.parent),
+        document=sidecar(
+            timeline,
+            mix,
+            spoken,
+            prepared.voice,
+            prepared.key,
+            options.published_dir or paths.json.parent,
+        )
+        | _sound_record(designed, layered, options.published_dir or paths.json.parent),
         layered=layered,
         layouts=spoken.layouts,
         encoder=options.encoder,
         parts=options.parts
         if options.parts is not None
-        else DirectoryPartCache(options.cache.parts),
+        else DirectoryPartCache(options.cache.parts, options.cache.remote),
     )
     return built_result(script_path, paths, mix, spoken)
 

@@ -141,7 +141,7 @@ def watch(
     if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
         from rustpunt.mp3.splice import DirectoryPartCache, MemoryPartCache
 
-        behind = DirectoryPartCache(options.cache.parts)
+        behind = DirectoryPartCache(options.cache.parts, options.cache.remote)
         options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
     watcher = _Watcher(paths, options, voices)
     _tidy(first=True)

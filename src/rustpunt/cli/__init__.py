@@ -183,6 +183,18 @@ def _no_scripts(paths: tuple[Path, ...]) -> RustpuntError:
     callback=_cache_dir_or_environment,
     help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
 )
+@click.option(
+    "--cache-url",
+    metavar="URL",
+    help="A shared cache behind the local one: s3://bucket/prefix, gs://..., file:///share/... "
+    "(pip install 'rustpunt[remote]'). [default: $RUSTPUNT_CACHE_URL]",
+)
+@click.option(
+    "--cluster",
+    metavar="tcp://HOST:8786",
+    help="Build on this Dask scheduler's workers, one task per script "
+    "(pip install 'rustpunt[cluster]').",
+)
 @_voices_dirs_option
 @click.option("--artist", default="rustpunt", show_default=True, help="Artist tag of the MP3s.")
 @click.option("--album", default="rustpunt", show_default=True, help="Album tag of the MP3s.")
@@ -224,6 +236,8 @@ def build(
     force: bool,
     jobs: int | None,
     cache_dir: Path | None,
+    cache_url: str | None,
+    cluster: str | None,
     voices_dirs: tuple[Path, ...],
     artist: str,
     album: str,
@@ -268,7 +282,7 @@ def build(
         sound = _command_line_sound(bed, bell, chime)
     options = BuildOptions(
         output_dir=output_dir,
-        cache=ClipCache(cache_dir),
+        cache=ClipCache(cache_dir, _remote(cache_url, strict)),
         voices_dirs=voices_dirs,
         voice=voice,
         strict=strict,
@@ -278,6 +292,8 @@ def build(
         encoder=encoder,
         sound=sound,
     )
+    if cluster and watch:
+        raise click.UsageError("--cluster builds once; --watch rebuilds on this machine")
     voices = None
     if watch:
         from rustpunt.build.batch import new_voices
@@ -285,7 +301,14 @@ def build(
         voices = new_voices(options.cache)  # kept for the rebuilds, with its engines
     try:
         status = _build_once(
-            job_list, options, jobs, as_json=as_json, watch=watch, voices=voices, review=review
+            job_list,
+            options,
+            jobs,
+            as_json=as_json,
+            watch=watch,
+            voices=voices,
+            review=review,
+            cluster=cluster,
         )
         if not watch:
             return status
@@ -331,6 +354,17 @@ def _command_line_sound(bed: str | None, bell: str | None, chime: float | None) 
     return sound
 
 
+def _remote(url: str | None, strict: bool) -> Any:
+    """The remote cache of --cache-url or $RUSTPUNT_CACHE_URL, else None (nothing imported)."""
+    import os
+
+    if not (url or os.environ.get("RUSTPUNT_CACHE_URL")):
+        return None
+    from rustpunt.remote import remote_from
+
+    return remote_from(url, strict=strict)
+
+
 def _build_once(
     job_list: list[Job],
     options: BuildOptions,
@@ -340,6 +374,7 @@ def _build_once(
     watch: bool,
     voices: Voices | None,
     review: bool = False,
+    cluster: str | None = None,
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
@@ -364,6 +399,7 @@ def _build_once(
             ),
             checked=True,
             shared_voices=voices,
+            cluster=cluster,
         )
     from rustpunt.studio.review import record_build
 
@@ -461,6 +497,12 @@ def _print_report(report: Report) -> None:
     healed = [r for r in report.results if r.respoken]
     if healed:
         click.echo(_respoken_note(sum(r.respoken for r in healed), healed), err=True)
+    if report.remote_problem:  # once per build, however many workers found it
+        click.echo(
+            f"Note: remote cache {report.remote_problem}; built with the local cache only "
+            "(--strict fails instead)",
+            err=True,
+        )
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
         str(report.count("built")),
@@ -637,6 +679,12 @@ def plan(script: Path, as_json: bool) -> None:
 )
 @click.option("--clear", is_flag=True, help="Remove entries (all, or with --older-than).")
 @click.option(
+    "--stats",
+    is_flag=True,
+    help="Clips spoken, and read from the local and the remote cache (--cache-url), by the "
+    "builds that used this cache folder.",
+)
+@click.option(
     "--older-than",
     type=click.FloatRange(min=0),
     metavar="DAYS",
@@ -644,7 +692,12 @@ def plan(script: Path, as_json: bool) -> None:
 )
 @_json_option
 def cache(
-    cache_dir: Path | None, list_entries: bool, clear: bool, older_than: float | None, as_json: bool
+    cache_dir: Path | None,
+    list_entries: bool,
+    clear: bool,
+    stats: bool,
+    older_than: float | None,
+    as_json: bool,
 ) -> None:
     """Show the clip cache (size, entries) or clear it.
 
@@ -655,6 +708,7 @@ def cache(
     Example:
       rustpunt cache --list
       rustpunt cache --clear --older-than 30
+      rustpunt cache --stats
     """
     from rustpunt.voice.clipcache import ClipCache
 
@@ -687,6 +741,15 @@ def cache(
             f"{clips.root}: {len(entries)} clips and {len(parts)} encoded speech parts,"
             f" {size / 1e6:.1f} MB"
         )
+        if stats:
+            from rustpunt.remote import read_stats
+
+            counts = {"spoken": 0, "local_hits": 0, "remote_hits": 0, **read_stats(clips.root)}
+            document["stats"] = counts
+            message += (
+                f"\nclips spoken {counts['spoken']}, read from the local cache "
+                f"{counts['local_hits']}, from the remote cache {counts['remote_hits']}"
+            )
         if list_entries:
             document["list"] = [
                 {"text": e.text, "engine": e.engine, "bytes": e.size, "last_used": e.last_used}

@@ -64,15 +64,18 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Protocol, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeAlias
 
 import numpy as np
 
 from rustpunt.audio.pcm import SAMPLE_RATE, Segment, as_mono_int16, ffmpeg_exe
 from rustpunt.errors import ExportError
-from rustpunt.files import atomic_path, preallocate
+from rustpunt.files import atomic_path, preallocate, write_bytes_atomic
 from rustpunt.mp3 import frames as mp3frames
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME, START_OFFSET
+
+if TYPE_CHECKING:
+    from rustpunt.remote import RemoteCache
 
 log = logging.getLogger(__name__)
 
@@ -1062,9 +1065,11 @@ class DirectoryPartCache:
     """Encoded parts as files under `root` (e.g. the clip cache's folder + "/mp3"), each with a
     checksum: a damaged entry is removed and encoded again, never spliced into a session."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: RemoteCache | None = None) -> None:
         self.root = Path(root)
         self._folder = os.fspath(self.root)
+        self.remote = remote
+        """A second level (rustpunt.remote): asked on a local miss, told of every part made."""
 
     def _path(self, key: str) -> str:
         return os.path.join(self._folder, key[:2], f"{key}.mp3part")
@@ -1078,12 +1083,21 @@ class DirectoryPartCache:
             finally:
                 os.close(handle)
         except OSError:
-            return None
+            return self._fetch(key) if self.remote is not None else None
         part = _decode_part(blob)
         if part is None:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         return part
+
+    def _fetch(self, key: str) -> EncodedPart | None:
+        assert self.remote is not None
+        blob = self.remote.fetch("mp3parts", key, ".mp3part", lambda b: _decode_part(b) is not None)
+        if blob is None:
+            return None
+        with contextlib.suppress(OSError):  # kept locally too; a full disk only costs a fetch
+            write_bytes_atomic(Path(self._path(key)), blob)
+        return _decode_part(blob)
 
     def put(self, key: str, part: EncodedPart) -> None:
         """Written piece by piece, never joined first: a part of gapless speech can be as long
@@ -1103,6 +1117,8 @@ class DirectoryPartCache:
         with atomic_path(Path(self._path(key))) as temporary, temporary.open("wb") as handle:
             for piece in (first, offsets, part.data):
                 handle.write(piece)
+        if self.remote is not None:
+            self.remote.store("mp3parts", key, ".mp3part", first + offsets + bytes(part.data))
 
 
 def _decode_part(blob: bytes) -> EncodedPart | None:

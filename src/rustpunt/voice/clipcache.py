@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from rustpunt.files import remove_stale_parts, write_bytes_atomic, write_new_fil
 
 if TYPE_CHECKING:  # numpy is imported where clips are read or written: a no-op build never is
     import numpy as np
+
+    from rustpunt.remote import RemoteCache
 
 CACHE_ENV = "RUSTPUNT_CACHE"
 HEADER_READ = 16384
@@ -128,8 +131,12 @@ class CacheEntry:
 
 
 class ClipCache:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, remote: RemoteCache | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.remote = remote
+        """A second level behind this folder (--cache-url): asked only on a local miss."""
+        self.found: Counter[str] = Counter()
+        """Entries header() found, "local" or "remote": a build's counts are the difference."""
         self.clips = self.root / "clips"
         self.parts = self.root / "mp3parts"
         """Encoded speech for the spliced MP3 writer (rustpunt.mp3.splice.DirectoryPartCache)."""
@@ -187,10 +194,13 @@ class ClipCache:
         changes once written, but `rustpunt cache --clear` or another process may remove it, and
         annotate() replaces it; either gives another stamp, and the header is read again."""
         path = self._file(key)
+        where = "local"
         try:
             stamp = _stamp(os.stat(path))
         except OSError:
-            return None
+            if self.remote is None or not self._fetch(key):
+                return None
+            stamp, where = _stamp(os.stat(path)), "remote"
         known = self._headers.get(key)
         if known is None or known[0] != stamp:
             known = _read_header(path)
@@ -199,7 +209,25 @@ class ClipCache:
             if len(self._headers) >= HEADERS_KEPT:
                 del self._headers[next(iter(self._headers))]  # the one kept longest
             self._headers[key] = known
+        self.found[where] += 1
         return dict(known[1])  # a copy: the caller may change it, the kept one stays
+
+    def _fetch(self, key: str) -> bool:
+        """A local miss: the remote entry, verified, kept locally. True when it is here now."""
+        assert self.remote is not None
+        data = self.remote.fetch("clips", key, ".clip", lambda data: _decode(data) is not None)
+        if data is None:
+            return False
+        try:
+            write_new_file(self._path(key), [data])
+            return True
+        except OSError as error:
+            raise cache_error(self.root, error) from None
+
+    def flush(self) -> None:
+        """Wait for this process's writes to the remote cache, if there is one."""
+        if self.remote is not None:
+            self.remote.flush()
 
     def annotate(self, key: str, samples: np.ndarray, **fields: Any) -> None:
         """Add fields to an entry's header (same samples, so a reader sees the same clip before
@@ -217,11 +245,14 @@ class ClipCache:
         True when this call wrote it; False when another was first (get() then gives that one).
         """
         try:
-            return write_new_file(
+            wrote = write_new_file(
                 self._path(key), _entry({"text": text, "engine": engine, **fields}, samples)
             )
         except OSError as error:  # a full disk, or the folder went away while building
             raise cache_error(self.root, error) from None
+        if wrote and self.remote is not None:
+            self.remote.store_file("clips", key, ".clip", self._path(key))
+        return wrote
 
     def entries(self) -> Iterator[CacheEntry]:
         for path in sorted(self.clips.glob("*/*.clip")):
