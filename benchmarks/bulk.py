@@ -78,6 +78,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # corpus.py
 from corpus import STOCK_CUES, generate, make_script, script_texts, sharing, write_script
 from measure import Figure, Meter, log, machine, table_lines, tree_rss, wait_idle
 
