@@ -2,7 +2,7 @@
 """The review page and the studio, measured in Debian's chromium (Playwright):
 
     python benchmarks/review.py                 # 500 sessions rendered; save-to-event, save-to-play
-    python benchmarks/review.py --edits 9 --sessions 500
+    python benchmarks/review.py --quick         # 50 sessions, 3 edits
 
 1. A page of 500 sessions (the four examples' page data repeated, each a real session's chapters,
    transcript and timeline) opened from disk: the time from navigation start to the end of the
@@ -17,7 +17,6 @@ It reports, it does not assert.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,8 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from harness import REPO, Figure, arguments, report
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--mute-audio"]  # fmt: skip
 RUSTPUNT = [sys.executable, "-m", "rustpunt"]
@@ -142,22 +141,40 @@ def studio_figures(browser, root: Path, edits: int) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sessions", type=int, default=500)
-    parser.add_argument("--edits", type=int, default=7)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> int:
+    parser = arguments(__doc__, repeat=1, settle=0.0)
+    parser.add_argument("--sessions", type=int, help="sessions on the page (500, --quick 50)")
+    parser.add_argument("--edits", type=int, help="studio edits (7, --quick 3)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    count = args.sessions or (50 if args.quick else 500)
+    edits = args.edits or (3 if args.quick else 7)
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=os.environ.get("RUSTPUNT_CHROMIUM", "/usr/bin/chromium"), args=FLAGS
         )
-        figures = {"render": render_figures(browser, Path(folder), args.sessions),
-                   "studio": studio_figures(browser, Path(folder), args.edits)}  # fmt: skip
+        figures = {"render": render_figures(browser, Path(folder), count),
+                   "studio": studio_figures(browser, Path(folder), edits)}  # fmt: skip
         browser.close()
-    print(json.dumps(figures, indent=2))
+    render, studio = figures["render"], figures["studio"]
+    table = [
+        Figure(f"{count} sessions' page ({render['page_mb']:g} MB) opened from disk: the "
+               "page's script (median of 5)", render["render_script_ms"], "ms",
+               target=("<", 1000), key="render_script_ms"),
+        Figure("  navigation to rendered (median of 5)", render["navigation_to_rendered_ms"],
+               "ms", target=("<", 1000), key="navigation_to_rendered_ms"),
+        Figure(f"studio, a pause edited in a {studio['session_minutes']:g}-minute session: save "
+               f"to its event in the page (median of {edits})",
+               studio["save_to_event_median_ms"], "ms", target=("<", 150), key="save_to_event_ms"),
+        Figure(f"  save to the new audio playing in the page (median of {edits})",
+               studio["save_to_playing_median_ms"], "ms", target=("<", 300),
+               key="save_to_playing_ms"),
+    ]  # fmt: skip
+    report("review", args, table, figures, started)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

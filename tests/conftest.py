@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,28 @@ pytest_plugins = ["fakegoogle"]  # the fake_google fixture: a local stand-in for
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "scripts").glob("*.yaml"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """For the whole test process (one per xdist worker), before any module's fixture runs: the
+    user's cache and data folders, the clip cache and the voice models in this worker's own
+    temporary folder, and Google behind a dead proxy. A fixture wider than one test (which
+    `hermetic` does not reach) or a program started with a copy of the environment then writes
+    nothing to the real user cache and shares no file with another worker."""
+    from fakegoogle import dead_proxy_url
+
+    home = tmp_path_factory.mktemp("worker-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # platformdirs' user_cache_dir
+        patch.setenv("XDG_DATA_HOME", str(home / "data"))  # and user_data_dir (voice models)
+        patch.setenv("RUSTPUNT_CACHE", str(home / "cache" / "rustpunt"))
+        patch.setenv("RUSTPUNT_VOICE_MODELS", str(home / "voice-models"))
+        for name in ("HTTPS_PROXY", "https_proxy"):
+            patch.setenv(name, dead_proxy_url())
+        patch.delenv("ALL_PROXY", raising=False)
+        patch.delenv("all_proxy", raising=False)
+        yield home
 
 
 @pytest.fixture(autouse=True)

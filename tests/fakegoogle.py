@@ -448,12 +448,19 @@ def _checked_mode(mode: str) -> str:
     return mode
 
 
+@functools.cache
+def _dead_port() -> socket.socket:
+    """A port this process keeps bound and never listens on: connecting is refused at once.
+    Kept bound (not bound and released) so that no other test worker's server, such as its
+    FakeGoogle, can be given the same port and answer where a test expects nobody."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    return probe
+
+
 def dead_proxy_url() -> str:
-    """An http:// URL on 127.0.0.1 where nothing listens (a port just bound and released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    """An http:// URL on 127.0.0.1 where nothing listens (a port held bound, never listening)."""
+    return f"http://127.0.0.1:{_dead_port().getsockname()[1]}"
 
 
 @pytest.fixture

@@ -200,12 +200,14 @@ def dumped(draw: st.DrawFn, documents: st.SearchStrategy[object]) -> bytes:
     return text.encode("utf-8")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=dumped(VALUES))
 def test_generated_yaml(scratch: Path, data: bytes) -> None:
     check(scratch, data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=dumped(SCRIPT_SHAPED))
 def test_generated_script_shaped_yaml(scratch: Path, data: bytes) -> None:

@@ -79,6 +79,7 @@ EXPECTED = [
 
 
 @pytest.mark.parametrize(("path", "format", "exercises", "passed_over"), EXPECTED)
+@pytest.mark.slow
 def test_each_article_gives_its_exercises_and_says_what_it_passed_over(
     path: Path, format: str, exercises: list[tuple[str, int]], passed_over: list[str]
 ) -> None:

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
+import corpus
 import rustpunt.script.plan as planning
 from conftest import write_script
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, plan
 from rustpunt.script.sentences import timing_text
 from rustpunt.script.timing import PauseDecision, _decide_pause
-from stocktexts import corpus, example_scripts
+from stocktexts import example_scripts
 
 
 def scripts(tmp_path: Path) -> list[Script]:
-    bench = corpus()
     generated = []
     for index in range(6):
         path = tmp_path / f"s{index}.yaml"
-        bench.write_script(path, bench.make_script(index, 300, 15, 11))
+        corpus.write_script(path, corpus.make_script(index, 300, 15, 11))
         generated.append(load_script(path))
     return [*example_scripts(), *generated]
 

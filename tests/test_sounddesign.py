@@ -500,6 +500,7 @@ def test_the_end_bell_rings_out_naturally_and_the_session_ends_when_it_has(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.slow
 def test_a_bed_that_is_a_fifo_or_a_device_is_refused_not_read(tmp_path: Path) -> None:
     """open() of a FIFO waits for a writer and /dev/zero never ends: both hung the build."""
     os.mkfifo(tmp_path / "fifo.wav")

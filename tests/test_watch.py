@@ -337,6 +337,7 @@ def part_files(*folders: Path) -> list[Path]:
     return [path for folder in folders for path in folder.rglob("*.part")]
 
 
+@pytest.mark.slow
 def test_the_program_rebuilds_on_save_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     script = write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
     program = Program("scripts", "--voice", "nl-espeak", "-o", "out", cwd=tmp_path)
@@ -358,6 +359,7 @@ def test_the_program_rebuilds_on_save_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     assert part_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_the_program_with_json_prints_json_lines(tmp_path: Path) -> None:
     script = write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
     cache = tmp_path / "cache"
@@ -383,6 +385,7 @@ def test_the_program_with_json_prints_json_lines(tmp_path: Path) -> None:
     assert part_files(tmp_path, cache) == []
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_watch_writes_leaves_no_part_file(tmp_path: Path) -> None:
     """Issue 21: SIGTERM (a service manager) during the watch's first build, in two workers,
     left the temporary files they were writing in the output folder."""
@@ -404,6 +407,7 @@ def test_sigterm_while_the_watch_writes_leaves_no_part_file(tmp_path: Path) -> N
     assert part_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_rebuild_leaves_no_part_file(tmp_path: Path) -> None:
     write_script(tmp_path / "scripts", "kort.yaml", SCRIPT)
     program = Program(

@@ -1,4 +1,5 @@
-"""Timing on a shared machine: wall time, the CPU share of other processes, memory of a process tree.
+"""The benchmarks' shared harness: timing on a shared machine, memory of a process tree, and the
+figures each benchmark writes as JSON (benchmarks/results/NAME.json, which table.py renders).
 
 A benchmark on a shared machine is only as good as its quiet: before each measurement it waits for
 the machine to be idle, and `Meter.others` says what share of all cores processes outside the
@@ -7,18 +8,27 @@ benchmark used meanwhile. A figure measured with others well above 0 % is suspec
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import datetime
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import psutil
 
 from rustpunt.audio.pcm import ffmpeg_exe
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+"""Where each benchmark writes NAME.json (committed: the README's tables are rendered from them)."""
+sys.path.insert(0, str(REPO / "tests"))  # corpus.py, the synthetic scripts the tests use too
 
 IDLE_BELOW = 0.15
 """The machine counts as idle when under 15 % of its CPU time is busy (over a half-second sample)."""
@@ -111,14 +121,27 @@ def machine() -> dict[str, Any]:
     }
 
 
+def best_of(repeat: int, settle_s: float, measure: Callable[[], object]) -> Meter:
+    """The shortest of `repeat` measurements, each after waiting for an idle machine."""
+    meters = []
+    for _ in range(repeat):
+        wait_idle(settle_s)
+        with Meter() as meter:
+            measure()
+        meters.append(meter)
+    return min(meters, key=lambda meter: meter.wall)
+
+
 class Figure(NamedTuple):
-    """One row of the table: a measured value, the share others took, and its target if any."""
+    """One row of the table: a measured value, the share others took, and its target if any.
+    `key` names it in the JSON, for table.py (the name is for people and may say more)."""
 
     name: str
     value: float
-    unit: Literal["s", "x", "MB"]
+    unit: Literal["s", "x", "MB", "ms", "dB"]
     others: float | None = None
     target: tuple[Literal["<", "<="], float] | None = None
+    key: str = ""
 
     def met(self) -> bool | None:
         if self.target is None:
@@ -140,6 +163,7 @@ class Figure(NamedTuple):
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "key": self.key or None,
             "figure": self.name,
             "value": round(self.value, 3),
             "unit": self.unit,
@@ -167,3 +191,70 @@ def table_lines(table: list[Figure]) -> list[str]:
         "* others: share of the machine's CPU that processes outside this benchmark used meanwhile",
     ]
     return lines
+
+
+def arguments(doc: str, **defaults: Any) -> argparse.ArgumentParser:
+    """The options every benchmark takes; `defaults` sets --repeat and --settle per benchmark."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument(
+        "--repeat", type=int, default=defaults.get("repeat", 2), help="each figure the best of"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=defaults.get("settle", 20.0),
+        help="before each measurement, wait up to this many seconds for an idle machine",
+    )
+    parser.add_argument("--json", action="store_true", help="print the JSON on stdout too")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="folder of the JSON results (default benchmarks/results; NAME.json, NAME-quick.json)",
+    )
+    return parser
+
+
+def report(
+    name: str,
+    args: argparse.Namespace,
+    table: list[Figure],
+    details: dict[str, Any],
+    started: float,
+    notes: list[str] = (),  # type: ignore[assignment]
+) -> Path:
+    """Print the table (stderr with --json) and write the figures, the details and the machine
+    to RESULTS/NAME.json (NAME-quick.json for a --quick run, which table.py does not read)."""
+    info = machine()
+    lines = [
+        *table_lines(table),
+        *notes,
+        f"machine: {info['cpu_count']} CPUs, {info['cpu_model']}, {info['memory_gb']} GB; "
+        f"{info['platform']}; Python {info['python']}",
+        f"         {info['ffmpeg']}",
+        f"(benchmark run: {time.perf_counter() - started:.0f} s)",
+    ]
+    document = {
+        "benchmark": name,
+        "command": " ".join(["python", f"benchmarks/{name}.py", *sys.argv[1:]]),
+        "quick": bool(args.quick),
+        "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "figures": [row.as_json() for row in table],
+        "details": details,
+        "benchmark_wall_s": round(time.perf_counter() - started, 1),
+    }
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"{name}{'-quick' if args.quick else ''}.json"
+    path.write_text(text, encoding="utf-8")
+    if args.json:
+        log("\n".join(lines))
+        print(text, end="")
+    else:
+        print("\n".join(lines))
+    log(f"wrote {path}")
+    return path

@@ -1,4 +1,6 @@
-"""The synthetic scripts of the bulk benchmark: Dutch phrases and scripts shaped like scripts/*.yaml.
+"""Synthetic scripts: Dutch phrases and scripts shaped like scripts/*.yaml, for the tests (real
+step texts to compare remembered results with fresh ones) and the benchmarks (which put tests/ on
+their path for this one module: the test suite imports nothing from benchmarks/).
 
 Each script has 10-20 steps, a mix of explicit pauses, timing cues ("Houd dit vijf seconden vast")
 and default pauses, and lasts 3-6 minutes; intros, outros and common instructions are shared between
