@@ -252,7 +252,7 @@ def session_documents(tmp_path: Path, steps: int) -> tuple[dict[str, Any], list[
     mix = place(timeline, clips, normalize=False)
     profile = VoiceRegistry().get("nl-espeak")
     spoken = SpokenSession(profile, {"engine": "espeak", "rate": 100}, clips, 4, layouts=layouts)
-    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel")
+    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel", Path("output"))
     return document, cues(mix, spoken.layouts), chapters(mix)
 
 
