@@ -803,7 +803,7 @@ class Report:
     (rustpunt.build.uptodate); the rest went to checking the others in full (and the imports that
     takes)."""
 
-    def count(self, status: BuildStatus | str) -> int:
+    def count(self, status: BuildStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -812,9 +812,9 @@ class Report:
 
     def document(self) -> dict[str, Any]:
         return {
-            "built": self.count("built"),
-            "up_to_date": self.count("up to date"),
-            "failed": self.count("failed"),
+            "built": self.count(BuildStatus.BUILT),
+            "up_to_date": self.count(BuildStatus.UP_TO_DATE),
+            "failed": self.count(BuildStatus.FAILED),
             "audio_minutes": round(self.audio_minutes, 2),
             "wall_seconds": round(self.wall_seconds, 2),
             "check_seconds": round(self.check_seconds, 3),

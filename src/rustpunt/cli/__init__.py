@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rustpunt import __version__
+from rustpunt.build.options import BuildStatus
 from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
@@ -378,7 +379,7 @@ def _build_once(
         _emit_json(report.document())
     else:
         _print_report(report)
-    return ExitStatus.ERROR if report.count("failed") else ExitStatus.OK
+    return ExitStatus.ERROR if report.count(BuildStatus.FAILED) else ExitStatus.OK
 
 
 def _record_round(
@@ -410,9 +411,9 @@ def _print_rebuilt(item: Rebuilt) -> None:
     from rustpunt.script.durations import clock
 
     result = item.result
-    if result.status == "failed":
+    if result.status == BuildStatus.FAILED:
         click.echo(f"failed  {result.error}  ({item.milliseconds} ms)", err=True)
-    elif result.status == "built":
+    elif result.status == BuildStatus.BUILT:
         line = f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}"
         click.echo(_fit(f"{line}  {item.milliseconds} ms", _terminal_width()))
     else:
@@ -435,9 +436,9 @@ def _print_report(report: Report) -> None:
 
     width = _terminal_width()
     for result in report.results:
-        if result.status == "failed":
+        if result.status == BuildStatus.FAILED:
             click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
-        elif result.status == "built":
+        elif result.status == BuildStatus.BUILT:
             click.echo(
                 _fit(f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}", width)
             )
@@ -451,9 +452,9 @@ def _print_report(report: Report) -> None:
         )
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
-        str(report.count("built")),
-        str(report.count("up to date")),
-        str(report.count("failed")),
+        str(report.count(BuildStatus.BUILT)),
+        str(report.count(BuildStatus.UP_TO_DATE)),
+        str(report.count(BuildStatus.FAILED)),
         f"{report.audio_minutes:.1f} min",
         f"{report.wall_seconds:.1f} s",
     )
@@ -858,7 +859,7 @@ def studio(
             )
             mp3 = where.get(os.path.abspath(result.script))
         if mp3 is not None:
-            served.rebuilt(result.script, mp3, result.status.value, result.error)
+            served.rebuilt(result.script, mp3, result.status, result.error)
 
     def on_round(done: Round) -> None:
         _print_removed(done)
