@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -177,14 +176,8 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
             check_settings = getattr(checked, "check_settings", None)
             if check_settings is not None:
                 check_settings()  # nothing is spoken
-    except VoiceError as error:
-        message = str(error)
-        named = [str(key) for key in settings if repr(str(key)) in message] + [
-            str(key)
-            for key, value in settings.items()
-            if re.search(rf"\b{re.escape(str(key))}\b", message) or repr(value) in message
-        ]
-        where = f"settings.{named[0]}" if named else "settings" if settings else "engine"
+    except VoiceError as error:  # at the line of the key it names, else of settings or engine
+        where = error.key if error.key in _key_lines(text) else "settings" if settings else "engine"
         raise problem(where, str(error)) from None
     return VoiceProfile(
         name=path.stem,

@@ -34,12 +34,14 @@ def create_engine(
     """
     reserved = sorted(key for key in settings if key in RUNTIME_PARAMETERS)
     if reserved:
-        raise VoiceError(f"unknown setting {reserved[0]!r} for engine {name}")
+        raise VoiceError(
+            f"unknown setting {reserved[0]!r} for engine {name}", key=f"settings.{reserved[0]}"
+        )
     try:
         target = ENGINES[name]
     except KeyError:
         known = ", ".join(sorted(ENGINES))
-        raise VoiceError(f"unknown engine {name!r}; known engines: {known}") from None
+        raise VoiceError(f"unknown engine {name!r}; known engines: {known}", key="engine") from None
     module_name, class_name = target.split(":")
     engine_class = getattr(importlib.import_module(module_name), class_name)
     services: dict[str, Any] = {}

@@ -349,11 +349,15 @@ class EspeakEngine:
             names = ", ".join(repr(name) for name in sorted(unknown))
             known = "pitch, range, rate, voice, volume, wordgap"
             plural = "s" if len(unknown) > 1 else ""
-            raise VoiceError(f"unknown espeak setting{plural} {names}; known settings: {known}")
+            raise VoiceError(
+                f"unknown espeak setting{plural} {names}; known settings: {known}",
+                key=f"settings.{min(unknown)}",
+            )
         if not isinstance(voice, str) or not voice.strip() or "\x00" in voice:
             raise VoiceError(
                 "espeak setting 'voice' must be a voice name such as 'nl' or 'nl+f3', "
-                f"not {voice!r}"
+                f"not {voice!r}",
+                key="settings.voice",
             )
         values = {
             "rate": rate,
@@ -367,7 +371,8 @@ class EspeakEngine:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise VoiceError(
                     f"espeak setting {key!r} must be a whole number from {low} to {high} "
-                    f"({meaning}), not {value!r}"
+                    f"({meaning}), not {value!r}",
+                    key=f"settings.{key}",
                 )
         self.voice = voice.strip()
         self.rate = rate
@@ -461,7 +466,8 @@ class EspeakEngine:
         if status == 2:
             raise VoiceError(
                 f"espeak has no voice {self.voice!r}; use a language code such as 'nl', "
-                "optionally with a variant such as 'nl+f3' or 'nl+m3'"
+                "optionally with a variant such as 'nl+f3' or 'nl+m3'",
+                key="settings.voice",
             )
         if status != _EE_OK:
             raise SynthesisError(
@@ -488,7 +494,8 @@ class EspeakEngine:
             examples = ", ".join(n for n in names if n[:1] in "fm" and n[1:].isdigit()) or "f3, m3"
             raise VoiceError(
                 f"espeak has no voice variant {variant!r} (in voice {self.voice!r}); "
-                f"variants include {examples}"
+                f"variants include {examples}",
+                key="settings.voice",
             )
 
 

@@ -78,7 +78,10 @@ class PiperEngine:
         if unknown:
             names = ", ".join(repr(name) for name in sorted(unknown))
             known = "voice, model, speaker, length_scale, noise_scale, noise_w_scale"
-            raise VoiceError(f"unknown piper setting {names}; known settings: {known}")
+            raise VoiceError(
+                f"unknown piper setting {names}; known settings: {known}",
+                key=f"settings.{min(unknown)}",
+            )
         if (voice is None) == (model is None):
             raise VoiceError(
                 "a piper voice needs exactly one of `voice:` (an id such as nl_BE-nathalie-medium) "
@@ -87,17 +90,20 @@ class PiperEngine:
         if voice is not None and (not isinstance(voice, str) or not VOICE_ID.fullmatch(voice)):
             raise VoiceError(
                 f"piper setting 'voice' must be a Piper voice id such as nl_BE-nathalie-medium, "
-                f"not {voice!r}"
+                f"not {voice!r}",
+                key="settings.voice",
             )
         if model is not None and (not isinstance(model, str) or not model.endswith(".onnx")):
             raise VoiceError(
-                f"piper setting 'model' must be the path of a .onnx file, not {model!r}"
+                f"piper setting 'model' must be the path of a .onnx file, not {model!r}",
+                key="settings.model",
             )
         if speaker is not None and (
             isinstance(speaker, bool) or not isinstance(speaker, (int, str)) or speaker == ""
         ):
             raise VoiceError(
-                f"piper setting 'speaker' must be a speaker number or name, not {speaker!r}"
+                f"piper setting 'speaker' must be a speaker number or name, not {speaker!r}",
+                key="settings.speaker",
             )
         scales = {
             "length_scale": length_scale,
@@ -115,7 +121,8 @@ class PiperEngine:
             ):
                 raise VoiceError(
                     f"piper setting {key!r} must be a number from {low:g} to {high:g} ({meaning}), "
-                    f"not {value!r}"
+                    f"not {value!r}",
+                    key=f"settings.{key}",
                 )
         self.voice_id = voice
         self.model_setting = model
@@ -294,17 +301,22 @@ class PiperEngine:
         if self.speaker is None:
             return None
         if count <= 1:
-            raise VoiceError("piper setting 'speaker' is set but this model has only one speaker")
+            raise VoiceError(
+                "piper setting 'speaker' is set but this model has only one speaker",
+                key="settings.speaker",
+            )
         if isinstance(self.speaker, str):
             if self.speaker not in speakers:
                 names = ", ".join(sorted(speakers)[:10]) or "none"
                 raise VoiceError(
-                    f"the Piper model has no speaker {self.speaker!r}; speakers: {names}"
+                    f"the Piper model has no speaker {self.speaker!r}; speakers: {names}",
+                    key="settings.speaker",
                 )
             return int(speakers[self.speaker])
         if not 0 <= self.speaker < count:
             raise VoiceError(
-                f"piper setting 'speaker' must be from 0 to {count - 1}, not {self.speaker}"
+                f"piper setting 'speaker' must be from 0 to {count - 1}, not {self.speaker}",
+                key="settings.speaker",
             )
         return self.speaker
 
