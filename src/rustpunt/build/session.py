@@ -7,7 +7,6 @@ settings, recorded as `build_key` in the JSON sidecar) is not built again.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -49,6 +48,7 @@ from rustpunt.build.options import (  # defined apart so that a no-op rebuild im
     output_paths,
 )
 from rustpunt.files import atomic_paths
+from rustpunt.memo import MEMOS
 from rustpunt.mp3.export import (
     Chapter,
     Cue,
@@ -464,7 +464,7 @@ def sentence_cues(sentence: Mapping[str, Any]) -> list[Cue]:
     return [Cue(start, end, text) for text, (start, end) in zip(texts, times)]
 
 
-@functools.lru_cache(maxsize=8192)
+@MEMOS.remember(maxsize=8192)
 def _caption_texts(sentence: str) -> tuple[str, ...]:
     """caption_cues, remembered: a pure function of the sentence, and a rebuild captions the same
     sentences again. A tuple, so that no caller can change what the next one gets."""
