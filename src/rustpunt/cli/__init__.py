@@ -19,6 +19,7 @@ import click
 
 from rustpunt import __version__
 from rustpunt.build.options import BuildStatus
+from rustpunt.build.workspace import Workspace
 from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
@@ -280,13 +281,21 @@ def build(
         sound=sound,
     )
     voices = None
+    workspace = Workspace()  # one for the build and, with --watch, every rebuild after it
     if watch:
         from rustpunt.build.batch import new_voices
 
         voices = new_voices(options.cache)  # kept for the rebuilds, with its engines
     try:
         status = _build_once(
-            job_list, options, jobs, as_json=as_json, watch=watch, voices=voices, review=review
+            job_list,
+            options,
+            jobs,
+            as_json=as_json,
+            watch=watch,
+            voices=voices,
+            review=review,
+            workspace=workspace,
         )
         if not watch:
             return status
@@ -300,6 +309,7 @@ def build(
             paths,
             options,
             voices=voices,
+            workspace=workspace,
             on_watching=lambda count: click.echo(
                 f"Watching {count} script(s) for changes; Ctrl-C stops.", err=True
             ),
@@ -341,6 +351,7 @@ def _build_once(
     watch: bool,
     voices: Voices | None,
     review: bool = False,
+    workspace: Workspace | None = None,
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
@@ -365,6 +376,7 @@ def _build_once(
             ),
             checked=True,
             shared_voices=voices,
+            workspace=workspace,
         )
     from rustpunt.studio.review import record_build
 
@@ -819,7 +831,10 @@ def studio(
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice
     )
     voices = new_voices(options.cache)
-    _build_once(job_list, options, None, as_json=False, watch=True, voices=voices)
+    workspace = Workspace()  # the studio's, for its first build and every rebuild
+    _build_once(
+        job_list, options, None, as_json=False, watch=True, voices=voices, workspace=workspace
+    )
     write_page(output_dir)
     served = Studio(output_dir)
     served.remember_all()
@@ -871,6 +886,7 @@ def studio(
             paths,
             options,
             voices=voices,
+            workspace=workspace,
             on_watching=lambda count: click.echo(
                 f"Watching {count} script(s) for changes"
                 + (" (polling)" if poll else "")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rustpunt.errors import ScriptError
+from rustpunt.inputs import Inputs
 from rustpunt.memo import MEMOS
 from rustpunt.script.durations import DurationError, seconds_of
 from rustpunt.script.sentences import InlinePauseError, check_inline_pauses
@@ -95,8 +96,9 @@ class Script:
     length_line: int | None = None
 
 
-def load_script(path: Path | str) -> Script:
-    """Read and validate one script; raises ScriptError naming the file and line of the problem."""
+def load_script(path: Path | str, inputs: Inputs | None = None) -> Script:
+    """Read and validate one script (through the build's `inputs`, if any); raises ScriptError
+    naming the file and line of the problem."""
     path = Path(path)
     try:
         os.fsencode(path).decode("utf-8")
@@ -105,7 +107,7 @@ def load_script(path: Path | str) -> Script:
             path, None, "the file name is not valid UTF-8; rename the file (its MP3 takes its name)"
         ) from None
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if inputs is None else inputs.read_bytes(path)
     except IsADirectoryError:
         raise ScriptError(path, None, "is a folder, not a script file") from None
     except OSError as error:

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from rustpunt.errors import VoiceError
+from rustpunt.inputs import Inputs
 from rustpunt.voice.engines.base import Engine, EngineAudio
 
 ENGINES: dict[str, str] = {
@@ -17,7 +18,7 @@ ENGINES: dict[str, str] = {
 }
 
 
-RUNTIME_PARAMETERS = ("sleep", "request_slots")
+RUNTIME_PARAMETERS = ("sleep", "request_slots", "inputs")
 """What the build hands an engine besides the profile's settings; never a profile setting."""
 
 
@@ -26,11 +27,13 @@ def create_engine(
     settings: Mapping[str, Any],
     *,
     request_slots: AbstractContextManager[Any] | None = None,
+    inputs: Inputs | None = None,
 ) -> Engine:
     """Build the engine called `name` from a profile's settings; imports it only when used.
 
     `request_slots` limits how many requests a remote engine (one whose class says `remote =
-    True`) has in flight; a parallel build shares one between its processes.
+    True`) has in flight; a parallel build shares one between its processes. `inputs` reads
+    the files of an engine that reads some (one whose class says `reads_files = True`).
     """
     reserved = sorted(key for key in settings if key in RUNTIME_PARAMETERS)
     if reserved:
@@ -47,6 +50,8 @@ def create_engine(
     services: dict[str, Any] = {}
     if request_slots is not None and getattr(engine_class, "remote", False):
         services["request_slots"] = request_slots
+    if inputs is not None and getattr(engine_class, "reads_files", False):
+        services["inputs"] = inputs
     return engine_class(**dict(settings), **services)  # type: ignore[no-any-return]
 
 

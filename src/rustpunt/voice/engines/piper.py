@@ -13,7 +13,6 @@ clips of the old one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
+from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.voice.engines.base import EngineAudio
-from rustpunt.voice.models import VOICE_ID, find_model, install_command, models_dirs
+from rustpunt.voice.models import VOICE_ID, find_model, install_command, model_files, models_dirs
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +41,13 @@ noise_w_scale), set before each synthesis's own session: see PiperEngine._fresh.
 _seed_lock = threading.Lock()
 """onnxruntime.set_seed is global to the process: seeding and making a session go together."""
 
-_digests: dict[tuple[str, int, int], str] = {}
-"""SHA-256 of model files by (path, size, mtime): a 60 MB model is hashed once per process."""
-_digest_lock = threading.Lock()
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size and modification time stay the same."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _digest_lock:
-        if key not in _digests:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            _digests[key] = digest.hexdigest()
-        return _digests[key]
-
 
 class PiperEngine:
     """A Piper voice: raw 16-bit mono PCM at the model's own rate (22,050 Hz for medium voices)."""
 
     name = "piper"
+    reads_files = True
+    """create_engine hands it the build's Inputs: the model files are hashed (and noted) there."""
 
     def __init__(
         self,
@@ -73,6 +57,7 @@ class PiperEngine:
         length_scale: float | None = None,
         noise_scale: float | None = None,
         noise_w_scale: float | None = None,
+        inputs: Inputs | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -133,6 +118,7 @@ class PiperEngine:
         self._loaded: Any = None
         self._loaded_from: tuple[str, str] | None = None
         self._lock = threading.Lock()
+        self._inputs = inputs_or_new(inputs)
 
     def __repr__(self) -> str:
         where = f"voice={self.voice_id!r}" if self.voice_id else f"model={self.model_setting!r}"
@@ -143,6 +129,10 @@ class PiperEngine:
     def files(self) -> tuple[Path, Path]:
         """The model and its config; VoiceUnavailable, saying how to get them, when missing."""
         if self.voice_id is not None:
+            for folder in models_dirs():  # where it is, and where one installed later would win
+                candidates = model_files(folder, self.voice_id)
+                self._inputs.note(candidates.model)
+                self._inputs.note(candidates.config)
             found = find_model(self.voice_id)
             if found is None:
                 folders = ", ".join(str(folder) for folder in models_dirs())
@@ -154,7 +144,7 @@ class PiperEngine:
         model = Path(str(self.model_setting)).expanduser()
         config = model.with_name(model.name + ".json")
         for path in (model, config):
-            if not path.is_file():
+            if not self._inputs.is_file(path):
                 raise VoiceUnavailable(
                     f"{path}: Piper model file not found; put the voice's .onnx and .onnx.json "
                     "there, or name an installed voice with `voice:`"
@@ -179,7 +169,7 @@ class PiperEngine:
         """The PiperVoice for the current model files, loaded once per engine."""
         model, config = self.files()
         piper = self._piper()
-        source = (str(model), file_digest(model))
+        source = (str(model), self._inputs.digest(model))
         with self._lock:
             if self._loaded is None or self._loaded_from != source:
                 try:
@@ -210,8 +200,8 @@ class PiperEngine:
             "engine": self.name,
             "version": versions["piper-tts"],
             "onnxruntime": versions["onnxruntime"],
-            "model_sha256": file_digest(model),
-            "config_sha256": file_digest(config),
+            "model_sha256": self._inputs.digest(model),
+            "config_sha256": self._inputs.digest(config),
             "speaker": self.speaker,
             "length_scale": self.length_scale,
             "noise_scale": self.noise_scale,
@@ -326,4 +316,4 @@ def _preview(text: str, limit: int = 40) -> str:
     return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
-__all__ = ["PiperEngine", "file_digest"]
+__all__ = ["PiperEngine"]
