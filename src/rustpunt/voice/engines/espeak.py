@@ -121,6 +121,7 @@ class _Library:
 
 
 _library: _Library | None = None
+"""A module global, as the C library is: loaded and initialised once per process."""
 _init_error: str | None = None
 """Why initialisation failed, remembered: the library is initialised once per process, or never."""
 

@@ -64,6 +64,7 @@ PROCESS_REQUEST_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
 build passes one semaphore shared by its worker processes. MIN_REQUEST_INTERVAL stays per process."""
 _pace_lock = threading.Lock()
 _last_request_start = float("-inf")
+"""Module globals, as Google's pacing is per process: every engine in it asks from one address."""
 
 _SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
 """A sentence with the marks that close it."""
