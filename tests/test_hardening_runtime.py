@@ -19,6 +19,7 @@ import soxr
 from conftest import write_script
 from rustpunt.audio import loudness
 from rustpunt.audio import pcm as audio
+from rustpunt.build.options import BuildStatus
 
 WORDS = [
     "adem",
@@ -215,7 +216,7 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
     jobs = jobs_for([script], options.output_dir)
     monkeypatch.setattr(rustpunt.files.os, "link", full_disk_link)
     [result] = build_all(jobs, options, workers=1)
-    assert result.status == "failed" and result.error is not None
+    assert result.status == BuildStatus.FAILED and result.error is not None
     assert "internal error" not in result.error and "\n" not in result.error
     assert str(cache.root) in result.error and "full" in result.error
     assert not list(cache.clips.glob("*/.*.part"))  # nothing half-written left in the cache
@@ -363,14 +364,14 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     options = BuildOptions(output_dir=out, cache=ClipCache(hermetic))
     jobs = jobs_for([script], out)
     [first] = build_all(jobs, options, workers=1)
-    assert first.status == "built"
+    assert first.status == BuildStatus.BUILT
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert sorted(before) == ["kort.json", "kort.mp3", "kort.vtt"]
 
     script.write_text(SHORT.replace("Adem uit.", "Adem langzaam uit."), encoding="utf-8")
     full_disk_for(monkeypatch, failing)
     [result] = build_all(jobs, options, workers=1)
-    assert result.status == "failed" and result.error is not None
+    assert result.status == BuildStatus.FAILED and result.error is not None
     assert "internal error" not in result.error and "\n" not in result.error
     assert str(out / failing) in result.error and "space" in result.error
     after = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -380,7 +381,7 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     (out / "kort.mp3").unlink()
     (out / "kort.vtt").unlink()
     [result] = build_all(jobs, options, workers=1)
-    assert result.status == "failed"
+    assert result.status == BuildStatus.FAILED
     assert list(out.iterdir()) == []  # nothing at all, not an MP3 without its JSON
 
 
@@ -408,7 +409,7 @@ def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
     whole = (out / name).read_bytes()
     (out / name).write_bytes(whole[: int(len(whole) * keep)])
     [again] = build_all(jobs, options, workers=1)
-    assert again.status == "built"
+    assert again.status == BuildStatus.BUILT
     assert (out / name).read_bytes() == whole
     assert [r.status for r in build_all(jobs, options, workers=1)] == ["up to date"]
 

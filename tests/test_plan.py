@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import corpus
-import rustpunt.script.plan as planning
 from conftest import write_script
+from rustpunt.memo import MEMOS
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, plan
-from rustpunt.script.sentences import timing_text
-from rustpunt.script.timing import PauseDecision, _decide_pause
 from stocktexts import example_scripts
 
 
@@ -26,20 +22,12 @@ def scripts(tmp_path: Path) -> list[Script]:
     return [*example_scripts(), *generated]
 
 
-def test_a_remembered_plan_is_the_one_worked_out_afresh(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_remembered_plan_is_the_one_worked_out_afresh(tmp_path: Path) -> None:
     found = scripts(tmp_path)
     remembered = [plan(script) for script in found]
     again = [plan(script) for script in found]  # now all from memory
-
-    def afresh(text: str, *, default_ms: int, cycle_ms: int) -> PauseDecision:
-        return _decide_pause(text, default_ms, cycle_ms)
-
-    monkeypatch.setattr(planning, "infer_pause", afresh)
-    monkeypatch.setattr(planning, "_timing_text", timing_text)
-    monkeypatch.setattr(planning, "_spoken_measure", planning._spoken_measure.__wrapped__)
-    fresh = [plan(script) for script in found]
+    with MEMOS.off():
+        fresh = [plan(script) for script in found]
     assert remembered == again == fresh
     assert [t.estimated_ms() for t in remembered] == [t.estimated_ms() for t in fresh]
 

@@ -212,13 +212,13 @@ SETTINGS = [(6000, 10_000), (5000, 8000), (8000, 4000)]
 def test_a_remembered_pause_is_the_one_worked_out_afresh() -> None:
     texts = [*step_texts(), *(text for text, _, _ in CASES)]
     assert len(set(texts)) > 150
-    _remembered_pause.cache_clear()
+    _remembered_pause.clear()
     for default_ms, cycle_ms in SETTINGS:
         for text in texts:
             fresh = _decide_pause(text, default_ms, cycle_ms)
             assert infer_pause(text, default_ms=default_ms, cycle_ms=cycle_ms) == fresh, text
             assert infer_pause(text, default_ms=default_ms, cycle_ms=cycle_ms) == fresh, text
-    assert _remembered_pause.cache_info().hits >= len(texts) * len(SETTINGS)
+    assert _remembered_pause.hits >= len(texts) * len(SETTINGS)
 
 
 def test_a_changed_setting_is_not_served_a_remembered_pause() -> None:

@@ -16,6 +16,8 @@ import pytest
 from conftest import REPO, run_cli, run_main, write_script
 from rustpunt.build import session
 from rustpunt.build.uptodate import FOLDER
+from rustpunt.build.workspace import Workspace
+from rustpunt.inputs import Inputs
 
 TINY = "title: Kort\nsteps:\n  - Adem in.\n  - text: Adem uit.\n    pause: 1\n"
 AN_HOUR_AGO = time.time() - 3600
@@ -35,9 +37,11 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     called: list[Path] = []
     real = session.prepare
 
-    def counted(script_path: Path, options: session.BuildOptions) -> session.Prepared:
+    def counted(
+        script_path: Path, options: session.BuildOptions, workspace: Workspace | None = None
+    ) -> session.Prepared:
         called.append(script_path)
-        return real(script_path, options)
+        return real(script_path, options, workspace)
 
     monkeypatch.setattr(session, "prepare", counted)
     yield called
@@ -126,6 +130,32 @@ def test_a_settings_file_appearing_beside_the_script_is_seen(
     checks.clear()
     assert build(script, out)["status"] == status
     assert checks  # the full check, not the stamps, decided
+
+
+def test_a_new_input_read_through_the_workspace_is_recorded_without_a_list(
+    tmp_path: Path, checks: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prepare learns to read one more file: the record stamps it, though uptodate was not told,
+    so a change to it is not missed by a no-op rebuild."""
+    extra = write_script(tmp_path / "scripts", "uitspraak.txt", "adem\n")
+    backdate(extra)
+    real = session.load_script
+
+    def reading_more(path: Path, inputs: Inputs | None = None) -> session.Script:
+        if inputs is not None:
+            inputs.read_bytes(extra)  # a new input, read as every input is
+        return real(path, inputs)
+
+    monkeypatch.setattr(session, "load_script", reading_more)
+    script, out = built_and_recorded(tmp_path)
+    checks.clear()
+    assert build(script, out)["status"] == "up to date"
+    assert not checks  # up to date by its stamps, the new input's among them
+
+    extra.write_text("adem uit\n", encoding="utf-8")
+    backdate(extra)
+    assert build(script, out)["status"] == "up to date"
+    assert checks == [script]  # the changed input sent the script through the full check
 
 
 def test_a_changed_voice_profile_is_rebuilt(tmp_path: Path, checks: list[Path]) -> None:

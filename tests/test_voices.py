@@ -109,6 +109,10 @@ def test_the_fingerprint_follows_what_changes_the_sound(tmp_path: Path) -> None:
             "unknown espeak setting 'snelheid'",
         ),
         ("engine: gtts\nsettings:\n  lang: xx-nope\n", 3, "does not speak language 'xx-nope'"),
+        # the error names its key: another key whose value the message happens to hold
+        # (`not 1`) is not taken for it
+        ("engine: gtts\nsettings:\n  timeout: 1\n  slow: 1\n", 4, "slow must be true or false"),
+        ("engine: robot\nsettings:\n  rate: 1\n", 1, "unknown engine 'robot'"),
     ],
 )
 def test_bad_profiles_say_what_is_wrong_at_their_line(

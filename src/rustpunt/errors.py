@@ -76,6 +76,12 @@ class ScriptError(FileProblem):
 class VoiceError(RustpuntError):
     """A voice is unknown, or its settings are not ones its engine takes."""
 
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        """The profile key the error is about (`engine`, `settings.rate`), when there is one:
+        a profile's error then names that key's line."""
+
 
 class ProfileError(FileProblem, VoiceError):
     """A voice profile file cannot be read or is not valid."""

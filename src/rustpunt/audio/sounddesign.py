@@ -61,6 +61,7 @@ from rustpunt.audio.sounds import (
     to_pcm16,
 )
 from rustpunt.errors import ScriptError, SoundError
+from rustpunt.inputs import Inputs
 from rustpunt.script.load import Script
 from rustpunt.script.plan import Pause, Speech, Timeline
 from rustpunt.script.soundsettings import (
@@ -192,11 +193,14 @@ def arrange(
 
 
 def design_session(
-    script: Script, timeline: Timeline, overrides: SoundSettings | None = None
+    script: Script,
+    timeline: Timeline,
+    overrides: SoundSettings | None = None,
+    inputs: Inputs | None = None,
 ) -> Designed:
     """The script's sound design (sound.yaml beside it, its `sound:`, the command line) and its
     timeline made room for it. Raises ScriptError for a step whose pause holds no breath."""
-    design = design_for(script.path, script.sound, overrides)
+    design = design_for(script.path, script.sound, overrides, inputs)
     breathing = {s.number: (s.breathing, s.line) for s in script.steps if s.breathing is not None}
     return arrange(timeline, design, breathing)
 
@@ -212,10 +216,10 @@ def check_design(design: SoundDesign, script_path: Path) -> None:
         raise ScriptError(design.bed.named_in or script_path, line, str(error)) from None
 
 
-def check_sound(script: Script, timeline: Timeline) -> Designed:
+def check_sound(script: Script, timeline: Timeline, inputs: Inputs | None = None) -> Designed:
     """What `rustpunt check` asks of the sound: valid settings, breaths that fit, a bed file that
     is there and is audio. Raises ScriptError naming the file and line."""
-    designed = design_session(script, timeline)
+    designed = design_session(script, timeline, inputs=inputs)
     check_design(designed.design, script.path)
     return designed
 
@@ -386,10 +390,10 @@ def sound_lines(designed: Designed) -> list[str]:
     return lines
 
 
-def sound_document(designed: Designed) -> dict[str, Any]:
+def sound_document(designed: Designed, inputs: Inputs | None = None) -> dict[str, Any]:
     """The design as plain data, for `rustpunt plan --json` and the sidecar."""
     return {
-        **designed.design.fingerprint(),
+        **designed.design.fingerprint(inputs),
         "bed": None if designed.design.bed is None else (str(designed.design.bed.path) if designed.design.bed.path else designed.design.bed.kind),
         "breathing": [
             {"step": r.step, "cycles": r.cycles, "in_ms": r.pattern.inhale_ms, "out_ms": r.pattern.exhale_ms,

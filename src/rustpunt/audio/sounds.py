@@ -24,7 +24,6 @@ and this layer together, one gain for both, which keeps every level relative to 
 
 from __future__ import annotations
 
-import functools
 import math
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -35,6 +34,7 @@ import numpy as np
 
 from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, ms_to_samples
 from rustpunt.errors import SoundError
+from rustpunt.memo import MEMOS
 from rustpunt.script.soundsettings import (
     BED_KINDS,
     BELL_LEVEL_DBFS,
@@ -187,7 +187,7 @@ def _rain(size: int, rng: np.random.Generator) -> np.ndarray:
     return hiss + patter
 
 
-@functools.lru_cache(maxsize=8)
+@MEMOS.remember(maxsize=8)
 def generated_bed(
     kind: BedKind,
     *,

@@ -29,6 +29,7 @@ from rustpunt.build.options import (
     output_paths,
 )
 from rustpunt.build.uptodate import Ledger, noted
+from rustpunt.build.workspace import Workspace
 from rustpunt.errors import FileProblem, RustpuntError, ScriptError, VoiceError, shown
 from rustpunt.files import check_writable, remove_stale_parts
 
@@ -277,9 +278,10 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
             except FileProblem as problem:
                 results.append(CheckResult(path, problem, kind=kind))
     profile_problems: dict[Path, ProfileError] = {}
+    inputs = Workspace().inputs  # hundreds of scripts share a few voice folders and lexicons
     for job in jobs_for(scripts, Path("output")) if scripts else []:
         script_path = job.script
-        registry = voices_for(script_path, tuple(voices_dirs))
+        registry = voices_for(script_path, tuple(voices_dirs), inputs)
         for error in registry.broken.values():
             profile_problems.setdefault(error.path, error)
         try:
@@ -291,8 +293,8 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
                 check_episode(script_path, tuple(voices_dirs))
                 results.append(CheckResult(script_path, None, kind="episode"))
                 continue
-            script = load_script(script_path)
-            designed = check_sound(script, plan(script))
+            script = load_script(script_path, inputs)
+            designed = check_sound(script, plan(script), inputs)
             if script.length_ms is not None:  # reachable, by the speech spoken before or estimated
                 check_length(
                     designed,
@@ -302,7 +304,8 @@ def check_scripts(paths: Iterable[Path], voices_dirs: Sequence[Path] = ()) -> Ch
                 )
             voice = chosen_voice(script, registry, None)
             registry.chain(voice)
-            warnings = lexicon_warnings(script, script_lexicon(script, voices_dirs))
+            lexicon = script_lexicon(script, voices_dirs, inputs=inputs)
+            warnings = lexicon_warnings(script, lexicon)
             results.append(CheckResult(script_path, None, tuple(warnings)))
         except FileProblem as error:
             results.append(CheckResult(script_path, error))
@@ -346,6 +349,7 @@ def _build_one(
     job: Job,
     options: BuildOptions,
     voices: Voices,
+    workspace: Workspace,
     on_clip: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     from rustpunt.build.session import build_script
@@ -360,7 +364,7 @@ def _build_one(
 
     def build() -> BuildResult:
         try:
-            return builder(job.script, job_options, voices, on_clip)
+            return builder(job.script, job_options, voices, on_clip, workspace=workspace)
         finally:
             options.cache.flush()  # done means in the shared cache too (a worker may stop next)
 
@@ -379,10 +383,12 @@ def _settled(
     job: Job,
     options: BuildOptions,
     voices: Callable[[], Voices],
-    on_prepared: Callable[[Prepared], None] | None = None,
+    workspace: Workspace,
+    on_prepared: Callable[[Prepared, Iterable[str]], None] | None = None,
 ) -> BuildResult | None:
     """The result of a job that needs no building (up to date, or invalid), else None: the full
-    check, which reads and plans the script (`on_prepared` hears what it found).
+    check, which reads and plans the script (`on_prepared` hears what it found, and every file
+    it read through the workspace).
 
     A session spoken by a fallback voice is up to date until its own voice can speak again;
     `voices()` asks that once per voice for the whole build."""
@@ -397,10 +403,13 @@ def _settled(
         if is_episode_file(job.script):
             from rustpunt.build.episode import settled as episode_settled
 
-            return episode_settled(job.script, replace(options, output_dir=job.output_dir))
-        prepared = prepare(job.script, replace(options, output_dir=job.output_dir))
+            return episode_settled(
+                job.script, replace(options, output_dir=job.output_dir), workspace
+            )
+        with workspace.inputs.noting() as read:
+            prepared = prepare(job.script, replace(options, output_dir=job.output_dir), workspace)
         if on_prepared is not None:
-            on_prepared(prepared)
+            on_prepared(prepared, read)
         if prepared.fell_back and voices().reachable_now(prepared.registry.get(prepared.voice)):
             return None
         return prepared.up_to_date
@@ -410,6 +419,8 @@ def _settled(
 
 _worker_voices: Voices | None = None
 """A worker process's own Voices, made by _init_worker: it lives as long as the process."""
+_worker_workspace: Workspace | None = None
+"""A worker's own Workspace, beside its Voices (a global: the pool initializer's only way in)."""
 
 
 def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
@@ -419,10 +430,11 @@ def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
     however the parent dies."""
     from rustpunt.voice.speak import Voices
 
-    global _worker_voices
+    global _worker_voices, _worker_workspace
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)  # not the parent's handler, inherited by fork
     _worker_voices = Voices(cache, request_slots=request_slots)
+    _worker_workspace = Workspace()
     _die_with_parent(parent_pid)
 
 
@@ -519,10 +531,11 @@ def worker_count(requested: int | None, pending: int) -> int:
 def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
     global _worker_building
     assert _worker_voices is not None, "_init_worker sets up every worker"
+    assert _worker_workspace is not None, "_init_worker sets up every worker"
     _worker_building = True
     try:
         options = replace(options, cache=_worker_voices.cache)  # one cache (and remote) per worker
-        return _build_one(job, options, _worker_voices)
+        return _build_one(job, options, _worker_voices, _worker_workspace)
     except _WorkerStopped:
         os._exit(1)  # unwound: what this job was writing is gone; take no further job
     finally:
@@ -549,13 +562,16 @@ def check_voice_named(jobs: Sequence[Job], options: BuildOptions) -> None:
         check_voice_override(jobs, options)
 
 
-def check_voice_override(jobs: Sequence[Job], options: BuildOptions) -> None:
+def check_voice_override(
+    jobs: Sequence[Job], options: BuildOptions, workspace: Workspace | None = None
+) -> None:
     """An unknown --voice fails before any work, listing the voices known to the scripts."""
     if not options.voice or not jobs:
         return
     from rustpunt.build.session import voices_for
 
-    registries = [voices_for(job.script, options.voices_dirs) for job in jobs]
+    inputs = (workspace or Workspace()).inputs
+    registries = [voices_for(job.script, options.voices_dirs, inputs) for job in jobs]
     if all(options.voice not in registry.profiles for registry in registries):
         registries[0].get(options.voice)
 
@@ -593,6 +609,7 @@ def find_pending(
     on_done: Progress | None = None,
     ledger: Ledger | None = None,
     on_stamped: Callable[[float], None] | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[dict[int, BuildResult], list[int]]:
     """The results of jobs that need no building (told to on_done), and the indexes of the rest.
 
@@ -600,11 +617,12 @@ def find_pending(
     whose stamps in `ledger` all match is up to date without being read (`on_stamped` hears how
     long that took for all); the others take the full check, and `ledger` notes what each one
     read, to record it once the batch is done."""
+    workspace = workspace or Workspace()
     started = time.perf_counter()
     results: dict[int, BuildResult] = {}
     unknown: list[int] = []
     for index, job in enumerate(jobs):
-        current = _recorded(job, options, voices, ledger)
+        current = _recorded(job, options, voices, ledger, workspace)
         if current is None:
             unknown.append(index)
             continue
@@ -614,14 +632,14 @@ def find_pending(
     if on_stamped:
         on_stamped(time.perf_counter() - started)
     if unknown:
-        check_voice_override(jobs, options)  # a broken --voice profile fails before any work
+        check_voice_override(jobs, options, workspace)  # a broken --voice fails before any work
     todo: list[int] = []
     for index in unknown:
         job = jobs[index]
         on_prepared = None
         if ledger is not None:
-            on_prepared = functools.partial(_note, ledger, job, options, time.time_ns())
-        current = _settled(job, options, voices, on_prepared)
+            on_prepared = functools.partial(_note, ledger, job, time.time_ns())
+        current = _settled(job, options, voices, workspace, on_prepared)
         if current is None:
             todo.append(index)
             continue
@@ -632,7 +650,11 @@ def find_pending(
 
 
 def _recorded(
-    job: Job, options: BuildOptions, voices: Callable[[], Voices], ledger: Ledger | None
+    job: Job,
+    options: BuildOptions,
+    voices: Callable[[], Voices],
+    ledger: Ledger | None,
+    workspace: Workspace,
 ) -> BuildResult | None:
     """The result of a job whose recorded stamps all still match (rustpunt.build.uptodate), else None.
     A session spoken by a fallback voice stays up to date only while its own voice cannot speak."""
@@ -645,7 +667,8 @@ def _recorded(
         from rustpunt.build.session import voices_for
 
         try:
-            profile = voices_for(job.script, options.voices_dirs).get(recorded.requested)
+            registry = voices_for(job.script, options.voices_dirs, workspace.inputs)
+            profile = registry.get(recorded.requested)
         except RustpuntError:
             return None  # the full check says what is wrong
         if voices().reachable_now(profile):
@@ -654,11 +677,11 @@ def _recorded(
 
 
 def _note(
-    ledger: Ledger, job: Job, options: BuildOptions, started_ns: int, prepared: Prepared
+    ledger: Ledger, job: Job, started_ns: int, prepared: Prepared, read: Iterable[str]
 ) -> None:
     """What the full check of a job read, for its record; a failure here costs only the record."""
     try:
-        ledger.note(job.script, noted(prepared, options, started_ns))
+        ledger.note(job.script, noted(prepared, read, started_ns))
     except Exception:  # bookkeeping must never fail a build
         log.debug("cannot note the inputs of %s", job.script, exc_info=True)
 
@@ -689,8 +712,10 @@ def build_serially(
     voices: Voices,
     on_done: Progress | None = None,
     on_clip: ClipProgress | None = None,
+    workspace: Workspace | None = None,
 ) -> list[BuildResult]:
     """Build jobs one after the other in this process, telling on_clip of every clip spoken."""
+    workspace = workspace or Workspace()
     results = []
     for job in jobs:
         clip_told = (
@@ -698,7 +723,7 @@ def build_serially(
             if on_clip
             else None
         )
-        result = _build_one(job, options, voices, clip_told)
+        result = _build_one(job, options, voices, workspace, clip_told)
         results.append(result)
         if on_done:
             on_done(result)
@@ -778,6 +803,7 @@ def build_all(
     checked: bool = False,
     shared_voices: Voices | None = None,
     cluster: str | None = None,
+    workspace: Workspace | None = None,
 ) -> list[BuildResult]:
     """Build every job, in parallel processes when workers > 1, on a Dask cluster when `cluster`
     names its scheduler (rustpunt.build.cluster); results in the order of jobs.
@@ -787,7 +813,9 @@ def build_all(
     how long finding the jobs to build took, and how much of it went to the jobs found up to
     date by their stamps alone. `checked`: preflight() was run. `shared_voices`: the Voices to
     build with in this process (rustpunt.build.watch keeps its engines), else one made on first use.
+    `workspace`: what lives for the build (the watch keeps its own), else a new one.
     """
+    workspace = workspace or Workspace()
     with terminate_as_interrupt():
         if not checked:
             preflight(jobs, options)
@@ -796,7 +824,9 @@ def build_all(
         ledger = Ledger.open(options)
         opened = time.perf_counter() - started
         stamped: list[float] = []
-        results, todo = find_pending(jobs, options, voices, on_done, ledger, stamped.append)
+        results, todo = find_pending(
+            jobs, options, voices, on_done, ledger, stamped.append, workspace
+        )
         if on_checked:
             on_checked(time.perf_counter() - started, opened + sum(stamped))
         built: list[BuildResult] = []
@@ -812,7 +842,7 @@ def build_all(
 
                 built = build_on_cluster(pending, options, cluster, on_done)
             elif count == 1:
-                built = build_serially(pending, options, voices(), on_done, on_clip)
+                built = build_serially(pending, options, voices(), on_done, on_clip, workspace)
             else:
                 built = build_in_parallel(pending, options, count, on_done)
         results.update(zip(todo, built))
@@ -838,7 +868,7 @@ class Report:
     (rustpunt.build.uptodate); the rest went to checking the others in full (and the imports that
     takes)."""
 
-    def count(self, status: BuildStatus | str) -> int:
+    def count(self, status: BuildStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -847,9 +877,9 @@ class Report:
 
     def document(self) -> dict[str, Any]:
         return {
-            "built": self.count("built"),
-            "up_to_date": self.count("up to date"),
-            "failed": self.count("failed"),
+            "built": self.count(BuildStatus.BUILT),
+            "up_to_date": self.count(BuildStatus.UP_TO_DATE),
+            "failed": self.count(BuildStatus.FAILED),
             "audio_minutes": round(self.audio_minutes, 2),
             "wall_seconds": round(self.wall_seconds, 2),
             "check_seconds": round(self.check_seconds, 3),

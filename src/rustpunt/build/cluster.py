@@ -38,6 +38,7 @@ from rustpunt.errors import RustpuntError, shown
 
 if TYPE_CHECKING:
     from rustpunt.build.batch import Job
+    from rustpunt.build.workspace import Workspace
     from rustpunt.voice.speak import Voices
 
 CONNECT_SECONDS = 10
@@ -48,6 +49,8 @@ _BUILD_LOCK = threading.Lock()
 changes the working folder (a worker started with several threads still builds one by one)."""
 _worker_voices: dict[tuple[str, str | None], Voices] = {}
 """Each worker process's Voices, by cache folder and remote URL: its engines start once."""
+_worker_workspace: Workspace | None = None
+"""Each worker process's Workspace (the process is the worker's unit, as in the local pool)."""
 
 
 class ClusterError(RustpuntError):
@@ -173,7 +176,7 @@ def build_task(
             os.chdir(folder)
             job_here = replace(job, output_dir=scratch)
             here = replace(options, cache=voices.cache, published_dir=job.output_dir)
-            result = _build_one(job_here, here, voices)
+            result = _build_one(job_here, here, voices, _workspace())
             files = {
                 path.name: path.read_bytes()
                 for path in scratch.iterdir()
@@ -183,6 +186,16 @@ def build_task(
             os.chdir(previous)
             shutil.rmtree(scratch, ignore_errors=True)
     return replace(result, worker=worker), files
+
+
+def _workspace() -> Workspace:
+    """This worker's Workspace: made once per process, as a pool worker's is."""
+    global _worker_workspace
+    if _worker_workspace is None:
+        from rustpunt.build.workspace import Workspace
+
+        _worker_workspace = Workspace()
+    return _worker_workspace
 
 
 def _voices(options: BuildOptions, slots: Any) -> Voices:

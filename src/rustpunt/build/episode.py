@@ -75,7 +75,9 @@ from rustpunt.build.session import (
     recorded_build,
     write_outputs,
 )
+from rustpunt.build.workspace import Workspace
 from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
+from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.mp3.export import Chapter, Cue, Metadata
 from rustpunt.mp3.splice import DirectoryPartCache
 from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover
@@ -550,20 +552,25 @@ def chosen_voice(episode: EpisodeFile, registry: VoiceRegistry, override: str | 
 # --------------------------------------------------------------------------- building
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, inputs: Inputs) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return inputs.digest(path)
     except OSError:
         return "missing"
 
 
 def episode_key(
-    episode: EpisodeFile, registry: VoiceRegistry, voice: str, options: BuildOptions
+    episode: EpisodeFile,
+    registry: VoiceRegistry,
+    voice: str,
+    options: BuildOptions,
+    inputs: Inputs | None = None,
 ) -> str:
     """Everything the episode's MP3 depends on: a change in any part, asset or setting rebuilds."""
-    assets = sorted({str(p.path): _digest(p.path) for p in episode.parts if p.path}.items())
+    inputs = inputs_or_new(inputs)
+    assets = sorted({str(p.path): _digest(p.path, inputs) for p in episode.parts if p.path}.items())
     sound = {
-        str(p.path): design_for(p.path, p.script.sound, None).fingerprint()
+        str(p.path): design_for(p.path, p.script.sound, None, inputs).fingerprint(inputs)
         for p in episode.parts
         if p.script is not None and p.path is not None
     }
@@ -572,8 +579,8 @@ def episode_key(
         "kind": "episode",
         "episode": episode.digest,
         "assets": assets,
-        "cover": _digest(episode.cover) if episode.cover else None,
-        "sound": episode.design.fingerprint(),
+        "cover": _digest(episode.cover, inputs) if episode.cover else None,
+        "sound": episode.design.fingerprint(inputs),
         "part_sound": sound,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
         "pipeline": pipeline(),
@@ -586,15 +593,18 @@ def episode_key(
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def settled(path: Path, options: BuildOptions) -> BuildResult | None:
+def settled(
+    path: Path, options: BuildOptions, workspace: Workspace | None = None
+) -> BuildResult | None:
     """The result when the episode's outputs are up to date, else None (errors propagate)."""
+    inputs = (workspace or Workspace()).inputs
     episode = with_overrides(load_episode(path), options.sound)
-    registry = voices_for(path, options.voices_dirs)
+    registry = voices_for(path, options.voices_dirs, inputs)
     voice = chosen_voice(episode, registry, options.voice)
     plan_episode(episode)
     paths = output_paths(path, options.output_dir)
     previous = recorded_build(paths.json) if not options.force else None
-    key = episode_key(episode, registry, voice, options)
+    key = episode_key(episode, registry, voice, options, inputs)
     if previous is None or previous.get("build_key") != key or not outputs_intact(previous, paths):
         return None
     used = previous.get("voice")
@@ -608,14 +618,19 @@ def settled(path: Path, options: BuildOptions) -> BuildResult | None:
 
 
 def build_episode(
-    path: Path, options: BuildOptions, voices: Voices, on_clip: Any = None
+    path: Path,
+    options: BuildOptions,
+    voices: Voices,
+    on_clip: Any = None,
+    workspace: Workspace | None = None,
 ) -> BuildResult:
     """Build one episode file into NAME.mp3 (+ .vtt, .json) unless it is up to date."""
-    current = settled(path, options)
+    workspace = workspace or Workspace()
+    current = settled(path, options, workspace)
     if current is not None:
         return current
     episode = with_overrides(load_episode(path), options.sound)
-    registry = voices_for(path, options.voices_dirs)
+    registry = voices_for(path, options.voices_dirs, workspace.inputs)
     voice = chosen_voice(episode, registry, options.voice)
     planned = plan_episode(episode)
     cover = _cover(episode)
@@ -638,7 +653,7 @@ def build_episode(
     layered = level(mix, layer_for(planned.designed, mix))
     mix = layered.mix
     paths = output_paths(path, options.output_dir)
-    key = episode_key(episode, registry, voice, options)
+    key = episode_key(episode, registry, voice, options, workspace.inputs)
     metadata = Metadata(
         title=episode.title,
         artist=episode.author or options.artist,

@@ -7,7 +7,6 @@ settings, recorded as `build_key` in the JSON sidecar) is not built again.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -48,7 +47,10 @@ from rustpunt.build.options import (  # defined apart so that a no-op rebuild im
     OutputPaths,
     output_paths,
 )
+from rustpunt.build.workspace import Workspace
 from rustpunt.files import atomic_paths
+from rustpunt.inputs import Inputs
+from rustpunt.memo import MEMOS
 from rustpunt.mp3.export import (
     Chapter,
     Cue,
@@ -82,12 +84,13 @@ def build_key(
     voice: str,
     options: BuildOptions,
     designed: Designed | None = None,
+    inputs: Inputs | None = None,
 ) -> str:
     document = {
         "tool": __version__,
         "script": script.digest,
         "voices": [(p.name, p.fingerprint()) for p in registry.chain(voice)],
-        **voice_identity(script, registry, voice),
+        **voice_identity(script, registry, voice, inputs),
         "pipeline": pipeline(),
         "loudness": [TARGET_LUFS, TRUE_PEAK_DBTP],
         "bitrate": BITRATE_KBPS,
@@ -98,18 +101,20 @@ def build_key(
         "placement": PLACEMENT,
     }
     if designed is not None and designed.has_layer:
-        document["sound"] = sound_document(designed)
+        document["sound"] = sound_document(designed, inputs)
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def voice_identity(script: Script, registry: VoiceRegistry, voice: str) -> dict[str, Any]:
+def voice_identity(
+    script: Script, registry: VoiceRegistry, voice: str, inputs: Inputs | None = None
+) -> dict[str, Any]:
     """For the build key: each voice's engine identity and the lexicon digest it would speak
     with, so a replaced Piper model or a changed lexicon.yaml rebuilds the script."""
     chain = registry.chain(voice)
     folders = (script.path.parent,)
     return {
-        "engines": [engine_identity(profile) for profile in chain],
-        "lexicons": [lexicon_digest(folders, profile) for profile in chain],
+        "engines": [engine_identity(profile, inputs) for profile in chain],
+        "lexicons": [lexicon_digest(folders, profile, inputs) for profile in chain],
     }
 
 
@@ -177,16 +182,20 @@ def up_to_date(
     )
 
 
-def prepare(script_path: Path, options: BuildOptions) -> Prepared:
+def prepare(
+    script_path: Path, options: BuildOptions, workspace: Workspace | None = None
+) -> Prepared:
     """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op
-    rebuild; it never reaches the network."""
-    script = load_script(script_path)
-    registry = voices_for(script_path, options.voices_dirs)
+    rebuild; it never reaches the network. Every input is read through the workspace's Inputs
+    (the up-to-date record lists what they noted)."""
+    inputs = (workspace or Workspace()).inputs
+    script = load_script(script_path, inputs)
+    registry = voices_for(script_path, options.voices_dirs, inputs)
     voice = chosen_voice(script, registry, options.voice)
-    designed = design_session(script, plan(script), options.sound)
+    designed = design_session(script, plan(script), options.sound, inputs)
     timeline = designed.timeline
     paths = output_paths(script_path, options.output_dir)
-    key = build_key(script, registry, voice, options, designed)
+    key = build_key(script, registry, voice, options, designed, inputs)
     previous = recorded_build(paths.json) if not options.force else None
     current = up_to_date(script_path, paths, key, previous)
     recorded_voice = (previous or {}).get("voice")
@@ -209,10 +218,11 @@ def build_script(
     options: BuildOptions,
     voices: Voices,
     on_clip: Callable[[int, int], None] | None = None,
+    workspace: Workspace | None = None,
 ) -> BuildResult:
     """Build one script unless it is up to date (and was not spoken by a fallback that its own
     voice can now replace); RustpuntErrors propagate for the batch to report."""
-    prepared = prepare(script_path, options)
+    prepared = prepare(script_path, options, workspace)
     if prepared.up_to_date is not None and not (
         prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice))
     ):
@@ -473,7 +483,7 @@ def sentence_cues(sentence: Mapping[str, Any]) -> list[Cue]:
     return [Cue(start, end, text) for text, (start, end) in zip(texts, times)]
 
 
-@functools.lru_cache(maxsize=8192)
+@MEMOS.remember(maxsize=8192)
 def _caption_texts(sentence: str) -> tuple[str, ...]:
     """caption_cues, remembered: a pure function of the sentence, and a rebuild captions the same
     sentences again. A tuple, so that no caller can change what the next one gets."""

@@ -9,14 +9,15 @@ the same options, is up to date without reading a byte of it. Anything else take
 (rustpunt.build.session.prepare), which then records fresh stamps (after a `git checkout` touched every
 file, say).
 
-What the stamps cover: the script; sound.yaml, sound.yml, lexicon.yaml and voices/ beside it,
-also while they are absent, so one that appears is seen; a bed file; every voice folder and its
-profiles (a profile added, removed or edited); a Piper voice's model and config in every folder
-where they could be found; the built-in lexicon; rustpunt's own files; the site-packages folders
-(a package installed, upgraded or removed there sends every script through the full check once:
-that is where the engines' versions come from). Beside the stamps: a digest of the options that go
-into the key (--voice, --voices-dir, tags, encoder, --bed/--bell/--chime), the tool version, the
-Python environment and the RUSTPUNT_* variables.
+What the stamps cover: every file and folder the full check read or looked for, as the build's
+Inputs (rustpunt.inputs) noted them, not a list kept by hand here: the script; sound.yaml,
+sound.yml, lexicon.yaml and voices/ beside it, also while they are absent, so one that appears is
+seen; a bed file; every voice folder and its profiles; a Piper voice's model and config in every
+folder where they could be found; the built-in lexicon. Besides: rustpunt's own files and the
+site-packages folders (a package installed, upgraded or removed there sends every script through
+the full check once: that is where the engines' versions come from). Beside the stamps: a digest
+of the options that go into the key (--voice, --voices-dir, tags, encoder, --bed/--bell/--chime),
+the tool version, the Python environment and the RUSTPUNT_* variables.
 
 What they cannot see, like git: a file rewritten with the same size within the same tick of the
 file system's clock. A stamp taken less than RACY_NS after its file was modified is therefore not
@@ -52,7 +53,6 @@ from rustpunt.files import Stamp, stamp, write_text_atomic
 
 if TYPE_CHECKING:
     from rustpunt.build.session import Prepared
-    from rustpunt.voice.profiles import VoiceProfile
 
 log = logging.getLogger(__name__)
 
@@ -119,75 +119,27 @@ class Noted:
     """Up to date, but spoken by a fallback voice (only for a result that was up to date)."""
 
 
-def noted(prepared: Prepared, options: BuildOptions, started_ns: int) -> Noted:
+def noted(prepared: Prepared, read: Iterable[str], started_ns: int) -> Noted:
+    """`read`: what the full check that made `prepared` read (Inputs.noting)."""
     return Noted(
-        groups=input_groups(prepared, options),
+        groups=input_groups(read, prepared.script.path),
         started_ns=started_ns,
         requested=prepared.voice,
         fell_back=prepared.fell_back,
     )
 
 
-def input_groups(prepared: Prepared, options: BuildOptions) -> tuple[tuple[str, ...], ...]:
-    """Every file and folder `prepare` reads for the build key (those that may appear too): what
-    all scripts share, what a script folder's scripts share, and the script's own."""
-    from rustpunt.script.soundsettings import FOLDER_FILE as SOUND_FILE
-    from rustpunt.voice.lexicon import FOLDER_FILE as LEXICON_FILE
-    from rustpunt.voice.lexicon import builtin_path
-    from rustpunt.voice.profiles import builtin_voices_dir
-
-    script = Path(prepared.script.path)
-    folder = script.parent
-    shared: list[str | Path] = [
-        *_environment(),
-        builtin_path(),
-        *profile_folder(builtin_voices_dir()),
-        *(path for extra in options.voices_dirs for path in profile_folder(extra)),
-    ]
-    beside: list[str | Path] = [
-        folder / SOUND_FILE,
-        (folder / SOUND_FILE).with_suffix(".yml"),
-        folder / LEXICON_FILE,
-        *profile_folder(folder / "voices"),
-    ]
-    own: list[str | Path] = [script]
-    bed = prepared.designed.design.bed if prepared.designed is not None else None
-    if bed is not None and bed.path is not None:
-        own.append(bed.path)
-    for profile in prepared.registry.chain(prepared.voice):
-        own.extend(_engine_files(profile))
-    return tuple(_absolute(group) for group in (shared, beside, own))
-
-
-def _absolute(paths: Iterable[str | Path]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(os.path.abspath(path) for path in paths))
-
-
-def profile_folder(folder: Path) -> list[Path]:
-    """A voice folder and its profiles, as VoiceRegistry reads them; the folder's own stamp
-    changes when a profile is added or removed."""
-    from rustpunt.voice.profiles import profile_files
-
-    return [Path(folder), *profile_files(folder)]
-
-
-def _engine_files(profile: VoiceProfile) -> list[Path]:
-    """The files an engine's identity is read from: a Piper voice's model and its config, in
-    every folder where they could be found (so one installed in a folder searched first is seen).
-    The other engines' identities come from installed packages: the site-packages stamps."""
-    if profile.engine != "piper":
-        return []
-    from rustpunt.voice.models import model_files, models_dirs
-
-    model = profile.settings.get("model")
-    voice_id = profile.settings.get("voice")
-    if isinstance(model, str):
-        path = Path(model).expanduser()
-        return [path, path.with_name(path.name + ".json")]
-    if isinstance(voice_id, str):
-        found = [model_files(folder, voice_id) for folder in models_dirs()]
-        return [path for files in found for path in (files.model, files.config)]
-    return []
+def input_groups(read: Iterable[str], script: Path) -> tuple[tuple[str, ...], ...]:
+    """What a full check read, in groups that many scripts share: rustpunt's own files and the
+    installed packages, then what it read in each folder (a folder's scripts read the same
+    sound.yaml, lexicon and voices/), then the script itself."""
+    own = os.path.abspath(script)
+    by_folder: dict[str, set[str]] = {}
+    for path in read:
+        if path != own:
+            by_folder.setdefault(os.path.dirname(path), set()).add(path)
+    folders = (tuple(sorted(paths)) for _, paths in sorted(by_folder.items()))
+    return (_environment(), *folders, (own,))
 
 
 def _site_dirs() -> list[str]:
@@ -198,7 +150,7 @@ def _site_dirs() -> list[str]:
     ]
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)  # process-wide: a process runs one copy of rustpunt's code
 def _environment() -> tuple[str, ...]:
     """rustpunt's own files (its code, built-in voices and lexicon) and the site-packages
     folders that hold the engines."""

@@ -43,7 +43,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rustpunt.build.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
 from rustpunt.build.options import BuildOptions, BuildResult, BuildStatus, is_episode_file
-from rustpunt.build.uptodate import Stamp, profile_folder, record_path, stamp
+from rustpunt.build.uptodate import Stamp, record_path, stamp
+from rustpunt.build.workspace import Workspace
 from rustpunt.errors import RustpuntError, shown
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def watch(
     poll_seconds: float = POLL_SECONDS,
     settle_seconds: float = SETTLE_SECONDS,
     changes: Changes | None = None,
+    workspace: Workspace | None = None,
 ) -> int:
     """Rebuild the scripts found in `paths` whenever they or their inputs change, until `stop`
     is set or `max_rounds` rounds were built; returns the number of rounds.
@@ -136,14 +138,14 @@ def watch(
     failed result; the watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise
     KeyboardInterrupt out of here, between or during builds: what was being written is never
     left behind (rustpunt.files). `changes`: what wakes the watch instead of the poll (file
-    events).
+    events). `workspace`: what lives for the watch (the first build's), else a new one.
     """
     if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
         from rustpunt.mp3.splice import DirectoryPartCache, MemoryPartCache
 
         behind = DirectoryPartCache(options.cache.parts, options.cache.remote)
         options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
-    watcher = _Watcher(paths, options, voices)
+    watcher = _Watcher(paths, options, voices, workspace or Workspace())
     _tidy(first=True)
     if on_watching:
         on_watching(len(watcher.jobs))
@@ -187,9 +189,16 @@ def _tidy(*, first: bool = False) -> None:
 class _Watcher:
     """The scripts watched, the stamps each one's build depends on, and the shared engines."""
 
-    def __init__(self, paths: Sequence[Path], options: BuildOptions, voices: Voices | None):
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        options: BuildOptions,
+        voices: Voices | None,
+        workspace: Workspace,
+    ):
         self.paths = tuple(Path(path) for path in paths)
         self.options = options
+        self.workspace = workspace
         self.engines: dict[Any, Any] = voices.engines if voices is not None else {}
         self.lexicons: dict[Any, Any] = voices.lexicons if voices is not None else {}
         self.encoder_checked = voices is not None and voices.before_synthesis is None
@@ -201,7 +210,7 @@ class _Watcher:
         self.inputs = {
             key: _static_inputs(job, options)
             | (
-                _checked_inputs(job, options)  # episodes are never recorded; reading one is quick
+                _checked_inputs(job, options, workspace)  # episodes are never recorded
                 if is_episode_file(job.script)
                 else recorded.get(key, frozenset())
             )
@@ -295,7 +304,7 @@ class _Watcher:
         rebuilt = []
         for job in affected:
             job_started = time.perf_counter()
-            result = _build(job, self.options, voices)
+            result = _build(job, self.options, voices, self.workspace)
             item = Rebuilt(result, round((time.perf_counter() - job_started) * 1000))
             rebuilt.append(item)
             if on_rebuilt:
@@ -309,7 +318,7 @@ class _Watcher:
             job = self.jobs.get(key)
             if job is not None:
                 self.inputs[key] = _static_inputs(job, self.options) | _checked_inputs(
-                    job, self.options
+                    job, self.options, self.workspace
                 )
         self._watch_new_inputs()
 
@@ -366,12 +375,12 @@ def _warm_up(jobs: Iterable[Job]) -> None:
         import rustpunt.build.episode  # noqa: F401
 
 
-def _build(job: Job, options: BuildOptions, voices: Voices) -> BuildResult:
+def _build(job: Job, options: BuildOptions, voices: Voices, workspace: Workspace) -> BuildResult:
     if job.clash:
         return BuildResult(
             job.script, BuildStatus.FAILED, error=f"{shown(job.script)}: {job.clash}"
         )
-    (result,) = build_serially([job], options, voices)
+    (result,) = build_serially([job], options, voices, workspace=workspace)
     return result
 
 
@@ -390,8 +399,16 @@ def _static_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
     return frozenset(os.path.abspath(path) for path in paths)
 
 
-def _checked_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
-    """What the full check of a script reads (rustpunt.build.uptodate.input_groups; an episode's
+def profile_folder(folder: Path) -> list[Path]:
+    """A voice folder and its profiles; the folder's own stamp changes when a profile is added
+    or removed."""
+    from rustpunt.voice.profiles import profile_files
+
+    return [Path(folder), *profile_files(folder)]
+
+
+def _checked_inputs(job: Job, options: BuildOptions, workspace: Workspace) -> frozenset[str]:
+    """What the full check of a script reads (as the workspace's Inputs note it; an episode's
     parts and cover), without rustpunt's own files and the installed packages: the code of a
     running process does not change when they do. Empty when the script cannot be read."""
     job_options = replace(options, output_dir=job.output_dir)
@@ -403,15 +420,15 @@ def _checked_inputs(job: Job, options: BuildOptions) -> frozenset[str]:
             files = [part.path for part in episode.parts if part.path is not None]
             return frozenset(os.path.abspath(path) for path in [*files, episode.cover] if path)
         from rustpunt.build.session import prepare
-        from rustpunt.build.uptodate import input_groups
 
-        groups = input_groups(prepare(job.script, job_options), job_options)
+        with workspace.inputs.noting() as read:
+            prepare(job.script, job_options, workspace)
     except RustpuntError:
         return frozenset()
     except Exception:  # watching less must never stop the watch
         log.debug("cannot tell what %s reads", job.script, exc_info=True)
         return frozenset()
-    return frozenset(path for group in groups for path in group if not _environment(path))
+    return frozenset(path for path in read if not _environment(path))
 
 
 def _recorded_inputs(options: BuildOptions) -> dict[str, frozenset[str]]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rustpunt import __version__
+from rustpunt.build.options import BuildStatus
+from rustpunt.build.workspace import Workspace
 from rustpunt.errors import ExitStatus, FileProblem, RustpuntError, shown
 
 if TYPE_CHECKING:
@@ -295,6 +297,7 @@ def build(
     if cluster and watch:
         raise click.UsageError("--cluster builds once; --watch rebuilds on this machine")
     voices = None
+    workspace = Workspace()  # one for the build and, with --watch, every rebuild after it
     if watch:
         from rustpunt.build.batch import new_voices
 
@@ -309,6 +312,7 @@ def build(
             voices=voices,
             review=review,
             cluster=cluster,
+            workspace=workspace,
         )
         if not watch:
             return status
@@ -322,6 +326,7 @@ def build(
             paths,
             options,
             voices=voices,
+            workspace=workspace,
             on_watching=lambda count: click.echo(
                 f"Watching {count} script(s) for changes; Ctrl-C stops.", err=True
             ),
@@ -375,6 +380,7 @@ def _build_once(
     voices: Voices | None,
     review: bool = False,
     cluster: str | None = None,
+    workspace: Workspace | None = None,
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
@@ -400,6 +406,7 @@ def _build_once(
             checked=True,
             shared_voices=voices,
             cluster=cluster,
+            workspace=workspace,
         )
     from rustpunt.studio.review import record_build
 
@@ -414,7 +421,7 @@ def _build_once(
         _emit_json(report.document())
     else:
         _print_report(report)
-    return ExitStatus.ERROR if report.count("failed") else ExitStatus.OK
+    return ExitStatus.ERROR if report.count(BuildStatus.FAILED) else ExitStatus.OK
 
 
 def _record_round(
@@ -446,9 +453,9 @@ def _print_rebuilt(item: Rebuilt) -> None:
     from rustpunt.script.durations import clock
 
     result = item.result
-    if result.status == "failed":
+    if result.status == BuildStatus.FAILED:
         click.echo(f"failed  {result.error}  ({item.milliseconds} ms)", err=True)
-    elif result.status == "built":
+    elif result.status == BuildStatus.BUILT:
         line = f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}"
         click.echo(_fit(f"{line}  {item.milliseconds} ms", _terminal_width()))
         if result.respoken:
@@ -480,9 +487,9 @@ def _print_report(report: Report) -> None:
 
     width = _terminal_width()
     for result in report.results:
-        if result.status == "failed":
+        if result.status == BuildStatus.FAILED:
             click.echo(f"failed  {result.error}", err=True)  # never cut: it says what to do
-        elif result.status == "built":
+        elif result.status == BuildStatus.BUILT:
             click.echo(
                 _fit(f"built   {result.mp3}  {clock(result.duration_ms)}  {result.voice}", width)
             )
@@ -505,9 +512,9 @@ def _print_report(report: Report) -> None:
         )
     header = ("built", "up to date", "failed", "audio", "wall time")
     values = (
-        str(report.count("built")),
-        str(report.count("up to date")),
-        str(report.count("failed")),
+        str(report.count(BuildStatus.BUILT)),
+        str(report.count(BuildStatus.UP_TO_DATE)),
+        str(report.count(BuildStatus.FAILED)),
         f"{report.audio_minutes:.1f} min",
         f"{report.wall_seconds:.1f} s",
     )
@@ -893,7 +900,10 @@ def studio(
         output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice
     )
     voices = new_voices(options.cache)
-    _build_once(job_list, options, None, as_json=False, watch=True, voices=voices)
+    workspace = Workspace()  # the studio's, for its first build and every rebuild
+    _build_once(
+        job_list, options, None, as_json=False, watch=True, voices=voices, workspace=workspace
+    )
     write_page(output_dir)
     served = Studio(output_dir)
     served.remember_all()
@@ -933,7 +943,7 @@ def studio(
             )
             mp3 = where.get(os.path.abspath(result.script))
         if mp3 is not None:
-            served.rebuilt(result.script, mp3, result.status.value, result.error)
+            served.rebuilt(result.script, mp3, result.status, result.error)
 
     def on_round(done: Round) -> None:
         _print_removed(done)
@@ -945,6 +955,7 @@ def studio(
             paths,
             options,
             voices=voices,
+            workspace=workspace,
             on_watching=lambda count: click.echo(
                 f"Watching {count} script(s) for changes"
                 + (" (polling)" if poll else "")

@@ -7,7 +7,6 @@ and every problem becomes a ScriptError naming the file, the line and what to do
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import math
 import os
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rustpunt.errors import ScriptError
+from rustpunt.inputs import Inputs
+from rustpunt.memo import MEMOS
 from rustpunt.script.durations import DurationError, seconds_of
 from rustpunt.script.sentences import InlinePauseError, check_inline_pauses
 from rustpunt.script.soundsettings import (
@@ -95,8 +96,9 @@ class Script:
     length_line: int | None = None
 
 
-def load_script(path: Path | str) -> Script:
-    """Read and validate one script; raises ScriptError naming the file and line of the problem."""
+def load_script(path: Path | str, inputs: Inputs | None = None) -> Script:
+    """Read and validate one script (through the build's `inputs`, if any); raises ScriptError
+    naming the file and line of the problem."""
     path = Path(path)
     try:
         os.fsencode(path).decode("utf-8")
@@ -105,7 +107,7 @@ def load_script(path: Path | str) -> Script:
             path, None, "the file name is not valid UTF-8; rename the file (its MP3 takes its name)"
         ) from None
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if inputs is None else inputs.read_bytes(path)
     except IsADirectoryError:
         raise ScriptError(path, None, "is a folder, not a script file") from None
     except OSError as error:
@@ -294,7 +296,7 @@ def text_field(
     return text
 
 
-@functools.lru_cache(maxsize=8192)
+@MEMOS.remember(maxsize=8192)
 def _inline_problem(text: str) -> str | None:
     """What is wrong with a text's inline pauses, or None: remembered, because a rebuild (and a
     bulk build's stock sentences) checks the same texts again."""
@@ -470,7 +472,7 @@ def _seconds(value: Any) -> float | None:
     return _text_seconds(value.strip())
 
 
-@functools.lru_cache(maxsize=4096)
+@MEMOS.remember(maxsize=4096)
 def _text_seconds(cleaned: str) -> float | None:
     """durations.seconds_of, remembered: a rebuild reads the same `"44s"` pauses again."""
     return seconds_of(cleaned)

@@ -6,10 +6,10 @@ Every pause records the rule that set its length, so `rustpunt plan` can show wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 from rustpunt.errors import ScriptError
+from rustpunt.memo import MEMOS
 from rustpunt.script.load import MAX_PAUSE_MS, Script
 from rustpunt.script.sentences import inline_pause_ms, spoken_words, timing_text
 from rustpunt.script.timing import TimingRule, infer_pause
@@ -88,14 +88,14 @@ class Timeline:
         return self.pause_ms() + inline + words * 60_000 // ESTIMATE_WORDS_PER_MINUTE
 
 
-@lru_cache(maxsize=8192)
+@MEMOS.remember(maxsize=8192)
 def _spoken_measure(text: str) -> tuple[int, int]:
     """The words a text speaks and its inline pauses in ms: remembered, because a rebuild (and
     every `plan`) estimates the same texts again."""
     return len(spoken_words(text)), inline_pause_ms(text)
 
 
-_timing_text = lru_cache(maxsize=8192)(timing_text)
+_timing_text = MEMOS.remember(maxsize=8192)(timing_text)
 """timing_text, remembered for the same reason: a pure function of the step's text."""
 
 

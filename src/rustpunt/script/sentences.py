@@ -19,13 +19,13 @@ inline pause ("Adem vier tellen in (pauze 4 s) ...") is not waited for twice.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rustpunt.memo import MEMOS
 from rustpunt.script.durations import AMOUNT, UNITS_MS, DurationError, seconds_of
 
 __all__ = [
@@ -262,7 +262,7 @@ def phrases(text: str, *, split_clauses: bool) -> list[Phrase]:
     return list(_phrases(text, split_clauses))
 
 
-@functools.lru_cache(maxsize=PHRASES_KEPT)
+@MEMOS.remember(maxsize=PHRASES_KEPT)
 def _phrases(text: str, split_clauses: bool) -> tuple[Phrase, ...]:
     """phrases(), kept per text: a pure function of its arguments, asked again on every build."""
     result: list[Phrase] = []

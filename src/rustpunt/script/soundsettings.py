@@ -7,8 +7,6 @@ settings do is in rustpunt.audio.sounddesign.
 from __future__ import annotations
 
 import difflib
-import functools
-import hashlib
 import math
 import stat
 from collections.abc import Mapping
@@ -19,6 +17,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from rustpunt.errors import ScriptError, SoundError
+from rustpunt.inputs import Inputs, inputs_or_new
 
 BED_LEVEL_DBFS = -44.0
 """The bed's RMS level in the pauses, 22 dB under the speech (about -22 dBFS RMS at -19 LUFS).
@@ -144,13 +143,13 @@ class SoundDesign:
             breathing_level=_or(settings.breathing_level, defaults.breathing_level),
         )
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self, inputs: Inputs | None = None) -> dict[str, Any]:
         """What changes the sound, for the build key (a bed file by its bytes' digest)."""
         bed: Any = None
         if self.bed is not None:
             bed = self.bed.kind
             if self.bed.path is not None:
-                bed = file_digest(self.bed.path)
+                bed = file_digest(self.bed.path, inputs_or_new(inputs))
         return {
             "bed": bed,
             "bed_level": self.bed_level,
@@ -177,28 +176,20 @@ class SoundDesign:
         return "; ".join(parts) or None
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes, worked out once per process for each size and time: hundreds of
-    scripts sharing one bed file must not hash it hundreds of times on a no-op rebuild."""
+def file_digest(path: Path, inputs: Inputs) -> str:
+    """SHA-256 of a file's bytes (Inputs remembers it: hundreds of scripts sharing one bed file
+    must not hash it hundreds of times), or why there is none."""
+    inputs.note(path)
     try:
         status = path.stat()
     except OSError:
         return f"missing {path}"
     if not stat.S_ISREG(status.st_mode):  # a FIFO would block open(), /dev/zero never ends
         return f"not a regular file {path}"
-    return _digest(str(path.resolve()), status.st_size, status.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=64)
-def _digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
     try:
-        with open(path, "rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        return inputs.digest(path.resolve())
     except OSError:
-        return f"unreadable {path}"
-    return digest.hexdigest()
+        return f"unreadable {path.resolve()}"
 
 
 def _or(value: float | None, default: float) -> float:
@@ -388,16 +379,17 @@ def _unknown(key: Any, known: tuple[str, ...], where: str) -> str:
     return f"unknown key `{key}` in {where}; {hint}"
 
 
-def folder_settings(folder: Path) -> SoundSettings:
+def folder_settings(folder: Path, inputs: Inputs | None = None) -> SoundSettings:
     """The sound.yaml (or sound.yml) beside the scripts; empty settings when there is none.
     Raises ScriptError at the line of a bad key."""
+    inputs = inputs_or_new(inputs)
     path = Path(folder) / FOLDER_FILE
-    if not path.is_file():
+    if not inputs.is_file(path):
         path = path.with_suffix(".yml")
-    if not path.is_file():
+    if not inputs.is_file(path):
         return SoundSettings()
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        node = yaml.compose(inputs.read_text(path), Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError) as error:
         raise ScriptError(path, None, f"cannot be read ({error}); save it as UTF-8 text") from None
     except yaml.MarkedYAMLError as error:
@@ -440,10 +432,13 @@ def command_line_settings(
 
 
 def design_for(
-    script_path: Path, own: SoundSettings | None, overrides: SoundSettings | None
+    script_path: Path,
+    own: SoundSettings | None,
+    overrides: SoundSettings | None,
+    inputs: Inputs | None = None,
 ) -> SoundDesign:
     """sound.yaml beside the script, then the script's `sound:`, then the command line."""
-    settings = folder_settings(Path(script_path).parent)
+    settings = folder_settings(Path(script_path).parent, inputs)
     if own is not None:
         settings = own.over(settings)
     if overrides is not None:

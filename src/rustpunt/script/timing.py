@@ -58,10 +58,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from typing import Literal
 
 from text_to_num import alpha2digit
+
+from rustpunt.memo import MEMOS
 
 __all__ = [
     "A_FEW",
@@ -146,7 +147,7 @@ thousands ("1.000 seconden" is a thousand seconds); any other point is a decimal
 English ("1.5 minuut")."""
 
 
-@lru_cache(maxsize=4096)
+@MEMOS.remember(maxsize=4096)
 def _parse_number(phrase: str) -> Fraction | None:
     """The value of a phrase that is one number and nothing else, or None."""
     phrase = " ".join(phrase.lower().replace("\u2013", "-").split())
@@ -506,5 +507,5 @@ def _decide_pause(text: str, default_ms: int, cycle_ms: int) -> PauseDecision:
     return PauseDecision(ms, rule, reason)
 
 
-_remembered_pause = lru_cache(maxsize=8192, typed=True)(_decide_pause)
+_remembered_pause = MEMOS.remember(maxsize=8192, typed=True)(_decide_pause)
 """A few thousand distinct step texts cover a large library; typed, so 5000 and 5000.0 differ."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from rustpunt.build.options import BuildStatus
 from rustpunt.errors import shown
 from rustpunt.studio.review import page_data, page_html, write_page
 
@@ -137,18 +138,20 @@ class Studio:
 
     # ----------------------------------------------------------------- events
 
-    def rebuilt(self, script: Path, mp3: Path, status: str, error: str | None) -> dict[str, Any]:
+    def rebuilt(
+        self, script: Path, mp3: Path, status: BuildStatus, error: str | None
+    ) -> dict[str, Any]:
         """Announce one rebuild to every page now; refresh the page's data after."""
         key = self._key(mp3)
         changed_step, start_ms = None, None
-        if status == "built":
+        if status == BuildStatus.BUILT:
             new = _read(mp3.with_suffix(".json"))
             if new is not None:
                 changed_step, start_ms = first_change(self.sidecars.get(key), new)
                 self.sidecars[key] = new
         event = {
             "script": shown(script),
-            "status": status,
+            "status": status.value,
             "changed_step": changed_step,
             "start_ms": start_ms,
             "error": error,

@@ -14,6 +14,7 @@ import numpy as np
 
 from rustpunt.audio.pcm import ms_to_samples
 from rustpunt.errors import RustpuntError
+from rustpunt.inputs import Inputs
 from rustpunt.script.sentences import Phrase
 from rustpunt.voice.engines import create_engine
 from rustpunt.voice.lexicon import Lexicon
@@ -93,17 +94,19 @@ def join_phrases(
 # --------------------------------------------------------------------------- build identity
 
 
-def lexicon_digest(folders: Sequence[Path], profile: VoiceProfile) -> str:
+def lexicon_digest(
+    folders: Sequence[Path], profile: VoiceProfile, inputs: Inputs | None = None
+) -> str:
     """The digest of the lexicon a build of a script in `folders` uses with `profile`: part of
     the build key, so a changed lexicon rebuilds. Raises LexiconError for a broken lexicon."""
-    return Lexicon.load(folders, profile=profile).digest()  # both read once per process
+    return Lexicon.load(folders, profile=profile, inputs=inputs).digest()  # read once by inputs
 
 
-def engine_identity(profile: VoiceProfile) -> dict[str, Any]:
+def engine_identity(profile: VoiceProfile, inputs: Inputs | None = None) -> dict[str, Any]:
     """What the engine says it is (version, model checksum, settings): part of the build key, so a
     replaced Piper model or an upgraded espeak rebuilds. A voice that cannot say (a Piper model
     not installed) is recorded as unavailable, so installing it rebuilds too."""
     try:
-        return dict(create_engine(profile.engine, profile.settings).identity())
+        return dict(create_engine(profile.engine, profile.settings, inputs=inputs).identity())
     except RustpuntError as error:
         return {"engine": profile.engine, "unavailable": str(error)}

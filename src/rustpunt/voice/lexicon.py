@@ -21,11 +21,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import yaml
 
 from rustpunt.errors import FileProblem
+from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.voice.profiles import VoiceProfile
 
 if TYPE_CHECKING:  # imported where a lexicon has patterns (~10 ms): most have none
@@ -241,20 +242,6 @@ def profile_entries(profile: VoiceProfile) -> list[Entry]:
     return entries_from_node(node, f"voice {profile.name}")
 
 
-def _stamp(path: Path) -> tuple[str, int, int] | None:
-    """A file's identity for the in-process cache: its path, time and size; None when absent."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return (str(path), status.st_mtime_ns, status.st_size)
-
-
-_LOADED: dict[tuple[Any, ...], Lexicon] = {}
-"""Lexicons read in this process, by their files' stamps and the profile: a pure cache."""
-_LOADED_MAX = 64
-
-
 def builtin_path(language: str = "nl") -> Path:
     return Path(str(resources.files("rustpunt.voice"))) / "lexicons" / f"{language}.yaml"
 
@@ -302,26 +289,28 @@ class Lexicon:
         profile: VoiceProfile | None = None,
         builtin: bool = True,
         language: str = "nl",
+        inputs: Inputs | None = None,
     ) -> Lexicon:
         """The built-in lexicon, each folder's lexicon.yaml (in order), then the profile's.
 
         A later layer wins: its word entries replace earlier ones for the same word, and its
-        patterns are tried before those of earlier layers. A lexicon is read once per process
-        for the same files (by size and time) and profile: hundreds of scripts share a handful.
+        patterns are tried before those of earlier layers. A lexicon is read once by `inputs`
+        for the same files (by their stamps) and profile: hundreds of scripts share a handful.
         """
         folders = tuple(Path(folder) for folder in folders)
         files = [builtin_path(language) if builtin else None, *(f / FOLDER_FILE for f in folders)]
         key = (
-            tuple(_stamp(path) for path in files if path is not None),
+            "lexicon",
+            tuple(str(path) for path in files if path is not None),
             None if profile is None else (profile.name, profile.fingerprint(), str(profile.path)),
             builtin,
             language,
         )
-        if key not in _LOADED:
-            if len(_LOADED) >= _LOADED_MAX:
-                _LOADED.clear()
-            _LOADED[key] = cls._read(folders, profile=profile, builtin=builtin, language=language)
-        return _LOADED[key]
+        return inputs_or_new(inputs).loaded(
+            key,
+            [path for path in files if path is not None],
+            lambda: cls._read(folders, profile=profile, builtin=builtin, language=language),
+        )
 
     @classmethod
     def _read(

@@ -6,10 +6,8 @@ folder beside the scripts, or --voices-dir, adds profiles or overrides built-in 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rustpunt.errors import ProfileError, ScriptError, VoiceError
-from rustpunt.files import stamp
+from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.voice.engines import create_engine
 
 if TYPE_CHECKING:
@@ -177,14 +175,8 @@ def load_profile(path: Path, *, check_engine: bool = True) -> VoiceProfile:
             check_settings = getattr(checked, "check_settings", None)
             if check_settings is not None:
                 check_settings()  # nothing is spoken
-    except VoiceError as error:
-        message = str(error)
-        named = [str(key) for key in settings if repr(str(key)) in message] + [
-            str(key)
-            for key, value in settings.items()
-            if re.search(rf"\b{re.escape(str(key))}\b", message) or repr(value) in message
-        ]
-        where = f"settings.{named[0]}" if named else "settings" if settings else "engine"
+    except VoiceError as error:  # at the line of the key it names, else of settings or engine
+        where = error.key if error.key in _key_lines(text) else "settings" if settings else "engine"
         raise problem(where, str(error)) from None
     return VoiceProfile(
         name=path.stem,
@@ -282,29 +274,23 @@ class VoiceRegistry:
         return chain
 
 
-def voices_for(script_path: Path, voices_dirs: tuple[Path, ...] = ()) -> VoiceRegistry:
-    """Built-in profiles, then a voices/ folder beside the script, then --voices-dir."""
-    beside = script_path.parent / "voices"
-    extra = ([beside] if beside.is_dir() else []) + list(voices_dirs)
-    return _registry(tuple(extra), _profile_stamps(extra))
-
-
-@functools.lru_cache(maxsize=64)
-def _registry(
-    folders: tuple[Path, ...], stamps: tuple[tuple[str, tuple[int, ...]], ...]
+def voices_for(
+    script_path: Path, voices_dirs: tuple[Path, ...] = (), inputs: Inputs | None = None
 ) -> VoiceRegistry:
-    """Profiles are read once per folder set (and its files' stamps) and process: hundreds of
-    scripts share a handful, and a profile edited while a process watches is read again."""
-    return VoiceRegistry(folders)
+    """Built-in profiles, then a voices/ folder beside the script, then --voices-dir.
 
-
-def _profile_stamps(folders: list[Path]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """Each profile file in the folders, with its stamp (rustpunt.files's)."""
-    return tuple(
-        (str(path), tuple(stamp(path) or ()))
-        for folder in folders
-        for path in profile_files(folder)
-    )
+    Read once per folder set while the folders and their profiles keep their stamps (`inputs`
+    remembers them): hundreds of scripts share a handful, and a profile edited while the watch
+    runs is read again."""
+    inputs = inputs_or_new(inputs)
+    beside = script_path.parent / "voices"
+    extra = ([beside] if inputs.is_dir(beside) else []) + list(voices_dirs)
+    read = [
+        path
+        for folder in (builtin_voices_dir(), *extra)
+        for path in (Path(folder), *profile_files(folder))  # a folder's stamp: a profile added
+    ]
+    return inputs.loaded(("voices", tuple(extra)), read, lambda: VoiceRegistry(extra))
 
 
 def chosen_voice(script: Script, registry: VoiceRegistry, override: str | None) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rustpunt.errors import RustpuntError, shown
+from rustpunt.inputs import Inputs
 from rustpunt.script.load import Script
 from rustpunt.script.plan import Speech, Timeline, timeline_document
 from rustpunt.script.sentences import InlinePause, split_inline
@@ -27,18 +28,21 @@ __all__ = [
 
 
 def script_lexicon(
-    script: Script, voices_dirs: Sequence[Path] = (), voice: str | None = None
+    script: Script,
+    voices_dirs: Sequence[Path] = (),
+    voice: str | None = None,
+    inputs: Inputs | None = None,
 ) -> Lexicon:
     """The lexicon a build speaks `script` with: built-in, the folder's lexicon.yaml, and the
     chosen voice's `lexicon:` (without it when the voice cannot be read). Raises a FileProblem
     at the lexicon's line when a lexicon is broken."""
     profile = None
     try:
-        registry = voices_for(script.path, tuple(voices_dirs))
+        registry = voices_for(script.path, tuple(voices_dirs), inputs)
         profile = registry.get(chosen_voice(script, registry, voice))
     except RustpuntError:
         profile = None  # the voice's own problem is reported where voices are checked
-    return Lexicon.load([script.path.parent], profile=profile)
+    return Lexicon.load([script.path.parent], profile=profile, inputs=inputs)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class _Library:
 
 
 _library: _Library | None = None
+"""A module global, as the C library is: loaded and initialised once per process."""
 _init_error: str | None = None
 """Why initialisation failed, remembered: the library is initialised once per process, or never."""
 
@@ -349,11 +350,15 @@ class EspeakEngine:
             names = ", ".join(repr(name) for name in sorted(unknown))
             known = "pitch, range, rate, voice, volume, wordgap"
             plural = "s" if len(unknown) > 1 else ""
-            raise VoiceError(f"unknown espeak setting{plural} {names}; known settings: {known}")
+            raise VoiceError(
+                f"unknown espeak setting{plural} {names}; known settings: {known}",
+                key=f"settings.{min(unknown)}",
+            )
         if not isinstance(voice, str) or not voice.strip() or "\x00" in voice:
             raise VoiceError(
                 "espeak setting 'voice' must be a voice name such as 'nl' or 'nl+f3', "
-                f"not {voice!r}"
+                f"not {voice!r}",
+                key="settings.voice",
             )
         values = {
             "rate": rate,
@@ -367,7 +372,8 @@ class EspeakEngine:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise VoiceError(
                     f"espeak setting {key!r} must be a whole number from {low} to {high} "
-                    f"({meaning}), not {value!r}"
+                    f"({meaning}), not {value!r}",
+                    key=f"settings.{key}",
                 )
         self.voice = voice.strip()
         self.rate = rate
@@ -461,7 +467,8 @@ class EspeakEngine:
         if status == 2:
             raise VoiceError(
                 f"espeak has no voice {self.voice!r}; use a language code such as 'nl', "
-                "optionally with a variant such as 'nl+f3' or 'nl+m3'"
+                "optionally with a variant such as 'nl+f3' or 'nl+m3'",
+                key="settings.voice",
             )
         if status != _EE_OK:
             raise SynthesisError(
@@ -488,7 +495,8 @@ class EspeakEngine:
             examples = ", ".join(n for n in names if n[:1] in "fm" and n[1:].isdigit()) or "f3, m3"
             raise VoiceError(
                 f"espeak has no voice variant {variant!r} (in voice {self.voice!r}); "
-                f"variants include {examples}"
+                f"variants include {examples}",
+                key="settings.voice",
             )
 
 

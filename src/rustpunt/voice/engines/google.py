@@ -64,6 +64,7 @@ PROCESS_REQUEST_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
 build passes one semaphore shared by its worker processes. MIN_REQUEST_INTERVAL stays per process."""
 _pace_lock = threading.Lock()
 _last_request_start = float("-inf")
+"""Module globals, as Google's pacing is per process: every engine in it asks from one address."""
 
 _SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
 """A sentence with the marks that close it."""
@@ -162,28 +163,38 @@ class GoogleEngine:
         if unknown:
             known = "lang, tld, slow, timeout, retries, backoff"
             names = ", ".join(repr(name) for name in sorted(unknown))
-            raise VoiceError(f"unknown setting {names} for engine gtts; known settings: {known}")
+            raise VoiceError(
+                f"unknown setting {names} for engine gtts; known settings: {known}",
+                key=f"settings.{min(unknown)}",
+            )
         if not isinstance(lang, str) or lang not in tts_langs():
             raise VoiceError(
-                f"gtts does not speak language {lang!r}; use a code such as 'nl' (see `gtts-cli --all`)"
+                f"gtts does not speak language {lang!r}; use a code such as 'nl' (see `gtts-cli --all`)",
+                key="settings.lang",
             )
         if not isinstance(tld, str) or not _TLD.fullmatch(tld):
             raise VoiceError(
-                f"gtts setting tld must be a Google domain ending such as 'com' or 'nl', not {tld!r}"
+                f"gtts setting tld must be a Google domain ending such as 'com' or 'nl', not {tld!r}",
+                key="settings.tld",
             )
         if not isinstance(slow, bool):
-            raise VoiceError(f"gtts setting slow must be true or false, not {slow!r}")
+            raise VoiceError(
+                f"gtts setting slow must be true or false, not {slow!r}", key="settings.slow"
+            )
         if not _is_number(timeout) or timeout <= 0:
             raise VoiceError(
-                f"gtts setting timeout must be a positive number of seconds, not {timeout!r}"
+                f"gtts setting timeout must be a positive number of seconds, not {timeout!r}",
+                key="settings.timeout",
             )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise VoiceError(
-                f"gtts setting retries must be a whole number, 0 or more, not {retries!r}"
+                f"gtts setting retries must be a whole number, 0 or more, not {retries!r}",
+                key="settings.retries",
             )
         if not _is_number(backoff) or backoff < 0:
             raise VoiceError(
-                f"gtts setting backoff must be a number of seconds, 0 or more, not {backoff!r}"
+                f"gtts setting backoff must be a number of seconds, 0 or more, not {backoff!r}",
+                key="settings.backoff",
             )
         self.lang = lang
         self.tld = tld

@@ -13,7 +13,6 @@ clips of the old one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -21,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from rustpunt.errors import SynthesisError, VoiceError, VoiceUnavailable
+from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.voice.engines.base import EngineAudio
-from rustpunt.voice.models import VOICE_ID, find_model, install_command, models_dirs
+from rustpunt.voice.models import VOICE_ID, find_model, install_command, model_files, models_dirs
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +41,13 @@ noise_w_scale), set before each synthesis's own session: see PiperEngine._fresh.
 _seed_lock = threading.Lock()
 """onnxruntime.set_seed is global to the process: seeding and making a session go together."""
 
-_digests: dict[tuple[str, int, int], str] = {}
-"""SHA-256 of model files by (path, size, mtime): a 60 MB model is hashed once per process."""
-_digest_lock = threading.Lock()
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, remembered while its size and modification time stay the same."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    with _digest_lock:
-        if key not in _digests:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            _digests[key] = digest.hexdigest()
-        return _digests[key]
-
 
 class PiperEngine:
     """A Piper voice: raw 16-bit mono PCM at the model's own rate (22,050 Hz for medium voices)."""
 
     name = "piper"
+    reads_files = True
+    """create_engine hands it the build's Inputs: the model files are hashed (and noted) there."""
 
     def __init__(
         self,
@@ -73,12 +57,16 @@ class PiperEngine:
         length_scale: float | None = None,
         noise_scale: float | None = None,
         noise_w_scale: float | None = None,
+        inputs: Inputs | None = None,
         **unknown: Any,
     ) -> None:
         if unknown:
             names = ", ".join(repr(name) for name in sorted(unknown))
             known = "voice, model, speaker, length_scale, noise_scale, noise_w_scale"
-            raise VoiceError(f"unknown piper setting {names}; known settings: {known}")
+            raise VoiceError(
+                f"unknown piper setting {names}; known settings: {known}",
+                key=f"settings.{min(unknown)}",
+            )
         if (voice is None) == (model is None):
             raise VoiceError(
                 "a piper voice needs exactly one of `voice:` (an id such as nl_BE-nathalie-medium) "
@@ -87,17 +75,20 @@ class PiperEngine:
         if voice is not None and (not isinstance(voice, str) or not VOICE_ID.fullmatch(voice)):
             raise VoiceError(
                 f"piper setting 'voice' must be a Piper voice id such as nl_BE-nathalie-medium, "
-                f"not {voice!r}"
+                f"not {voice!r}",
+                key="settings.voice",
             )
         if model is not None and (not isinstance(model, str) or not model.endswith(".onnx")):
             raise VoiceError(
-                f"piper setting 'model' must be the path of a .onnx file, not {model!r}"
+                f"piper setting 'model' must be the path of a .onnx file, not {model!r}",
+                key="settings.model",
             )
         if speaker is not None and (
             isinstance(speaker, bool) or not isinstance(speaker, (int, str)) or speaker == ""
         ):
             raise VoiceError(
-                f"piper setting 'speaker' must be a speaker number or name, not {speaker!r}"
+                f"piper setting 'speaker' must be a speaker number or name, not {speaker!r}",
+                key="settings.speaker",
             )
         scales = {
             "length_scale": length_scale,
@@ -115,7 +106,8 @@ class PiperEngine:
             ):
                 raise VoiceError(
                     f"piper setting {key!r} must be a number from {low:g} to {high:g} ({meaning}), "
-                    f"not {value!r}"
+                    f"not {value!r}",
+                    key=f"settings.{key}",
                 )
         self.voice_id = voice
         self.model_setting = model
@@ -126,6 +118,7 @@ class PiperEngine:
         self._loaded: Any = None
         self._loaded_from: tuple[str, str] | None = None
         self._lock = threading.Lock()
+        self._inputs = inputs_or_new(inputs)
 
     def __repr__(self) -> str:
         where = f"voice={self.voice_id!r}" if self.voice_id else f"model={self.model_setting!r}"
@@ -136,6 +129,10 @@ class PiperEngine:
     def files(self) -> tuple[Path, Path]:
         """The model and its config; VoiceUnavailable, saying how to get them, when missing."""
         if self.voice_id is not None:
+            for folder in models_dirs():  # where it is, and where one installed later would win
+                candidates = model_files(folder, self.voice_id)
+                self._inputs.note(candidates.model)
+                self._inputs.note(candidates.config)
             found = find_model(self.voice_id)
             if found is None:
                 folders = ", ".join(str(folder) for folder in models_dirs())
@@ -147,7 +144,7 @@ class PiperEngine:
         model = Path(str(self.model_setting)).expanduser()
         config = model.with_name(model.name + ".json")
         for path in (model, config):
-            if not path.is_file():
+            if not self._inputs.is_file(path):
                 raise VoiceUnavailable(
                     f"{path}: Piper model file not found; put the voice's .onnx and .onnx.json "
                     "there, or name an installed voice with `voice:`"
@@ -172,7 +169,7 @@ class PiperEngine:
         """The PiperVoice for the current model files, loaded once per engine."""
         model, config = self.files()
         piper = self._piper()
-        source = (str(model), file_digest(model))
+        source = (str(model), self._inputs.digest(model))
         with self._lock:
             if self._loaded is None or self._loaded_from != source:
                 try:
@@ -203,8 +200,8 @@ class PiperEngine:
             "engine": self.name,
             "version": versions["piper-tts"],
             "onnxruntime": versions["onnxruntime"],
-            "model_sha256": file_digest(model),
-            "config_sha256": file_digest(config),
+            "model_sha256": self._inputs.digest(model),
+            "config_sha256": self._inputs.digest(config),
             "speaker": self.speaker,
             "length_scale": self.length_scale,
             "noise_scale": self.noise_scale,
@@ -294,17 +291,22 @@ class PiperEngine:
         if self.speaker is None:
             return None
         if count <= 1:
-            raise VoiceError("piper setting 'speaker' is set but this model has only one speaker")
+            raise VoiceError(
+                "piper setting 'speaker' is set but this model has only one speaker",
+                key="settings.speaker",
+            )
         if isinstance(self.speaker, str):
             if self.speaker not in speakers:
                 names = ", ".join(sorted(speakers)[:10]) or "none"
                 raise VoiceError(
-                    f"the Piper model has no speaker {self.speaker!r}; speakers: {names}"
+                    f"the Piper model has no speaker {self.speaker!r}; speakers: {names}",
+                    key="settings.speaker",
                 )
             return int(speakers[self.speaker])
         if not 0 <= self.speaker < count:
             raise VoiceError(
-                f"piper setting 'speaker' must be from 0 to {count - 1}, not {self.speaker}"
+                f"piper setting 'speaker' must be from 0 to {count - 1}, not {self.speaker}",
+                key="settings.speaker",
             )
         return self.speaker
 
@@ -314,4 +316,4 @@ def _preview(text: str, limit: int = 40) -> str:
     return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
 
 
-__all__ = ["PiperEngine", "file_digest"]
+__all__ = ["PiperEngine"]
