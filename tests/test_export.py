@@ -19,16 +19,10 @@ import audiotools
 from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples
 from rustpunt.errors import ExportError, RustpuntError, SynthesisError
 from rustpunt.files import check_writable
-from rustpunt.mp3 import export
-from rustpunt.mp3.export import (
-    Chapter,
-    Cue,
-    Metadata,
-    check_encoder,
-    write_json,
-    write_mp3,
-    write_vtt,
-)
+from rustpunt.mp3 import export, id3
+from rustpunt.mp3.export import check_encoder, write_mp3
+from rustpunt.mp3.id3 import Chapter, Metadata
+from rustpunt.mp3.sidecars import Cue, write_json, write_vtt
 
 TOLERANCE_MS = 50
 
@@ -530,7 +524,7 @@ def test_three_hundred_chapters_use_nested_tables_of_contents(tmp_path: Path) ->
 
 
 def test_the_mutagen_pin_covers_the_private_method_export_overrides() -> None:
-    """export._ChronologicalID3 overrides mutagen's private `ID3Tags._write(config)`: the
+    """id3.ChronologicalID3 overrides mutagen's private `ID3Tags._write(config)`: the
     dependency is pinned below mutagen's next minor version, and the installed one has it."""
     import inspect
     from importlib.metadata import requires, version
@@ -552,12 +546,10 @@ def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
 
     from mutagen.id3 import CHAP, ID3, TIT2
 
-    from rustpunt.mp3 import export
-
     chapters = [Chapter(i * 1000, (i + 1) * 1000, f"Stap {i}: adem in") for i in range(count)]
-    tag = export.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))
-    parsed = export._chap_keys(ID3(io.BytesIO(tag)))
-    assert export._chapter_ids(tag) == parsed == [export.chapter_id(i) for i in range(count)]
+    tag = id3.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))
+    parsed = id3._chap_keys(ID3(io.BytesIO(tag)))
+    assert id3.tag_chapter_ids(tag) == parsed == [id3.chapter_id(i) for i in range(count)]
     shuffled = ID3()  # mutagen's own ID3 writes frames sorted by key: ch10 before ch2
     for index in (0, 10, 2):
         shuffled.add(
@@ -565,6 +557,6 @@ def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
         )
     buffer = io.BytesIO()
     shuffled.save(buffer, v2_version=3)
-    assert export._chapter_ids(buffer.getvalue()) == export._chap_keys(
+    assert id3.tag_chapter_ids(buffer.getvalue()) == id3._chap_keys(
         ID3(io.BytesIO(buffer.getvalue()))
     )

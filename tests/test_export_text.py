@@ -21,8 +21,9 @@ from mutagen.id3 import CHAP, CTOC, ID3, TIT2, Encoding, ID3Tags
 from conftest import write_script
 from rustpunt.audio.mix import place
 from rustpunt.build.session import chapters, cues, sidecar
-from rustpunt.mp3 import export
-from rustpunt.mp3.export import Chapter, Cue, Metadata, json_text, tag_bytes, vtt_text
+from rustpunt.mp3 import id3, sidecars
+from rustpunt.mp3.id3 import Chapter, Metadata, tag_bytes
+from rustpunt.mp3.sidecars import Cue, json_text, vtt_text
 from rustpunt.script.load import load_script
 from rustpunt.script.plan import Speech, plan
 from rustpunt.voice.joining import PhraseSpan
@@ -33,7 +34,7 @@ from rustpunt.voice.speak import SpokenSession
 
 
 class _MutagenChronologicalID3(ID3):
-    """export._ChronologicalID3 as it was: mutagen serialises every CHAP frame, one per tag."""
+    """id3.ChronologicalID3 as it was: mutagen serialises every CHAP frame, one per tag."""
 
     def _write(self, config: Any) -> bytes:
         frames = self.getall("CHAP")
@@ -60,14 +61,14 @@ def mutagen_tag_bytes(
     cover_mime: str = "image/jpeg",
 ) -> bytes:
     """The tag with mutagen's own CHAP frames, padded and sized by mutagen's save."""
-    ours = export._tags(metadata, chapter_list, length_ms, cover=cover, cover_mime=cover_mime)
+    ours = id3._tags(metadata, chapter_list, length_ms, cover=cover, cover_mime=cover_mime)
     tags = _MutagenChronologicalID3()
     for frame in ours.values():  # the text frames, CTOCs and cover, mutagen's frames already
         tags.add(frame)
     for index, chapter in enumerate(chapter_list):
         tags.add(
             CHAP(
-                element_id=export.chapter_id(index),
+                element_id=id3.chapter_id(index),
                 start_time=chapter.start_ms,
                 end_time=chapter.end_ms,
                 sub_frames=[TIT2(encoding=Encoding.UTF16, text=[chapter.title])],
@@ -75,7 +76,7 @@ def mutagen_tag_bytes(
         )
     tags.update_to_v23()
     buffer = io.BytesIO()
-    tags.save(buffer, v1=0, v2_version=export.ID3_VERSION)
+    tags.save(buffer, v1=0, v2_version=id3.ID3_VERSION)
     return buffer.getvalue()
 
 
@@ -90,7 +91,7 @@ def reference_vtt_text(cue_list: Sequence[Cue]) -> str:
         if not 0 <= cue.start_ms < cue.end_ms:
             raise ValueError("impossible times")
         timing = f"{reference_vtt_time(cue.start_ms)} --> {reference_vtt_time(cue.end_ms)}"
-        payload = export._vtt_text(cue.text)
+        payload = sidecars._vtt_text(cue.text)
         blocks.append(f"{timing}\n{payload}" if payload else timing)
     return "\n\n".join(blocks) + "\n"
 
@@ -177,7 +178,7 @@ def test_mutagen_reads_back_every_chapter(count: int) -> None:
     ]
     assert sorted(read, key=lambda entry: entry[1:3]) == read  # the file order is time order
     assert [entry[:3] for entry in read] == [
-        (export.chapter_id(index), chapter.start_ms, chapter.end_ms)
+        (id3.chapter_id(index), chapter.start_ms, chapter.end_ms)
         for index, chapter in enumerate(chapter_list)
     ]
     assert [[str(title) for title in entry[3]] for entry in read] == [
@@ -199,11 +200,11 @@ def test_a_tag_read_back_and_saved_again_by_mutagen_is_the_same(count: int) -> N
         for chapter in titled(count)
     ]
     tag = tag_bytes(metadata, chapter_list, 10**7, cover=b"\xff\xd8" + bytes(900))
-    tags = export._ChronologicalID3(io.BytesIO(tag))
+    tags = id3.ChronologicalID3(io.BytesIO(tag))
     assert len(tags.getall("CHAP")) == count and not tags.chapters
     tags.update_to_v23()
     again = io.BytesIO()
-    tags.save(again, v1=0, v2_version=export.ID3_VERSION)
+    tags.save(again, v1=0, v2_version=id3.ID3_VERSION)
     assert again.getvalue() == tag
 
 
@@ -384,7 +385,7 @@ def test_vtt_text_is_what_it_was_for_awkward_texts_and_times() -> None:
 
 @pytest.mark.parametrize("text", CUE_TEXTS)
 def test_plain_cue_text_only_where_nothing_would_change(text: str) -> None:
-    assert not export._plain_cue_text(text) or export._vtt_text(text) == text
+    assert not sidecars._plain_cue_text(text) or sidecars._vtt_text(text) == text
     one = [Cue(5, 10, text)]
     assert vtt_text(one) == reference_vtt_text(one)
 

@@ -33,7 +33,8 @@ from rustpunt.audio.sounds import (
     ring_ms,
     to_pcm16,
 )
-from rustpunt.mp3.export import Metadata, write_mp3
+from rustpunt.mp3.export import write_mp3
+from rustpunt.mp3.id3 import Metadata
 
 # --------------------------------------------------------------------------- measuring tools
 
