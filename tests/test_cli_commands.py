@@ -390,7 +390,7 @@ def test_the_shipped_hook_passes_a_projects_yaml_files(tmp_path: Path) -> None:
 
 
 def test_a_wrong_command_line_for_sound_exits_2(tmp_path: Path) -> None:
-    from rustpunt.cli import MIN_CHIME_SECONDS
+    from rustpunt.cli.build import MIN_CHIME_SECONDS
     from rustpunt.script.soundsettings import MIN_CHIME_MS
 
     assert MIN_CHIME_SECONDS * 1000 == MIN_CHIME_MS

@@ -12,7 +12,8 @@ from PIL import Image
 
 import audiotools
 from rustpunt.audio.pcm import SAMPLE_RATE
-from rustpunt.mp3.export import Chapter, Metadata, write_mp3
+from rustpunt.mp3.export import write_mp3
+from rustpunt.mp3.id3 import Chapter, Metadata
 from rustpunt.podcast.cover import (
     COVER_PX,
     CoverArt,

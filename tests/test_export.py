@@ -19,16 +19,10 @@ import audiotools
 from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples
 from rustpunt.errors import ExportError, RustpuntError, SynthesisError
 from rustpunt.files import check_writable
-from rustpunt.mp3 import export
-from rustpunt.mp3.export import (
-    Chapter,
-    Cue,
-    Metadata,
-    check_encoder,
-    write_json,
-    write_mp3,
-    write_vtt,
-)
+from rustpunt.mp3 import export, sidecars
+from rustpunt.mp3.export import check_encoder, write_mp3
+from rustpunt.mp3.id3 import Chapter, Metadata
+from rustpunt.mp3.sidecars import Cue, vtt_text, write_json, write_vtt
 
 TOLERANCE_MS = 50
 
@@ -464,6 +458,56 @@ def test_vtt_refuses_impossible_cues(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+CUE_TEXTS = [
+    "Ga rechtop staan.",
+    "Buig & strek <langzaam> > 3 keer",
+    " spaties rond ",
+    "Twee regels\n\nin één cue",
+    "windows\r\nregels",
+    "scheiding\u2028en\u2029alinea\x85volgende\x0bverticaal\x0cpagina\x1c\x1d\x1e",
+    "tab\tin het midden",
+    "\u00a0harde spatie\u00a0",
+    "",
+    "   ",
+    "\n",
+    "🙂 emoji en ë",
+]
+
+
+@pytest.mark.parametrize(
+    ("ms", "stamp"),
+    [
+        (0, "00:00:00.000"),
+        (1, "00:00:00.001"),
+        (999, "00:00:00.999"),
+        (1000, "00:00:01.000"),
+        (59_999, "00:00:59.999"),
+        (60_000, "00:01:00.000"),
+        (3_599_999, "00:59:59.999"),
+        (3_600_000, "01:00:00.000"),
+        (359_999_999, "99:59:59.999"),
+        (360_000_000, "100:00:00.000"),
+    ],
+)
+def test_vtt_times_at_every_carry(ms: int, stamp: str) -> None:
+    assert vtt_text([Cue(ms, ms + 1, "x")]).splitlines()[2].startswith(f"{stamp} --> ")
+
+
+@pytest.mark.parametrize("text", CUE_TEXTS)
+def test_plain_cue_text_only_where_nothing_would_change(text: str) -> None:
+    """The shortcut for text that needs no escaping or clean-up writes what the clean-up would."""
+    assert not sidecars._plain_cue_text(text) or sidecars._vtt_text(text) == text
+    cleaned = sidecars._vtt_text(text)
+    expected = "00:00:00.005 --> 00:00:00.010" + (f"\n{cleaned}" if cleaned else "")
+    assert vtt_text([Cue(5, 10, text)]) == f"WEBVTT\n\n{expected}\n"
+
+
+@pytest.mark.parametrize("times", [(10, 10), (-1, 5), (20, 10)])
+def test_vtt_text_refuses_impossible_times(times: tuple[int, int]) -> None:
+    with pytest.raises(ValueError, match="impossible times"):
+        vtt_text([Cue(0, 5, "goed"), Cue(*times, "fout")])
+
+
 def test_json_round_trips_non_ascii(tmp_path: Path) -> None:
     document = {
         "title": "Knieën buigen",
@@ -527,44 +571,3 @@ def test_three_hundred_chapters_use_nested_tables_of_contents(tmp_path: Path) ->
     assert [len(toc.child_element_ids) for toc in nested] == [255, 45]
     listed = [element for toc in nested for element in toc.child_element_ids]
     assert listed == [f"chp{i}" for i in range(300)]
-
-
-def test_the_mutagen_pin_covers_the_private_method_export_overrides() -> None:
-    """export._ChronologicalID3 overrides mutagen's private `ID3Tags._write(config)`: the
-    dependency is pinned below mutagen's next minor version, and the installed one has it."""
-    import inspect
-    from importlib.metadata import requires, version
-
-    import mutagen.id3
-    from packaging.requirements import Requirement
-
-    pins = [Requirement(r) for r in requires("rustpunt") or [] if r.startswith("mutagen")]
-    assert len(pins) == 1 and pins[0].specifier.contains(version("mutagen"))
-    assert not pins[0].specifier.contains("1.49.0")  # a new minor version is tried first
-    assert list(inspect.signature(mutagen.id3.ID3Tags._write).parameters) == ["self", "config"]
-
-
-@pytest.mark.parametrize("count", [3, 300])
-def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
-    """The spliced writer checks the chapter order on the tag it is about to write by walking
-    the frame headers; mutagen's full parse must see the same IDs in the same order."""
-    import io
-
-    from mutagen.id3 import CHAP, ID3, TIT2
-
-    from rustpunt.mp3 import export
-
-    chapters = [Chapter(i * 1000, (i + 1) * 1000, f"Stap {i}: adem in") for i in range(count)]
-    tag = export.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))
-    parsed = export._chap_keys(ID3(io.BytesIO(tag)))
-    assert export._chapter_ids(tag) == parsed == [export.chapter_id(i) for i in range(count)]
-    shuffled = ID3()  # mutagen's own ID3 writes frames sorted by key: ch10 before ch2
-    for index in (0, 10, 2):
-        shuffled.add(
-            CHAP(element_id=f"ch{index}", start_time=0, end_time=1, sub_frames=[TIT2(text=["x"])])
-        )
-    buffer = io.BytesIO()
-    shuffled.save(buffer, v2_version=3)
-    assert export._chapter_ids(buffer.getvalue()) == export._chap_keys(
-        ID3(io.BytesIO(buffer.getvalue()))
-    )

@@ -25,7 +25,7 @@ from rustpunt.build.session import (
     sidecar,
     up_to_date,
 )
-from rustpunt.mp3.export import Cue
+from rustpunt.mp3.sidecars import Cue
 from rustpunt.script.load import load_script
 from rustpunt.script.plan import Speech, Timeline, plan
 from rustpunt.script.sentences import caption_cues, sentences, split_span

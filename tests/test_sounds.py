@@ -34,7 +34,8 @@ from rustpunt.audio.sounds import (
     to_pcm16,
 )
 from rustpunt.memo import MEMOS
-from rustpunt.mp3.export import Metadata, write_mp3
+from rustpunt.mp3.export import write_mp3
+from rustpunt.mp3.id3 import Metadata
 
 # --------------------------------------------------------------------------- measuring tools
 

@@ -21,10 +21,11 @@ import audiotools
 from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip, samples_to_ms
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path
-from rustpunt.mp3 import export, splice
+from rustpunt.mp3 import export, id3, splice
 from rustpunt.mp3 import frames as mp3frames
-from rustpunt.mp3.export import Chapter, Metadata, write_mp3
+from rustpunt.mp3.export import write_mp3
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
+from rustpunt.mp3.id3 import Chapter, Metadata
 from rustpunt.voice.engines.espeak import EspeakEngine
 
 SENTENCES = (
@@ -304,7 +305,7 @@ def test_tagged_with_chapters_inside_one_temporary_file(session: Session, tmp_pa
     with atomic_path(destination) as temporary:
         with temporary.open("wb") as handle:
             splice.assemble(handle, placed, session.total)
-        export._write_tags(temporary, METADATA, steps, samples_to_ms(session.total))
+        id3.write_tags(temporary, METADATA, steps, samples_to_ms(session.total))
     assert audio_frames(destination)[0] == session.spliced.read_bytes()
     listed = audiotools.chapters(destination)  # a long title: ffmpeg drops v2.4 ones (PITFALLS)
     assert [title for _, _, title in listed] == [step.title for step in steps]

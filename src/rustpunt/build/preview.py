@@ -20,7 +20,8 @@ from rustpunt.audio.mix import LIMITER_CEILING, speech_gain
 from rustpunt.audio.pcm import SAMPLE_RATE, ms_to_samples, prepare_clip, samples_to_ms
 from rustpunt.errors import RustpuntError
 from rustpunt.files import write_bytes_atomic
-from rustpunt.mp3.export import Chapter, Metadata, write_mp3
+from rustpunt.mp3.export import write_mp3
+from rustpunt.mp3.id3 import Chapter, Metadata
 from rustpunt.script.sentences import InlinePauseError, phrases
 from rustpunt.voice.clipcache import ClipCache
 from rustpunt.voice.joining import join_phrases

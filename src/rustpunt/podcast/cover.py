@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from rustpunt.errors import RustpuntError
 from rustpunt.files import atomic_path
-from rustpunt.mp3.export import ID3_VERSION, _check_chapter_order, _ChronologicalID3, cover_frame
+from rustpunt.mp3.id3 import ID3_VERSION, ChronologicalID3, check_chapter_order, cover_frame
 
 COVER_PX = 3000
 """A drawn cover's side: the largest Apple accepts, sharp on every screen."""
@@ -248,14 +248,14 @@ def embed_cover(mp3: Path, cover: CoverArt) -> None:
     with atomic_path(mp3) as temporary:
         shutil.copyfile(mp3, temporary)
         try:
-            tags = _ChronologicalID3(temporary)
+            tags = ChronologicalID3(temporary)
         except ID3NoHeaderError:
-            tags = _ChronologicalID3()
+            tags = ChronologicalID3()
         tags.delall("APIC")
         tags.add(cover_frame(cover.data, cover.mime))
         tags.update_to_v23()
         tags.save(temporary, v1=0, v2_version=ID3_VERSION)
-        _check_chapter_order(temporary, len(tags.getall("CHAP")), mp3)
+        check_chapter_order(temporary, len(tags.getall("CHAP")), mp3)
 
 
 def read_cover(mp3: Path) -> CoverArt | None:

@@ -1,15 +1,5 @@
-"""A podcast feed (RSS 2.0) for the episodes built in one folder: it reads, it never synthesises.
-
-Every `NAME.mp3` with its JSON sidecar `NAME.json` in the folder is an episode (when any sidecar
-says `"kind": "episode"`, only those are: the sessions inside episodes are then parts, not
-episodes). The MP3 gives the exact byte length, the duration (its TLEN frame, else mutagen's
-reading of the stream), the title and comment, the chapters (its CHAP frames) and the cover; the
-sidecar gives what it has of `title`, `description`, `date`, `episode`, `season`, `explicit`,
-`guid` and `show` (a mapping with the channel's fields, or the show's title).
-
-The channel's settings come, each field on its own, from the command line (`--title`,
-`--owner-name`, `--owner-email`), else `podcast.yaml` in the folder, else the `show` of the newest
-episode's sidecar, else a default (language `nl`, category Health & Fitness, not explicit).
+"""A podcast feed (RSS 2.0) for the episodes built in one folder (rustpunt.podcast.episodes reads
+them), with the channel that rustpunt.podcast.channel checks.
 
 Written beside the episodes: `NAME.chapters.json` (Podcasting 2.0 JSON chapters) for every episode
 with chapters, `cover.jpg` (or `.png`) for the channel, and the feed itself. Each is written to a
@@ -25,32 +15,33 @@ yes/no/clean); the Podcasting 2.0 namespace (`podcast:guid`, `podcast:locked`,
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-import yaml
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
-from mutagen import MutagenError
-from mutagen.id3 import ID3, ID3NoHeaderError
-from mutagen.mp3 import MP3
 
 from rustpunt import __version__
-from rustpunt.errors import RustpuntError
 from rustpunt.files import write_bytes_atomic
 from rustpunt.podcast.categories import category_problem, subcategory_problem
-from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover, read_cover
-from rustpunt.script.durations import whole_seconds
+from rustpunt.podcast.channel import (
+    CHANNEL_FILE,
+    DEFAULT_CATEGORY,
+    FeedError,
+    Owner,
+    Show,
+    load_channel_settings,
+    web_address_problem,
+)
+from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover
+from rustpunt.podcast.episodes import Episode, find_episodes, read_episode
 
 log = logging.getLogger(__name__)
 
@@ -65,409 +56,7 @@ however often it is rebuilt, whatever its content or the feed's URL."""
 
 CHAPTERS_VERSION = "1.2.0"
 CHAPTERS_TYPE = "application/json+chapters"
-CHANNEL_FILE = "podcast.yaml"
 DEFAULT_FEED_NAME = "feed.xml"
-DEFAULT_LANGUAGE = "nl"
-DEFAULT_CATEGORY = "Health & Fitness"
-
-ShowType = Literal["episodic", "serial"]
-
-
-class FeedError(RustpuntError):
-    """The feed cannot be written: no episodes, a bad podcast.yaml or sidecar, a bad URL."""
-
-
-# --------------------------------------------------------------------------- the channel
-
-
-@dataclass(frozen=True)
-class Owner:
-    name: str | None = None
-    email: str | None = None
-
-
-@dataclass(frozen=True)
-class Show:
-    """The channel: what podcast.yaml (or the command line, or the episodes) says about the show."""
-
-    title: str
-    description: str
-    language: str = DEFAULT_LANGUAGE
-    author: str | None = None
-    owner: Owner = field(default_factory=Owner)
-    category: str = DEFAULT_CATEGORY
-    subcategory: str | None = None
-    explicit: bool = False
-    image: str | None = None
-    """A URL, or the path of a square JPEG/PNG (relative to the folder); None: one is drawn."""
-    link: str | None = None
-    """The show's web page; default the base URL."""
-    locked: bool = True
-    """podcast:locked: other platforms may not import the feed without the owner's consent."""
-    id: str | None = None
-    """A stable name for the show in episode GUIDs (default the title): keep it if the title changes."""
-    type: ShowType = "episodic"
-
-
-SHOW_KEYS = (
-    "title", "description", "language", "author", "owner", "category", "subcategory",
-    "explicit", "image", "link", "locked", "id", "type",
-)  # fmt: skip
-_TEXT_KEYS = (
-    "title",
-    "description",
-    "language",
-    "author",
-    "category",
-    "subcategory",
-    "image",
-    "link",
-    "id",
-)
-
-
-def _yaml_mapping(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """A YAML mapping and the line of each key; scalars as written, so `010` stays text."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError) as error:
-        raise FeedError(f"{path}: cannot read it ({error})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise FeedError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
-    if node is None:
-        return {}, {}
-    if not isinstance(node, yaml.MappingNode):
-        raise FeedError(
-            f"{path}:{node.start_mark.line + 1}: podcast.yaml is a mapping of settings (title: ..., owner: ...)"
-        )
-    values: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    for key_node, value_node in node.value:
-        key = str(key_node.value)
-        lines[key] = key_node.start_mark.line + 1
-        if isinstance(value_node, yaml.ScalarNode) and key in _TEXT_KEYS:
-            values[key] = None if value_node.tag.endswith(":null") else str(value_node.value)
-        else:
-            values[key] = yaml.safe_load(yaml.serialize(value_node))
-    return values, lines
-
-
-def _check_keys(source: str, values: Mapping[str, Any], lines: Mapping[str, int]) -> None:
-    for key in values:
-        if key not in SHOW_KEYS:
-            close = difflib.get_close_matches(key, SHOW_KEYS, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(SHOW_KEYS)}"
-            where = f"{source}:{lines[key]}" if key in lines else source
-            raise FeedError(f"{where}: unknown key `{key}`; {hint}")
-
-
-def _show_fields(
-    source: str, values: Mapping[str, Any], lines: Mapping[str, int]
-) -> dict[str, Any]:
-    """Check the types of the channel settings found in one place; return them as Show fields."""
-    fields: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        where = f"{source}:{lines[key]}" if key in lines else source
-        if key in _TEXT_KEYS:
-            if (
-                not isinstance(value, (str, int, float))
-                or isinstance(value, bool)
-                or not str(value).strip()
-            ):
-                raise FeedError(f"{where}: `{key}` is text, not {value!r}")
-            fields[key] = str(value).strip()
-            problem = _value_problem(key, fields[key], values)
-            if problem:
-                raise FeedError(f"{where}: {problem}")
-        elif key in ("explicit", "locked"):
-            if not isinstance(value, bool):
-                raise FeedError(f"{where}: `{key}` is true or false, not {value!r}")
-            fields[key] = value
-        elif key == "type":
-            if value not in ("episodic", "serial"):
-                raise FeedError(f"{where}: `type` is episodic or serial, not {value!r}")
-            fields[key] = value
-        elif key == "owner":
-            if isinstance(value, str):
-                value = {"email": value} if "@" in value else {"name": value}
-            if not isinstance(value, Mapping) or set(value) - {"name", "email"}:
-                raise FeedError(f"{where}: `owner` is a mapping with `name` and `email`")
-            email = str(value["email"]).strip() if value.get("email") else None
-            if email is not None and not EMAIL.fullmatch(email):
-                raise FeedError(
-                    f"{where}: the owner's e-mail {email!r} is not an e-mail address "
-                    "(name@example.org); Apple writes to it to confirm the show is yours"
-                )
-            fields[key] = Owner(name=str(value["name"]) if value.get("name") else None, email=email)
-    return fields
-
-
-EMAIL = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[A-Za-z]{2,}")
-LANGUAGE_TAG = re.compile(
-    r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?(-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
-)
-"""A language tag as RFC 5646 builds one: language, then script, region and variants ("nl",
-"nl-BE", "en-US"); a tag out of that order or shape is a typing error."""
-
-
-def _value_problem(key: str, text: str, values: Mapping[str, Any]) -> str | None:
-    """What is wrong with a text setting a podcast host would reject; None when it is fine."""
-    if key == "category":
-        return category_problem(text)
-    if key == "subcategory":
-        category = str(values.get("category") or DEFAULT_CATEGORY).strip()
-        if category_problem(category):
-            return None  # the category's own error says what to fix first
-        return subcategory_problem(category, text)
-    if key == "language" and not LANGUAGE_TAG.fullmatch(text):
-        return f"`language` {text!r} is not a language tag; write it as `nl`, `nl-BE` or `en-US`"
-    if key == "link":
-        problem = web_address_problem(text)
-        return f"`link` {text!r} {problem}" if problem else None
-    return None
-
-
-def web_address_problem(url: str, *, base: bool = False) -> str | None:
-    """Why `url` is not a web address a podcast app can fetch (as the base of the files'
-    addresses when `base`: then a query or fragment is wrong too); None when it is one."""
-    example = "e.g. https://example.org/podcast"
-    if any(char.isspace() or ord(char) < 32 for char in url):
-        return "has a space in it; write a space in a path as %20"
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # out of range or not a number: ValueError
-    except ValueError as error:
-        return f"is not a web address ({error}); {example}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"is not a web address; {example}"
-    if port == 0:
-        return f"has port 0, which nothing listens on; {example}"
-    if parts.username is not None or parts.password is not None:
-        return "holds a user name or password, which the feed would publish; leave them out"
-    if base and (parts.query or parts.fragment or "?" in url or "#" in url):
-        return (
-            "has a query (?) or fragment (#); the files' addresses are made by adding their "
-            f"names to it, so give the folder's address alone, {example}"
-        )
-    return None
-
-
-def load_channel_settings(folder: Path) -> dict[str, Any]:
-    """The fields podcast.yaml in `folder` sets (an empty dict when there is none)."""
-    path = Path(folder) / CHANNEL_FILE
-    if not path.is_file():
-        return {}
-    values, lines = _yaml_mapping(path)
-    _check_keys(str(path), values, lines)
-    return _show_fields(str(path), values, lines)
-
-
-# --------------------------------------------------------------------------- the episodes
-
-
-@dataclass(frozen=True)
-class EpisodeChapter:
-    start_ms: int
-    end_ms: int
-    title: str
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One built episode, read from its MP3 and its sidecar."""
-
-    stem: str
-    mp3: Path
-    sidecar: Path
-    title: str
-    description: str
-    published: dt.datetime
-    """From the sidecar's `date`; else its `key_since` (when the content got its build key: a
-    rebuild of the same content keeps it); else, for an older sidecar, the MP3's time."""
-    duration_ms: int
-    size_bytes: int
-    chapters: tuple[EpisodeChapter, ...]
-    transcript: Path | None
-    number: int | None = None
-    season: int | None = None
-    explicit: bool | None = None
-    guid: str | None = None
-    """The sidecar's own GUID, when it gives one; else the feed derives one."""
-    show: Mapping[str, Any] = field(default_factory=dict)
-    """The channel fields the sidecar carries (its `show`)."""
-    is_episode: bool = False
-    """The sidecar says `"kind": "episode"`."""
-    cover: CoverArt | None = None
-    """The episode's own cover (its `cover:`), read from the MP3; None for a drawn one."""
-
-    @property
-    def duration_s(self) -> int:
-        return whole_seconds(self.duration_ms)
-
-
-def _parse_date(value: Any, where: str) -> dt.datetime:
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-    raise FeedError(
-        f"{where}: `date` is {value!r}; write it as 2025-03-01 or 2025-03-01T07:30:00+01:00"
-    )
-
-
-def _whole(value: Any, key: str, where: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FeedError(f"{where}: `{key}` is {value!r}; it is a whole number, 0 or more")
-    return value
-
-
-def _text(value: Any, key: str, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise FeedError(f"{where}: `{key}` is {value!r}; it is text")
-    return value.strip() or None
-
-
-def _mp3_facts(mp3: Path) -> tuple[int, ID3 | None]:
-    """(duration in ms, tags): TLEN is the exact length export wrote; else mutagen's estimate."""
-    try:
-        audio = MP3(mp3)
-    except (MutagenError, OSError) as error:
-        raise FeedError(f"{mp3}: not an MP3 that can be read ({error}); rebuild it") from None
-    try:
-        tags: ID3 | None = ID3(mp3)
-    except ID3NoHeaderError:
-        tags = None
-    except (MutagenError, OSError) as error:
-        raise FeedError(f"{mp3}: its tags cannot be read ({error}); rebuild it") from None
-    if tags is not None and "TLEN" in tags:
-        try:
-            return int(str(tags["TLEN"].text[0])), tags
-        except (ValueError, IndexError):
-            pass
-    if audio.info is None:
-        raise FeedError(f"{mp3}: no MP3 stream found; rebuild it")
-    return round(audio.info.length * 1000), tags
-
-
-def _chapters(tags: ID3 | None) -> tuple[EpisodeChapter, ...]:
-    if tags is None:
-        return ()
-    frames = sorted(tags.getall("CHAP"), key=lambda frame: (frame.start_time, frame.end_time))
-    chapters = []
-    for frame in frames:
-        title = frame.sub_frames.get("TIT2")
-        chapters.append(
-            EpisodeChapter(frame.start_time, frame.end_time, str(title.text[0]) if title else "")
-        )
-    return tuple(chapters)
-
-
-def read_episode(mp3: Path, sidecar: Path) -> Episode:
-    """An episode from its MP3 and its JSON sidecar; optional sidecar fields may be missing."""
-    where = str(sidecar)
-    try:
-        document = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise FeedError(
-            f"{where}: not a readable JSON sidecar ({error}); rebuild the episode"
-        ) from None
-    if not isinstance(document, dict):
-        raise FeedError(f"{where}: the sidecar is not a JSON object; rebuild the episode")
-    duration_ms, tags = _mp3_facts(mp3)
-    tag_title = str(tags["TIT2"].text[0]) if tags is not None and "TIT2" in tags else None
-    comments = tags.getall("COMM") if tags is not None else []
-    tag_comment = str(comments[0].text[0]) if comments and comments[0].text else None
-    title = _text(document.get("title"), "title", where) or tag_title or mp3.stem
-    description = _text(document.get("description"), "description", where) or tag_comment or title
-    if document.get("date") is not None:
-        published = _parse_date(document["date"], where)
-    elif isinstance(document.get("key_since"), str):
-        published = _parse_date(document["key_since"], where).astimezone(dt.timezone.utc)
-    else:
-        published = dt.datetime.fromtimestamp(mp3.stat().st_mtime, dt.timezone.utc).replace(
-            microsecond=0
-        )
-        log.info("%s: no `date`; the feed uses the MP3's time %s", where, published.isoformat())
-    explicit = document.get("explicit")
-    if explicit is not None and not isinstance(explicit, bool):
-        raise FeedError(f"{where}: `explicit` is {explicit!r}; it is true or false")
-    show = document.get("show")
-    if isinstance(show, str):
-        show = {"title": show}
-    if show is not None and not isinstance(show, dict):
-        raise FeedError(
-            f"{where}: `show` is {show!r}; it is the show's title or a mapping of its settings"
-        )
-    show_fields: dict[str, Any] = {}
-    if show:
-        _check_keys(where + " (show)", show, {})
-        show_fields = _show_fields(where + " (show)", show, {})
-    transcript = mp3.with_suffix(".vtt")
-    return Episode(
-        stem=mp3.stem,
-        mp3=mp3,
-        sidecar=sidecar,
-        title=title,
-        description=description,
-        published=published,
-        duration_ms=duration_ms,
-        size_bytes=mp3.stat().st_size,
-        chapters=_chapters(tags),
-        transcript=transcript if transcript.is_file() else None,
-        number=_whole(document.get("episode"), "episode", where),
-        season=_whole(document.get("season"), "season", where),
-        explicit=explicit,
-        guid=_text(document.get("guid"), "guid", where),
-        show=show_fields,
-        is_episode=document.get("kind") == "episode",
-        cover=_own_cover(mp3, where) if document.get("cover") == "own" else None,
-    )
-
-
-def _own_cover(mp3: Path, where: str) -> CoverArt | None:
-    """The cover an episode file gave (embedded in its MP3); None, with a warning, when unreadable."""
-    try:
-        return read_cover(mp3)
-    except (OSError, ValueError, MutagenError) as error:
-        log.warning(
-            "%s: its cover cannot be read from %s (%s); the show's cover is used",
-            where,
-            mp3.name,
-            error,
-        )
-        return None
-
-
-def find_episodes(folder: Path) -> list[Episode]:
-    """The built episodes in `folder`, newest first (by date, then episode number, then name)."""
-    found = []
-    for mp3 in sorted(Path(folder).glob("*.mp3")):
-        if mp3.name.startswith("."):
-            continue
-        sidecar = mp3.with_suffix(".json")
-        if not sidecar.is_file():
-            log.warning("%s: no sidecar %s beside it; not in the feed", mp3, sidecar.name)
-            continue
-        try:
-            found.append(read_episode(mp3, sidecar))
-        except FeedError as error:  # one stray file never stops the feed
-            log.warning("%s; not in the feed", error)
-    if any(episode.is_episode for episode in found):
-        found = [episode for episode in found if episode.is_episode]
-    found.sort(key=lambda e: (e.published, e.season or 0, e.number or 0, e.stem), reverse=True)
-    return found
 
 
 # --------------------------------------------------------------------------- chapters JSON

@@ -1,15 +1,12 @@
-"""The tag and sidecar text that export renders itself, for speed, pinned to what the libraries
-write: tag_bytes against mutagen building every frame (export's writer before it rendered the
-CHAP frames), json_text against json.dumps, vtt_text against its earlier form."""
+"""The ID3 tag (rustpunt.mp3.id3): the CHAP frames it renders itself, for speed, pinned to the
+bytes mutagen writes when it builds every frame (the writer before it rendered them), and the
+mutagen pin that its override of a private method needs."""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import io
 import json
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,9 @@ from mutagen.id3 import CHAP, CTOC, ID3, TIT2, Encoding, ID3Tags
 
 from conftest import write_script
 from rustpunt.audio.mix import place
-from rustpunt.build.session import chapters, cues, sidecar
-from rustpunt.mp3 import export
-from rustpunt.mp3.export import Chapter, Cue, Metadata, json_text, tag_bytes, vtt_text
+from rustpunt.build.session import chapters, sidecar
+from rustpunt.mp3 import id3
+from rustpunt.mp3.id3 import Chapter, Metadata, tag_bytes
 from rustpunt.script.load import load_script
 from rustpunt.script.plan import Speech, plan
 from rustpunt.voice.joining import PhraseSpan
@@ -33,7 +30,7 @@ from rustpunt.voice.speak import SpokenSession
 
 
 class _MutagenChronologicalID3(ID3):
-    """export._ChronologicalID3 as it was: mutagen serialises every CHAP frame, one per tag."""
+    """id3.ChronologicalID3 as it was: mutagen serialises every CHAP frame, one per tag."""
 
     def _write(self, config: Any) -> bytes:
         frames = self.getall("CHAP")
@@ -60,14 +57,14 @@ def mutagen_tag_bytes(
     cover_mime: str = "image/jpeg",
 ) -> bytes:
     """The tag with mutagen's own CHAP frames, padded and sized by mutagen's save."""
-    ours = export._tags(metadata, chapter_list, length_ms, cover=cover, cover_mime=cover_mime)
+    ours = id3._tags(metadata, chapter_list, length_ms, cover=cover, cover_mime=cover_mime)
     tags = _MutagenChronologicalID3()
     for frame in ours.values():  # the text frames, CTOCs and cover, mutagen's frames already
         tags.add(frame)
     for index, chapter in enumerate(chapter_list):
         tags.add(
             CHAP(
-                element_id=export.chapter_id(index),
+                element_id=id3.chapter_id(index),
                 start_time=chapter.start_ms,
                 end_time=chapter.end_ms,
                 sub_frames=[TIT2(encoding=Encoding.UTF16, text=[chapter.title])],
@@ -75,31 +72,8 @@ def mutagen_tag_bytes(
         )
     tags.update_to_v23()
     buffer = io.BytesIO()
-    tags.save(buffer, v1=0, v2_version=export.ID3_VERSION)
+    tags.save(buffer, v1=0, v2_version=id3.ID3_VERSION)
     return buffer.getvalue()
-
-
-def reference_json_text(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def reference_vtt_text(cue_list: Sequence[Cue]) -> str:
-    """export.vtt_text as it was: a formatted time per end, every text through _vtt_text."""
-    blocks = ["WEBVTT"]
-    for cue in cue_list:
-        if not 0 <= cue.start_ms < cue.end_ms:
-            raise ValueError("impossible times")
-        timing = f"{reference_vtt_time(cue.start_ms)} --> {reference_vtt_time(cue.end_ms)}"
-        payload = export._vtt_text(cue.text)
-        blocks.append(f"{timing}\n{payload}" if payload else timing)
-    return "\n\n".join(blocks) + "\n"
-
-
-def reference_vtt_time(ms: int) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
 
 
 # --------------------------------------------------------------------------- tag_bytes
@@ -115,7 +89,7 @@ METADATA = Metadata(
 )
 PLAIN = Metadata(title="Adem", artist="rustpunt", album="Oefeningen", voice="v", engine="e")
 TITLES = [
-    "Stap 1",  # Latin-1 only: still UTF-16, as export asks mutagen for
+    "Stap 1",  # Latin-1 only: still UTF-16, as id3 asks mutagen for
     "Buig door je knieën, één minuut; café crème",
     "Adem rustig 🙂🌬️ en laat los",
     "",  # no TIT2 sub-frame at all
@@ -177,7 +151,7 @@ def test_mutagen_reads_back_every_chapter(count: int) -> None:
     ]
     assert sorted(read, key=lambda entry: entry[1:3]) == read  # the file order is time order
     assert [entry[:3] for entry in read] == [
-        (export.chapter_id(index), chapter.start_ms, chapter.end_ms)
+        (id3.chapter_id(index), chapter.start_ms, chapter.end_ms)
         for index, chapter in enumerate(chapter_list)
     ]
     assert [[str(title) for title in entry[3]] for entry in read] == [
@@ -199,11 +173,11 @@ def test_a_tag_read_back_and_saved_again_by_mutagen_is_the_same(count: int) -> N
         for chapter in titled(count)
     ]
     tag = tag_bytes(metadata, chapter_list, 10**7, cover=b"\xff\xd8" + bytes(900))
-    tags = export._ChronologicalID3(io.BytesIO(tag))
+    tags = id3.ChronologicalID3(io.BytesIO(tag))
     assert len(tags.getall("CHAP")) == count and not tags.chapters
     tags.update_to_v23()
     again = io.BytesIO()
-    tags.save(again, v1=0, v2_version=export.ID3_VERSION)
+    tags.save(again, v1=0, v2_version=id3.ID3_VERSION)
     assert again.getvalue() == tag
 
 
@@ -218,8 +192,8 @@ def test_a_title_utf16_cannot_hold_is_mutagens_error_still() -> None:
 # --------------------------------------------------------------------------- a real session
 
 
-def session_documents(tmp_path: Path, steps: int) -> tuple[dict[str, Any], list[Cue], list]:
-    """The sidecar, cues and chapters of a planned session of `steps` steps, silent clips."""
+def session_documents(tmp_path: Path, steps: int) -> tuple[dict[str, Any], list[Chapter]]:
+    """The sidecar and chapters of a planned session of `steps` steps, silent clips."""
     texts = [
         "Ga rechtop zitten. Laat je schouders zakken.",
         "Buig door je knieën & houd één minuut vast <rustig>.",
@@ -252,144 +226,63 @@ def session_documents(tmp_path: Path, steps: int) -> tuple[dict[str, Any], list[
     mix = place(timeline, clips, normalize=False)
     profile = VoiceRegistry().get("nl-espeak")
     spoken = SpokenSession(profile, {"engine": "espeak", "rate": 100}, clips, 4, layouts=layouts)
-    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel", Path("output"))
-    return document, cues(mix, spoken.layouts), chapters(mix)
+    document = sidecar(timeline, mix, spoken, "nl-google", "sleutel", tmp_path)
+    return document, chapters(mix)
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], list[Cue], list]:
+def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], list[Chapter]]:
     return session_documents(tmp_path_factory.mktemp("sessie"), 240)
 
 
-def test_a_real_sidecar_is_jsons_own_text(session: tuple[dict[str, Any], list[Cue], list]) -> None:
-    document, _, _ = session
-    assert len(document["steps"]) == 240 and document["steps"][0]["sentences"]
-    assert json_text(document) == reference_json_text(document)
-
-
-def test_real_cues_are_the_vtt_they_were(session: tuple[dict[str, Any], list[Cue], list]) -> None:
-    _, cue_list, _ = session
-    assert len(cue_list) > 240 and any("&" in cue.text for cue in cue_list)
-    assert vtt_text(cue_list) == reference_vtt_text(cue_list)
-
-
 def test_real_chapters_tag_as_mutagen_tags_them(
-    session: tuple[dict[str, Any], list[Cue], list],
+    session: tuple[dict[str, Any], list[Chapter]],
 ) -> None:
-    document, _, chapter_list = session
+    document, chapter_list = session
+    assert len(chapter_list) > 240
     length = document["duration_ms"]
     assert tag_bytes(METADATA, chapter_list, length) == mutagen_tag_bytes(
         METADATA, chapter_list, length
     )
 
 
-# --------------------------------------------------------------------------- json_text
+# --------------------------------------------------------------------------- the mutagen pin
 
 
-class Level(enum.IntEnum):
-    LOW = 1
+def test_the_mutagen_pin_covers_the_private_method_id3_overrides() -> None:
+    """ChronologicalID3 overrides mutagen's private `ID3Tags._write(config)`: the
+    dependency is pinned below mutagen's next minor version, and the installed one has it."""
+    import inspect
+    from importlib.metadata import requires, version
+
+    import mutagen.id3
+    from packaging.requirements import Requirement
+
+    pins = [Requirement(r) for r in requires("rustpunt") or [] if r.startswith("mutagen")]
+    assert len(pins) == 1 and pins[0].specifier.contains(version("mutagen"))
+    assert not pins[0].specifier.contains("1.49.0")  # a new minor version is tried first
+    assert list(inspect.signature(mutagen.id3.ID3Tags._write).parameters) == ["self", "config"]
 
 
-class Name(str):
-    pass
+@pytest.mark.parametrize("count", [3, 300])
+def test_the_chapter_walk_reads_what_mutagen_reads(count: int) -> None:
+    """The spliced writer checks the chapter order on the tag it is about to write by walking
+    the frame headers; mutagen's full parse must see the same IDs in the same order."""
+    import io
 
+    from mutagen.id3 import CHAP, ID3, TIT2
 
-JSON_DOCUMENTS: dict[str, Any] = {
-    "non-ASCII and escapes": {
-        "tekst": 'Knieën één 🙂 "aanhalingstekens" \\ /\n\t\r\x00\x1f\x7f\u2028\ud83d',
-        "ë-sleutel 🙂": "waarde",
-        "": "lege sleutel",
-    },
-    "nested lists and empty containers": {
-        "a": [[], {}, [[1, [2, [3, []]]], {"b": {}}], [None, True, False]],
-        "leeg": {},
-        "lijst": [],
-        "diep": {"x": [{"y": [{"z": [0]}]}]},
-    },
-    "numbers": {
-        "ints": [0, -1, 2**63, -(2**70), 10**40],
-        "floats": [0.0, -0.0, 1.0, 1.5, 1e-7, 1e16, 1e300, -2.5e-300, 0.1 + 0.2, 5e-324],
-        "bools": [True, False],
-        "none": None,
-    },
-    "types json converts": {
-        "tuple": (1, 2, (3,)),
-        "int key": {1: "een", 2.5: "x", False: "y", None: "z"},
-        "enum": Level.LOW,
-        "str subclass": Name("naam"),
-    },
-    "deeper than the fast path goes": {"d": json.loads("[" * 90 + "]" * 90)},
-    "one key": {"a": 1},
-}
-
-
-@pytest.mark.parametrize("name", JSON_DOCUMENTS)
-def test_json_text_is_jsons_own_text(name: str) -> None:
-    document = JSON_DOCUMENTS[name]
-    assert json_text(document) == reference_json_text(document)
-
-
-@pytest.mark.parametrize("document", [{}, [], [1, {"a": [2]}], "tekst"], ids=repr)
-def test_json_text_of_other_top_levels(document: Any) -> None:
-    assert json_text(document) == reference_json_text(document)
-
-
-@pytest.mark.parametrize(
-    "document",
-    [{"x": [1, math.nan]}, {"x": {"y": math.inf}}, {"x": -math.inf}, {"pad": Path("p")}],
-    ids=["nan", "inf", "-inf", "path"],
-)
-def test_json_text_refuses_what_json_refuses(document: Any) -> None:
-    with pytest.raises((ValueError, TypeError)) as ours:
-        json_text(document)
-    with pytest.raises((ValueError, TypeError)) as theirs:
-        reference_json_text(document)
-    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
-
-
-def test_json_text_refuses_a_circular_document() -> None:
-    document: dict[str, Any] = {"a": []}
-    document["a"].append(document)
-    with pytest.raises(ValueError, match="Circular reference"):
-        json_text(document)
-
-
-# --------------------------------------------------------------------------- vtt_text
-
-CUE_TEXTS = [
-    "Ga rechtop staan.",
-    "Buig & strek <langzaam> > 3 keer",
-    " spaties rond ",
-    "Twee regels\n\nin één cue",
-    "windows\r\nregels",
-    "scheiding\u2028en\u2029alinea\x85volgende\x0bverticaal\x0cpagina\x1c\x1d\x1e",
-    "tab\tin het midden",
-    "\u00a0harde spatie\u00a0",
-    "",
-    "   ",
-    "\n",
-    "🙂 emoji en ë",
-]
-
-
-def test_vtt_text_is_what_it_was_for_awkward_texts_and_times() -> None:
-    times = [0, 1, 999, 1000, 59_999, 60_000, 3_599_999, 3_600_000, 359_999_990, 360_000_000]
-    cue_list = [
-        Cue(start, start + 1 + index * 37, CUE_TEXTS[index % len(CUE_TEXTS)])
-        for index, start in enumerate(times * 3)
-    ]
-    assert vtt_text(cue_list) == reference_vtt_text(cue_list)
-    assert "100:00:00.000 --> 100:00:00." in vtt_text(cue_list)
-
-
-@pytest.mark.parametrize("text", CUE_TEXTS)
-def test_plain_cue_text_only_where_nothing_would_change(text: str) -> None:
-    assert not export._plain_cue_text(text) or export._vtt_text(text) == text
-    one = [Cue(5, 10, text)]
-    assert vtt_text(one) == reference_vtt_text(one)
-
-
-@pytest.mark.parametrize("times", [(10, 10), (-1, 5), (20, 10)])
-def test_vtt_text_refuses_impossible_times(times: tuple[int, int]) -> None:
-    with pytest.raises(ValueError, match="impossible times"):
-        vtt_text([Cue(0, 5, "goed"), Cue(*times, "fout")])
+    chapters = [Chapter(i * 1000, (i + 1) * 1000, f"Stap {i}: adem in") for i in range(count)]
+    tag = id3.tag_bytes(METADATA, chapters, count * 1000, cover=b"\xff\xd8" + bytes(500))
+    parsed = id3._chap_keys(ID3(io.BytesIO(tag)))
+    assert id3.tag_chapter_ids(tag) == parsed == [id3.chapter_id(i) for i in range(count)]
+    shuffled = ID3()  # mutagen's own ID3 writes frames sorted by key: ch10 before ch2
+    for index in (0, 10, 2):
+        shuffled.add(
+            CHAP(element_id=f"ch{index}", start_time=0, end_time=1, sub_frames=[TIT2(text=["x"])])
+        )
+    buffer = io.BytesIO()
+    shuffled.save(buffer, v2_version=3)
+    assert id3.tag_chapter_ids(buffer.getvalue()) == id3._chap_keys(
+        ID3(io.BytesIO(buffer.getvalue()))
+    )
