@@ -79,7 +79,7 @@ from rustpunt.build.workspace import Workspace
 from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.mp3.export import Chapter, Cue, Metadata
-from rustpunt.mp3.splice import DirectoryPartCache
+from rustpunt.mp3.partcache import DirectoryPartCache
 from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.script.load import Script, load_script, parse_length, parse_pause, text_field
 from rustpunt.script.plan import (

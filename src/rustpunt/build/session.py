@@ -62,7 +62,7 @@ from rustpunt.mp3.export import (
     write_sidecar_into,
     write_spliced_into,
 )
-from rustpunt.mp3.splice import DirectoryPartCache, PartCache
+from rustpunt.mp3.partcache import DirectoryPartCache, PartCache
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, Speech, Timeline, plan
 from rustpunt.script.sentences import caption_cues, split_span

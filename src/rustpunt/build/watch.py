@@ -23,7 +23,7 @@ Rebuilds run one at a time in this process (worker processes would start cold, l
 point). Each round gets a fresh `Voices` that shares the engines of the previous ones: the
 engine is made once, while a voice that could not be reached is asked again in the next round,
 and the lexicons are read again whenever a file other than a script changed. The encoded speech
-stays in memory from one rebuild to the next (splice.MemoryPartCache, in front of the cache
+stays in memory from one rebuild to the next (partcache.MemoryPartCache, in front of the cache
 folder), and Python's collector runs while the watch waits, not in the middle of a rebuild.
 """
 
@@ -141,7 +141,7 @@ def watch(
     events). `workspace`: what lives for the watch (the first build's), else a new one.
     """
     if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
-        from rustpunt.mp3.splice import DirectoryPartCache, MemoryPartCache
+        from rustpunt.mp3.partcache import DirectoryPartCache, MemoryPartCache
 
         behind = DirectoryPartCache(options.cache.parts, options.cache.remote)
         options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
