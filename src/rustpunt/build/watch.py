@@ -41,8 +41,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rustpunt.build.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
+from rustpunt.build.batch import Report, build_serially
+from rustpunt.build.jobs import Job, jobs_for
 from rustpunt.build.options import BuildOptions, BuildResult, BuildStatus, is_episode_file
+from rustpunt.build.pool import terminate_as_interrupt
 from rustpunt.build.uptodate import Stamp, record_path, stamp
 from rustpunt.build.workspace import Workspace
 from rustpunt.errors import RustpuntError, shown
