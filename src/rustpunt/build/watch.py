@@ -416,7 +416,7 @@ def _checked_inputs(job: Job, options: BuildOptions, workspace: Workspace) -> fr
     job_options = replace(options, output_dir=job.output_dir)
     try:
         if is_episode_file(job.script):
-            from rustpunt.build.episode import load_episode
+            from rustpunt.build.episodefile import load_episode
 
             episode = load_episode(job.script)
             files = [part.path for part in episode.parts if part.path is not None]
