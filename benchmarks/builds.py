@@ -246,7 +246,8 @@ def rebuilds_in_process(
     at the files. Each rebuild must have spoken `synthesized` sentences."""
     import queue
 
-    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.batch import build_all
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.options import BuildOptions, BuildStatus
     from rustpunt.build.watch import Rebuilt, watch
     from rustpunt.voice.clipcache import ClipCache

@@ -22,7 +22,7 @@ from typing import Any
 import builds  # the floor and the meters are cold.py's, so the figures compare
 from harness import REPO, Figure, arguments, log, report
 
-from rustpunt.build.batch import usable_cpus
+from rustpunt.build.pool import usable_cpus
 
 EXAMPLES = sorted((REPO / "scripts").glob("*.yaml"))
 SOUND = ["--bed", "rain", "--bell", "both"]

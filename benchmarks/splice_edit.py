@@ -33,7 +33,10 @@ from splice_speech import BITRATE_KBPS, best, decoded_samples, make_session, spe
 
 from rustpunt.audio.pcm import SAMPLE_RATE
 from rustpunt.mp3 import splice
+from rustpunt.mp3.assembly import assemble
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
+from rustpunt.mp3.partcache import MemoryPartCache, part_key
+from rustpunt.mp3.units import plan_units
 
 _CHILD = """
 import sys, numpy as np
@@ -79,7 +82,7 @@ def measure_edits(
     segments: list[tuple[int, np.ndarray]], total: int, work: Path, repeat: int
 ) -> dict[str, Any]:
     """Pause-only edits of a long session: whole-frame moves (assembly) and a 10 ms move."""
-    cache = splice.MemoryPartCache()
+    cache = MemoryPartCache()
     target = work / "edit.mp3"
     fill = best(1, lambda: splice.write_spliced_mp3(target, segments, total, cache=cache))
     # every pause after the first grows by 3 frames (78 ms): every part keeps its lead
@@ -88,10 +91,10 @@ def measure_edits(
         (offset + (shift if k else 0), samples) for k, (offset, samples) in enumerate(segments)
     ]
     moved_total = total + shift
-    units = splice.plan_units(moved, moved_total)
+    units = plan_units(moved, moved_total)
     placed = []
     for unit in units:
-        key = splice.part_key(
+        key = part_key(
             unit.samples(), lead=unit.lead, lead_in=unit.lead_in, bitrate_kbps=BITRATE_KBPS
         )
         part = cache.get(key)
@@ -100,10 +103,10 @@ def measure_edits(
 
     def assemble_to_file() -> None:
         with target.open("wb") as handle:
-            splice.assemble(handle, placed, moved_total, bitrate_kbps=BITRATE_KBPS)
+            assemble(handle, placed, moved_total, bitrate_kbps=BITRATE_KBPS)
 
     def assemble_in_memory() -> None:
-        splice.assemble(io.BytesIO(), placed, moved_total, bitrate_kbps=BITRATE_KBPS)
+        assemble(io.BytesIO(), placed, moved_total, bitrate_kbps=BITRATE_KBPS)
 
     in_memory = best(repeat, assemble_in_memory)
     to_file = best(repeat, assemble_to_file)

@@ -15,9 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip
-from rustpunt.mp3 import splice
+from rustpunt.mp3 import frames as mp3frames
+from rustpunt.mp3.assembly import assemble
+from rustpunt.mp3.encode import encode_parts
 from rustpunt.mp3.export import encoder_command
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
+from rustpunt.mp3.partcache import EncodedPart
+from rustpunt.mp3.units import Unit, plan_units, reach_frames
 from rustpunt.voice.engines.espeak import EspeakEngine
 
 BITRATE_KBPS = 64
@@ -100,13 +104,13 @@ def _place(
     segments: Sequence[tuple[int, np.ndarray]],
     total: int,
     destination: Path,
-    encode: Callable[[splice.Unit], splice.EncodedPart],
+    encode: Callable[[Unit], EncodedPart],
 ) -> None:
-    units = splice.plan_units(segments, total)
+    units = plan_units(segments, total)
     parts = [encode(unit) for unit in units]
     placed = [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
     with destination.open("wb") as handle:
-        splice.assemble(handle, placed, total, bitrate_kbps=BITRATE_KBPS)
+        assemble(handle, placed, total, bitrate_kbps=BITRATE_KBPS)
 
 
 def spliced_ffmpeg_per_part(
@@ -117,11 +121,11 @@ def spliced_ffmpeg_per_part(
         segments,
         total,
         destination,
-        lambda unit: splice.encode_parts([unit], bitrate_kbps=BITRATE_KBPS)[0],
+        lambda unit: encode_parts([unit], bitrate_kbps=BITRATE_KBPS)[0],
     )
 
 
-def lameenc_part(unit: splice.Unit) -> splice.EncodedPart:
+def lameenc_part(unit: Unit) -> EncodedPart:
     """One part through a fresh lameenc encoder (LAME 3.100, reservoir on, quality 3 like
     ffmpeg's default), with the same lead-in: its first frame is the first of its own stream, so
     its main_data_begin is 0."""
@@ -135,23 +139,23 @@ def lameenc_part(unit: splice.Unit) -> splice.EncodedPart:
     encoder.set_quality(3)
     samples, lead = unit.samples(), unit.lead
     zeros = unit.lead_in * SAMPLES_PER_FRAME + lead
-    frames = unit.lead_in + splice.reach_frames(lead, samples.size) + 1
+    frames = unit.lead_in + reach_frames(lead, samples.size) + 1
     block = np.zeros(frames * SAMPLES_PER_FRAME, "<i2")
     block[zeros : zeros + samples.size] = samples
     stream = bytes(encoder.encode(block.tobytes())) + bytes(encoder.flush())
-    offsets = [*splice.mp3frames.frame_offsets(stream), len(stream)]
-    side = [splice.mp3frames.parse_side_info(stream, offsets[k]) for k in range(frames)]
+    offsets = [*mp3frames.frame_offsets(stream), len(stream)]
+    side = [mp3frames.parse_side_info(stream, offsets[k]) for k in range(frames)]
     assert side[0].main_data_begin == 0 and side[-1].silent
     count = max((k + 1 for k, info in enumerate(side) if not info.silent), default=0)
     data = stream[: offsets[count]]
-    return splice.EncodedPart(
+    return EncodedPart(
         data=data,
         frame_count=count,
         lead=lead,
         lead_in=unit.lead_in,
         bitrate_kbps=BITRATE_KBPS,
         frame_offsets=np.asarray(offsets[:count], dtype=np.int64),
-        crc=splice.mp3frames.crc16_frames(data, offsets[:count]),
+        crc=mp3frames.crc16_frames(data, offsets[:count]),
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import write_script
-from rustpunt.build.batch import build_all, find_scripts, jobs_for
+from rustpunt.build.batch import build_all
+from rustpunt.build.jobs import find_scripts, jobs_for
 from rustpunt.build.session import BuildOptions
 from rustpunt.voice.clipcache import ClipCache
 

@@ -15,7 +15,8 @@ import pytest
 from distributed import Client, LocalCluster
 
 from conftest import run_main, write_script
-from rustpunt.build.batch import build_all, jobs_for
+from rustpunt.build.batch import build_all
+from rustpunt.build.jobs import jobs_for
 from rustpunt.build.options import BuildOptions
 from rustpunt.voice.clipcache import ClipCache
 

@@ -19,7 +19,9 @@ import audiotools
 from conftest import run_main, write_script
 from rustpunt.audio.mix import TARGET_LUFS
 from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
-from rustpunt.build.episode import is_episode_file, load_episode, plan_episode
+from rustpunt.build.episode import plan_episode
+from rustpunt.build.episodefile import load_episode
+from rustpunt.build.options import is_episode_file
 from rustpunt.errors import ScriptError
 from rustpunt.podcast.cover import read_cover
 

@@ -199,7 +199,8 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
     import errno
 
     import rustpunt.files
-    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.batch import build_all
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.session import BuildOptions
     from rustpunt.voice.clipcache import ClipCache
 
@@ -313,11 +314,11 @@ def test_the_portable_watch_stops_an_orphaned_worker_without_the_kernels_help() 
     """Where prctl is missing (macOS, Windows) the watching thread alone must notice."""
     middle = (
         "import os, sys, time\n"
-        "from rustpunt.build import batch\n"
+        "from rustpunt.build import pool\n"
         "parent = os.getpid()\n"
         "child = os.fork()\n"
         "if child == 0:\n"
-        "    batch._watch_parent(parent)  # no prctl: only the watch\n"
+        "    pool._watch_parent(parent)  # no prctl: only the watch\n"
         "    time.sleep(60)\n"
         "    os._exit(0)\n"
         "print(child, flush=True)\n"
@@ -355,7 +356,8 @@ def full_disk_for(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     tmp_path: Path, hermetic: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
-    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.batch import build_all
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.session import BuildOptions
     from rustpunt.voice.clipcache import ClipCache
 
@@ -396,7 +398,8 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
 def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
     tmp_path: Path, hermetic: Path, name: str, keep: float
 ) -> None:
-    from rustpunt.build.batch import build_all, jobs_for
+    from rustpunt.build.batch import build_all
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.session import BuildOptions
     from rustpunt.voice.clipcache import ClipCache
 
@@ -423,7 +426,9 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     import logging
     import multiprocessing
 
-    from rustpunt.build.batch import build_all, jobs_for, usable_cpus
+    from rustpunt.build.batch import build_all
+    from rustpunt.build.jobs import jobs_for
+    from rustpunt.build.pool import usable_cpus
     from rustpunt.build.session import BuildOptions
     from rustpunt.voice.clipcache import ClipCache
 
@@ -433,7 +438,7 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(hermetic))
     jobs = jobs_for([tmp_path / "scripts"], options.output_dir)
     running: list[int] = []
-    with caplog.at_level(logging.INFO, logger="rustpunt.build.batch"):
+    with caplog.at_level(logging.INFO, logger="rustpunt.build.pool"):
         results = build_all(
             jobs, options, workers=1000,
             on_done=lambda result: running.append(len(multiprocessing.active_children())),

@@ -31,7 +31,7 @@ from rustpunt.audio.sounddesign import (
     render_layered,
 )
 from rustpunt.audio.sounds import SINGING_BOWL, SoundLayer, ring_ms
-from rustpunt.build.batch import find_scripts
+from rustpunt.build.jobs import find_scripts
 from rustpunt.errors import ScriptError
 from rustpunt.script.load import load_script
 from rustpunt.script.plan import Pause, Speech, plan

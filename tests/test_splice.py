@@ -18,14 +18,18 @@ from mutagen.id3 import CHAP, ID3, TIT2
 from mutagen.mp3 import MP3, BitrateMode
 
 import audiotools
-from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe, prepare_clip, samples_to_ms
+from rustpunt.audio.pcm import SAMPLE_RATE, Segment, ffmpeg_exe, prepare_clip, samples_to_ms
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path
 from rustpunt.mp3 import export, id3, splice
 from rustpunt.mp3 import frames as mp3frames
+from rustpunt.mp3.assembly import assemble, session_frames
+from rustpunt.mp3.encode import encode_part, encode_parts
 from rustpunt.mp3.export import write_mp3
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
 from rustpunt.mp3.id3 import Chapter, Metadata
+from rustpunt.mp3.partcache import DirectoryPartCache, EncodedPart, MemoryPartCache, part_key
+from rustpunt.mp3.units import CHUNK_SAMPLES, LEAD_IN_FRAMES, Unit, plan_units
 from rustpunt.voice.engines.espeak import EspeakEngine
 
 SENTENCES = (
@@ -222,10 +226,10 @@ def test_no_frame_borrows_across_a_join(session: Session) -> None:
     frames, offsets = audio_frames(session.spliced)
     audio = offsets[1:]
     side = [mp3frames.parse_side_info(frames, offset) for offset in audio]
-    units = splice.plan_units(session.segments, session.total)
+    units = plan_units(session.segments, session.total)
     assert len(units) == 3  # the two close segments share a part
     starts = {unit.start_frame - unit.lead_in for unit in units}
-    assert [unit.lead_in for unit in units] == [0, splice.LEAD_IN_FRAMES, splice.LEAD_IN_FRAMES]
+    assert [unit.lead_in for unit in units] == [0, LEAD_IN_FRAMES, LEAD_IN_FRAMES]
     held = 0
     for index, (offset, info) in enumerate(zip(audio, side)):
         if index in starts:
@@ -244,7 +248,7 @@ def test_info_frame_and_lame_tag(session: Session) -> None:
     count = len(offsets) - 1
     assert info.kind == b"Info"
     assert info.version == b"LAME3.100"
-    assert info.frames == count == splice.session_frames(session.total)
+    assert info.frames == count == session_frames(session.total)
     assert info.encoder_delay == 576
     assert info.padding == count * SAMPLES_PER_FRAME - 576 - session.total
     assert info.stream_bytes == info.music_length == len(data)
@@ -304,7 +308,7 @@ def test_tagged_with_chapters_inside_one_temporary_file(session: Session, tmp_pa
     ]
     with atomic_path(destination) as temporary:
         with temporary.open("wb") as handle:
-            splice.assemble(handle, placed, session.total)
+            assemble(handle, placed, session.total)
         id3.write_tags(temporary, METADATA, steps, samples_to_ms(session.total))
     assert audio_frames(destination)[0] == session.spliced.read_bytes()
     listed = audiotools.chapters(destination)  # a long title: ffmpeg drops v2.4 ones (PITFALLS)
@@ -317,12 +321,12 @@ def test_tagged_with_chapters_inside_one_temporary_file(session: Session, tmp_pa
 # --------------------------------------------------------------------------- re-timing and cache
 
 
-class CountingCache(splice.MemoryPartCache):
+class CountingCache(MemoryPartCache):
     def __init__(self) -> None:
         super().__init__()
         self.misses = 0
 
-    def get(self, key: str) -> splice.EncodedPart | None:
+    def get(self, key: str) -> EncodedPart | None:
         part = super().get(key)
         self.misses += part is None
         return part
@@ -333,28 +337,28 @@ def test_parts_kept_in_memory_in_front_of_the_folder(
 ) -> None:
     """What `rustpunt build --watch` keeps: read from the folder once, written through to it,
     and no more encoded speech than its limit (the part used longest ago goes first)."""
-    parts = [splice.encode_part(clip, lead=0) for clip in clips[:3]]
+    parts = [encode_part(clip, lead=0) for clip in clips[:3]]
     folder = CountingFolder(tmp_path / "parts")
     limit = len(parts[0].data) + len(parts[1].data)
-    kept = splice.MemoryPartCache(folder, limit_bytes=limit)
+    kept = MemoryPartCache(folder, limit_bytes=limit)
     for index, part in enumerate(parts[:2]):
         folder.put(f"{index:02d}" + "0" * 62, part)
     assert kept.get("00" + "0" * 62) == parts[0] and kept.get("00" + "0" * 62) == parts[0]
     assert folder.reads == 1  # the second get came from memory
     kept.put("02" + "0" * 62, parts[2])  # written through, and over the limit: 01 was never
-    assert splice.DirectoryPartCache(tmp_path / "parts").get("02" + "0" * 62) == parts[2]
+    assert DirectoryPartCache(tmp_path / "parts").get("02" + "0" * 62) == parts[2]
     assert len(kept) <= 2 and kept._bytes <= limit
     assert kept.get("02" + "0" * 62) == parts[2] and folder.reads == 1
     assert kept.get("01" + "0" * 62) == parts[1] and folder.reads == 2
     assert kept.get("99" + "0" * 62) is None
 
 
-class CountingFolder(splice.DirectoryPartCache):
+class CountingFolder(DirectoryPartCache):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.reads = 0
 
-    def get(self, key: str) -> splice.EncodedPart | None:
+    def get(self, key: str) -> EncodedPart | None:
         self.reads += 1
         return super().get(key)
 
@@ -429,12 +433,12 @@ def test_units_that_start_fresh_get_runs_of_their_own(clips: list[np.ndarray]) -
     """LAME's reservoir is empty only at the start of a run: units without a full lead-in (the
     session's first) cannot follow another unit in the same run."""
     units = [
-        splice.Unit.holding(40, 5, splice.LEAD_IN_FRAMES, clips[0]),
-        splice.Unit.holding(0, 0, 0, clips[2]),
-        splice.Unit.holding(1, 7, 1, clips[2]),
+        Unit.holding(40, 5, LEAD_IN_FRAMES, clips[0]),
+        Unit.holding(0, 0, 0, clips[2]),
+        Unit.holding(1, 7, 1, clips[2]),
     ]
-    parts = splice.encode_parts(units)
-    assert [part.lead_in for part in parts] == [splice.LEAD_IN_FRAMES, 0, 1]
+    parts = encode_parts(units)
+    assert [part.lead_in for part in parts] == [LEAD_IN_FRAMES, 0, 1]
     for part in parts:
         assert mp3frames.parse_side_info(part.data).main_data_begin == 0
     assert parts[1].data != parts[2].data  # the leads differ
@@ -443,20 +447,20 @@ def test_units_that_start_fresh_get_runs_of_their_own(clips: list[np.ndarray]) -
 def test_a_part_is_the_same_whatever_is_encoded_with_it(clips: list[np.ndarray]) -> None:
     """A cached part is laid in other sessions and later builds: its bytes must depend on its own
     samples only, not on the units encoded before it (LAME's state carries over a long silence)."""
-    lead_in = splice.LEAD_IN_FRAMES
-    alone = splice.encode_parts([splice.Unit.holding(0, 0, lead_in, clips[1])])[0]
+    lead_in = LEAD_IN_FRAMES
+    alone = encode_parts([Unit.holding(0, 0, lead_in, clips[1])])[0]
     for before in ([0], [2], [3, 0]):
-        units = [splice.Unit.holding(0, 0, lead_in, clips[i]) for i in before]
-        units.append(splice.Unit.holding(0, 0, lead_in, clips[1]))
-        assert splice.encode_parts(units)[-1] == alone, before
+        units = [Unit.holding(0, 0, lead_in, clips[i]) for i in before]
+        units.append(Unit.holding(0, 0, lead_in, clips[1]))
+        assert encode_parts(units)[-1] == alone, before
 
 
 def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path: Path) -> None:
-    part = splice.encode_part(clips[2], lead=300)
+    part = encode_part(clips[2], lead=300)
     assert part.frame_count > 0 and part.lead == 300
     assert mp3frames.parse_side_info(part.data).main_data_begin == 0
-    cache = splice.DirectoryPartCache(tmp_path / "parts")
-    key = splice.part_key(clips[2], lead=300, lead_in=12, bitrate_kbps=64)
+    cache = DirectoryPartCache(tmp_path / "parts")
+    key = part_key(clips[2], lead=300, lead_in=12, bitrate_kbps=64)
     assert cache.get(key) is None
     cache.put(key, part)
     assert cache.get(key) == part
@@ -466,14 +470,14 @@ def test_directory_cache_round_trip_and_damage(clips: list[np.ndarray], tmp_path
     stored.write_bytes(bytes(damaged))
     assert cache.get(key) is None
     assert not stored.exists()
-    assert key != splice.part_key(clips[2], lead=301, lead_in=12, bitrate_kbps=64)
-    assert key != splice.part_key(clips[2], lead=300, lead_in=11, bitrate_kbps=64)
-    assert key != splice.part_key(clips[2], lead=300, lead_in=12, bitrate_kbps=96)
+    assert key != part_key(clips[2], lead=301, lead_in=12, bitrate_kbps=64)
+    assert key != part_key(clips[2], lead=300, lead_in=11, bitrate_kbps=64)
+    assert key != part_key(clips[2], lead=300, lead_in=12, bitrate_kbps=96)
 
 
 def test_directory_cache_notices_a_truncated_part(clips: list[np.ndarray], tmp_path: Path) -> None:
-    part = splice.encode_part(clips[2], lead=0)
-    cache = splice.DirectoryPartCache(tmp_path / "parts")
+    part = encode_part(clips[2], lead=0)
+    cache = DirectoryPartCache(tmp_path / "parts")
     cache.put("cd" + "1" * 62, part)
     stored = next((tmp_path / "parts").glob("*/*.mp3part"))
     stored.write_bytes(stored.read_bytes()[:-209])
@@ -566,7 +570,7 @@ def test_errors(clips: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ExportError, match="no audio"):
         splice.write_spliced_mp3(target, [], 0)
     target.write_bytes(b"an older build")
-    monkeypatch.setattr(splice, "ffmpeg_exe", lambda: str(tmp_path / "no-ffmpeg"))
+    monkeypatch.setattr("rustpunt.mp3.encode.ffmpeg_exe", lambda: str(tmp_path / "no-ffmpeg"))
     with pytest.raises(ExportError, match=r"out\.mp3: ffmpeg cannot run"):
         splice.write_spliced_mp3(target, [(0, clips[0])], clips[0].size + 10)
     assert target.read_bytes() == b"an older build"
@@ -581,7 +585,7 @@ def test_overlapping_segments_in_any_order_are_summed(
     total = 30_000 + second.size + 5_000
     target = tmp_path / "overlap.mp3"
     splice.write_spliced_mp3(target, segments, total)
-    assert len(splice.plan_units(segments, total)) == 1
+    assert len(plan_units(segments, total)) == 1
     decoded, warnings = decode(target)
     assert warnings == "" and decoded.size == total
     mixed = np.zeros(total, dtype=np.float64)
@@ -602,17 +606,17 @@ def test_a_unit_is_made_piece_by_piece_as_if_mixed_whole(clips: list[np.ndarray]
         return lambda: made.append(index) or samples
 
     segments = [
-        splice.Segment(offset, samples.size, loader(index, samples))
+        Segment(offset, samples.size, loader(index, samples))
         for index, (offset, samples) in enumerate(placed)
     ]
     total = max(offset + samples.size for offset, samples in placed)
-    (unit,) = splice.plan_units(segments, total)
+    (unit,) = plan_units(segments, total)
     mixed = np.zeros(total, dtype=np.int32)
     for offset, samples in placed:
         mixed[offset : offset + samples.size] += samples
     expected = mixed.clip(-32768, 32767).astype(np.int16)
     assert np.abs(mixed).max() > 32767  # the overlap clips
-    for size in (1_000, 4_097, splice.CHUNK_SAMPLES):
+    for size in (1_000, 4_097, CHUNK_SAMPLES):
         made.clear()
         pieces = list(unit.chunks(size))
         assert max(piece.size for piece in pieces) <= size
@@ -631,12 +635,12 @@ def test_gapless_speech_is_never_mixed_whole(clips: list[np.ndarray], tmp_path: 
 
     def build(steps: int) -> tuple[int, Path]:
         segments = [
-            splice.Segment(index * step, 9_000, lambda index=index: pieces[index % 4].copy())
+            Segment(index * step, 9_000, lambda index=index: pieces[index % 4].copy())
             for index in range(steps)
         ]
         target = tmp_path / f"gapless-{steps}.mp3"
         total = steps * step
-        assert len(splice.plan_units(segments, total)) == 1  # one part: the case at hand
+        assert len(plan_units(segments, total)) == 1  # one part: the case at hand
         tracemalloc.start()
         try:
             splice.write_spliced_mp3(target, segments, total)

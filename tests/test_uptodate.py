@@ -96,7 +96,7 @@ def test_a_noop_rebuild_imports_no_audio_module_nor_engine(tmp_path: Path) -> No
     assert code == "0" and "0           1       0" in result.stdout  # one up to date
     loaded = set(modules.split())
     heavy = {"yaml", "gtts", "requests", "mutagen", "rustpunt.build.session", "rustpunt.voice.speak",
-             "rustpunt.build.episode", "rustpunt.mp3.export", "rustpunt.voice.engines.espeak", "rustpunt.script.load"}  # fmt: skip
+             "rustpunt.build.episode", "rustpunt.build.episodefile", "rustpunt.mp3.export", "rustpunt.voice.engines.espeak", "rustpunt.script.load"}  # fmt: skip
     assert not heavy & loaded, heavy & loaded
 
 

@@ -19,7 +19,8 @@ import pytest
 from mutagen.mp3 import MP3
 
 from conftest import write_script
-from rustpunt.build.batch import build_all, jobs_for
+from rustpunt.build.batch import build_all
+from rustpunt.build.jobs import jobs_for
 from rustpunt.build.options import BuildOptions, BuildStatus
 from rustpunt.build.watch import Rebuilt, Round, watch
 from rustpunt.voice.clipcache import ClipCache

@@ -37,7 +37,7 @@ from rustpunt.build.options import BuildOptions, BuildResult, BuildStatus
 from rustpunt.errors import RustpuntError, shown
 
 if TYPE_CHECKING:
-    from rustpunt.build.batch import Job
+    from rustpunt.build.jobs import Job
     from rustpunt.build.workspace import Workspace
     from rustpunt.voice.speak import Voices
 
@@ -157,7 +157,7 @@ def build_task(
     bytes of every file it wrote."""
     from distributed import get_worker
 
-    from rustpunt.build.batch import _build_one
+    from rustpunt.build.jobs import _build_one
 
     worker = get_worker().address
     with _BUILD_LOCK:

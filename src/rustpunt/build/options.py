@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from rustpunt.mp3.export import Encoder
-    from rustpunt.mp3.splice import PartCache
+    from rustpunt.mp3.partcache import PartCache
     from rustpunt.script.soundsettings import SoundSettings
     from rustpunt.voice.clipcache import ClipCache
 

@@ -52,17 +52,14 @@ from rustpunt.files import atomic_paths
 from rustpunt.inputs import Inputs
 from rustpunt.memo import MEMOS
 from rustpunt.mp3.export import (
-    Chapter,
-    Cue,
     Encoder,
-    Metadata,
-    json_text,
-    vtt_text,
     write_mp3_into,
     write_sidecar_into,
     write_spliced_into,
 )
-from rustpunt.mp3.splice import DirectoryPartCache, PartCache
+from rustpunt.mp3.id3 import Chapter, Metadata
+from rustpunt.mp3.partcache import DirectoryPartCache, PartCache
+from rustpunt.mp3.sidecars import Cue, json_text, vtt_text
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, Speech, Timeline, plan
 from rustpunt.script.sentences import caption_cues, split_span

@@ -23,7 +23,7 @@ Rebuilds run one at a time in this process (worker processes would start cold, l
 point). Each round gets a fresh `Voices` that shares the engines of the previous ones: the
 engine is made once, while a voice that could not be reached is asked again in the next round,
 and the lexicons are read again whenever a file other than a script changed. The encoded speech
-stays in memory from one rebuild to the next (splice.MemoryPartCache, in front of the cache
+stays in memory from one rebuild to the next (partcache.MemoryPartCache, in front of the cache
 folder), and Python's collector runs while the watch waits, not in the middle of a rebuild.
 """
 
@@ -41,8 +41,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rustpunt.build.batch import Job, Report, build_serially, jobs_for, terminate_as_interrupt
+from rustpunt.build.batch import Report, build_serially
+from rustpunt.build.jobs import Job, jobs_for
 from rustpunt.build.options import BuildOptions, BuildResult, BuildStatus, is_episode_file
+from rustpunt.build.pool import terminate_as_interrupt
 from rustpunt.build.uptodate import Stamp, record_path, stamp
 from rustpunt.build.workspace import Workspace
 from rustpunt.errors import RustpuntError, shown
@@ -141,7 +143,7 @@ def watch(
     events). `workspace`: what lives for the watch (the first build's), else a new one.
     """
     if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
-        from rustpunt.mp3.splice import DirectoryPartCache, MemoryPartCache
+        from rustpunt.mp3.partcache import DirectoryPartCache, MemoryPartCache
 
         behind = DirectoryPartCache(options.cache.parts, options.cache.remote)
         options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
@@ -414,7 +416,7 @@ def _checked_inputs(job: Job, options: BuildOptions, workspace: Workspace) -> fr
     job_options = replace(options, output_dir=job.output_dir)
     try:
         if is_episode_file(job.script):
-            from rustpunt.build.episode import load_episode
+            from rustpunt.build.episodefile import load_episode
 
             episode = load_episode(job.script)
             files = [part.path for part in episode.parts if part.path is not None]

@@ -23,7 +23,8 @@ from rustpunt.cli.output import _emit_json, _fit, _run_state, _terminal_width
 from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
-    from rustpunt.build.batch import Job, Report
+    from rustpunt.build.batch import Report
+    from rustpunt.build.jobs import Job
     from rustpunt.build.options import BuildOptions, BuildResult
     from rustpunt.build.watch import Rebuilt, Round
     from rustpunt.mp3.export import Encoder
@@ -149,7 +150,7 @@ def build(
       rustpunt build scripts/ --watch         # rebuild each script when it is saved
       rustpunt build scripts/ --review        # and refresh output/index.html
     """
-    from rustpunt.build.batch import jobs_for
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.options import BuildOptions
     from rustpunt.voice.clipcache import ClipCache
 
@@ -308,7 +309,7 @@ def _record_round(
     done: Round, paths: tuple[Path, ...], options: BuildOptions, *, review: bool
 ) -> None:
     """A rebuild round of the watch goes into the build record (and the page, with --review)."""
-    from rustpunt.build.batch import jobs_for
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.studio.review import record_build
 
     results = [item.result for item in done.rebuilt]

@@ -33,7 +33,7 @@ def check(paths: tuple[Path, ...], voices_dirs: tuple[Path, ...], as_json: bool)
     Example:
       rustpunt check scripts/
     """
-    from rustpunt.build.batch import check_scripts
+    from rustpunt.build.check import check_scripts
 
     paths = _existing(paths, Path("scripts"))
     report = check_scripts(paths, voices_dirs)
@@ -108,13 +108,13 @@ def plan(script: Path, as_json: bool) -> None:
         episode,  # an episode file: its parts; `length:`
         length,
     )
-    from rustpunt.build.options import output_paths
+    from rustpunt.build.options import is_episode_file, output_paths
     from rustpunt.script.load import load_script
     from rustpunt.script.plan import Pause
     from rustpunt.script.plan import plan as make_plan
     from rustpunt.voice.spokentext import plan_document, script_lexicon, speech_pieces
 
-    if episode.is_episode_file(script):
+    if is_episode_file(script):
         loaded_episode = episode.load_episode(script)
         planned = episode.fitted(loaded_episode, episode.plan_episode(loaded_episode))
         if as_json:

@@ -108,8 +108,9 @@ def studio(
     """
     import webbrowser
 
-    from rustpunt.build.batch import jobs_for, new_voices
+    from rustpunt.build.batch import new_voices
     from rustpunt.build.changes import EVENT_SETTLE_SECONDS, FileEvents
+    from rustpunt.build.jobs import jobs_for
     from rustpunt.build.options import BuildOptions, output_paths
     from rustpunt.build.watch import SETTLE_SECONDS
     from rustpunt.build.watch import watch as watch_scripts

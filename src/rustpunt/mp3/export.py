@@ -33,7 +33,6 @@ from rustpunt.mp3.id3 import (
     tag_chapter_ids,
     write_tags,
 )
-from rustpunt.mp3.sidecars import Cue, json_text, vtt_text
 from rustpunt.mp3.splice import (
     PartCache,
     SegmentLike,
@@ -311,19 +310,11 @@ def write_sidecar_into(temporary: Path, text: str, *, shown: Path) -> None:
         raise output_error(shown, error) from None
 
 
-# Chapter, Metadata (rustpunt.mp3.id3), Cue, json_text and vtt_text (rustpunt.mp3.sidecars) are
-# imported from here by build/session.py and build/episode.py, which are split later: until then
-# they stay importable from this module too.
 __all__ = [
-    "Chapter",
-    "Cue",
     "Encoder",
-    "Metadata",
     "check_encoder",
     "encoder_command",
-    "json_text",
     "output_error",
-    "vtt_text",
     "write_mp3",
     "write_mp3_into",
     "write_sidecar_into",

@@ -35,7 +35,7 @@ from rustpunt.errors import RustpuntError, shown
 from rustpunt.files import atomic_path
 
 if TYPE_CHECKING:
-    from rustpunt.build.batch import Job
+    from rustpunt.build.jobs import Job
     from rustpunt.build.options import BuildResult
 
 log = logging.getLogger(__name__)

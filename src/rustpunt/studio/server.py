@@ -11,7 +11,7 @@ loopback, with every rebuild announced to the page as it happens.
   that leads out), with its content type and HTTP range requests (a player seeks by them).
 
 The server answers in threads of its own; the watch runs in the main thread, where Ctrl-C and
-SIGTERM stop it (rustpunt.build.batch.terminate_as_interrupt), and then the server is shut down.
+SIGTERM stop it (rustpunt.build.pool.terminate_as_interrupt), and then the server is shut down.
 """
 
 from __future__ import annotations

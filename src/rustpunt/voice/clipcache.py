@@ -139,7 +139,7 @@ class ClipCache:
         """Entries header() found, "local" or "remote": a build's counts are the difference."""
         self.clips = self.root / "clips"
         self.parts = self.root / "mp3parts"
-        """Encoded speech for the spliced MP3 writer (rustpunt.mp3.splice.DirectoryPartCache)."""
+        """Encoded speech for the spliced MP3 writer (rustpunt.mp3.partcache.DirectoryPartCache)."""
         self._clips_text = str(self.clips)
         self._headers: dict[str, tuple[FileStamp, dict[str, Any]]] = {}
         """Headers read by header(), by key, with the stamp of the file they were read from."""

@@ -79,7 +79,7 @@ _CALLBACK = _CALLBACK_TYPE(_collect)
 
 HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Signals whose Python handler is held while espeak speaks: Ctrl-C, and SIGTERM, which a build
-turns into an interrupt (rustpunt.build.batch)."""
+turns into an interrupt (rustpunt.build.pool)."""
 
 
 @contextlib.contextmanager
