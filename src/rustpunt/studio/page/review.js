@@ -333,9 +333,12 @@
     if (!audio) { location.reload(); return; }
     const play = current === entry || !audio.paused;
     const at = event.start_ms == null ? audio.currentTime * 1000 : event.start_ms;
-    const note = { key: key, start_ms: event.start_ms, received: Date.now(), playing: null };
+    const note = { key: key, start_ms: event.start_ms, received: Date.now(), playing: null, playing_at_ms: null };
     window.__lastRebuild = note; // for the tests and the benchmark
-    audio.addEventListener('playing', () => { note.playing = Date.now(); }, { once: true });
+    audio.addEventListener('playing', () => {
+      note.playing = Date.now();
+      note.playing_at_ms = audio.currentTime * 1000; // where the new audio started to play
+    }, { once: true });
     audio.src = entry.data.src.split('?')[0] + '?v=' + Date.now();
     seek(entry, at, play);
   }
