@@ -30,6 +30,7 @@ Modes:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import functools
@@ -455,6 +456,7 @@ def _dead_port() -> socket.socket:
     FakeGoogle, can be given the same port and answer where a test expects nobody."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     probe.bind(("127.0.0.1", 0))
+    atexit.register(probe.close)  # held for the whole session, closed at its end
     return probe
 
 
