@@ -8,7 +8,6 @@ from conftest import write_script
 from rustpunt.build.batch import build_all
 from rustpunt.build.jobs import find_scripts, jobs_for
 from rustpunt.build.session import BuildOptions
-from rustpunt.voice.clipcache import ClipCache
 
 SCRIPT = "title: t\nsteps: [Adem in., Adem uit., Adem in.]\noutro: Klaar.\n"
 
@@ -28,9 +27,7 @@ def test_folders_are_searched_for_scripts_but_not_voices_or_hidden_folders(tmp_p
 
 def test_a_single_build_tells_of_every_clip_it_speaks(tmp_path: Path, hermetic: Path) -> None:
     script = write_script(tmp_path, "a.yaml", SCRIPT)
-    options = BuildOptions(
-        output_dir=tmp_path / "out", cache=ClipCache(hermetic), voice="nl-espeak"
-    )
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=hermetic, voice="nl-espeak")
     told: list[tuple[Path, int, int]] = []
     finished = []
     results = build_all(
