@@ -250,12 +250,13 @@ def rebuilds_in_process(
     from rustpunt.build.jobs import jobs_for
     from rustpunt.build.options import BuildOptions, BuildStatus
     from rustpunt.build.watch import Rebuilt, watch
-    from rustpunt.voice.clipcache import ClipCache
+    from rustpunt.build.workspace import Workspace
     from rustpunt.voice.speak import Voices
 
-    options = BuildOptions(output_dir=out, cache=ClipCache(cache), voice=VOICE)
-    voices = Voices(options.cache)
-    build_all(jobs_for([path], out), options, workers=1, shared_voices=voices)
+    options = BuildOptions(output_dir=out, cache_dir=cache, voice=VOICE)
+    workspace = Workspace.for_options(options)  # the first build's, kept by the watch
+    voices = Voices(workspace.clips)
+    build_all(jobs_for([path], out), options, workers=1, shared_voices=voices, workspace=workspace)
     rebuilt: queue.Queue[Rebuilt] = queue.Queue()
     stop, watching = threading.Event(), threading.Event()
     thread = threading.Thread(
@@ -263,6 +264,7 @@ def rebuilds_in_process(
         args=([path], options),
         kwargs={
             "voices": voices,
+            "workspace": workspace,
             "on_watching": lambda count: watching.set(),
             "on_rebuilt": rebuilt.put,
             "stop": stop,

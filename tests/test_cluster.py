@@ -18,7 +18,6 @@ from conftest import run_main, write_script
 from rustpunt.build.batch import build_all
 from rustpunt.build.jobs import jobs_for
 from rustpunt.build.options import BuildOptions
-from rustpunt.voice.clipcache import ClipCache
 
 STEPS = [
     "Adem rustig in door je neus.",
@@ -107,7 +106,7 @@ def test_an_unreachable_scheduler_is_one_line(
 def test_a_worker_killed_mid_build_loses_nothing(tmp_path: Path, cluster: LocalCluster) -> None:
     scripts = _scripts(tmp_path / "scripts", 4)
     options = BuildOptions(
-        output_dir=tmp_path / "out", cache=ClipCache(tmp_path / "cache"), voice="nl-espeak"
+        output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", voice="nl-espeak"
     )
     results: list = []
     builder = threading.Thread(

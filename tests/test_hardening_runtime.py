@@ -213,7 +213,7 @@ def test_a_full_cache_while_building_is_one_line_naming_the_cache(
         real_link(source, destination)
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
-    options = BuildOptions(output_dir=tmp_path / "out", cache=cache)
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=cache.root)
     jobs = jobs_for([script], options.output_dir)
     monkeypatch.setattr(rustpunt.files.os, "link", full_disk_link)
     [result] = build_all(jobs, options, workers=1)
@@ -359,11 +359,10 @@ def test_a_full_disk_at_the_sidecars_is_one_line_and_leaves_no_half_set(
     from rustpunt.build.batch import build_all
     from rustpunt.build.jobs import jobs_for
     from rustpunt.build.session import BuildOptions
-    from rustpunt.voice.clipcache import ClipCache
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
     out = tmp_path / "out"
-    options = BuildOptions(output_dir=out, cache=ClipCache(hermetic))
+    options = BuildOptions(output_dir=out, cache_dir=hermetic)
     jobs = jobs_for([script], out)
     [first] = build_all(jobs, options, workers=1)
     assert first.status == BuildStatus.BUILT
@@ -401,11 +400,10 @@ def test_a_truncated_output_beside_an_intact_json_is_rebuilt(
     from rustpunt.build.batch import build_all
     from rustpunt.build.jobs import jobs_for
     from rustpunt.build.session import BuildOptions
-    from rustpunt.voice.clipcache import ClipCache
 
     script = write_script(tmp_path, "kort.yaml", SHORT)
     out = tmp_path / "out"
-    options = BuildOptions(output_dir=out, cache=ClipCache(hermetic))
+    options = BuildOptions(output_dir=out, cache_dir=hermetic)
     jobs = jobs_for([script], out)
     assert [r.status for r in build_all(jobs, options, workers=1)] == ["built"]
     assert [r.status for r in build_all(jobs, options, workers=1)] == ["up to date"]
@@ -430,12 +428,11 @@ def test_workers_are_capped_at_the_cpus_and_the_pending_scripts(
     from rustpunt.build.jobs import jobs_for
     from rustpunt.build.pool import usable_cpus
     from rustpunt.build.session import BuildOptions
-    from rustpunt.voice.clipcache import ClipCache
 
     scripts = 2 * usable_cpus() + 1
     for n in range(scripts):
         write_script(tmp_path / "scripts", f"s{n}.yaml", SHORT.replace("Kort", f"Kort {n}"))
-    options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(hermetic))
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=hermetic)
     jobs = jobs_for([tmp_path / "scripts"], options.output_dir)
     running: list[int] = []
     with caplog.at_level(logging.INFO, logger="rustpunt.build.pool"):

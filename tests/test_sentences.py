@@ -28,7 +28,6 @@ from rustpunt.script.sentences import (
     split_inline,
     timing_text,
 )
-from rustpunt.voice.clipcache import ClipCache
 from rustpunt.voice.profiles import (
     DEFAULT_CLAUSE_PAUSE_MS,
     DEFAULT_SENTENCE_PAUSE_MS,
@@ -371,7 +370,7 @@ def test_absurd_speech_pauses_are_refused_at_their_line(tmp_path: Path, value: s
 
 def test_the_build_key_covers_the_lexicon_and_the_engine(tmp_path: Path) -> None:
     script_path = write_script(tmp_path, "s.yaml", "title: t\nvoice: nl-espeak\nsteps:\n  - a\n")
-    options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(tmp_path / "cache"))
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
 
     def key() -> str:
         script = load_script(script_path)

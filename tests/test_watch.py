@@ -23,7 +23,7 @@ from rustpunt.build.batch import build_all
 from rustpunt.build.jobs import jobs_for
 from rustpunt.build.options import BuildOptions, BuildStatus
 from rustpunt.build.watch import Rebuilt, Round, watch
-from rustpunt.voice.clipcache import ClipCache
+from rustpunt.build.workspace import Workspace
 from rustpunt.voice.speak import Voices
 
 SCRIPT = """\
@@ -48,9 +48,14 @@ class Watching:
     """The watch in a thread, on a folder built once first; what it rebuilds arrives in a queue."""
 
     def __init__(self, folder: Path, options: BuildOptions, **kwargs: object) -> None:
-        self.voices = Voices(options.cache)
+        self.workspace = Workspace.for_options(options)  # the first build's, kept by the watch
+        self.voices = Voices(self.workspace.clips)
         first = build_all(
-            jobs_for([folder], options.output_dir), options, workers=1, shared_voices=self.voices
+            jobs_for([folder], options.output_dir),
+            options,
+            workers=1,
+            shared_voices=self.voices,
+            workspace=self.workspace,
         )
         assert all(result.status == BuildStatus.BUILT for result in first), first
         self.rebuilt: queue.Queue[Rebuilt] = queue.Queue()
@@ -62,6 +67,7 @@ class Watching:
             args=([folder], options),
             kwargs={
                 "voices": self.voices,
+                "workspace": self.workspace,
                 "on_watching": lambda count: watching.set(),
                 "on_rebuilt": self.rebuilt.put,
                 "on_round": self.rounds.put,
@@ -85,7 +91,7 @@ class Watching:
 @pytest.fixture
 def options(tmp_path: Path) -> BuildOptions:
     return BuildOptions(
-        output_dir=tmp_path / "out", cache=ClipCache(tmp_path / "cache"), voice="nl-espeak"
+        output_dir=tmp_path / "out", cache_dir=tmp_path / "cache", voice="nl-espeak"
     )
 
 
@@ -189,7 +195,7 @@ def test_an_edited_voice_profile_beside_the_scripts_is_heard(tmp_path: Path) -> 
     profile = "engine: espeak\nsettings:\n  voice: nl\n  rate: {rate}\ntempo: 1.0\n"
     write_script(tmp_path / "scripts" / "voices", "mijn.yaml", profile.format(rate=150))
     write_script(tmp_path / "scripts", "kort.yaml", "voice: mijn\n" + SCRIPT)
-    options = BuildOptions(output_dir=tmp_path / "out", cache=ClipCache(tmp_path / "cache"))
+    options = BuildOptions(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
     running = Watching(tmp_path / "scripts", options)
     try:
         before = seconds(tmp_path / "out" / "kort.mp3")

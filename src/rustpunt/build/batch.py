@@ -25,7 +25,6 @@ from rustpunt.files import check_writable
 
 if TYPE_CHECKING:
     from rustpunt.build.session import Prepared
-    from rustpunt.voice.clipcache import ClipCache
     from rustpunt.voice.speak import Voices
 
 # The audio side (session, episode, speak, export, numpy) is imported where a script is checked
@@ -62,13 +61,13 @@ def check_voice_override(
         return
     from rustpunt.build.session import voices_for
 
-    inputs = (workspace or Workspace()).inputs
+    inputs = (workspace or Workspace.for_options(options)).inputs
     registries = [voices_for(job.script, options.voices_dirs, inputs) for job in jobs]
     if all(options.voice not in registry.profiles for registry in registries):
         registries[0].get(options.voice)
 
 
-def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
+def preflight(jobs: Sequence[Job], options: BuildOptions, workspace: Workspace) -> None:
     """Before any synthesis: --voice names a profile, every output folder takes files and so
     does the clip cache (a folder problem found after an hour of speech wastes the hour);
     leftovers of killed builds go. The --voice profile is read by build_all once it knows
@@ -78,8 +77,8 @@ def preflight(jobs: Sequence[Job], options: BuildOptions) -> None:
     check_voice_named(jobs, options)
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         check_writable(folder)
-    options.cache.check()
-    remove_leftovers(jobs, options)
+    workspace.clips.check()
+    remove_leftovers(jobs, workspace)
 
 
 def _settled(
@@ -135,7 +134,7 @@ def find_pending(
     whose stamps in `ledger` all match is up to date without being read (`on_stamped` hears how
     long that took for all); the others take the full check, and `ledger` notes what each one
     read, to record it once the batch is done."""
-    workspace = workspace or Workspace()
+    workspace = workspace or Workspace.for_options(options)
     started = time.perf_counter()
     results: dict[int, BuildResult] = {}
     unknown: list[int] = []
@@ -204,24 +203,25 @@ def _note(
         log.debug("cannot note the inputs of %s", job.script, exc_info=True)
 
 
-def _voices_when_needed(cache: ClipCache, given: Voices | None = None) -> Callable[[], Voices]:
+def _voices_when_needed(workspace: Workspace, given: Voices | None = None) -> Callable[[], Voices]:
     """The build's Voices (`given`, else made on first use: a no-op rebuild never imports the
     engines)."""
 
     @functools.cache
     def voices() -> Voices:
-        return given if given is not None else new_voices(cache)
+        return given if given is not None else new_voices(workspace)
 
     return voices
 
 
-def new_voices(cache: ClipCache) -> Voices:
-    """The Voices of a build in this process: its encoder is tried before its first sentence
-    is spoken (a broken ffmpeg found after an hour of speech wastes the hour)."""
+def new_voices(workspace: Workspace) -> Voices:
+    """The Voices of a build in this process, speaking through the workspace's clip cache: its
+    encoder is tried before its first sentence is spoken (a broken ffmpeg found after an hour of
+    speech wastes the hour)."""
     from rustpunt.mp3.export import check_encoder
     from rustpunt.voice.speak import Voices
 
-    return Voices(cache, before_synthesis=check_encoder)
+    return Voices(workspace.clips, before_synthesis=check_encoder)
 
 
 def build_serially(
@@ -233,7 +233,7 @@ def build_serially(
     workspace: Workspace | None = None,
 ) -> list[BuildResult]:
     """Build jobs one after the other in this process, telling on_clip of every clip spoken."""
-    workspace = workspace or Workspace()
+    workspace = workspace or Workspace.for_options(options)
     results = []
     for job in jobs:
         clip_told = (
@@ -279,15 +279,16 @@ def build_all(
     how long finding the jobs to build took, and how much of it went to the jobs found up to
     date by their stamps alone. `checked`: preflight() was run. `shared_voices`: the Voices to
     build with in this process (rustpunt.build.watch keeps its engines), else one made on first use.
-    `workspace`: what lives for the build (the watch keeps its own), else a new one.
+    `workspace`: what lives for the build, its caches among it (the watch keeps its own), else
+    one made from the options; `shared_voices` must speak through its clip cache.
     """
-    workspace = workspace or Workspace()
+    workspace = workspace or Workspace.for_options(options)
     with terminate_as_interrupt():
         if not checked:
-            preflight(jobs, options)
-        voices = _voices_when_needed(options.cache, shared_voices)
+            preflight(jobs, options, workspace)
+        voices = _voices_when_needed(workspace, shared_voices)
         started = time.perf_counter()
-        ledger = Ledger.open(options)
+        ledger = Ledger.open(options, workspace.clips.root)
         opened = time.perf_counter() - started
         stamped: list[float] = []
         results, todo = find_pending(
@@ -306,16 +307,16 @@ def build_all(
             if cluster is not None:
                 from rustpunt.build.cluster import build_on_cluster
 
-                built = build_on_cluster(pending, options, cluster, on_done)
+                built = build_on_cluster(pending, options, workspace, cluster, on_done)
             elif count == 1:
                 built = build_serially(pending, options, voices(), on_done, on_clip, workspace)
             else:
-                built = build_in_parallel(pending, options, count, on_done)
+                built = build_in_parallel(pending, options, workspace, count, on_done)
         results.update(zip(todo, built))
         if built:
             from rustpunt.remote import add_stats
 
-            add_stats(options.cache.root, build_counts(built))
+            add_stats(workspace.clips.root, build_counts(built))
         ordered = [results[i] for i in range(len(jobs))]
         for job, result in zip(jobs, ordered):
             ledger.finish(job.script, job.output_dir, result)

@@ -47,10 +47,10 @@ SEMAPHORE_NAME = "rustpunt-google-requests"
 _BUILD_LOCK = threading.Lock()
 """One build at a time per worker process: the espeak library keeps global state, and a build
 changes the working folder (a worker started with several threads still builds one by one)."""
-_worker_voices: dict[tuple[str, str | None], Voices] = {}
-"""Each worker process's Voices, by cache folder and remote URL: its engines start once."""
-_worker_workspace: Workspace | None = None
-"""Each worker process's Workspace (the process is the worker's unit, as in the local pool)."""
+_worker_builds: dict[tuple[str, str | None], tuple[Workspace, Voices]] = {}
+"""Each worker process's Workspace and Voices, by the client's cache folder and remote URL: made
+once per process (the process is the worker's unit, as in the local pool), its engines started
+once."""
 
 
 class ClusterError(RustpuntError):
@@ -60,10 +60,12 @@ class ClusterError(RustpuntError):
 def build_on_cluster(
     jobs: Sequence[Job],
     options: BuildOptions,
+    workspace: Workspace,
     address: str,
     on_done: Callable[[BuildResult], None] | None = None,
 ) -> list[BuildResult]:
-    """Build each job as one Dask task; results in the order of jobs."""
+    """Build each job as one Dask task; results in the order of jobs. Each worker makes its own
+    Workspace on the cache folder and URL of this build's `workspace`."""
     try:
         from distributed import Client
     except ImportError:
@@ -79,7 +81,7 @@ def build_on_cluster(
         ) from None
     try:
         with client.as_current():
-            return _submitted(client, jobs, options, on_done)
+            return _submitted(client, jobs, workspace.passed_on(options), on_done)
     finally:
         client.close()
 
@@ -169,14 +171,14 @@ def build_task(
                 "the scripts at the client's paths (a shared folder, or the same checkout)",
                 worker=worker,
             ), {}
-        voices = _voices(options, slots)
+        workspace, voices = _worker_build(options, slots)
         scratch = Path(tempfile.mkdtemp(prefix="rustpunt-task-"))
         previous = os.getcwd()
         try:
             os.chdir(folder)
             job_here = replace(job, output_dir=scratch)
-            here = replace(options, cache=voices.cache, published_dir=job.output_dir)
-            result = _build_one(job_here, here, voices, _workspace())
+            here = replace(options, published_dir=job.output_dir)
+            result = _build_one(job_here, here, voices, workspace)
             files = {
                 path.name: path.read_bytes()
                 for path in scratch.iterdir()
@@ -188,30 +190,23 @@ def build_task(
     return replace(result, worker=worker), files
 
 
-def _workspace() -> Workspace:
-    """This worker's Workspace: made once per process, as a pool worker's is."""
-    global _worker_workspace
-    if _worker_workspace is None:
-        from rustpunt.build.workspace import Workspace
-
-        _worker_workspace = Workspace()
-    return _worker_workspace
-
-
-def _voices(options: BuildOptions, slots: Any) -> Voices:
-    """This worker's Voices for the build's cache: made once per process."""
+def _worker_build(options: BuildOptions, slots: Any) -> tuple[Workspace, Voices]:
+    """This worker's Workspace for the build's cache, and Voices speaking through its clip
+    cache: made once per process. The client's cache folder if this worker can use it (the
+    same machine, a LocalCluster), else the worker's own user cache folder."""
+    from rustpunt.build.workspace import Workspace
     from rustpunt.mp3.export import check_encoder
-    from rustpunt.voice.clipcache import CacheError, ClipCache, default_cache_dir
+    from rustpunt.voice.clipcache import CacheError, default_cache_dir
     from rustpunt.voice.speak import Voices
 
-    remote = options.cache.remote
-    key = (str(options.cache.root), remote.url if remote is not None else None)
-    if key not in _worker_voices:
-        cache = ClipCache(options.cache.root, remote)
+    key = (str(options.cache_dir), options.cache_url)
+    if key not in _worker_builds:
+        workspace = Workspace.for_options(options)
         try:
-            cache.check()
+            workspace.clips.check()
         except CacheError:  # the client's folder is on another machine
-            cache = ClipCache(default_cache_dir(), remote)
-            cache.check()
-        _worker_voices[key] = Voices(cache, request_slots=slots, before_synthesis=check_encoder)
-    return _worker_voices[key]
+            workspace = Workspace.for_options(replace(options, cache_dir=default_cache_dir()))
+            workspace.clips.check()
+        voices = Voices(workspace.clips, request_slots=slots, before_synthesis=check_encoder)
+        _worker_builds[key] = (workspace, voices)
+    return _worker_builds[key]

@@ -57,7 +57,6 @@ from rustpunt.build.workspace import Workspace
 from rustpunt.errors import FileProblem, ScriptError, VoiceError, shown
 from rustpunt.inputs import Inputs, inputs_or_new
 from rustpunt.mp3.id3 import Chapter, Metadata
-from rustpunt.mp3.partcache import DirectoryPartCache
 from rustpunt.mp3.sidecars import Cue
 from rustpunt.podcast.cover import CoverArt, CoverError, check_cover, draw_cover
 from rustpunt.script.load import Script
@@ -336,7 +335,7 @@ def settled(
     path: Path, options: BuildOptions, workspace: Workspace | None = None
 ) -> BuildResult | None:
     """The result when the episode's outputs are up to date, else None (errors propagate)."""
-    inputs = (workspace or Workspace()).inputs
+    inputs = (workspace or Workspace.for_options(options)).inputs
     episode = with_overrides(load_episode(path), options.sound)
     registry = voices_for(path, options.voices_dirs, inputs)
     voice = chosen_voice(episode, registry, options.voice)
@@ -364,7 +363,7 @@ def build_episode(
     workspace: Workspace | None = None,
 ) -> BuildResult:
     """Build one episode file into NAME.mp3 (+ .vtt, .json) unless it is up to date."""
-    workspace = workspace or Workspace()
+    workspace = workspace or Workspace.for_options(options)
     current = settled(path, options, workspace)
     if current is not None:
         return current
@@ -422,9 +421,7 @@ def build_episode(
         chapter_list=chapters,
         cue_list=episode_cues(mix, spoken.layouts),
         encoder=options.encoder,
-        parts=options.parts
-        if options.parts is not None
-        else DirectoryPartCache(options.cache.parts, options.cache.remote),
+        parts=workspace.parts,
     )
     return built_result(path, paths, mix, spoken)
 

@@ -158,28 +158,29 @@ def _build_one(
         from rustpunt.build.episode import build_episode
 
         builder = build_episode
-    found = options.cache.found.copy()
+    clips = workspace.clips  # the one the build's Voices speak through
+    found = clips.found.copy()
 
     def build() -> BuildResult:
         try:
             return builder(job.script, job_options, voices, on_clip, workspace=workspace)
         finally:
-            options.cache.flush()  # done means in the shared cache too (a worker may stop next)
+            clips.flush()  # done means in the shared cache too (a worker may stop next)
 
     result = _guarded(build, job)
     assert result is not None
-    remote = options.cache.remote
+    remote = clips.remote
     return replace(
         result,
-        from_cache=options.cache.found["local"] - found["local"],
-        from_remote=options.cache.found["remote"] - found["remote"],
+        from_cache=clips.found["local"] - found["local"],
+        from_remote=clips.found["remote"] - found["remote"],
         remote_problem=remote.problem if remote is not None else None,
     )
 
 
-def remove_leftovers(jobs: Sequence[Job], options: BuildOptions) -> None:
+def remove_leftovers(jobs: Sequence[Job], workspace: Workspace) -> None:
     """Temporary files of builds that were killed, in the output folders and the clip cache
     (a file its writer still holds belongs to a build that runs, and stays)."""
     for folder in dict.fromkeys(job.output_dir for job in jobs):
         remove_stale_parts(folder)
-    remove_stale_parts(options.cache.clips, "*/.*.part")
+    remove_stale_parts(workspace.clips.clips, "*/.*.part")

@@ -15,15 +15,19 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from rustpunt.mp3.export import Encoder
-    from rustpunt.mp3.partcache import PartCache
     from rustpunt.script.soundsettings import SoundSettings
-    from rustpunt.voice.clipcache import ClipCache
 
 
 @dataclass(frozen=True)
 class BuildOptions:
+    """What the command asked for, as plain values (a worker process gets them with its jobs);
+    what lives for the build, the caches among it, is the Workspace's (rustpunt.build.workspace)."""
+
     output_dir: Path
-    cache: ClipCache
+    cache_dir: Path | None = None
+    """--cache-dir: the clip cache folder; None: $RUSTPUNT_CACHE, else the user cache folder."""
+    cache_url: str | None = None
+    """--cache-url (or $RUSTPUNT_CACHE_URL): the remote cache behind the local one, else None."""
     voices_dirs: tuple[Path, ...] = ()
     voice: str | None = None
     """--voice: overrides the script's voice."""
@@ -36,9 +40,6 @@ class BuildOptions:
     A session with sounds under its speech (a bed, bells) is always encoded whole."""
     sound: SoundSettings | None = None
     """--bed, --bell, --chime: over the scripts' and sound.yaml's sound settings."""
-    parts: PartCache | None = None
-    """Where the encoded speech is kept between builds; None: the cache folder's mp3parts/,
-    read each build (rustpunt build --watch keeps them in memory in front of it)."""
     published_dir: Path | None = None
     """The folder the outputs are published in, when they are written elsewhere first (a cluster
     worker writes into a scratch folder): sidecars give paths relative to it."""

@@ -1,6 +1,7 @@
 """Worker processes for a batch (the espeak library keeps global state, so threads would not do):
-each worker makes its own Voices and Workspace, ignores Ctrl-C (the parent stops it), unwinds its
-build on SIGTERM and dies with its parent. SIGTERM to the parent stops a build as Ctrl-C does."""
+each worker makes its own Workspace (its caches on the build's cache folder and URL) and Voices,
+ignores Ctrl-C (the parent stops it), unwinds its build on SIGTERM and dies with its parent.
+SIGTERM to the parent stops a build as Ctrl-C does."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from rustpunt.build.jobs import Job, Progress, _build_one, remove_leftovers
@@ -21,7 +21,6 @@ from rustpunt.build.workspace import Workspace
 from rustpunt.errors import shown
 
 if TYPE_CHECKING:
-    from rustpunt.voice.clipcache import ClipCache
     from rustpunt.voice.speak import Voices
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,9 @@ _worker_workspace: Workspace | None = None
 """A worker's own Workspace, beside its Voices (a global: the pool initializer's only way in)."""
 
 
-def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
-    """A worker's voices share one limit on requests to Google with every other worker; Ctrl-C
+def _init_worker(options: BuildOptions, request_slots: Any, parent_pid: int) -> None:
+    """A worker's Workspace is made from the build's plain options, its caches with it, and its
+    Voices speak through that clip cache. The voices share one limit on requests to Google with every other worker; Ctrl-C
     is left to the parent, which stops the workers (an interrupt inside espeak's callback would
     only print a traceback and let the worker go on); and the worker dies with its parent,
     however the parent dies."""
@@ -45,8 +45,8 @@ def _init_worker(cache: ClipCache, request_slots: Any, parent_pid: int) -> None:
     global _worker_voices, _worker_workspace
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)  # not the parent's handler, inherited by fork
-    _worker_voices = Voices(cache, request_slots=request_slots)
-    _worker_workspace = Workspace()
+    _worker_workspace = Workspace.for_options(options)
+    _worker_voices = Voices(_worker_workspace.clips, request_slots=request_slots)
     _die_with_parent(parent_pid)
 
 
@@ -148,7 +148,6 @@ def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
     assert _worker_workspace is not None, "_init_worker sets up every worker"
     _worker_building = True
     try:
-        options = replace(options, cache=_worker_voices.cache)  # one cache (and remote) per worker
         return _build_one(job, options, _worker_voices, _worker_workspace)
     except _WorkerStopped:
         os._exit(1)  # unwound: what this job was writing is gone; take no further job
@@ -157,9 +156,14 @@ def _build_in_worker(job: Job, options: BuildOptions) -> BuildResult:
 
 
 def build_in_parallel(
-    jobs: Sequence[Job], options: BuildOptions, workers: int, on_done: Progress | None = None
+    jobs: Sequence[Job],
+    options: BuildOptions,
+    workspace: Workspace,
+    workers: int,
+    on_done: Progress | None = None,
 ) -> list[BuildResult]:
-    """Build jobs in worker processes (espeak keeps global state: threads would not do)."""
+    """Build jobs in worker processes (espeak keeps global state: threads would not do), each
+    with a Workspace of its own on the same cache folder and URL as this build's `workspace`."""
     import concurrent.futures
     import multiprocessing
 
@@ -174,7 +178,7 @@ def build_in_parallel(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(options.cache, slots, os.getpid()),
+        initargs=(workspace.passed_on(options), slots, os.getpid()),
     ) as pool:
         futures = {pool.submit(_build_in_worker, job, options): i for i, job in enumerate(jobs)}
         try:
@@ -203,6 +207,6 @@ def build_in_parallel(
             for worker in children:
                 worker.join(max(0.0, deadline - time.monotonic()))
             with contextlib.suppress(OSError):
-                remove_leftovers(jobs, options)
+                remove_leftovers(jobs, workspace)
             raise
     return [results[i] for i in range(len(jobs))]

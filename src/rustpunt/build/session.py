@@ -58,7 +58,7 @@ from rustpunt.mp3.export import (
     write_spliced_into,
 )
 from rustpunt.mp3.id3 import Chapter, Metadata
-from rustpunt.mp3.partcache import DirectoryPartCache, PartCache
+from rustpunt.mp3.partcache import PartCache
 from rustpunt.mp3.sidecars import Cue, json_text, vtt_text
 from rustpunt.script.load import Script, load_script
 from rustpunt.script.plan import Pause, Speech, Timeline, plan
@@ -185,7 +185,7 @@ def prepare(
     """Everything before synthesis, cheap enough to run for hundreds of scripts on a no-op
     rebuild; it never reaches the network. Every input is read through the workspace's Inputs
     (the up-to-date record lists what they noted)."""
-    inputs = (workspace or Workspace()).inputs
+    inputs = (workspace or Workspace.for_options(options)).inputs
     script = load_script(script_path, inputs)
     registry = voices_for(script_path, options.voices_dirs, inputs)
     voice = chosen_voice(script, registry, options.voice)
@@ -219,6 +219,7 @@ def build_script(
 ) -> BuildResult:
     """Build one script unless it is up to date (and was not spoken by a fallback that its own
     voice can now replace); RustpuntErrors propagate for the batch to report."""
+    workspace = workspace or Workspace.for_options(options)
     prepared = prepare(script_path, options, workspace)
     if prepared.up_to_date is not None and not (
         prepared.fell_back and voices.reachable_now(prepared.registry.get(prepared.voice))
@@ -270,9 +271,7 @@ def build_script(
         layered=layered,
         layouts=spoken.layouts,
         encoder=options.encoder,
-        parts=options.parts
-        if options.parts is not None
-        else DirectoryPartCache(options.cache.parts, options.cache.remote),
+        parts=workspace.parts,
     )
     return built_result(script_path, paths, mix, spoken)
 

@@ -180,8 +180,9 @@ class Ledger:
         self._noted: dict[str, Noted] = {}
 
     @classmethod
-    def open(cls, options: BuildOptions) -> Ledger:
-        return cls(record_path(options.cache.root, options.output_dir), options_digest(options))
+    def open(cls, options: BuildOptions, cache_root: Path) -> Ledger:
+        """The record of `options.output_dir`, kept in the clip cache folder `cache_root`."""
+        return cls(record_path(cache_root, options.output_dir), options_digest(options))
 
     def recorded(self, script: Path, output_dir: Path) -> Recorded | None:
         """The script's result when every stamp recorded for it still matches, else None."""

@@ -140,14 +140,12 @@ def watch(
     failed result; the watch goes on. Ctrl-C (and SIGTERM, in the main thread) raise
     KeyboardInterrupt out of here, between or during builds: what was being written is never
     left behind (rustpunt.files). `changes`: what wakes the watch instead of the poll (file
-    events). `workspace`: what lives for the watch (the first build's), else a new one.
+    events). `workspace`: what lives for the watch, its caches among it (the first build's,
+    whose clip cache `voices` speaks through), else one made from the options.
     """
-    if options.parts is None:  # the encoded speech stays in memory from one rebuild to the next
-        from rustpunt.mp3.partcache import DirectoryPartCache, MemoryPartCache
-
-        behind = DirectoryPartCache(options.cache.parts, options.cache.remote)
-        options = replace(options, parts=MemoryPartCache(behind, limit_bytes=KEPT_PARTS_BYTES))
-    watcher = _Watcher(paths, options, voices, workspace or Workspace())
+    workspace = workspace or Workspace.for_options(options)
+    workspace.keep_parts(KEPT_PARTS_BYTES)  # the encoded speech stays in memory between rebuilds
+    watcher = _Watcher(paths, options, voices, workspace)
     _tidy(first=True)
     if on_watching:
         on_watching(len(watcher.jobs))
@@ -208,7 +206,7 @@ class _Watcher:
         self.jobs = self._scan()
         self.folders = self._folders()
         _warm_up(self.jobs.values())
-        recorded = _recorded_inputs(options)
+        recorded = _recorded_inputs(options, workspace)
         self.inputs = {
             key: _static_inputs(job, options)
             | (
@@ -339,7 +337,7 @@ class _Watcher:
         from rustpunt.voice.speak import Voices
 
         return Voices(
-            self.options.cache,
+            self.workspace.clips,
             engines=self.engines,
             lexicons=self.lexicons,
             before_synthesis=None if self.encoder_checked else self._check_encoder,
@@ -433,11 +431,11 @@ def _checked_inputs(job: Job, options: BuildOptions, workspace: Workspace) -> fr
     return frozenset(path for path in read if not _environment(path))
 
 
-def _recorded_inputs(options: BuildOptions) -> dict[str, frozenset[str]]:
+def _recorded_inputs(options: BuildOptions, workspace: Workspace) -> dict[str, frozenset[str]]:
     """What the last build recorded each script to depend on (rustpunt.build.uptodate's record of
     the output folder), without rustpunt's own files and the installed packages."""
     try:
-        document = json.loads(record_path(options.cache.root, options.output_dir).read_bytes())
+        document = json.loads(record_path(workspace.clips.root, options.output_dir).read_bytes())
         sets = document["sets"]
         return {
             key: frozenset(

@@ -152,7 +152,6 @@ def build(
     """
     from rustpunt.build.jobs import jobs_for
     from rustpunt.build.options import BuildOptions
-    from rustpunt.voice.clipcache import ClipCache
 
     if watch and as_json:
         _run_state()["json_lines"] = True  # a failure is one more line, even after the rounds
@@ -165,7 +164,8 @@ def build(
         sound = _command_line_sound(bed, bell, chime)
     options = BuildOptions(
         output_dir=output_dir,
-        cache=ClipCache(cache_dir, _remote(cache_url, strict)),
+        cache_dir=cache_dir,
+        cache_url=_cache_url(cache_url),
         voices_dirs=voices_dirs,
         voice=voice,
         strict=strict,
@@ -178,11 +178,12 @@ def build(
     if cluster and watch:
         raise click.UsageError("--cluster builds once; --watch rebuilds on this machine")
     voices = None
-    workspace = Workspace()  # one for the build and, with --watch, every rebuild after it
+    # one for the build and, with --watch, every rebuild after it: the caches live in it
+    workspace = Workspace.for_options(options)
     if watch:
         from rustpunt.build.batch import new_voices
 
-        voices = new_voices(options.cache)  # kept for the rebuilds, with its engines
+        voices = new_voices(workspace)  # kept for the rebuilds, with its engines
     try:
         status = _build_once(
             job_list,
@@ -240,15 +241,12 @@ def _command_line_sound(bed: str | None, bell: str | None, chime: float | None) 
     return sound
 
 
-def _remote(url: str | None, strict: bool) -> Any:
-    """The remote cache of --cache-url or $RUSTPUNT_CACHE_URL, else None (nothing imported)."""
+def _cache_url(url: str | None) -> str | None:
+    """--cache-url, else $RUSTPUNT_CACHE_URL, else None: the remote cache behind the local one
+    (resolved here, so a cluster worker uses the client's, whatever its own environment says)."""
     import os
 
-    if not (url or os.environ.get("RUSTPUNT_CACHE_URL")):
-        return None
-    from rustpunt.remote import remote_from
-
-    return remote_from(url, strict=strict)
+    return url or os.environ.get("RUSTPUNT_CACHE_URL") or None
 
 
 def _build_once(
@@ -261,14 +259,14 @@ def _build_once(
     voices: Voices | None,
     review: bool = False,
     cluster: str | None = None,
-    workspace: Workspace | None = None,
+    workspace: Workspace,
 ) -> ExitStatus:
     """The build: a progress bar on stderr, then the report (JSON Lines for --watch --json); the
     build record for the review page, and the page itself with --review."""
     from rustpunt.build.batch import preflight, terminate_as_interrupt, timed_build
 
     with terminate_as_interrupt():  # SIGTERM here stops as Ctrl-C does: no probe file left
-        preflight(job_list, options)
+        preflight(job_list, options, workspace)
     with click.progressbar(
         length=len(job_list),
         label="Building",

@@ -117,17 +117,16 @@ def studio(
     from rustpunt.build.workspace import Workspace
     from rustpunt.studio.review import write_page
     from rustpunt.studio.server import Studio, is_loopback, serve
-    from rustpunt.voice.clipcache import ClipCache
 
     paths = _existing(paths, Path("scripts"))
     job_list = jobs_for(paths, output_dir)
     if not job_list:
         raise _no_scripts(paths)
     options = BuildOptions(
-        output_dir=output_dir, cache=ClipCache(cache_dir), voices_dirs=voices_dirs, voice=voice
+        output_dir=output_dir, cache_dir=cache_dir, voices_dirs=voices_dirs, voice=voice
     )
-    voices = new_voices(options.cache)
-    workspace = Workspace()  # the studio's, for its first build and every rebuild
+    workspace = Workspace.for_options(options)  # the studio's: its first build and every rebuild
+    voices = new_voices(workspace)
     _build_once(
         job_list, options, None, as_json=False, watch=True, voices=voices, workspace=workspace
     )
