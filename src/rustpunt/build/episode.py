@@ -42,15 +42,14 @@ from rustpunt.build.session import (
     PLACEMENT,
     BuildOptions,
     BuildResult,
-    BuildStatus,
     built_result,
     clips_record,
     cues,
     output_paths,
-    outputs_intact,
     published_path,
     published_sound,
     recorded_build,
+    up_to_date,
     write_outputs,
 )
 from rustpunt.build.workspace import Workspace
@@ -342,17 +341,7 @@ def settled(
     plan_episode(episode)
     paths = output_paths(path, options.output_dir)
     previous = recorded_build(paths.json) if not options.force else None
-    key = episode_key(episode, registry, voice, options, inputs)
-    if previous is None or previous.get("build_key") != key or not outputs_intact(previous, paths):
-        return None
-    used = previous.get("voice")
-    return BuildResult(
-        script=path,
-        status=BuildStatus.UP_TO_DATE,
-        mp3=paths.mp3,
-        duration_ms=int(previous.get("duration_ms", 0)),
-        voice=used.get("used") if isinstance(used, dict) else None,
-    )
+    return up_to_date(path, paths, episode_key(episode, registry, voice, options, inputs), previous)
 
 
 def build_episode(
