@@ -181,7 +181,7 @@ def _recorded(
     if recorded is None:
         return None
     if recorded.fell_back:
-        from rustpunt.build.session import voices_for
+        from rustpunt.voice.profiles import voices_for
 
         try:
             registry = voices_for(job.script, options.voices_dirs, workspace.inputs)
@@ -218,10 +218,17 @@ def new_voices(workspace: Workspace) -> Voices:
     """The Voices of a build in this process, speaking through the workspace's clip cache: its
     encoder is tried before its first sentence is spoken (a broken ffmpeg found after an hour of
     speech wastes the hour)."""
-    from rustpunt.mp3.export import check_encoder
     from rustpunt.voice.speak import Voices
 
-    return Voices(workspace.clips, before_synthesis=check_encoder)
+    return Voices(workspace.clips, before_synthesis=_check_encoder)
+
+
+def _check_encoder() -> None:
+    """mp3.export's check, imported when it runs: asking whether a voice can speak (a no-op
+    rebuild of sessions spoken by a fallback asks it) needs no numpy."""
+    from rustpunt.mp3.export import check_encoder
+
+    check_encoder()
 
 
 def build_serially(
