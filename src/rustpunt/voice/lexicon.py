@@ -158,6 +158,8 @@ def _patterns(node: yaml.Node, origin: str) -> list[Entry]:
         raise _fail(
             origin, _line(node), "`patterns:` must be a list of `- match: ...` / `say: ...`"
         )
+    if not node.value:  # `patterns: []`, as the built-in lexicon has: no `regex` to import
+        return []
     import regex
 
     entries = []
