@@ -135,7 +135,18 @@ REVIEW: dict[str, list[Row]] = {
     ],
 }  # fmt: skip
 
-TABLES = {"main": MAIN, "splice": SPLICE, "review": REVIEW}
+TEAM: dict[str, list[Row]] = {
+    "team": [
+        ("{scripts:.0f} small scripts on a fresh machine, empty remote cache (moto S3 on "
+         "127.0.0.1): everything spoken and uploaded", lambda v: s(v["cold_remote_s"]), ""),
+        ("... warm remote cache: nothing spoken", lambda v: s(v["warm_remote_s"]), ""),
+        ("warm local cache, `--force`: the local pool, `-j 2`", lambda v: s(v["pool_s"]), ""),
+        ("... the same on a LocalCluster of 2 workers (1 thread each): the overhead per script",
+         lambda v: f"{s(v['cluster_s'])}, {v['cluster_overhead_ms']:+.0f} ms a script", ""),
+    ],
+}  # fmt: skip
+
+TABLES = {"main": MAIN, "splice": SPLICE, "review": REVIEW, "team": TEAM}
 
 
 def values(document: dict[str, Any]) -> Values:
@@ -155,6 +166,8 @@ def values(document: dict[str, Any]) -> Values:
                   "short_min": details["short"]["audio_s"] / 60}  # fmt: skip
     elif name == "gapless":
         found |= {"steps": details["steps"], "audio_min": details["audio_s"] / 60}
+    elif name == "team":
+        found |= {"scripts": details["scripts"]}
     elif name in ("check", "review"):
         found |= {"scripts": details.get("scripts", 0),
                   "sessions": details.get("render", {}).get("sessions", 0)}  # fmt: skip

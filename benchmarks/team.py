@@ -2,7 +2,7 @@
 """Team benchmark: the shared clip cache (--cache-url) and builds on a Dask cluster (--cluster).
 
     python benchmarks/team.py              # 50 small scripts
-    python benchmarks/team.py --scripts 10 # a smoke run
+    python benchmarks/team.py --quick      # 10: a smoke run
 
 Every build is the public CLI as a subprocess (`python -m rustpunt build ... --voice nl-espeak
 --json`), timed from outside. Needs '.[test]' (moto[server], s3fs, distributed).
@@ -18,7 +18,6 @@ Every build is the public CLI as a subprocess (`python -m rustpunt build ... --v
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -27,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness import Figure, arguments, report
 
 STEPS = [
     "Ga rustig zitten en sluit je ogen.",
@@ -67,10 +68,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scripts", type=int, default=50)
-    count = parser.parse_args().scripts
+def main(argv: list[str] | None = None) -> int:
+    parser = arguments(__doc__)
+    parser.add_argument("--scripts", type=int, help="scripts (default 50, --quick 10)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    count = args.scripts or (10 if args.quick else 50)
     work = Path(tempfile.mkdtemp(prefix="rustpunt-team-"))
     folder = scripts(work / "scripts", count)
     port = free_port()
@@ -92,9 +95,6 @@ def main() -> None:
         url = ["--cache-url", "s3://bench/team"]
         cold, cold_report = build(folder, work / "a/out", work / "a/cache", *url, env=env)
         warm, warm_report = build(folder, work / "b/out", work / "b/cache", *url, env=env)
-        print(f"{count} scripts on a fresh machine, remote cache on moto S3 (127.0.0.1):")
-        print(f"  cold remote: {cold:6.2f} s  ({cold_report['clips']})")
-        print(f"  warm remote: {warm:6.2f} s  ({warm_report['clips']})  {cold / warm:.1f}x faster")
     finally:
         server.terminate()
         server.wait(10)
@@ -108,13 +108,30 @@ def main() -> None:
     ) as cluster:
         address = ["--cluster", cluster.scheduler_address]
         build(folder, work / "warmup", cache, *address, "--force", env=env)  # workers' imports
-        on_cluster, report = build(folder, work / "cluster", cache, *address, "--force", env=env)
-    workers = {entry["worker"] for entry in report["scripts"]}
-    print(f"{count} scripts, warm local cache, --force (nothing spoken), on this machine:")
-    print(f"  local pool -j 2:            {pool:6.2f} s")
-    print(f"  LocalCluster, 2 workers:    {on_cluster:6.2f} s  ({len(workers)} workers used)")
-    print(f"  cluster overhead per script: {(on_cluster - pool) / count * 1000:+.0f} ms")
+        on_cluster, cluster_report = build(
+            folder, work / "cluster", cache, *address, "--force", env=env
+        )
+    workers = {entry["worker"] for entry in cluster_report["scripts"]}
+    table = [
+        Figure(f"{count} scripts on a fresh machine, cold remote cache (moto S3)", cold, "s",
+               key="cold_remote_s"),
+        Figure("  the same, warm remote cache (nothing spoken)", warm, "s", key="warm_remote_s"),
+        Figure("  cold / warm", cold / warm, "x", key="remote_ratio"),
+        Figure(f"{count} scripts, warm local cache, --force: local pool -j 2", pool, "s",
+               key="pool_s"),
+        Figure(f"  LocalCluster, {len(workers)} workers", on_cluster, "s", key="cluster_s"),
+        Figure("  cluster overhead per script", (on_cluster - pool) / count * 1000, "ms",
+               key="cluster_overhead_ms"),
+    ]  # fmt: skip
+    details = {
+        "scripts": count,
+        "cold_clips": cold_report["clips"],
+        "warm_clips": warm_report["clips"],
+        "workers": len(workers),
+    }
+    report("team", args, table, details, started)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
