@@ -166,10 +166,14 @@ def mono_side_info(data: Bytes, offsets: Sequence[int]) -> tuple[np.ndarray, np.
     if np.any(buffer[starts + 3] >> 6 != 3):
         raise FrameError("mono_side_info reads mono frames only")
     starts = starts + 4 + 2 * (1 - (buffer[starts + 1] & 1)).astype(np.int64)  # CRC after header
-    side = buffer[starts[:, None] + np.arange(12)].astype(np.int64)
-    main_data_begin = (side[:, 0] << 1) | (side[:, 1] >> 7)
-    granule0 = (((side[:, 2] << 8) | side[:, 3]) >> 2) & 0xFFF  # bits 18-29
-    granule1 = (((side[:, 9] << 16) | (side[:, 10] << 8) | side[:, 11]) >> 7) & 0xFFF  # 77-88
+
+    def side(index: int) -> np.ndarray:  # one byte of every frame's side info: a column at a
+        return buffer[starts + index].astype(np.int64)  # time, not a frames x 12 table (18 MB
+        # for 40 minutes of speech, twice: the table and its index)
+
+    main_data_begin = (side(0) << 1) | (side(1) >> 7)
+    granule0 = (((side(2) << 8) | side(3)) >> 2) & 0xFFF  # bits 18-29
+    granule1 = (((side(9) << 16) | (side(10) << 8) | side(11)) >> 7) & 0xFFF  # 77-88
     return main_data_begin, (granule0 == 0) & (granule1 == 0)
 
 
