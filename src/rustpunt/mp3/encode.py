@@ -89,9 +89,12 @@ def _encode_run(
     needed = sum(block.frames for block in blocks)
     if len(every) < needed:
         raise ExportError(f"ffmpeg returned {len(every)} MP3 frames for {needed}; report this bug")
-    offsets = every[:needed]  # LAME's flush may add frames after the last block
+    starts = np.asarray(every[: needed + 1], dtype=np.int64)  # LAME's flush may add frames
+    del every  # after the last block; a Python int per frame is 4 MB an hour of speech
+    if starts.size == needed:
+        starts = np.append(starts, len(stream))
+    offsets = starts[:needed]
     main_data_begin, silent = mp3frames.mono_side_info(stream, offsets)
-    starts = np.asarray([*every, len(stream)][: needed + 1], dtype=np.int64)
     areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
     cuts = []  # (first frame, frames kept) per block
     first = 0
@@ -140,7 +143,7 @@ def _encode_run(
 
 def _contain_reservoir(
     stream: bytearray,
-    offsets: Sequence[int],
+    offsets: np.ndarray,
     *,
     main_data_begin: np.ndarray,
     silent: np.ndarray,
@@ -159,8 +162,8 @@ def _contain_reservoir(
             "report this bug"
         )
     for index in over.tolist():
-        mp3frames.set_main_data_begin(stream, offsets[index], int(held[index]))
-    if mp3frames.parse_side_info(stream, offsets[0]).main_data_begin != 0:
+        mp3frames.set_main_data_begin(stream, int(offsets[index]), int(held[index]))
+    if mp3frames.parse_side_info(stream, int(offsets[0])).main_data_begin != 0:
         raise ExportError("an encoded segment's first frame borrows; report this bug")
 
 

@@ -154,7 +154,9 @@ def frame_offsets(data: Bytes) -> list[int]:
     return offsets
 
 
-def mono_side_info(data: Bytes, offsets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def mono_side_info(
+    data: Bytes, offsets: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """main_data_begin and "carries nothing" for many mono frames at once (numpy).
 
     The per-frame `parse_side_info` reads the same fields; this is the fast path for a stream.
@@ -336,7 +338,9 @@ def crc16_combine(first: int, second: int, second_length: int) -> int:
     return int(crc16_shift(first, second_length)) ^ second
 
 
-def frame_crcs(data: Bytes, offsets: Sequence[int], end: int | None = None) -> np.ndarray:
+def frame_crcs(
+    data: Bytes, offsets: Sequence[int] | np.ndarray, end: int | None = None
+) -> np.ndarray:
     """CRC-16/ARC (from 0) of each frame on its own, all frames at once: one numpy step per byte
     position. The last frame ends at `end` (default: the end of `data`)."""
     buffer = np.frombuffer(data, dtype=np.uint8)
