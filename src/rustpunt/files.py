@@ -6,13 +6,14 @@ import contextlib
 import errno
 import functools
 import io
+import json
 import os
 import secrets
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rustpunt.errors import ExportError
 
@@ -172,6 +173,16 @@ def write_bytes_atomic(destination: Path, data: bytes) -> None:
 
 def write_text_atomic(destination: Path, text: str) -> None:
     write_bytes_atomic(destination, text.encode("utf-8"))
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in a file (a sidecar, a record); None when the file is missing,
+    unreadable, not JSON or not an object: each caller then goes on as if there were none."""
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def check_writable(output_dir: Path) -> None:

@@ -41,6 +41,7 @@ from rustpunt.audio.mix import LazyClips, place
 from rustpunt.audio.pcm import SAMPLE_RATE
 from rustpunt.audio.sounddesign import Designed
 from rustpunt.errors import ScriptError
+from rustpunt.files import read_json_object
 from rustpunt.script.load import MAX_PAUSE_MS
 from rustpunt.script.plan import ESTIMATE_WORDS_PER_MINUTE, Pause, Timeline, _spoken_measure
 
@@ -354,13 +355,8 @@ def length_record(timeline: Timeline, length_ms: int) -> dict[str, Any]:
 def known_speech(sidecar: Path) -> dict[str, float]:
     """Each text's spoken length (ms) as a previous build's JSON sidecar records it, so `check`
     and `plan` estimate only what was not spoken before; empty when there is none."""
-    import json
-
-    try:
-        document = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(document, dict):
+    document = read_json_object(sidecar)
+    if document is None:
         return {}
     known: dict[str, float] = {}
     steps = document.get("steps")

@@ -48,7 +48,7 @@ from rustpunt.build.options import (  # defined apart so that a no-op rebuild im
     output_paths,
 )
 from rustpunt.build.workspace import Workspace
-from rustpunt.files import atomic_paths
+from rustpunt.files import atomic_paths, read_json_object
 from rustpunt.inputs import Inputs
 from rustpunt.memo import MEMOS
 from rustpunt.mp3.export import (
@@ -116,11 +116,8 @@ def voice_identity(
 
 
 def recorded_build(json_path: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
+    """The sidecar of the last build, if there is a readable one."""
+    return read_json_object(json_path)
 
 
 SIZED_OUTPUTS = ("mp3", "vtt")
