@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from rustpunt.errors import RustpuntError, shown
-from rustpunt.files import atomic_path
+from rustpunt.files import read_json_object, write_text_atomic
 
 if TYPE_CHECKING:
     from rustpunt.build.jobs import Job
@@ -78,14 +78,14 @@ def record_build(
         os.path.abspath(job.script): output_paths(job.script, job.output_dir).mp3 for job in jobs
     }
     path = state_folder(output_dir) / BUILD_RECORD
-    previous = _read_json(path) if partial else None
+    previous = read_json_object(path) if partial else None
     sessions: dict[str, Any] = dict(previous.get("sessions", {})) if previous else {}
     now = time.time()
     for result in results:
         mp3 = result.mp3 or where.get(os.path.abspath(result.script))
         if mp3 is None:
             continue
-        key = _relative(Path(mp3), Path(output_dir))
+        key = in_folder(Path(mp3), Path(output_dir))
         sessions[key] = {
             "script": shown(result.script),
             "status": str(result.status.value),
@@ -94,25 +94,16 @@ def record_build(
         }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as temporary:
-            temporary.write_text(
-                json.dumps({"finished": now, "sessions": sessions}),  # ASCII: a file name that
-                encoding="utf-8",  # is not UTF-8 (surrogates) is written as escapes
-            )
+        write_text_atomic(  # ASCII: a file name that is not UTF-8 (surrogates) is escaped
+            path, json.dumps({"finished": now, "sessions": sessions})
+        )
     except (OSError, RustpuntError) as error:
         log.warning("cannot write the build record %s: %s", shown(path), error)
 
 
-def _relative(path: Path, folder: Path) -> str:
+def in_folder(path: Path, folder: Path) -> str:
+    """`path` relative to `folder`, with forward slashes: how the page and the studio name an MP3."""
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(folder))).as_posix()
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
 
 
 # --------------------------------------------------------------------------- loudness
@@ -144,11 +135,11 @@ def measured(folder: Path, mp3s: Sequence[Path], *, workers: int | None = None) 
     """Loudness and true peak of each MP3 (keyed by its path in `folder`), measured only when
     its size or modification time differ from the last measurement kept in the folder."""
     path = state_folder(folder) / LOUDNESS_RECORD
-    kept = (_read_json(path) or {}).get("files", {})
+    kept = (read_json_object(path) or {}).get("files", {})
     found: dict[str, Any] = {}
     todo: list[tuple[str, Path, list[int]]] = []
     for mp3 in mp3s:
-        key = _relative(mp3, folder)
+        key = in_folder(mp3, folder)
         try:
             info = mp3.stat()
         except OSError:
@@ -166,8 +157,7 @@ def measured(folder: Path, mp3s: Sequence[Path], *, workers: int | None = None) 
             found[key] = {"stamp": stamp, "lufs": lufs, "true_peak": peak}
         with contextlib.suppress(OSError, RustpuntError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as temporary:
-                temporary.write_text(json.dumps({"files": found}), encoding="utf-8")
+            write_text_atomic(path, json.dumps({"files": found}))
     return found
 
 
@@ -224,11 +214,11 @@ def session_data(
     last_build: float | None,
 ) -> dict[str, Any] | None:
     """What the page shows of one session or episode; None if its sidecar is not ours."""
-    document = _read_json(sidecar)
+    document = read_json_object(sidecar)
     if not document or "duration_ms" not in document or "voice" not in document:
         return None
     mp3 = sidecar.with_suffix(".mp3")
-    key = _relative(mp3, output_dir)
+    key = in_folder(mp3, output_dir)
     try:
         info = mp3.stat()
     except OSError:
@@ -260,7 +250,7 @@ def session_data(
 
 
 def _url(path: Path, folder: Path) -> str:
-    return quote(_relative(path, folder))
+    return quote(in_folder(path, folder))
 
 
 def timeline_data(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,7 +351,7 @@ def page_data(output_dir: Path, page: Path, *, measure_loudness: bool = True) ->
     failed scripts that have no outputs yet."""
     output_dir = Path(output_dir)
     found = sidecars(output_dir)
-    record_document = _read_json(state_folder(output_dir) / BUILD_RECORD) or {}
+    record_document = read_json_object(state_folder(output_dir) / BUILD_RECORD) or {}
     record = record_document.get("sessions", {})
     last_build = record_document.get("finished")
     loudness = (
@@ -429,6 +419,5 @@ def write_page(
             f"{shown(output_dir)}: nothing built here (no NAME.mp3 with its NAME.json); "
             f"run `rustpunt build SCRIPTS -o {shown(output_dir)}` first"
         )
-    with atomic_path(page) as temporary:
-        temporary.write_text(page_html(data, live=live), encoding="utf-8")
+    write_text_atomic(page, page_html(data, live=live))
     return page

@@ -33,7 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 from rustpunt.build.options import BuildStatus
 from rustpunt.errors import shown
-from rustpunt.studio.review import page_data, page_html, write_page
+from rustpunt.files import read_json_object
+from rustpunt.studio.review import in_folder, page_data, page_html, write_page
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,6 @@ def _spoken(part: Mapping[str, Any] | None) -> Any:
     return part.get("text"), part.get("speech_end_ms", part.get("end_ms", 0)) - part["start_ms"]
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        document = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return document if isinstance(document, dict) else None
-
-
 class Studio:
     """The output folder served, the pages' listeners, and what each session was last built as."""
 
@@ -118,23 +111,19 @@ class Studio:
         page = self.output_dir / "index.html"
         return page_data(self.output_dir, page, measure_loudness=self.measure_loudness)
 
-    def _key(self, mp3: Path) -> str:
-        return Path(
-            os.path.relpath(os.path.abspath(mp3), os.path.abspath(self.output_dir))
-        ).as_posix()
-
     def key(self, mp3: Path) -> str:
-        return self._key(mp3)
+        """The session's key on the page: its MP3's path in the output folder."""
+        return in_folder(mp3, self.output_dir)
 
     def remember(self, mp3_key: str) -> None:
         """Keep a session's sidecar as built, to tell what its next rebuild changed."""
-        self.sidecars[mp3_key] = _read((self.output_dir / mp3_key).with_suffix(".json"))
+        self.sidecars[mp3_key] = read_json_object((self.output_dir / mp3_key).with_suffix(".json"))
 
     def remember_all(self) -> None:
         from rustpunt.studio.review import sidecars
 
         for sidecar in sidecars(self.output_dir):
-            self.remember(self._key(sidecar.with_suffix(".mp3")))
+            self.remember(self.key(sidecar.with_suffix(".mp3")))
 
     # ----------------------------------------------------------------- events
 
@@ -142,10 +131,10 @@ class Studio:
         self, script: Path, mp3: Path, status: BuildStatus, error: str | None
     ) -> dict[str, Any]:
         """Announce one rebuild to every page now; refresh the page's data after."""
-        key = self._key(mp3)
+        key = self.key(mp3)
         changed_step, start_ms = None, None
         if status == BuildStatus.BUILT:
-            new = _read(mp3.with_suffix(".json"))
+            new = read_json_object(mp3.with_suffix(".json"))
             if new is not None:
                 changed_step, start_ms = first_change(self.sidecars.get(key), new)
                 self.sidecars[key] = new
