@@ -13,7 +13,7 @@ from rustpunt.build.options import BuildStatus
 from rustpunt.build.workspace import Workspace
 from rustpunt.cli.options import (
     EXIT_CODES,
-    _cache_dir_or_environment,
+    _cache_dir_option,
     _existing,
     _json_option,
     _no_scripts,
@@ -60,12 +60,7 @@ would import numpy for every command."""
     default=None,
     help="Scripts built at once. [default: the number of CPUs]",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    callback=_cache_dir_or_environment,
-    help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
-)
+@_cache_dir_option
 @click.option(
     "--cache-url",
     metavar="URL",

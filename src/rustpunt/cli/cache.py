@@ -7,17 +7,12 @@ from typing import Any
 
 import click
 
-from rustpunt.cli.options import EXIT_CODES, _cache_dir_or_environment, _json_option
+from rustpunt.cli.options import EXIT_CODES, _cache_dir_option, _json_option
 from rustpunt.cli.output import _emit_json, _fit, _terminal_width
 
 
 @click.command(epilog=EXIT_CODES)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    callback=_cache_dir_or_environment,
-    help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
-)
+@_cache_dir_option
 @click.option(
     "--list", "list_entries", is_flag=True, help="List every entry: its size, engine and text."
 )

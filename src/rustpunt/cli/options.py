@@ -58,6 +58,15 @@ def _cache_dir_or_environment(
     return folder
 
 
+def _cache_dir_option(function: Any) -> Any:
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        callback=_cache_dir_or_environment,
+        help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
+    )(function)
+
+
 def _json_option(function: Any) -> Any:
     return click.option(
         "--json",

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import click
 
 from rustpunt.cli.build import _build_once, _print_rebuilt, _print_removed, _record_round
-from rustpunt.cli.options import EXIT_CODES, _existing, _no_scripts, _voices_dirs_option
+from rustpunt.cli.options import (
+    EXIT_CODES,
+    _cache_dir_option,
+    _existing,
+    _no_scripts,
+    _voices_dirs_option,
+)
 from rustpunt.errors import ExitStatus, RustpuntError, shown
 
 if TYPE_CHECKING:
@@ -78,11 +84,7 @@ def review(folder: Path, page: Path | None) -> ExitStatus:
     "scripts on a network share (NFS, SMB), where file events do not arrive.",
 )
 @click.option("--voice", help="Voice profile for every script, overriding the scripts' `voice:`.")
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Clip cache folder. [default: $RUSTPUNT_CACHE, else the user cache folder]",
-)
+@_cache_dir_option
 @_voices_dirs_option
 def studio(
     paths: tuple[Path, ...],
