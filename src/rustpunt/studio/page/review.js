@@ -304,6 +304,9 @@
       list.appendChild(node);
       attach(s, node);
     } else {
+      // data measured for an earlier rebuild may arrive after a later one failed: keep the failure
+      const failed = entry.data.status === 'failed' && s.status !== 'failed';
+      if (failed) s = Object.assign({}, s, { status: 'failed', error: entry.data.error });
       entry.data = s;
       entry.text = haystack(s);
       entry.cueIndex = entry.chapterIndex = -1;
@@ -324,11 +327,13 @@
       error.textContent = event.error;
       error.hidden = false;
       entry.data.status = 'failed';
+      entry.data.error = event.error;
       return;
     }
     error.hidden = true;
     error.textContent = '';
     entry.data.status = event.status;
+    entry.data.error = null;
     const audio = entry.audio;
     if (!audio) { location.reload(); return; }
     const play = current === entry || !audio.paused;
