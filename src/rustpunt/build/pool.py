@@ -199,18 +199,18 @@ def build_in_parallel(
             # its build on SIGTERM (its temporary files removed); wait for that, or the workers
             # die with this process and what they were writing stays until the next build.
             # Then sweep what a worker stopped the very moment it made a file could not remove.
-            for future in futures:
-                future.cancel()
             children = multiprocessing.active_children()
             for worker in children:
                 worker.terminate()
             deadline = time.monotonic() + WORKER_STOP_SECONDS
             for worker in children:
                 worker.join(max(0.0, deadline - time.monotonic()))
-            # Join the pool's manager thread before this process exits: left running, it closed
-            # its wake-up pipe while the interpreter's exit hook wrote to it (CPython 3.11), and
-            # an "Exception ignored ... Bad file descriptor" followed "Interrupted." (1 run in 30).
-            pool.shutdown(wait=True)
+            # Only then shut the pool down, waiting for its manager thread (which ends at once:
+            # its workers are gone). Shut down without waiting, the thread closed its wake-up
+            # pipe while the interpreter's exit hook wrote to it (CPython 3.11), and "Exception
+            # ignored ... Bad file descriptor" followed "Interrupted." (1 run in 30). Cancelling
+            # the futures here by hand races the thread too (InvalidStateError).
+            pool.shutdown(wait=True, cancel_futures=True)
             with contextlib.suppress(OSError):
                 remove_leftovers(jobs, workspace)
             raise
