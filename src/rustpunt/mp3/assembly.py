@@ -7,9 +7,9 @@ import bisect
 import functools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from rustpunt.errors import ExportError
 from rustpunt.files import preallocate
 from rustpunt.mp3 import frames as mp3frames
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME, START_OFFSET
-from rustpunt.mp3.partcache import EncodedPart
 
 
 def session_frames(total_samples: int) -> int:
@@ -26,9 +25,26 @@ def session_frames(total_samples: int) -> int:
     return -(-(total_samples + START_OFFSET) // SAMPLES_PER_FRAME)
 
 
+class LaidPart(Protocol):
+    """What assembly knows of a part before it writes it (an EncodedPart, or a StoredPart whose
+    frames are read from the cache only when they are written)."""
+
+    @property
+    def frame_count(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def frame_offsets(self) -> np.ndarray: ...
+    @property
+    def crc(self) -> int: ...
+    @property
+    def follows(self) -> bool: ...
+    def read(self) -> mp3frames.Bytes: ...
+
+
 def assemble(
     handle: BinaryIO,
-    placed: Sequence[tuple[int, EncodedPart]],
+    placed: Sequence[tuple[int, LaidPart]],
     total_samples: int,
     *,
     bitrate_kbps: int = 64,
@@ -37,7 +53,8 @@ def assemble(
     frame, silence around.
 
     `placed` holds (first frame, part) in order, each part ending at least one frame before the
-    next begins. Pure assembly: nothing is encoded here. The session's frames are laid out first
+    next begins (a piece that `follows` begins where the one before it ends). Pure assembly:
+    nothing is encoded here, and a part's frames are read only when they are written. The session's frames are laid out first
     as arrays (every frame's length, which are silent and padded), so the TOC and the music CRC
     come from whole-session numpy steps rather than a few per pause.
     """
@@ -52,7 +69,7 @@ def assemble(
         if run.part is None:
             _write_silence(handle, silence, run, layout.padded)
         else:
-            handle.write(run.part.data if run.count == run.part.frame_count else run.data)
+            handle.write(run.part.read() if run.count == run.part.frame_count else run.data)
     written = handle.tell() - start - info_length
     if written != layout.stream_bytes:  # the plan and the bytes disagree: never ship that
         raise ExportError(f"assembled {written} audio bytes for {layout.stream_bytes} planned")
@@ -129,7 +146,7 @@ class _Run:
 
     first: int
     count: int
-    part: EncodedPart | None = None
+    part: LaidPart | None = None
     data: mp3frames.Bytes = b""
     changed: int = 0
 
@@ -191,13 +208,11 @@ class _Layout:
         return crc
 
 
-def _plan_layout(
-    placed: Sequence[tuple[int, EncodedPart]], frames: int, silence: _Silence
-) -> _Layout:
+def _plan_layout(placed: Sequence[tuple[int, LaidPart]], frames: int, silence: _Silence) -> _Layout:
     """Where every part and silent frame goes. Silence follows LAME's padding pattern, except
     that the first frames of a pause are padded or not so that the byte count after the part
     that follows (its own encode started the pattern afresh: a byte or two off) is exactly on
-    the constant bitrate again."""
+    the constant bitrate again. A part's pieces (`follows`) are laid back to back as one."""
     target = silence.target(np.arange(frames + 1, dtype=np.int64))
     padded = np.diff(target) - silence.base  # LAME's pattern: silent frames start from it
     lengths = silence.base + padded
@@ -206,24 +221,30 @@ def _plan_layout(
     written = 0  # audio bytes before `cursor`
     cursor = 0
     previous_end = -1
-    for start_frame, part in placed:
+    for chain in _chains(placed):
+        start_frame = chain[0][0]
         if start_frame < cursor or start_frame <= previous_end:
             raise ValueError("parts overlap or touch: keep one silent frame between them")
         if start_frame >= frames:
             break
-        count = min(part.frame_count, frames - start_frame)
-        whole = count == part.frame_count
-        length = len(part.data) if whole else int(part.frame_offsets[count])
-        excess = length - int(target[start_frame + count] - target[start_frame]) if count else 0
+        laid = []  # (first frame, part, frames laid, bytes laid) of each piece that fits
+        for first, part in chain:
+            count = max(0, min(part.frame_count, frames - first))
+            laid.append((first, part, count, _bytes_of(part, count)))
+        end_frame = start_frame + sum(item[2] for item in laid)  # back to back
+        excess = sum(item[3] for item in laid) - int(target[end_frame] - target[start_frame])
         written = _lay_silence(
             layout, target, cursor, start_frame, written=written, excess=excess, base=silence.base
         )
-        if count:
-            lengths[start_frame] = length
-            lengths[start_frame + 1 : start_frame + count] = 0
-            silent[start_frame : start_frame + count] = False
-            data = b"" if whole else part.data[:length]
-            layout.runs.append(_Run(start_frame, count, part=part, data=data))
+        for first, part, count, length in laid:
+            if not count:
+                continue
+            lengths[first] = length
+            lengths[first + 1 : first + count] = 0
+            silent[first : first + count] = False
+            whole = count == part.frame_count
+            data = b"" if whole else part.read()[:length]
+            layout.runs.append(_Run(first, count, part=part, data=data))
             written += length
             layout.part_ends.append(written)
             layout.part_crcs.append(
@@ -231,10 +252,33 @@ def _plan_layout(
                 if whole
                 else mp3frames.crc16_frames(data, np.asarray(part.frame_offsets[:count]).tolist())
             )
-        cursor = start_frame + count
+        cursor = end_frame
         previous_end = cursor
     _lay_silence(layout, target, cursor, frames, written=written, excess=0, base=silence.base)
     return layout
+
+
+def _chains(placed: Sequence[tuple[int, LaidPart]]) -> Iterator[list[tuple[int, LaidPart]]]:
+    """The placed parts with each one's pieces together; a piece starts where the one before
+    it ends."""
+    chain: list[tuple[int, LaidPart]] = []
+    for first, part in placed:
+        if part.follows and chain:
+            before, previous = chain[-1]
+            if first != before + previous.frame_count:
+                raise ValueError("a piece of a part does not start where the one before it ends")
+            chain.append((first, part))
+            continue
+        if chain:
+            yield chain
+        chain = [(first, part)]
+    if chain:
+        yield chain
+
+
+def _bytes_of(part: LaidPart, count: int) -> int:
+    """Bytes of a part's first `count` frames."""
+    return part.size if count == part.frame_count else int(part.frame_offsets[count])
 
 
 def _lay_silence(
@@ -291,6 +335,7 @@ def _write_silence(handle: BinaryIO, silence: _Silence, run: _Run, padded: np.nd
 
 
 __all__ = [
+    "LaidPart",
     "assemble",
     "session_frames",
 ]

@@ -4,14 +4,15 @@ exactly): LAME through one ffmpeg process, a fresh encoder per unit."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import subprocess
 import tempfile
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeAlias
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from rustpunt.audio.pcm import SAMPLE_RATE, ffmpeg_exe
 from rustpunt.errors import ExportError
 from rustpunt.mp3 import frames as mp3frames
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
-from rustpunt.mp3.partcache import EncodedPart
+from rustpunt.mp3.partcache import MAX_PIECE_FRAMES, EncodedPart
 from rustpunt.mp3.units import LEAD_IN_FRAMES, Unit, reach_frames
 
 PARTS_PER_PROCESS = 16
@@ -36,13 +37,32 @@ def encode_part(
     samples: np.ndarray, *, lead: int, lead_in: int = LEAD_IN_FRAMES, bitrate_kbps: int = 64
 ) -> EncodedPart:
     """Encode one speech segment (int16 mono 44.1 kHz) that starts `lead` samples into a frame,
-    after `lead_in` frames of silence: see `encode_parts`."""
+    after `lead_in` frames of silence: see `encode_pieces`."""
     return encode_parts([Unit.holding(0, lead, lead_in, samples)], bitrate_kbps=bitrate_kbps)[0]
 
 
 def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[EncodedPart]:
+    """Each unit's part whole, its pieces joined (see `encode_pieces`, which the writer uses:
+    this holds all of them)."""
+    made: list[dict[int, EncodedPart]] = [{} for _ in units]
+
+    def keep(unit: int, piece: int, part: EncodedPart) -> None:
+        made[unit][piece] = part
+
+    encode_pieces(units, bitrate_kbps=bitrate_kbps, keep=keep)
+    return [joined([pieces[index] for index in range(len(pieces))]) for pieces in made]
+
+
+Keep: TypeAlias = Callable[[int, int, EncodedPart], None]
+"""Told of each piece as it is made: the unit's index, the piece's index, the piece."""
+
+
+def encode_pieces(units: Sequence[Unit], *, bitrate_kbps: int, keep: Keep) -> None:
     """Encode units into parts with one ffmpeg (libmp3lame) process per PARTS_PER_PROCESS units,
-    each unit by a fresh encoder: a part's bytes depend on its own unit only.
+    each unit by a fresh encoder: a part's bytes depend on its own unit only. Each part is
+    given to `keep` in pieces of at most MAX_PIECE_FRAMES frames as they are cut, its first
+    piece last (it says how many there are): however long a unit of gapless speech is, a piece
+    or two of it is in memory at a time.
 
     Each unit becomes a block of whole frames: `lead_in` silent frames, `lead` zeros, the samples,
     zeros up to its reach plus one frame. LAME's bit reservoir stays on, as in the one-pass
@@ -64,12 +84,36 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
             )
         zeros = unit.lead_in * SAMPLES_PER_FRAME + unit.lead
         blocks.append(_Block(unit, zeros, unit.lead_in + reach_frames(unit.lead, unit.length) + 1))
-    parts: list[EncodedPart] = []
     for first in range(0, len(blocks), PARTS_PER_PROCESS):
         batch = blocks[first : first + PARTS_PER_PROCESS]
-        for block, stream in zip(batch, _run_lame(batch, bitrate_kbps)):
-            parts.extend(_encode_run([block.unit], [block], stream, bitrate_kbps))
-    return parts
+        with tempfile.TemporaryDirectory(prefix="rustpunt-parts-") as folder:
+            _run_lame(batch, bitrate_kbps, folder)
+            for number, block in enumerate(batch):
+                with open(os.path.join(folder, f"{number}.mp3"), "rb") as stream:
+                    _cut_pieces(
+                        block, stream, bitrate_kbps, functools.partial(keep, first + number)
+                    )
+
+
+def joined(pieces: Sequence[EncodedPart]) -> EncodedPart:
+    """A part's pieces as one part (its frames in one buffer)."""
+    if len(pieces) == 1:
+        return dataclasses.replace(pieces[0], pieces=1, follows=False)
+    starts = np.cumsum([0] + [piece.size for piece in pieces[:-1]])
+    crc = 0
+    for piece in pieces:
+        crc = mp3frames.crc16_combine(crc, piece.crc, piece.size)
+    return dataclasses.replace(
+        pieces[0],
+        data=b"".join(piece.data for piece in pieces),
+        frame_count=sum(piece.frame_count for piece in pieces),
+        frame_offsets=np.concatenate(
+            [piece.frame_offsets + start for piece, start in zip(pieces, starts)]
+        ),
+        crc=crc,
+        pieces=1,
+        follows=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -81,64 +125,113 @@ class _Block:
     frames: int
 
 
-def _encode_run(
-    units: Sequence[Unit], blocks: Sequence[_Block], stream: bytearray, bitrate_kbps: int
-) -> list[EncodedPart]:
-    """The parts of `blocks`, cut from `stream`: what one encoder made of them in turn."""
-    every = mp3frames.frame_offsets(stream)
-    needed = sum(block.frames for block in blocks)
-    if len(every) < needed:
-        raise ExportError(f"ffmpeg returned {len(every)} MP3 frames for {needed}; report this bug")
-    starts = np.asarray(every[: needed + 1], dtype=np.int64)  # LAME's flush may add frames
-    del every  # after the last block; a Python int per frame is 4 MB an hour of speech
-    if starts.size == needed:
-        starts = np.append(starts, len(stream))
-    offsets = starts[:needed]
-    main_data_begin, silent = mp3frames.mono_side_info(stream, offsets)
-    areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
-    cuts = []  # (first frame, frames kept) per block
+@dataclass(frozen=True)
+class _Window:
+    """Frames `first` to `first + len(starts) - 1` of a part, read from its encoder's stream:
+    their bytes, where each starts (and where the last ends) and each one's own CRC."""
+
+    first: int
+    data: bytearray
+    starts: np.ndarray
+    crcs: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return self.starts.size - 1
+
+
+def _cut_pieces(
+    block: _Block, stream: IO[bytes], bitrate_kbps: int, keep: Callable[[int, EncodedPart], None]
+) -> None:
+    """Cut a block's stream into its part's pieces (see encode_pieces), a window of frames at a
+    time. Where the part ends (its last sounding frame) is known only once a later window
+    sounds or the stream ends: until then the windows since the last sound wait."""
+    unit = block.unit
+    pending: list[_Window] = []
+    held = 0  # main-data bytes of the part before the window
+    last_sounding = -1
     first = 0
-    for block in blocks:
-        frames = block.frames
-        block_silent = silent[first : first + frames]
-        if not block_silent[-1] or (first > 0 and not silent[first - 1]):
-            raise ExportError("an encoded segment sounds past its planned frames; report this bug")
-        sounding = np.flatnonzero(~block_silent)
-        count = int(sounding[-1]) + 1 if sounding.size else 0
-        _contain_reservoir(
-            stream,
-            offsets[first : first + count],
-            main_data_begin=main_data_begin[first:],
-            silent=silent[first:],
-            areas=areas[first:],
-        )
-        cuts.append((first, count))
-        first += frames
-    crcs = mp3frames.frame_crcs(stream, offsets, end=int(starts[needed]))
-    parts = []
-    for unit, (first, count) in reversed(list(zip(units, cuts))):  # from the end, so that
-        begin, end = int(starts[first]), int(starts[first + count])  # the stream shrinks as
-        ends = starts[first + 1 : first + count + 1]  # the parts are copied out of it
-        shifted = mp3frames.crc16_shift(crcs[first : first + count], end - ends)
-        del stream[end:]
-        if begin == 0:  # the run's first part keeps the stream itself: no copy of an hour of
-            data: mp3frames.Bytes = stream  # gapless speech (and nothing is left to copy out)
+    head: list[EncodedPart] = []  # the first piece: given last, when the count is known
+    given = 0
+    ends_silent = True
+
+    def give(window: _Window, count: int) -> None:
+        nonlocal given
+        piece = _piece(window, count, unit, bitrate_kbps, follows=given > 0)
+        if given:
+            keep(given, piece)
         else:
-            with memoryview(stream) as view:
-                data = bytes(view[begin:end])  # one copy (a bytearray slice would make two)
-            del stream[begin:]
-        parts.append(
-            EncodedPart(
-                data=data,
-                frame_count=count,
-                lead=unit.lead,
-                lead_in=unit.lead_in,
-                bitrate_kbps=bitrate_kbps,
-                frame_offsets=starts[first : first + count] - begin,
-                crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
-            )
+            head.append(piece)
+        given += 1
+
+    for data, starts in _windows(stream, block.frames, bitrate_kbps):
+        offsets = starts[:-1]
+        main_data_begin, silent = mp3frames.mono_side_info(data, offsets)
+        areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
+        _contain_reservoir(
+            data, offsets, main_data_begin=main_data_begin, silent=silent, areas=areas, held=held
         )
-    return parts[::-1]
+        held += int(areas.sum())
+        crcs = mp3frames.frame_crcs(data, offsets, end=int(starts[-1]))
+        sounding = np.flatnonzero(~silent)
+        if sounding.size:
+            last_sounding = first + int(sounding[-1])
+            for earlier in pending:  # the part goes on past them: whole pieces
+                give(earlier, earlier.frames)
+            pending = []
+        pending.append(_Window(first, data, starts, crcs))
+        first += offsets.size
+        ends_silent = bool(silent[-1])
+    if not ends_silent:
+        raise ExportError("an encoded segment sounds past its planned frames; report this bug")
+    for window in pending:
+        inside = min(window.frames, last_sounding + 1 - window.first)
+        if inside > 0 or not given:  # a unit that never sounds is one empty piece
+            give(window, max(0, inside))
+    keep(0, dataclasses.replace(head[0], pieces=given))
+
+
+def _piece(
+    window: _Window, count: int, unit: Unit, bitrate_kbps: int, *, follows: bool
+) -> EncodedPart:
+    """The window's first `count` frames as a piece of the unit's part."""
+    end = int(window.starts[count])
+    shifted = mp3frames.crc16_shift(window.crcs[:count], end - window.starts[1 : count + 1])
+    del window.data[end:]  # the frames past the part's end, if it ends here
+    return EncodedPart(
+        data=window.data,
+        frame_count=count,
+        lead=unit.lead,
+        lead_in=unit.lead_in,
+        bitrate_kbps=bitrate_kbps,
+        frame_offsets=window.starts[:count],
+        crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
+        follows=follows,
+    )
+
+
+def _windows(
+    stream: IO[bytes], needed: int, bitrate_kbps: int
+) -> Iterator[tuple[bytearray, np.ndarray]]:
+    """The first `needed` frames of an encoder's stream, MAX_PIECE_FRAMES at a time: their
+    bytes, and where each frame starts with where the last one ends."""
+    longest = 144_000 * bitrate_kbps // SAMPLE_RATE + 1  # a padded frame
+    carry = b""
+    done = 0
+    while done < needed:
+        want = min(MAX_PIECE_FRAMES, needed - done)
+        data = bytearray(carry)
+        data += stream.read(max(0, want * longest - len(data)))
+        offsets, end = mp3frames.whole_frames(data)
+        if len(offsets) < want:
+            raise ExportError(
+                f"ffmpeg returned {done + len(offsets)} MP3 frames for {needed}; report this bug"
+            )
+        cut = offsets[want] if len(offsets) > want else end
+        carry = bytes(data[cut:])
+        del data[cut:]
+        yield data, np.asarray([*offsets[:want], cut], dtype=np.int64)
+        done += want
 
 
 def _contain_reservoir(
@@ -148,22 +241,23 @@ def _contain_reservoir(
     main_data_begin: np.ndarray,
     silent: np.ndarray,
     areas: np.ndarray,
+    held: int,
 ) -> None:
-    """Cap main_data_begin at the bytes the part holds before each frame (see encode_parts);
-    the arrays start at the part's first frame."""
+    """Cap main_data_begin at the bytes the part holds before each frame (see encode_pieces);
+    the arrays are those of a window of the part, `held` main-data bytes after its start."""
     count = len(offsets)
     if count == 0:
         return
-    held = np.concatenate([[0], np.cumsum(areas[: count - 1])])
-    over = np.flatnonzero(main_data_begin[:count] > held)
+    before = held + np.concatenate([[0], np.cumsum(areas[: count - 1])])
+    over = np.flatnonzero(main_data_begin[:count] > before)
     if np.any(~silent[over]):
         raise ExportError(
             "an encoded segment borrows bytes from before its first frame (main_data_begin); "
             "report this bug"
         )
     for index in over.tolist():
-        mp3frames.set_main_data_begin(stream, int(offsets[index]), int(held[index]))
-    if mp3frames.parse_side_info(stream, int(offsets[0])).main_data_begin != 0:
+        mp3frames.set_main_data_begin(stream, int(offsets[index]), int(before[index]))
+    if held == 0 and mp3frames.parse_side_info(stream, int(offsets[0])).main_data_begin != 0:
         raise ExportError("an encoded segment's first frame borrows; report this bug")
 
 
@@ -199,16 +293,13 @@ def _lame_command_each(blocks: Sequence[_Block], bitrate_kbps: int, folder: str)
     return command
 
 
-def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> list[bytearray]:
-    """Stream the blocks through one ffmpeg, each block into its own encoder: a thread makes
-    each unit's samples piece by piece and writes them (a few seconds of speech in memory at a
-    time, however long a unit of gapless speech is); each block's frames come back as a
-    bytearray, which the caller edits in place. ffmpeg's messages go to a file."""
-    failure: list[BaseException] = []
-    with (
-        tempfile.TemporaryFile() as errors,
-        tempfile.TemporaryDirectory(prefix="rustpunt-parts-") as folder,
-    ):
+def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int, folder: str) -> None:
+    """Stream the blocks through one ffmpeg, each block into its own encoder writing
+    `folder`/N.mp3: each unit's samples are made piece by piece and written (a few seconds of
+    speech in memory at a time, however long a unit of gapless speech is). ffmpeg writes files
+    only, so writing its input from this thread cannot block for good; its messages go to a
+    file."""
+    with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
                 _lame_command_each(blocks, bitrate_kbps, folder),
@@ -218,69 +309,37 @@ def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int) -> list[bytearray]:
             )
         except OSError as error:
             raise ExportError(f"ffmpeg cannot run ({error})") from None
+        stopped = False  # ffmpeg stopped reading: its messages say why
         with process:
             assert process.stdin is not None
-            stdin = process.stdin
-
-            def feed() -> None:
+            try:
                 try:
-                    for block in blocks:
-                        stdin.write(bytes(2 * block.zeros))
-                        made = 0
-                        for piece in block.unit.chunks():
-                            stdin.write(piece.data.cast("B"))
-                            made += piece.size
-                        tail = block.frames * SAMPLES_PER_FRAME - block.zeros - made
-                        stdin.write(bytes(2 * tail))
-                except BaseException as error:  # ffmpeg stopped reading, or a clip failed
-                    failure.append(error)
+                    _feed(process.stdin, blocks)
+                except OSError:
+                    stopped = True
                 finally:
                     with contextlib.suppress(OSError):
-                        stdin.close()
-
-            writer = threading.Thread(target=feed, daemon=True)
-            writer.start()
-            try:
-                writer.join()
+                        process.stdin.close()
                 returncode = process.wait()
-            except BaseException:
+            except BaseException:  # making a unit's samples failed, or Ctrl-C
                 process.kill()
                 raise
-        broken = [error for error in failure if not isinstance(error, OSError)]
-        if broken:  # making a unit's samples failed (e.g. a clip left the cache): say that
-            raise broken[0]
-        if returncode != 0 or failure:
+        if returncode != 0 or stopped:
             errors.seek(0)
             lines = errors.read().decode("utf-8", "replace").strip().splitlines()
             detail = lines[-1] if lines else f"exit status {returncode}"
             raise ExportError(f"ffmpeg could not encode the speech: {detail}")
-        streams = []
-        for index, block in enumerate(blocks):
-            with open(os.path.join(folder, f"{index}.mp3"), "rb") as encoded:
-                streams.append(_read_all(encoded, expected=_stream_bytes([block], bitrate_kbps)))
-    return streams
 
 
-def _stream_bytes(blocks: Sequence[_Block], bitrate_kbps: int) -> int:
-    """About what LAME writes for the blocks: whole frames, a few more for its flush."""
-    frame_bytes = 144_000 * bitrate_kbps // SAMPLE_RATE + 1
-    return (sum(block.frames for block in blocks) + 4) * frame_bytes
-
-
-def _read_all(source: IO[bytes], *, expected: int) -> bytearray:
-    """Everything `source` gives, read into one buffer of the expected size (grown if need be):
-    a bytearray grown chunk by chunk would briefly need twice the stream when it moves."""
-    buffer = bytearray(expected)
-    filled = 0
-    while True:
-        if filled == len(buffer):
-            buffer.extend(bytes(len(buffer) // 4 + 4096))
-        read = source.readinto(memoryview(buffer)[filled:])  # type: ignore[attr-defined]
-        if not read:
-            break
-        filled += read
-    del buffer[filled:]
-    return buffer
+def _feed(stdin: IO[bytes], blocks: Sequence[_Block]) -> None:
+    """Each block's samples as LAME takes them: its zeros, the unit's samples, zeros to its end."""
+    for block in blocks:
+        stdin.write(bytes(2 * block.zeros))
+        made = 0
+        for piece in block.unit.chunks():
+            stdin.write(piece.data.cast("B"))
+            made += piece.size
+        stdin.write(bytes(2 * (block.frames * SAMPLES_PER_FRAME - block.zeros - made)))
 
 
 def check_bitrate(bitrate_kbps: int, shown: Path | str) -> None:
@@ -296,7 +355,10 @@ def check_bitrate(bitrate_kbps: int, shown: Path | str) -> None:
 __all__ = [
     "MP3_BITRATES_KBPS",
     "PARTS_PER_PROCESS",
+    "Keep",
     "check_bitrate",
     "encode_part",
     "encode_parts",
+    "encode_pieces",
+    "joined",
 ]

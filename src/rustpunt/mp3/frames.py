@@ -134,12 +134,24 @@ _LENGTHS = {
 
 def frame_offsets(data: Bytes) -> list[int]:
     """The byte offset of every frame in `data`, which must be frames only, back to back."""
+    offsets, position = whole_frames(data)
+    if position != len(data):
+        raise FrameError(
+            f"the last frame is cut short ({len(data)} bytes, frame ends at {position})"
+        )
+    return offsets
+
+
+def whole_frames(data: Bytes) -> tuple[list[int], int]:
+    """The byte offset of every whole frame at the start of `data` (frames only, back to back),
+    and where the first frame `data` holds only part of begins: a stream read a piece at a
+    time."""
     offsets = []
     position = 0
     end = len(data)
     lengths = _LENGTHS
-    while position < end:
-        if position + 4 > end or data[position] != 0xFF or data[position + 1] & 0xFE != 0xFA:
+    while position + 4 <= end:
+        if data[position] != 0xFF or data[position + 1] & 0xFE != 0xFA:
             parse_header(data, position)  # says what is wrong
             raise FrameError(f"the frame at byte {position} is not MPEG-1 Layer III")
         flags = data[position + 2]
@@ -147,11 +159,12 @@ def frame_offsets(data: Bytes) -> list[int]:
         if length is None:
             parse_header(data, position)
             raise FrameError(f"the frame at byte {position} has an invalid bitrate")
+        length += (flags >> 1) & 1
+        if position + length > end:
+            break
         offsets.append(position)
-        position += length + ((flags >> 1) & 1)
-    if position != end:
-        raise FrameError(f"the last frame is cut short ({end} bytes, frame ends at {position})")
-    return offsets
+        position += length
+    return offsets, position
 
 
 def mono_side_info(

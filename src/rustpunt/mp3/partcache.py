@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from rustpunt.audio.pcm import SAMPLE_RATE
+from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path, write_bytes_atomic
 from rustpunt.mp3 import frames as mp3frames
 from rustpunt.mp3.units import LEAD_IN_FRAMES
@@ -33,6 +34,10 @@ class EncodedPart:
     `lead_in` frames and `lead` zeros precede the first sample, so the part is laid from frame
     (offset - lead) / 1152 - lead_in of the session. Frames after `frame_count` carry nothing and
     are left out: the session's silent frames take their place.
+
+    A long unit (gapless speech can last the whole session) is kept as `pieces` of at most
+    MAX_PIECE_FRAMES frames of one encode, laid back to back: this is the first, the others are
+    kept under `piece_key(key, 1)` and on. `follows` marks a piece after the first.
     """
 
     data: mp3frames.Bytes
@@ -42,6 +47,16 @@ class EncodedPart:
     bitrate_kbps: int
     frame_offsets: np.ndarray  # where each frame starts in `data` (integers)
     crc: int  # CRC-16/ARC of `data`, from 0: the LAME tag's music CRC is combined from these
+    pieces: int = 1
+    follows: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def read(self) -> mp3frames.Bytes:
+        """Its frames (a StoredPart reads them from its cache when they are written)."""
+        return self.data
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, EncodedPart):
@@ -57,6 +72,48 @@ class EncodedPart:
         ) and np.array_equal(self.frame_offsets, other.frame_offsets)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+MAX_PIECE_FRAMES = 2048
+"""Frames of a piece of a long part (53 seconds; 0.43 MB at 64 kbit/s): about the most of a
+session's encoded speech the writer holds at once, whatever the shape of the session. Ordinary
+parts (a step's sentences) are one piece."""
+
+
+def piece_key(key: str, index: int) -> str:
+    """Where piece `index` of the part kept under `key` is kept (the first is under `key`)."""
+    return key if index == 0 else f"{key}.{index}"
+
+
+@dataclass(frozen=True, eq=False)
+class StoredPart:
+    """A part (or a piece of one) in a cache, known by everything assembly plans with; its
+    frames are read when they are written, so a session's encoded speech is never held whole."""
+
+    cache: PartCache
+    key: str
+    frame_count: int
+    size: int
+    frame_offsets: np.ndarray
+    crc: int
+    follows: bool = False
+
+    @classmethod
+    def of(cls, part: EncodedPart, cache: PartCache, key: str, *, follows: bool) -> StoredPart:
+        return cls(cache, key, part.frame_count, part.size, part.frame_offsets, part.crc, follows)
+
+    def read(self) -> mp3frames.Bytes:
+        part = self.cache.get(self.key)
+        if part is None or part.size != self.size or part.crc != self.crc:
+            raise PartGone(
+                "an encoded part of this build was damaged or removed from the cache while it "
+                "was being built (was rustpunt cache --clear run?); build again"
+            )
+        return part.data
+
+
+class PartGone(ExportError):
+    """A part planned from the cache was no longer there (or no longer whole) when written."""
 
 
 class PartCache(Protocol):
@@ -216,6 +273,7 @@ class DirectoryPartCache:
             "lead_in": part.lead_in,
             "bitrate_kbps": part.bitrate_kbps,
             "crc": part.crc,
+            "pieces": part.pieces,
             "offsets_bytes": len(offsets),
             "body_bytes": len(offsets) + len(part.data),
             "crc32": zlib.crc32(part.data, zlib.crc32(offsets)),
@@ -253,16 +311,21 @@ def _decode_part(blob: bytes) -> EncodedPart | None:
             bitrate_kbps=int(header["bitrate_kbps"]),
             frame_offsets=offsets,
             crc=int(header["crc"]),
+            pieces=int(header.get("pieces", 1)),
         )
     except (ValueError, KeyError, TypeError):
         return None
 
 
 __all__ = [
+    "MAX_PIECE_FRAMES",
     "DirectoryPartCache",
     "EncodedPart",
     "MemoryPartCache",
     "PartCache",
+    "PartGone",
+    "StoredPart",
     "encoder_version",
     "part_key",
+    "piece_key",
 ]

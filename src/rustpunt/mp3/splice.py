@@ -46,6 +46,9 @@ could be laid as whole pre-encoded frames too (benchmarks/README.md has the figu
 
 The writer here ties the stages together: `units` plans which segments share a part, `encode`
 runs LAME, `partcache` keeps the parts between builds and `assembly` lays them into the file.
+With a cache, a part is written to it as it is encoded and read back when it is laid, so a
+session's encoded speech is never held whole; a long part (gapless speech can be one part as long
+as the session) is kept in pieces of MAX_PIECE_FRAMES frames of the one encode, laid back to back.
 """
 
 from __future__ import annotations
@@ -58,11 +61,18 @@ from pathlib import Path
 from rustpunt.errors import ExportError
 from rustpunt.files import atomic_path
 from rustpunt.mp3 import frames as mp3frames
-from rustpunt.mp3.assembly import assemble
-from rustpunt.mp3.encode import check_bitrate, encode_parts
+from rustpunt.mp3.assembly import LaidPart, assemble
+from rustpunt.mp3.encode import check_bitrate, encode_pieces
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
-from rustpunt.mp3.partcache import EncodedPart, PartCache, part_key
-from rustpunt.mp3.units import SegmentLike, Unit, plan_units
+from rustpunt.mp3.partcache import (
+    EncodedPart,
+    MemoryPartCache,
+    PartCache,
+    StoredPart,
+    part_key,
+    piece_key,
+)
+from rustpunt.mp3.units import SegmentLike, plan_units
 
 log = logging.getLogger(__name__)
 
@@ -112,26 +122,24 @@ def place_parts(
     bitrate_kbps: int = 64,
     cache: PartCache | None = None,
     segment_keys: Sequence[str] | None = None,
-) -> list[tuple[int, EncodedPart]]:
-    """The encoding half of `write_spliced_mp3`: every part and the frame it is laid from, ready
-    for `assemble`. For a caller that writes and tags in one temporary file of its own:
+) -> list[tuple[int, LaidPart]]:
+    """The encoding half of `write_spliced_mp3`: every part (or piece of one) and the frame it
+    is laid from, ready for `assemble`. For a caller that writes and tags in one temporary file
+    of its own:
 
         placed = place_parts(segments, total)
         with atomic_path(destination) as temporary:
             with temporary.open("wb") as handle:
                 assemble(handle, placed, total)
             ...  # tags with mutagen
+
+    With a `cache`, what is returned names parts in it, whose frames are read again when they
+    are written: the session's encoded speech is never held whole (a piece of a long part at a
+    time). Without one, the parts are kept in memory until the returned list goes.
     """
     check_bitrate(bitrate_kbps, "segment")
     units = plan_units(segments, total_samples, segment_keys=segment_keys)
-    parts = _encoded(units, bitrate_kbps, cache)
-    return [(unit.start_frame - part.lead_in, part) for unit, part in zip(units, parts)]
-
-
-def _encoded(
-    units: Sequence[Unit], bitrate_kbps: int, cache: PartCache | None
-) -> list[EncodedPart]:
-    """Every unit's part: from the cache when it has it, the others encoded in one ffmpeg run."""
+    store = cache if cache is not None else MemoryPartCache()
     keys = [
         part_key(
             None if unit.content is not None else unit.chunks(),
@@ -141,21 +149,48 @@ def _encoded(
             content=unit.content,
         )
         if cache is not None
-        else ""
-        for unit in units
+        else str(index)
+        for index, unit in enumerate(units)
     ]
-    found: list[EncodedPart | None] = [
-        cache.get(key) if cache is not None else None for key in keys
-    ]
-    missing = [index for index, part in enumerate(found) if part is None]
+    found = [_kept(store, key) for key in keys]
+    missing = [index for index, pieces in enumerate(found) if pieces is None]
     if missing:
         log.debug("encoding %d of %d speech parts", len(missing), len(units))
-        fresh = encode_parts([units[index] for index in missing], bitrate_kbps=bitrate_kbps)
-        for index, part in zip(missing, fresh):
-            found[index] = part
-            if cache is not None:
-                cache.put(keys[index], part)
-    return [part for part in found if part is not None]
+        made: dict[int, dict[int, StoredPart]] = {index: {} for index in missing}
+
+        def keep(number: int, piece: int, part: EncodedPart) -> None:
+            index = missing[number]
+            key = piece_key(keys[index], piece)
+            store.put(key, part)
+            made[index][piece] = StoredPart.of(part, store, key, follows=piece > 0)
+
+        encode_pieces([units[index] for index in missing], bitrate_kbps=bitrate_kbps, keep=keep)
+        for index, numbered in made.items():
+            found[index] = [numbered[piece] for piece in range(len(numbered))]
+    placed: list[tuple[int, LaidPart]] = []
+    for unit, kept in zip(units, found):
+        assert kept is not None
+        first = unit.start_frame - unit.lead_in
+        for piece in kept:
+            placed.append((first, piece))
+            first += piece.frame_count
+    return placed
+
+
+def _kept(cache: PartCache, key: str) -> list[StoredPart] | None:
+    """A part's pieces in the cache, each read once to check it (a damaged one is encoded
+    again); None unless every piece is there."""
+    head = cache.get(key)
+    if head is None:
+        return None
+    pieces = [StoredPart.of(head, cache, key, follows=False)]
+    for index in range(1, head.pieces):
+        name = piece_key(key, index)
+        piece = cache.get(name)
+        if piece is None:
+            return None
+        pieces.append(StoredPart.of(piece, cache, name, follows=True))
+    return pieces
 
 
 # --------------------------------------------------------------------------- the one-pass path
