@@ -54,9 +54,10 @@ def assemble(
 
     `placed` holds (first frame, part) in order, each part ending at least one frame before the
     next begins (a piece that `follows` begins where the one before it ends). Pure assembly:
-    nothing is encoded here, and a part's frames are read only when they are written. The session's frames are laid out first
-    as arrays (every frame's length, which are silent and padded), so the TOC and the music CRC
-    come from whole-session numpy steps rather than a few per pause.
+    nothing is encoded here, and a part's frames are read only when they are written. The
+    session's frames are laid out first as arrays (every frame's length, which are silent and
+    padded), so the TOC and the music CRC come from whole-session numpy steps rather than a few
+    per pause.
     """
     frames = session_frames(total_samples)
     silence = _silence_template(bitrate_kbps)
