@@ -66,7 +66,7 @@ MAIN: dict[str, list[Row]] = {
          f"{s(v['short_wall_s'])}: {v['ratio']:.1f}x", "<= 13x"),
         ("peak memory of the {minutes:.0f}-minute build, all processes together (rustpunt "
          "and its ffmpeg)", lambda v: f"{v['tree_peak_mb']:.0f} MB, largest process "
-         f"{v['maxrss_mb']:.0f} MB", "< 120 MB"),
+         f"{v['maxrss_mb']:.0f} MB", "< 100 MB"),
         ("a pause-only edit of the {minutes:.0f}-minute session, rebuilt (no whole number of "
          "MP3 frames)", lambda v: f"{s(v['edit_wall_s'])} the whole command; "
          f"{s(v['edit_build_s'])} of it the build (imports included)", ""),
@@ -79,7 +79,7 @@ MAIN: dict[str, list[Row]] = {
     "gapless": [
         ("peak memory of a gapless session, {steps:.0f} steps with `pause: 0` "
          "({audio_min:.0f} min), all processes together", lambda v: f"{v['tree_peak_mb']:.0f} "
-         f"MB, largest process {v['maxrss_mb']:.0f} MB", "< 120 MB"),
+         f"MB, largest process {v['maxrss_mb']:.0f} MB", "< 100 MB"),
     ],
     "check": [
         ("`rustpunt check` on {scripts:.0f} scripts, the whole command",
