@@ -13,7 +13,7 @@ import pytest
 
 from rustpunt.audio.pcm import SAMPLE_RATE, Segment, ffmpeg_exe, prepare_clip
 from rustpunt.errors import ExportError
-from rustpunt.mp3 import encode, splice
+from rustpunt.mp3 import splice
 from rustpunt.mp3.assembly import assemble
 from rustpunt.mp3.encode import encode_parts, encode_pieces, joined
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
@@ -50,15 +50,12 @@ def decode(path: Path) -> np.ndarray:
     return np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout, "<i2")
 
 
-def test_pieces_join_to_the_part_encoded_whole(
-    speech: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pieces_join_to_the_part_encoded_whole(speech: list[np.ndarray]) -> None:
     """However a part is cut, its pieces are its frames in order: joined, the very bytes, frame
     offsets and CRC of the part cut as one; only the first piece says how many there are."""
     segments, total = gapless(speech, 40)  # 320 frames
     units = plan_units(segments, total)
-    monkeypatch.setattr(encode, "MAX_PIECE_FRAMES", 10**9)
-    (whole,) = encode_parts(units)
+    (whole,) = encode_parts(units, piece_frames=10**9)
     assert whole.pieces == 1 and whole.frame_count > 300
     made: dict[int, EncodedPart] = {}
     order: list[int] = []
@@ -69,10 +66,9 @@ def test_pieces_join_to_the_part_encoded_whole(
         order.append(piece)
 
     for size in (100, 37, 1):
-        monkeypatch.setattr(encode, "MAX_PIECE_FRAMES", size)
         made.clear()
         order.clear()
-        encode_pieces(units, bitrate_kbps=64, keep=keep)
+        encode_pieces(units, bitrate_kbps=64, keep=keep, piece_frames=size)
         count = -(-whole.frame_count // size)
         assert order == [*range(1, count), 0]  # the first piece last: it knows the count
         assert made[0].pieces == count and not made[0].follows
@@ -87,13 +83,13 @@ def test_a_file_of_pieces_is_the_file_of_one_part(
     """Cold, from the cache, from a cache of whole parts (written before parts had pieces), and
     with no cache: the same bytes."""
     segments, total = gapless(speech, 60)
-    monkeypatch.setattr(encode, "MAX_PIECE_FRAMES", 10**9)
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 10**9)
     splice.write_spliced_mp3(tmp_path / "whole.mp3", segments, total)
     old_cache = DirectoryPartCache(tmp_path / "whole-parts")
     splice.write_spliced_mp3(tmp_path / "whole-cached.mp3", segments, total, cache=old_cache)
     expected = (tmp_path / "whole.mp3").read_bytes()
     assert (tmp_path / "whole-cached.mp3").read_bytes() == expected
-    monkeypatch.setattr(encode, "MAX_PIECE_FRAMES", 64)
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 64)
     cache = DirectoryPartCache(tmp_path / "parts")
     for name, store in [("none", None), ("cold", cache), ("warm", cache), ("old", old_cache)]:
         target = tmp_path / f"{name}.mp3"
@@ -104,14 +100,39 @@ def test_a_file_of_pieces_is_the_file_of_one_part(
     assert len(list((tmp_path / "whole-parts").glob("*/*.mp3part"))) == 1
 
 
+def test_pieces_cut_another_way_are_never_mixed(
+    speech: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache shared by versions that cut parts at other sizes, one of them stopped between
+    writing its pieces and its first piece: a first piece finds the pieces of its own cutting,
+    and the file is the same."""
+    segments, total = gapless(speech, 40)
+    cache = DirectoryPartCache(tmp_path / "parts")
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 64)
+    splice.write_spliced_mp3(tmp_path / "64.mp3", segments, total, cache=cache)
+    (head,) = [path for path in (tmp_path / "parts").glob("*/*.mp3part") if path.stem.isalnum()]
+    cut_at_64 = head.read_bytes()
+    head.unlink()
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 100)
+    splice.write_spliced_mp3(tmp_path / "100.mp3", segments, total, cache=cache)
+    head.write_bytes(cut_at_64)  # as if the other version never got to write its own
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 100)
+    splice.write_spliced_mp3(tmp_path / "again.mp3", segments, total, cache=cache)
+    expected = (tmp_path / "64.mp3").read_bytes()
+    assert (tmp_path / "100.mp3").read_bytes() == expected
+    assert (tmp_path / "again.mp3").read_bytes() == expected
+    names = {path.name.split(".", 1)[1] for path in (tmp_path / "parts").glob("*/*.mp3part")}
+    assert {"64.1.mp3part", "100.1.mp3part"} <= names
+
+
 def test_a_damaged_piece_is_encoded_again_in_the_same_build(
     speech: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(encode, "MAX_PIECE_FRAMES", 64)
+    monkeypatch.setattr(splice, "MAX_PIECE_FRAMES", 64)
     segments, total = gapless(speech, 30)
     cache = DirectoryPartCache(tmp_path / "parts")
     splice.write_spliced_mp3(tmp_path / "first.mp3", segments, total, cache=cache)
-    later = sorted((tmp_path / "parts").glob("*/*.2.mp3part"))
+    later = sorted((tmp_path / "parts").glob("*/*.64.2.mp3part"))
     assert len(later) == 1
     damaged = bytearray(later[0].read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF

@@ -41,7 +41,9 @@ def encode_part(
     return encode_parts([Unit.holding(0, lead, lead_in, samples)], bitrate_kbps=bitrate_kbps)[0]
 
 
-def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[EncodedPart]:
+def encode_parts(
+    units: Sequence[Unit], *, bitrate_kbps: int = 64, piece_frames: int = MAX_PIECE_FRAMES
+) -> list[EncodedPart]:
     """Each unit's part whole, its pieces joined (see `encode_pieces`, which the writer uses:
     this holds all of them)."""
     made: list[dict[int, EncodedPart]] = [{} for _ in units]
@@ -49,7 +51,7 @@ def encode_parts(units: Sequence[Unit], *, bitrate_kbps: int = 64) -> list[Encod
     def keep(unit: int, piece: int, part: EncodedPart) -> None:
         made[unit][piece] = part
 
-    encode_pieces(units, bitrate_kbps=bitrate_kbps, keep=keep)
+    encode_pieces(units, bitrate_kbps=bitrate_kbps, keep=keep, piece_frames=piece_frames)
     return [joined([pieces[index] for index in range(len(pieces))]) for pieces in made]
 
 
@@ -57,10 +59,16 @@ Keep: TypeAlias = Callable[[int, int, EncodedPart], None]
 """Told of each piece as it is made: the unit's index, the piece's index, the piece."""
 
 
-def encode_pieces(units: Sequence[Unit], *, bitrate_kbps: int, keep: Keep) -> None:
+def encode_pieces(
+    units: Sequence[Unit],
+    *,
+    bitrate_kbps: int,
+    keep: Keep,
+    piece_frames: int = MAX_PIECE_FRAMES,
+) -> None:
     """Encode units into parts with one ffmpeg (libmp3lame) process per PARTS_PER_PROCESS units,
     each unit by a fresh encoder: a part's bytes depend on its own unit only. Each part is
-    given to `keep` in pieces of at most MAX_PIECE_FRAMES frames as they are cut, its first
+    given to `keep` in pieces of at most `piece_frames` frames as they are cut, its first
     piece last (it says how many there are): however long a unit of gapless speech is, a piece
     or two of it is in memory at a time.
 
@@ -91,7 +99,10 @@ def encode_pieces(units: Sequence[Unit], *, bitrate_kbps: int, keep: Keep) -> No
             for number, block in enumerate(batch):
                 with open(os.path.join(folder, f"{number}.mp3"), "rb") as stream:
                     _cut_pieces(
-                        block, stream, bitrate_kbps, functools.partial(keep, first + number)
+                        block,
+                        _windows(stream, block.frames, bitrate_kbps, piece_frames),
+                        bitrate_kbps,
+                        functools.partial(keep, first + number),
                     )
 
 
@@ -141,10 +152,13 @@ class _Window:
 
 
 def _cut_pieces(
-    block: _Block, stream: IO[bytes], bitrate_kbps: int, keep: Callable[[int, EncodedPart], None]
+    block: _Block,
+    windows: Iterator[tuple[bytearray, np.ndarray]],
+    bitrate_kbps: int,
+    keep: Callable[[int, EncodedPart], None],
 ) -> None:
-    """Cut a block's stream into its part's pieces (see encode_pieces), a window of frames at a
-    time. Where the part ends (its last sounding frame) is known only once a later window
+    """Cut a block's stream into its part's pieces (see encode_pieces), a window of frames (a
+    piece's worth) at a time. Where the part ends (its last sounding frame) is known only once a later window
     sounds or the stream ends: until then the windows since the last sound wait."""
     unit = block.unit
     pending: list[_Window] = []
@@ -164,7 +178,7 @@ def _cut_pieces(
             head.append(piece)
         given += 1
 
-    for data, starts in _windows(stream, block.frames, bitrate_kbps):
+    for data, starts in windows:
         offsets = starts[:-1]
         main_data_begin, silent = mp3frames.mono_side_info(data, offsets)
         areas = np.diff(starts) - 4 - 17  # main-data bytes of each (mono, unprotected) frame
@@ -211,15 +225,15 @@ def _piece(
 
 
 def _windows(
-    stream: IO[bytes], needed: int, bitrate_kbps: int
+    stream: IO[bytes], needed: int, bitrate_kbps: int, size: int
 ) -> Iterator[tuple[bytearray, np.ndarray]]:
-    """The first `needed` frames of an encoder's stream, MAX_PIECE_FRAMES at a time: their
-    bytes, and where each frame starts with where the last one ends."""
+    """The first `needed` frames of an encoder's stream, `size` at a time: their bytes, and
+    where each frame starts with where the last one ends."""
     longest = 144_000 * bitrate_kbps // SAMPLE_RATE + 1  # a padded frame
     carry = b""
     done = 0
     while done < needed:
-        want = min(MAX_PIECE_FRAMES, needed - done)
+        want = min(size, needed - done)
         data = bytearray(carry)
         data += stream.read(max(0, want * longest - len(data)))
         offsets, end = mp3frames.whole_frames(data)

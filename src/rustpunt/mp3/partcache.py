@@ -37,7 +37,8 @@ class EncodedPart:
 
     A long unit (gapless speech can last the whole session) is kept as `pieces` of at most
     MAX_PIECE_FRAMES frames of one encode, laid back to back: this is the first, the others are
-    kept under `piece_key(key, 1)` and on. `follows` marks a piece after the first.
+    kept under `piece_key(key, 1, MAX_PIECE_FRAMES)` and on. `follows` marks a piece after the
+    first.
     """
 
     data: mp3frames.Bytes
@@ -80,9 +81,11 @@ session's encoded speech the writer holds at once, whatever the shape of the ses
 parts (a step's sentences) are one piece."""
 
 
-def piece_key(key: str, index: int) -> str:
-    """Where piece `index` of the part kept under `key` is kept (the first is under `key`)."""
-    return key if index == 0 else f"{key}.{index}"
+def piece_key(key: str, index: int, piece_frames: int) -> str:
+    """Where piece `index` of the part kept under `key` is kept, cut every `piece_frames` frames
+    (the first is under `key`, and its frame count is that size when there are more). The size
+    is in the key, so the pieces of one way of cutting are never mixed with another's."""
+    return key if index == 0 else f"{key}.{piece_frames}.{index}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -65,6 +65,7 @@ from rustpunt.mp3.assembly import LaidPart, assemble
 from rustpunt.mp3.encode import check_bitrate, encode_pieces
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
 from rustpunt.mp3.partcache import (
+    MAX_PIECE_FRAMES,
     EncodedPart,
     MemoryPartCache,
     PartCache,
@@ -160,11 +161,16 @@ def place_parts(
 
         def keep(number: int, piece: int, part: EncodedPart) -> None:
             index = missing[number]
-            key = piece_key(keys[index], piece)
+            key = piece_key(keys[index], piece, MAX_PIECE_FRAMES)
             store.put(key, part)
             made[index][piece] = StoredPart.of(part, store, key, follows=piece > 0)
 
-        encode_pieces([units[index] for index in missing], bitrate_kbps=bitrate_kbps, keep=keep)
+        encode_pieces(
+            [units[index] for index in missing],
+            bitrate_kbps=bitrate_kbps,
+            keep=keep,
+            piece_frames=MAX_PIECE_FRAMES,
+        )
         for index, numbered in made.items():
             found[index] = [numbered[piece] for piece in range(len(numbered))]
     placed: list[tuple[int, LaidPart]] = []
@@ -185,7 +191,7 @@ def _kept(cache: PartCache, key: str) -> list[StoredPart] | None:
         return None
     pieces = [StoredPart.of(head, cache, key, follows=False)]
     for index in range(1, head.pieces):
-        name = piece_key(key, index)
+        name = piece_key(key, index, head.frame_count)
         piece = cache.get(name)
         if piece is None:
             return None
