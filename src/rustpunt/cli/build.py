@@ -284,9 +284,9 @@ def _build_once(
         )
     from rustpunt.studio.review import record_build
 
-    record_build(options.output_dir, report.results, job_list)
+    record_build(options.output_dir, report.results, job_list, cache_dir=options.cache_dir)
     if review:
-        _refresh_review(options.output_dir)
+        _refresh_review(options)
     if as_json and watch:
         from rustpunt.build.watch import json_line
 
@@ -306,18 +306,19 @@ def _record_round(
     from rustpunt.studio.review import record_build
 
     results = [item.result for item in done.rebuilt]
-    record_build(options.output_dir, results, jobs_for(paths, options.output_dir), partial=True)
+    jobs = jobs_for(paths, options.output_dir)
+    record_build(options.output_dir, results, jobs, partial=True, cache_dir=options.cache_dir)
     if review:
-        _refresh_review(options.output_dir)
+        _refresh_review(options)
 
 
-def _refresh_review(output_dir: Path) -> None:
+def _refresh_review(options: BuildOptions) -> None:
     """The review page after a build; a page that cannot be written is a warning, not a failed
     build."""
     from rustpunt.studio.review import write_page
 
     try:
-        write_page(output_dir)
+        write_page(options.output_dir, cache_dir=options.cache_dir)
     except RustpuntError as error:
         click.echo(f"Warning: no review page: {error}", err=True)
 

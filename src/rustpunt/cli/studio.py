@@ -32,13 +32,15 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the page. [default: FOLDER/index.html]",
 )
-def review(folder: Path, page: Path | None) -> ExitStatus:
+@_cache_dir_option
+def review(folder: Path, page: Path | None, cache_dir: Path | None) -> ExitStatus:
     """Write a review page of everything built in FOLDER: a player, chapters, transcript and
     timeline (every pause and why) per session, voices, loudness and the last build's failures.
 
     The page is one HTML file that works from disk (no server, no internet); open it in a
     browser. Loudness and true peak are measured on each MP3 (the first time only: they are kept
-    in the cache folder).
+    in the cache folder, beside the last build's record; give the build's --cache-dir if it
+    had one).
 
     \b
     Example:
@@ -47,7 +49,7 @@ def review(folder: Path, page: Path | None) -> ExitStatus:
     """
     from rustpunt.studio.review import write_page
 
-    written = write_page(folder, page)
+    written = write_page(folder, page, cache_dir=cache_dir)
     click.echo(f"Wrote {shown(written)}; open it in a browser.")
     return ExitStatus.OK
 
@@ -132,8 +134,8 @@ def studio(
     _build_once(
         job_list, options, None, as_json=False, watch=True, voices=voices, workspace=workspace
     )
-    write_page(output_dir)
-    served = Studio(output_dir)
+    write_page(output_dir, cache_dir=cache_dir)
+    served = Studio(output_dir, cache_dir=cache_dir)
     served.remember_all()
     if not is_loopback(host):
         click.echo(

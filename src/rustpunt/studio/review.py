@@ -52,18 +52,25 @@ class ReviewError(RustpuntError):
 # --------------------------------------------------------------------------- the build record
 
 
-def state_folder(output_dir: Path) -> Path:
-    """Where the review page's state of one output folder is kept: in the cache folder
-    (RUSTPUNT_CACHE), under a digest of the output folder's absolute path. Not in the output
-    folder: that is copied to a web server as it is, and a failed build writes nothing there."""
+def state_folder(output_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Where the review page's state of one output folder is kept: in the cache folder (the
+    build's --cache-dir, else RUSTPUNT_CACHE, else the user's), under a digest of the output
+    folder's absolute path. Not in the output folder: that is copied to a web server as it is,
+    and a failed build writes nothing there."""
     from rustpunt.voice.clipcache import default_cache_dir
 
     where = os.path.abspath(output_dir).encode("utf-8", "surrogateescape")
-    return default_cache_dir() / "review" / hashlib.sha256(where).hexdigest()[:16]
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return root / "review" / hashlib.sha256(where).hexdigest()[:16]
 
 
 def record_build(
-    output_dir: Path, results: Sequence[BuildResult], jobs: Iterable[Job], *, partial: bool = False
+    output_dir: Path,
+    results: Sequence[BuildResult],
+    jobs: Iterable[Job],
+    *,
+    partial: bool = False,
+    cache_dir: Path | None = None,
 ) -> None:
     """Write what a build did into the output folder's build record, for the review page.
 
@@ -77,7 +84,7 @@ def record_build(
     where = {
         os.path.abspath(job.script): output_paths(job.script, job.output_dir).mp3 for job in jobs
     }
-    path = state_folder(output_dir) / BUILD_RECORD
+    path = state_folder(output_dir, cache_dir) / BUILD_RECORD
     previous = read_json_object(path) if partial else None
     sessions: dict[str, Any] = dict(previous.get("sessions", {})) if previous else {}
     now = time.time()
@@ -131,10 +138,16 @@ def measure(mp3: Path) -> tuple[float | None, float | None]:
     return float(integrated.group(1)), float(peak.group(1))
 
 
-def measured(folder: Path, mp3s: Sequence[Path], *, workers: int | None = None) -> dict[str, Any]:
+def measured(
+    folder: Path,
+    mp3s: Sequence[Path],
+    *,
+    workers: int | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
     """Loudness and true peak of each MP3 (keyed by its path in `folder`), measured only when
-    its size or modification time differ from the last measurement kept in the folder."""
-    path = state_folder(folder) / LOUDNESS_RECORD
+    its size or modification time differ from the last measurement kept for the folder."""
+    path = state_folder(folder, cache_dir) / LOUDNESS_RECORD
     kept = (read_json_object(path) or {}).get("files", {})
     found: dict[str, Any] = {}
     todo: list[tuple[str, Path, list[int]]] = []
@@ -346,16 +359,22 @@ def _seconds(ms: int) -> str:
     return f"{seconds:.1f} s".replace(".0 s", " s")
 
 
-def page_data(output_dir: Path, page: Path, *, measure_loudness: bool = True) -> dict[str, Any]:
+def page_data(
+    output_dir: Path,
+    page: Path,
+    *,
+    measure_loudness: bool = True,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
     """Every session and episode built in the folder, as the page's script reads them, plus the
     failed scripts that have no outputs yet."""
     output_dir = Path(output_dir)
     found = sidecars(output_dir)
-    record_document = read_json_object(state_folder(output_dir) / BUILD_RECORD) or {}
+    record_document = read_json_object(state_folder(output_dir, cache_dir) / BUILD_RECORD) or {}
     record = record_document.get("sessions", {})
     last_build = record_document.get("finished")
     loudness = (
-        measured(output_dir, [path.with_suffix(".mp3") for path in found])
+        measured(output_dir, [path.with_suffix(".mp3") for path in found], cache_dir=cache_dir)
         if measure_loudness
         else {}
     )
@@ -407,13 +426,15 @@ def write_page(
     *,
     live: bool = False,
     measure_loudness: bool = True,
+    cache_dir: Path | None = None,
 ) -> Path:
-    """Write the review page of `output_dir` (default OUTPUT/index.html); returns its path."""
+    """Write the review page of `output_dir` (default OUTPUT/index.html), from the state kept
+    in `cache_dir` (see state_folder); returns its path."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         raise ReviewError(f"{shown(output_dir)}: no such folder; build into it first")
     page = Path(page) if page is not None else output_dir / PAGE_NAME
-    data = page_data(output_dir, page, measure_loudness=measure_loudness)
+    data = page_data(output_dir, page, measure_loudness=measure_loudness, cache_dir=cache_dir)
     if not data["sessions"]:
         raise ReviewError(
             f"{shown(output_dir)}: nothing built here (no NAME.mp3 with its NAME.json); "

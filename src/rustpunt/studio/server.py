@@ -94,8 +94,11 @@ def _spoken(part: Mapping[str, Any] | None) -> Any:
 class Studio:
     """The output folder served, the pages' listeners, and what each session was last built as."""
 
-    def __init__(self, output_dir: Path, *, measure_loudness: bool = True) -> None:
+    def __init__(
+        self, output_dir: Path, *, measure_loudness: bool = True, cache_dir: Path | None = None
+    ) -> None:
         self.output_dir = Path(output_dir)
+        self.cache_dir = cache_dir  # where the build keeps the page's state (review.state_folder)
         self.root = os.path.realpath(self.output_dir)
         self.measure_loudness = measure_loudness
         self.listeners: list[queue.Queue[str | None]] = []
@@ -109,7 +112,9 @@ class Studio:
 
     def _data(self) -> dict[str, Any]:
         page = self.output_dir / "index.html"
-        return page_data(self.output_dir, page, measure_loudness=self.measure_loudness)
+        return page_data(
+            self.output_dir, page, measure_loudness=self.measure_loudness, cache_dir=self.cache_dir
+        )
 
     def key(self, mp3: Path) -> str:
         """The session's key on the page: its MP3's path in the output folder."""
@@ -184,7 +189,11 @@ class Studio:
                 for session in data["sessions"]:
                     if session["key"] in keys:
                         self.send(json.dumps(session, ensure_ascii=False), name="session")
-                write_page(self.output_dir, measure_loudness=self.measure_loudness)
+                write_page(
+                    self.output_dir,
+                    measure_loudness=self.measure_loudness,
+                    cache_dir=self.cache_dir,
+                )
             except Exception:  # the page lags behind; the next rebuild tries again
                 log.warning("cannot refresh the review page", exc_info=True)
 
