@@ -9,6 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from rustpunt.audio.pcm import SAMPLE_RATE, Segment, ffmpeg_exe, prepare_clip
@@ -19,6 +20,7 @@ from rustpunt.mp3.encode import encode_parts, encode_pieces, joined
 from rustpunt.mp3.frames import SAMPLES_PER_FRAME
 from rustpunt.mp3.partcache import DirectoryPartCache, EncodedPart, StoredPart
 from rustpunt.mp3.units import plan_units
+from rustpunt.voice.clipcache import CacheError
 from rustpunt.voice.engines.espeak import EspeakEngine
 
 STEP = 8 * SAMPLES_PER_FRAME
@@ -191,3 +193,32 @@ def test_a_longer_gapless_session_holds_no_more_encoded_speech(
         source[index * STEP : index * STEP + 9_000] = speech[index % 4]
     error = decoded - source
     assert 10 * np.log10(np.sum(error**2) / np.sum(source**2)) < -15
+
+
+def test_an_encoder_that_stops_reading_is_one_line_with_its_reason(
+    speech: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'Error writing output: No space left on device' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr("rustpunt.mp3.encode.ffmpeg_exe", lambda: str(fake))
+    segments, total = gapless(speech, 200)  # 3.6 MB of samples: far more than a pipe holds
+    with pytest.raises(ExportError, match="could not encode the speech: Error writing output"):
+        splice.write_spliced_mp3(tmp_path / "out.mp3", segments, total)
+    assert not (tmp_path / "out.mp3").exists()
+
+
+def test_a_segment_that_cannot_be_made_stops_its_encoder(
+    speech: list[np.ndarray], tmp_path: Path
+) -> None:
+    """The error of the clip says what happened (not ffmpeg's), and no ffmpeg is left."""
+    segments, total = gapless(speech, 200)
+
+    def gone() -> np.ndarray:
+        raise CacheError("a clip of this build was removed from the clip cache")
+
+    segments[150] = Segment(segments[150].offset, segments[150].length, gone)
+    with pytest.raises(CacheError, match="removed from the clip cache"):
+        splice.write_spliced_mp3(tmp_path / "out.mp3", segments, total)
+    assert psutil.Process().children(recursive=True) == []
+    assert not (tmp_path / "out.mp3").exists()

@@ -158,8 +158,9 @@ def _cut_pieces(
     keep: Callable[[int, EncodedPart], None],
 ) -> None:
     """Cut a block's stream into its part's pieces (see encode_pieces), a window of frames (a
-    piece's worth) at a time. Where the part ends (its last sounding frame) is known only once a later window
-    sounds or the stream ends: until then the windows since the last sound wait."""
+    piece's worth) at a time. Where the part ends (its last sounding frame) is known only once
+    a later window sounds or the stream ends: until then the windows since the last sound
+    wait."""
     unit = block.unit
     pending: list[_Window] = []
     held = 0  # main-data bytes of the part before the window
@@ -329,7 +330,7 @@ def _run_lame(blocks: Sequence[_Block], bitrate_kbps: int, folder: str) -> None:
             try:
                 try:
                     _feed(process.stdin, blocks)
-                except OSError:
+                except BrokenPipeError:
                     stopped = True
                 finally:
                     with contextlib.suppress(OSError):
