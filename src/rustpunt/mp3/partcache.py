@@ -103,7 +103,10 @@ class StoredPart:
 
     @classmethod
     def of(cls, part: EncodedPart, cache: PartCache, key: str, *, follows: bool) -> StoredPart:
-        return cls(cache, key, part.frame_count, part.size, part.frame_offsets, part.crc, follows)
+        """What is known of `part`; its frame offsets copied (read from a cache file, they are a
+        view of the whole file, frames and all)."""
+        offsets = np.array(part.frame_offsets)
+        return cls(cache, key, part.frame_count, part.size, offsets, part.crc, follows)
 
     def read(self) -> mp3frames.Bytes:
         part = self.cache.get(self.key)
