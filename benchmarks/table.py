@@ -128,6 +128,8 @@ REVIEW: dict[str, list[Row]] = {
         ("{sessions:.0f} sessions' page opened from disk: the page's script / navigation to "
          "rendered (median of 5)", lambda v: f"{v['render_script_ms'] / 1000:.2f} s / "
          f"{v['navigation_to_rendered_ms'] / 1000:.2f} s", "< 1 s"),
+        ("... a chapter click to its audio there, ready to play (median of 5 chapters)",
+         lambda v: f"{v['chapter_click_ms']:.0f} ms", "< 0.1 s"),
         ("studio, a pause edited in a session: save to its event in the page (median)",
          lambda v: f"{v['save_to_event_ms']:.0f} ms", "< 0.15 s"),
         ("... save to the new audio playing in the page (median)",
