@@ -98,7 +98,7 @@ SPLICE: dict[str, list[Row]] = {
         ("cold, {minutes:.0f}-minute session, 80 % pause",
          lambda v: f"{v['long_ratio']:.2f}x ({s(v['long_spliced_s'])} against "
          f"{s(v['long_one_pass_s'])})", "<= 0.6x"),
-        ("the same 80 % session with one ffmpeg per part / with the lameenc binding",
+        ("a 5-minute 80 % session with one ffmpeg per part / with the lameenc binding",
          lambda v: f"{v['per_part_ratio']:.2f}x / {v.get('lameenc_ratio', float('nan')):.2f}x",
          ""),
     ],

@@ -30,8 +30,8 @@ Why it is exact:
   after every pause is back on the exact constant bitrate, so players' CBR seeking lands right.
 
 Why one ffmpeg process (one encoder per part in it) and not the lameenc binding: both are LAME 3.100, but the imageio-ffmpeg
-build is faster (benchmarks/splice.py, 5-minute session at 80 % pause: 0.46x the one-pass encode
-against 0.54x; one ffmpeg per part: 1.19x), needs no new dependency, and is the encoder of the
+build is faster (benchmarks/splice.py, 5-minute session at 80 % pause: 0.68x the one-pass encode
+against 0.77x; one ffmpeg per part: 1.47x), needs no new dependency, and is the encoder of the
 one-pass reference, so a join comparison shows the splice and nothing else.
 
 Re-timing: a part is cached under its PCM (or the segments' keys, when the caller gives them),
