@@ -211,7 +211,7 @@ def _piece(
 ) -> EncodedPart:
     """The window's first `count` frames as a piece of the unit's part."""
     end = int(window.starts[count])
-    shifted = mp3frames.crc16_shift(window.crcs[:count], end - window.starts[1 : count + 1])
+    crc = mp3frames.crc16_of_frames(window.crcs[:count], window.starts[1 : count + 1], end)
     del window.data[end:]  # the frames past the part's end, if it ends here
     return EncodedPart(
         data=window.data,
@@ -220,7 +220,7 @@ def _piece(
         lead_in=unit.lead_in,
         bitrate_kbps=bitrate_kbps,
         frame_offsets=window.starts[:count],
-        crc=int(np.bitwise_xor.reduce(shifted, initial=0)),
+        crc=crc,
         follows=follows,
     )
 

@@ -373,28 +373,21 @@ def frame_crcs(
 
 
 def crc16_frames(data: Bytes, offsets: list[int]) -> int:
-    """CRC-16/ARC of `data` (from 0), computed frame by frame in parallel with numpy.
-
-    Every frame's own CRC is run on all frames at once (one numpy step per byte position), then
-    the frames' CRCs are shifted to their distance from the end and xor-ed together.
-    """
+    """CRC-16/ARC of `data` (from 0), computed frame by frame in parallel with numpy: every
+    frame's own CRC at once (frame_crcs), then combined (crc16_of_frames)."""
     if not offsets:
         return crc16(data)
-    buffer = np.frombuffer(data, dtype=np.uint8)
     starts = np.asarray(offsets, dtype=np.int64)
-    ends = np.append(starts[1:], len(buffer))
-    lengths = ends - starts
-    longest = int(lengths.max())
-    state = np.zeros(starts.size, dtype=np.uint32)
-    for position in range(longest):
-        alive = lengths > position
-        index = np.minimum(starts + position, len(buffer) - 1)
-        byte = buffer[index].astype(np.uint32)
-        updated = (state >> 8) ^ _CRC_TABLE[(state ^ byte) & 0xFF]
-        state = np.where(alive, updated, state)
-    after = len(buffer) - ends  # bytes that follow each frame
-    shifted = crc16_shift(state, after)
-    return int(np.bitwise_xor.reduce(shifted)) if shifted.size else 0
+    ends = np.append(starts[1:], len(data))
+    return crc16_of_frames(frame_crcs(data, starts), ends, len(data))
+
+
+def crc16_of_frames(crcs: np.ndarray, ends: np.ndarray, end: int) -> int:
+    """CRC-16/ARC (from 0) of frames laid back to back up to byte `end`, from each one's own CRC
+    (frame_crcs) and where each ends: every CRC shifted over the bytes after its frame, then all
+    xor-ed together (the CRC is linear)."""
+    shifted = crc16_shift(crcs, end - np.asarray(ends, dtype=np.int64))
+    return int(np.bitwise_xor.reduce(shifted, initial=0))
 
 
 # --------------------------------------------------------------------------- Xing/Info + LAME tag
