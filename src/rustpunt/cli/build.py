@@ -17,6 +17,7 @@ from rustpunt.cli.options import (
     _existing,
     _json_option,
     _no_scripts,
+    _output_dir_option,
     _voices_dirs_option,
 )
 from rustpunt.cli.output import _emit_json, _fit, _run_state, _terminal_width
@@ -37,15 +38,7 @@ would import numpy for every command."""
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Folder for the MP3s and their sidecars.",
-)
+@_output_dir_option("output", "Folder for the MP3s and their sidecars.")
 @click.option("--voice", help="Voice profile for every script, overriding the scripts' `voice:`.")
 @click.option(
     "--strict", is_flag=True, help="Fail instead of falling back when a voice cannot be reached."

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rustpunt.cli.options import EXIT_CODES, _json_option
+from rustpunt.cli.options import EXIT_CODES, _json_option, _output_dir_option
 from rustpunt.cli.output import _emit_json
 from rustpunt.errors import ExitStatus
 
@@ -17,15 +17,7 @@ if TYPE_CHECKING:
 
 @click.command("import", epilog=EXIT_CODES)
 @click.argument("sources", nargs=-1, required=True)
-@click.option(
-    "-o",
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("scripts"),
-    show_default=True,
-    help="Folder for the scripts.",
-)
+@_output_dir_option("scripts", "Folder for the scripts.")
 @click.option("--force", is_flag=True, help="Overwrite scripts that already exist.")
 @click.option(
     "--explicit-pauses",

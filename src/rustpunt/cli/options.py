@@ -58,6 +58,19 @@ def _cache_dir_or_environment(
     return folder
 
 
+def _output_dir_option(default: str, help_text: str) -> Any:
+    """-o/--output: the folder a command writes into (`default` when not given)."""
+    return click.option(
+        "-o",
+        "--output",
+        "output_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _cache_dir_option(function: Any) -> Any:
     return click.option(
         "--cache-dir",

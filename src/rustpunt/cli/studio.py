@@ -15,6 +15,7 @@ from rustpunt.cli.options import (
     _cache_dir_option,
     _existing,
     _no_scripts,
+    _output_dir_option,
     _voices_dirs_option,
 )
 from rustpunt.errors import ExitStatus, RustpuntError, shown
@@ -56,15 +57,7 @@ def review(folder: Path, page: Path | None, cache_dir: Path | None) -> ExitStatu
 
 @click.command(epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "output_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Folder for the MP3s and their sidecars; its review page is served.",
-)
+@_output_dir_option("output", "Folder for the MP3s and their sidecars; its review page is served.")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
