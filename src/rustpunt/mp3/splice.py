@@ -29,10 +29,11 @@ Why it is exact:
 - Silent frames take LAME's padding pattern (208 or 209 bytes at 64 kbit/s): the byte count
   after every pause is back on the exact constant bitrate, so players' CBR seeking lands right.
 
-Why one ffmpeg process (one encoder per part in it) and not the lameenc binding: both are LAME 3.100, but the imageio-ffmpeg
-build is faster (benchmarks/splice.py, 5-minute session at 80 % pause: 0.68x the one-pass encode
-against 0.77x; one ffmpeg per part: 1.47x), needs no new dependency, and is the encoder of the
-one-pass reference, so a join comparison shows the splice and nothing else.
+Why one ffmpeg process (one encoder per part in it) and not the lameenc binding: both are LAME
+3.100, but the imageio-ffmpeg build is at least as fast (benchmarks/splice.py, 5-minute session at
+80 % pause, two runs: 0.68x and 0.70x the one-pass encode against 0.77x and 0.72x; one ffmpeg per
+part: 1.47x and 1.28x), needs no new dependency, and is the encoder of the one-pass reference, so
+a join comparison shows the splice and nothing else.
 
 Re-timing: a part is cached under its PCM (or the segments' keys, when the caller gives them),
 its lead (the sub-frame offset) and lead-in, the bitrate and the encoder. A segment that moves by
